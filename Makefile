@@ -1,0 +1,43 @@
+# Two commands for a fresh Debian machine with Python 3.11:
+#   make demo   - everything embedded, simulated faulty devices, tickets within a minute
+#   make test   - the whole suite against real Mosquitto, InfluxDB, SQLite and PostgreSQL
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint system-deps bench dashboards clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.base-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.base-installed
+
+demo: $(VENV)/.base-installed
+	$(BIN)/facmon demo
+
+system-deps:
+	@sh .ci/system-deps
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: $(VENV)/.test-installed system-deps lint
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.test-installed system-deps
+	$(BIN)/facmon bench ingest
+
+dashboards: $(VENV)/.base-installed
+	$(BIN)/facmon dashboards build
+
+clean:
+	rm -rf $(VENV) .data test-output

@@ -1,0 +1,50 @@
+"""Door held open: an access-controlled door left open defeats the control (tailgating,
+fire compartment breached, propped doors). Immediate, with a per-site threshold.
+
+Score: how long the door reports being open. Decision: above `limit_s`; fires
+once per opening and re-arms when the door closes.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from detectors.base import Detector, Finding, Severity
+from detectors.rolling import Persistence
+from gateway.contract import DeviceRef
+from gateway.payload import Sample
+
+
+class DoorHeldOpenDetector(Detector):
+    name: ClassVar[str] = "access_door_held_open"
+    version: ClassVar[str] = "1"
+    kinds: ClassVar[frozenset[str]] = frozenset({"access"})
+    fault_type: ClassVar[str] = "door_held_open"
+    severity: ClassVar[Severity] = Severity.MAJOR
+
+    def __init__(self, device: DeviceRef, limit_s: float = 60.0) -> None:
+        super().__init__(device)
+        self.limit_s = limit_s
+        self.persistence = Persistence(1)
+
+    @staticmethod
+    def score(sample: Sample) -> float:
+        held = sample.metrics.get("held_open_s")
+        if sample.metrics.get("door_open") is not True or not isinstance(held, float | int):
+            return 0.0
+        return float(held)
+
+    def update(self, sample: Sample) -> list[Finding]:
+        if "door_open" not in sample.metrics:
+            return []
+        held_s = self.score(sample)
+        if not self.persistence.observe(held_s > self.limit_s, sample.ts_ms):
+            return []
+        onset = sample.ts_ms - int(held_s * 1000)
+        return [
+            self.finding(
+                onset,
+                f"door held open for {held_s:.0f} s (limit {self.limit_s:.0f} s)",
+                {"metric": "held_open_s", "value": held_s, "threshold": self.limit_s},
+            )
+        ]

@@ -1,0 +1,79 @@
+"""The streaming detector interface and the findings detectors emit.
+
+A detector instance watches one device. `update` takes one validated sample
+and returns findings (usually none); `tick` lets time-based detectors (offline)
+speak when no sample arrives. Scoring and deciding stay separate: `score`
+returns the raw statistic, `update` applies warm-up and hysteresis to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from gateway.contract import DeviceRef
+from gateway.payload import Event, Sample, StatusChange
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    MAJOR = "major"
+    MINOR = "minor"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A detector's claim that a device has (or is heading for) a fault."""
+
+    device: DeviceRef
+    fault_type: str
+    severity: Severity
+    detector: str
+    detector_version: str
+    onset_ms: int
+    summary: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+class Detector:
+    """Base class: one instance per device, bounded state, silent during warm-up."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    kinds: ClassVar[frozenset[str]]
+    fault_type: ClassVar[str]
+    severity: ClassVar[Severity] = Severity.MAJOR
+
+    def __init__(self, device: DeviceRef) -> None:
+        self.device = device
+
+    def update(self, sample: Sample) -> list[Finding]:
+        return []
+
+    def on_event(self, event: Event) -> list[Finding]:
+        return []
+
+    def on_status(self, status: StatusChange, now_ms: int) -> list[Finding]:
+        return []
+
+    def tick(self, now_ms: int) -> list[Finding]:
+        return []
+
+    def finding(
+        self,
+        onset_ms: int,
+        summary: str,
+        evidence: dict[str, Any],
+        severity: Severity | None = None,
+    ) -> Finding:
+        return Finding(
+            device=self.device,
+            fault_type=self.fault_type,
+            severity=severity or self.severity,
+            detector=self.name,
+            detector_version=self.version,
+            onset_ms=onset_ms,
+            summary=summary,
+            evidence=evidence,
+        )

@@ -1,0 +1,80 @@
+"""Elevator door slowing: the close time drifts up as door operators, rollers and
+belts wear or the door track fouls, long before the door stalls and traps users.
+
+Score: rolling median of the close time minus the device's own baseline (learnt
+during warm-up). Decision: above `baseline + max(min_margin_s, rel_margin * baseline)`
+for `persist` samples in a row.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from detectors.base import Detector, Finding, Severity
+from detectors.rolling import Persistence, RollingWindow
+from gateway.contract import DeviceRef
+from gateway.payload import Sample
+
+
+class DoorSlowingDetector(Detector):
+    name: ClassVar[str] = "elevator_door_slowing"
+    version: ClassVar[str] = "1"
+    kinds: ClassVar[frozenset[str]] = frozenset({"elevator"})
+    fault_type: ClassVar[str] = "door_slowing"
+    severity: ClassVar[Severity] = Severity.MAJOR
+    metric: ClassVar[str] = "door_close_time_s"
+
+    def __init__(
+        self,
+        device: DeviceRef,
+        warmup: int = 60,
+        window: int = 15,
+        persist: int = 5,
+        min_margin_s: float = 1.0,
+        rel_margin: float = 0.3,
+    ) -> None:
+        super().__init__(device)
+        self.warmup = RollingWindow(warmup)
+        self.recent = RollingWindow(window)
+        self.persistence = Persistence(persist)
+        self.min_margin_s = min_margin_s
+        self.rel_margin = rel_margin
+        self.baseline: float | None = None
+
+    def limit(self) -> float:
+        assert self.baseline is not None
+        return self.baseline + max(self.min_margin_s, self.rel_margin * self.baseline)
+
+    def score(self) -> float:
+        return self.recent.median() - (self.baseline or 0.0)
+
+    def update(self, sample: Sample) -> list[Finding]:
+        value = sample.metrics.get(self.metric)
+        if not isinstance(value, float | int) or isinstance(value, bool):
+            return []
+        if self.baseline is None:
+            self.warmup.add(float(value))
+            if self.warmup.full:
+                self.baseline = self.warmup.median()
+            return []
+        self.recent.add(float(value))
+        if not self.recent.full:
+            return []
+        median = self.recent.median()
+        limit = self.limit()
+        if not self.persistence.observe(median > limit, sample.ts_ms):
+            return []
+        return [
+            self.finding(
+                self.persistence.first_ms or sample.ts_ms,
+                f"door close time {median:.2f} s, baseline {self.baseline:.2f} s "
+                f"(limit {limit:.2f} s)",
+                {
+                    "metric": self.metric,
+                    "value": round(median, 3),
+                    "baseline": round(self.baseline, 3),
+                    "threshold": round(limit, 3),
+                    "window": list(self.recent.values),
+                },
+            )
+        ]

@@ -1,0 +1,78 @@
+"""Lamp or driver failure: a circuit that is switched on but draws far less current
+than it normally does has dead lamps or a failed driver (dark corridors, garage
+blind spots).
+
+Score: rolling median of the on-state current over the circuit's expected draw
+(learnt during its first on-hours). Decision: below `min_ratio` for `persist`
+on-samples in a row. Off samples neither score nor reset anything.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from detectors.base import Detector, Finding, Severity
+from detectors.rolling import Persistence, RollingWindow
+from gateway.contract import DeviceRef
+from gateway.payload import Sample
+
+
+class LampFailureDetector(Detector):
+    name: ClassVar[str] = "lighting_lamp_failure"
+    version: ClassVar[str] = "1"
+    kinds: ClassVar[frozenset[str]] = frozenset({"lighting"})
+    fault_type: ClassVar[str] = "lamp_failure"
+    severity: ClassVar[Severity] = Severity.MAJOR
+
+    def __init__(
+        self,
+        device: DeviceRef,
+        warmup: int = 30,
+        window: int = 5,
+        persist: int = 5,
+        min_ratio: float = 0.6,
+    ) -> None:
+        super().__init__(device)
+        self.warmup = RollingWindow(warmup)
+        self.recent = RollingWindow(window)
+        self.persistence = Persistence(persist)
+        self.min_ratio = min_ratio
+        self.expected_a: float | None = None
+
+    def score(self) -> float:
+        if not self.expected_a:
+            return 1.0
+        return self.recent.median() / self.expected_a
+
+    def update(self, sample: Sample) -> list[Finding]:
+        on = sample.metrics.get("on")
+        current = sample.metrics.get("current_a")
+        if on is not True or not isinstance(current, float | int) or isinstance(current, bool):
+            return []
+        if self.expected_a is None:
+            self.warmup.add(float(current))
+            if self.warmup.full:
+                self.expected_a = self.warmup.median()
+            return []
+        if self.expected_a <= 0:
+            return []
+        self.recent.add(float(current))
+        if not self.recent.full:
+            return []
+        ratio = self.score()
+        if not self.persistence.observe(ratio < self.min_ratio, sample.ts_ms):
+            return []
+        return [
+            self.finding(
+                self.persistence.first_ms or sample.ts_ms,
+                f"circuit on but drawing {ratio:.0%} of its usual {self.expected_a:.2f} A",
+                {
+                    "metric": "current_a",
+                    "value": round(self.recent.median(), 4),
+                    "expected": round(self.expected_a, 4),
+                    "ratio": round(ratio, 4),
+                    "threshold": self.min_ratio,
+                    "window": list(self.recent.values),
+                },
+            )
+        ]

@@ -1,0 +1,86 @@
+"""Generic offline detector: a device that said goodbye unexpectedly or fell silent.
+
+Catches power loss, network loss and crashed firmware. A last will (`offline`
+on the status channel) or silence longer than `offline_after_ms` opens a
+finding; a device back within the grace period (a restart) opens nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+from detectors.base import Detector, Finding, Severity
+from gateway.contract import DeviceRef
+from gateway.payload import Event, Sample, StatusChange
+
+
+class OfflineDetector(Detector):
+    name: ClassVar[str] = "offline"
+    version: ClassVar[str] = "1"
+    kinds: ClassVar[frozenset[str]] = frozenset({"elevator", "lighting", "pump", "access"})
+    fault_type: ClassVar[str] = "offline"
+    severity: ClassVar[Severity] = Severity.MAJOR
+
+    def __init__(
+        self, device: DeviceRef, wall_clock_ms: Callable[[], int], offline_after_ms: int = 120_000
+    ) -> None:
+        super().__init__(device)
+        self.wall_clock_ms = wall_clock_ms
+        self.offline_after_ms = offline_after_ms
+        self.last_heard_ms: int | None = None
+        self.will_received_ms: int | None = None
+        self.reported = False
+
+    def _heard(self) -> None:
+        self.last_heard_ms = self.wall_clock_ms()
+        self.will_received_ms = None
+        self.reported = False
+
+    def update(self, sample: Sample) -> list[Finding]:
+        self._heard()
+        return []
+
+    def on_event(self, event: Event) -> list[Finding]:
+        self._heard()
+        return []
+
+    def on_status(self, status: StatusChange, now_ms: int) -> list[Finding]:
+        if status.online:
+            self._heard()
+        elif self.will_received_ms is None:
+            self.will_received_ms = now_ms
+        return []
+
+    def _gone(self, now_ms: int) -> tuple[int, int, str] | None:
+        if self.will_received_ms is not None:
+            return now_ms - self.will_received_ms, self.will_received_ms, "last will received"
+        if self.last_heard_ms is not None:
+            return now_ms - self.last_heard_ms, self.last_heard_ms, "silence"
+        return None
+
+    def score(self, now_ms: int) -> float:
+        """Milliseconds the device has been gone (0 while it is heard from)."""
+        gone = self._gone(now_ms)
+        return float(gone[0]) if gone else 0.0
+
+    def tick(self, now_ms: int) -> list[Finding]:
+        gone = self._gone(now_ms)
+        if self.reported or gone is None or gone[0] < self.offline_after_ms:
+            return []
+        gone_ms, onset_ms, cause = gone
+        self.reported = True
+        return [
+            self.finding(
+                onset_ms,
+                f"{self.device.kind} {self.device.device_id} offline for "
+                f"{gone_ms / 1000:.0f} s ({cause})",
+                {
+                    "cause": cause,
+                    "gone_ms": gone_ms,
+                    "last_heard_ms": self.last_heard_ms,
+                    "will_received_ms": self.will_received_ms,
+                    "offline_after_ms": self.offline_after_ms,
+                },
+            )
+        ]

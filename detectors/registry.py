@@ -1,0 +1,74 @@
+"""Which detectors watch which device kind, and the per-device bank that runs them.
+
+The bank creates detector instances lazily, one set per device, and caps the
+number of devices it keeps so that a flood of bogus device ids cannot exhaust
+memory (the oldest-seen device's state is dropped first).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from detectors.access_held_open import DoorHeldOpenDetector
+from detectors.base import Detector, Finding
+from detectors.elevator_door import DoorSlowingDetector
+from detectors.lighting_lamp import LampFailureDetector
+from detectors.offline import OfflineDetector
+from detectors.pump_bearing import BearingWearDetector
+from gateway.contract import DeviceRef
+from gateway.payload import Event, Sample, StatusChange
+
+KIND_DETECTORS: dict[str, tuple[type[Detector], ...]] = {
+    "elevator": (DoorSlowingDetector,),
+    "lighting": (LampFailureDetector,),
+    "pump": (BearingWearDetector,),
+    "access": (DoorHeldOpenDetector,),
+}
+
+
+def wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class DetectorBank:
+    def __init__(
+        self,
+        offline_after_ms: int = 120_000,
+        clock_ms: Callable[[], int] = wall_clock_ms,
+        max_devices: int = 200_000,
+    ) -> None:
+        self.offline_after_ms = offline_after_ms
+        self.clock_ms = clock_ms
+        self.max_devices = max_devices
+        self._devices: OrderedDict[str, list[Detector]] = OrderedDict()
+
+    def detectors_for(self, device: DeviceRef) -> list[Detector]:
+        found = self._devices.get(device.device_id)
+        if found is not None:
+            self._devices.move_to_end(device.device_id)
+            return found
+        detectors: list[Detector] = [cls(device) for cls in KIND_DETECTORS.get(device.kind, ())]
+        detectors.append(OfflineDetector(device, self.clock_ms, self.offline_after_ms))
+        self._devices[device.device_id] = detectors
+        if len(self._devices) > self.max_devices:
+            self._devices.popitem(last=False)
+        return detectors
+
+    def on_sample(self, sample: Sample) -> list[Finding]:
+        return [f for d in self.detectors_for(sample.device) for f in d.update(sample)]
+
+    def on_event(self, event: Event) -> list[Finding]:
+        return [f for d in self.detectors_for(event.device) for f in d.on_event(event)]
+
+    def on_status(self, status: StatusChange) -> list[Finding]:
+        now = self.clock_ms()
+        return [f for d in self.detectors_for(status.device) for f in d.on_status(status, now)]
+
+    def tick(self) -> list[Finding]:
+        now = self.clock_ms()
+        return [f for ds in self._devices.values() for d in ds for f in d.tick(now)]
+
+    def __len__(self) -> int:
+        return len(self._devices)

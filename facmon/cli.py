@@ -1,0 +1,253 @@
+"""The `facmon` command: run the service, the demo, simulators, dashboards and benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+from facmon.settings import Settings
+
+log = logging.getLogger("facmon")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    for noisy in ("httpx", "amqtt", "transitions", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _serve_api(service: object, settings: Settings) -> None:
+    import uvicorn
+
+    from api.app import create_app
+    from facmon.service import Service
+
+    assert isinstance(service, Service)
+    app = create_app(service.stores)
+    config = uvicorn.Config(
+        app, host=settings.api_host, port=settings.api_port, log_level="warning", access_log=False
+    )
+    server = uvicorn.Server(config)
+    server.run()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from facmon.service import Service
+
+    settings = Settings()
+    service = Service(settings)
+    service.start()
+    print(f"API on http://{settings.api_host}:{settings.api_port} (OpenAPI at /docs)", flush=True)
+    try:
+        _serve_api(service, settings)
+    finally:
+        service.stop()
+    return 0
+
+
+def _demo_settings() -> Settings:
+    overrides: dict[str, object] = {}
+    if "FACMON_OFFLINE_AFTER_S" not in os.environ:
+        overrides["offline_after_s"] = 15.0
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+def _report_tickets(service: object, stop: threading.Event) -> None:
+    from facmon.service import Service
+
+    assert isinstance(service, Service)
+    seen: set[int] = set()
+    while not stop.wait(2.0):
+        for ticket in reversed(service.stores.tickets.list(limit=50)):
+            if ticket.id not in seen:
+                seen.add(ticket.id)
+                print(
+                    f"  ticket #{ticket.id} [{ticket.severity}] {ticket.device_id} "
+                    f"{ticket.fault_type}: {ticket.summary}",
+                    flush=True,
+                )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from facmon.service import Service
+    from simulators.fleet import Fleet
+    from simulators.runner import SimulationRunner, format_progress
+    from simulators.scenario import builtin_scenario, load_scenario
+
+    settings = _demo_settings()
+    scenario = load_scenario(Path(args.scenario) if args.scenario else builtin_scenario("demo"))
+    service = Service(settings)
+    service.start()
+    assert service.address is not None
+    fleet = Fleet(scenario, seed=args.seed, start_ms=scenario.start_ms(int(time.time() * 1000)))
+    runner = SimulationRunner(fleet, service.address, scenario.speed, client_prefix="demo")
+    stop = threading.Event()
+
+    def progress(stats: object) -> None:
+        from simulators.runner import RunStats
+
+        assert isinstance(stats, RunStats)
+        print("  simulator: " + format_progress(stats), flush=True)
+
+    sim_thread = threading.Thread(
+        target=runner.run, kwargs={"progress": progress, "progress_every_s": 10.0}, daemon=True
+    )
+    reporter = threading.Thread(target=_report_tickets, args=(service, stop), daemon=True)
+    base = f"http://{settings.api_host}:{settings.api_port}"
+    print(
+        "\nfacility-monitor demo\n"
+        f"  MQTT broker (embedded): {service.address.redacted()}\n"
+        f"  API:          {base}/docs\n"
+        f"  tickets:      {base}/api/tickets\n"
+        f"  devices:      {base}/api/devices\n"
+        f"  dead letters: {base}/api/dead-letters\n"
+        f"  metrics:      {base}/metrics\n"
+        f"  data:         {settings.data_dir.resolve()}\n"
+        f"  scenario '{scenario.name}': {len(fleet.devices)} devices, "
+        f"{len(scenario.faults)} injected faults, {scenario.speed:g}x real time\n"
+        "Tickets appear below as detectors open them. Ctrl-C stops.\n",
+        flush=True,
+    )
+    sim_thread.start()
+    reporter.start()
+    try:
+        _serve_api(service, settings)
+    finally:
+        print("stopping...", flush=True)
+        stop.set()
+        runner.stop()
+        sim_thread.join(10)
+        service.stop()
+        print("stopped.", flush=True)
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from gateway.connection import parse_mqtt_url
+    from simulators.fleet import Fleet
+    from simulators.runner import RunStats, SimulationRunner, format_progress
+    from simulators.scenario import ScenarioError, builtin_scenario, load_scenario
+
+    try:
+        scenario = load_scenario(Path(args.scenario) if args.scenario else builtin_scenario("demo"))
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    url = args.broker or Settings().mqtt_url or "mqtt://127.0.0.1:1884"
+    extra = max(0, args.devices - len(scenario.devices)) if args.devices is not None else 0
+    speed = args.speed or scenario.speed
+    fleet = Fleet(
+        scenario,
+        seed=args.seed,
+        start_ms=scenario.start_ms(int(time.time() * 1000)),
+        rate_hz=args.rate,
+        extra_devices=extra,
+    )
+    runner = SimulationRunner(fleet, parse_mqtt_url(url), speed, client_prefix=args.client_prefix)
+
+    def progress(stats: RunStats) -> None:
+        end = "\n" if not sys.stderr.isatty() else "\r"
+        print(format_progress(stats), end=end, file=sys.stderr, flush=True)
+
+    duration = args.duration if args.duration is not None else scenario.duration_s
+    print(
+        f"simulating {len(fleet.devices)} devices of scenario '{scenario.name}' against "
+        f"{parse_mqtt_url(url).redacted()} at {speed:g}x (Ctrl-C stops)",
+        file=sys.stderr,
+    )
+    try:
+        stats = runner.run(duration_sim_s=duration, max_messages=args.messages, progress=progress)
+    except KeyboardInterrupt:
+        runner.close()
+        stats = runner.stats
+    print(file=sys.stderr)
+    print(f"published {stats.published} samples", file=sys.stderr)
+    return 0
+
+
+def cmd_dashboards_build(args: argparse.Namespace) -> int:
+    from dashboards.build import build_all
+
+    out = Path(args.out) if args.out else None
+    paths = build_all(out) if out else build_all()
+    for path in paths:
+        print(path)
+    return 0
+
+
+def cmd_bench_ingest(args: argparse.Namespace) -> int:
+    from facmon.bench import bench_ingest
+
+    return bench_ingest(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="facmon", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run ingest, detectors and the API (FACMON_* settings)")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="run everything embedded with simulated faulty devices")
+    demo.add_argument("--scenario", help="scenario YAML (default: the built-in demo)")
+    demo.add_argument("--seed", type=int, default=1)
+    demo.set_defaults(func=cmd_demo)
+
+    sim = sub.add_parser("simulate", help="publish simulated devices to a broker")
+    sim.add_argument("--devices", type=int, help="total devices (scenario devices + generated)")
+    sim.add_argument("--rate", type=float, help="samples per simulated second per device")
+    sim.add_argument("--scenario", help="scenario YAML (default: the built-in demo)")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--speed", type=float, help="simulated seconds per real second")
+    sim.add_argument("--duration", type=float, help="simulated seconds to run (default: forever)")
+    sim.add_argument("--messages", type=int, help="stop after this many samples")
+    sim.add_argument("--broker", help="mqtt://host:port (default: FACMON_MQTT_URL)")
+    sim.add_argument("--client-prefix", default="sim", help="prefix of device client ids")
+    sim.set_defaults(func=cmd_simulate)
+
+    dashboards = sub.add_parser("dashboards", help="Grafana dashboards as code")
+    dash_sub = dashboards.add_subparsers(dest="dashboards_command", required=True)
+    build = dash_sub.add_parser("build", help="write dashboard JSON and provisioning")
+    build.add_argument("--out", help="output directory (default: dashboards/generated)")
+    build.set_defaults(func=cmd_dashboards_build)
+
+    bench = sub.add_parser("bench", help="benchmarks that print figures")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True)
+    ingest = bench_sub.add_parser("ingest", help="ingest throughput vs raw broker delivery")
+    ingest.add_argument("--messages", type=int, default=20_000)
+    ingest.add_argument("--devices", type=int, default=100)
+    ingest.add_argument("--publishers", type=int, default=2, help="publisher processes")
+    ingest.add_argument("--runs", type=int, default=3, help="repetitions; medians are reported")
+    ingest.add_argument("--json", action="store_true", help="print one JSON object")
+    ingest.set_defaults(func=cmd_bench_ingest)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        result: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # last resort: a clear message instead of a traceback
+        if args.verbose:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Wires the service from settings: broker, stores, detectors, ingest.
+
+Everything above the broker and storage interfaces is the same code whether
+the settings name real servers (Mosquitto, InfluxDB, PostgreSQL) or leave
+them unset for the embedded defaults.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from detectors.registry import DetectorBank
+from facmon.db import create_schema, make_engine
+from facmon.embedded_broker import EmbeddedBroker
+from facmon.metrics import IngestMetrics, MetricsRegistry
+from facmon.settings import Settings
+from facmon.tickets import TicketStore
+from facmon.timeseries import SeriesStore
+from facmon.timeseries.influx import InfluxStore
+from facmon.timeseries.sqlite import SQLiteSeriesStore
+from gateway.connection import BrokerAddress, parse_mqtt_url
+from gateway.payload import TimeLimits
+from ingest.dead_letters import DeadLetterStore
+from ingest.device_registry import DeviceRegistry
+from ingest.pipeline import BatchPolicy, IngestPipeline
+from ingest.subscriber import IngestSubscriber
+from ingest.worker import IngestWorker
+
+log = logging.getLogger(__name__)
+
+
+def open_series_store(settings: Settings) -> SeriesStore:
+    if settings.influx_url:
+        return InfluxStore(
+            settings.influx_url,
+            settings.influx_database,
+            settings.influx_username,
+            settings.influx_password,
+            settings.influx_retention_policy,
+        )
+    return SQLiteSeriesStore(settings.embedded_series_path)
+
+
+@dataclass
+class Stores:
+    """What the API reads; shared by the service and by a read-only API process."""
+
+    engine: Engine
+    series: SeriesStore
+    tickets: TicketStore
+    dead_letters: DeadLetterStore
+    devices: DeviceRegistry
+    metrics: IngestMetrics
+
+    @classmethod
+    def open(cls, settings: Settings) -> Stores:
+        engine = make_engine(settings.ticket_database_url)
+        create_schema(engine)
+        return cls(
+            engine=engine,
+            series=open_series_store(settings),
+            tickets=TicketStore(engine),
+            dead_letters=DeadLetterStore(engine, settings.dead_letter_payload_bytes),
+            devices=DeviceRegistry(engine),
+            metrics=IngestMetrics(MetricsRegistry()),
+        )
+
+    def close(self) -> None:
+        self.series.close()
+        self.engine.dispose()
+
+
+class Service:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.broker: EmbeddedBroker | None = None
+        self.stores = Stores.open(settings)
+        self.detectors = DetectorBank(offline_after_ms=int(settings.offline_after_s * 1000))
+        self.pipeline = IngestPipeline(
+            self.stores.series,
+            self.stores.tickets,
+            self.stores.dead_letters,
+            self.stores.devices,
+            self.detectors,
+            self.stores.metrics,
+            limits=TimeLimits(
+                settings.max_payload_bytes,
+                settings.max_future_s * 1000,
+                settings.max_past_s * 1000,
+            ),
+            policy=BatchPolicy(settings.batch_max_lines, settings.batch_max_delay_s),
+        )
+        self.worker = IngestWorker(self.pipeline)
+        self.subscriber: IngestSubscriber | None = None
+        self.address: BrokerAddress | None = None
+
+    @property
+    def mqtt_protocol(self) -> str:
+        if self.settings.mqtt_protocol != "auto":
+            return self.settings.mqtt_protocol
+        return "5" if self.settings.mqtt_url else "3.1.1"
+
+    def start(self) -> None:
+        url = self.settings.mqtt_url
+        if not url:
+            self.broker = EmbeddedBroker(self.settings.embedded_broker_port)
+            self.broker.start()
+            url = self.broker.url
+        self.address = parse_mqtt_url(url)
+        self.worker.start()
+        self.subscriber = IngestSubscriber(
+            self.address,
+            self.worker.submit,
+            client_id=self.settings.mqtt_client_id,
+            protocol=self.mqtt_protocol,
+            receive_maximum=self.settings.mqtt_receive_maximum,
+            session_expiry_s=self.settings.mqtt_session_expiry_s,
+        )
+        try:
+            self.subscriber.start()
+        except Exception:
+            self.worker.stop()
+            if self.broker:
+                self.broker.stop()
+            raise
+        log.info("ingest subscribed on %s (MQTT %s)", self.address.redacted(), self.mqtt_protocol)
+
+    def stop(self) -> None:
+        if self.subscriber:
+            self.subscriber.stop()
+        self.worker.stop()
+        if self.broker:
+            self.broker.stop()
+        self.stores.close()

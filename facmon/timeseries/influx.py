@@ -1,0 +1,142 @@
+"""InfluxDB through its v1 HTTP API (`/write` line protocol, `/query` InfluxQL).
+
+This is the one API that InfluxDB 1.x, 2.x (v1 compatibility) and 3 Core all
+serve, which is why `influxdb-client` (v2 API and Flux only) is not used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from facmon.timeseries.base import Point, Row, StoreUnavailable
+from facmon.timeseries.line_protocol import encode_points
+
+
+class InfluxQueryError(RuntimeError):
+    """InfluxDB answered a query with an error (bad InfluxQL, unknown database...)."""
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class InfluxStore:
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        username: str | None = None,
+        password: str | None = None,
+        retention_policy: str | None = None,
+        timeout_s: float = 10.0,
+        create_database: bool = True,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.database = database
+        self.retention_policy = retention_policy
+        auth = (username, password or "") if username else None
+        self._client = httpx.Client(base_url=self.url, auth=auth, timeout=timeout_s)
+        if create_database:
+            self.create_database()
+
+    def create_database(self) -> None:
+        try:
+            self._post_query(f"CREATE DATABASE {quote_ident(self.database)}")
+        except httpx.HTTPError as exc:
+            raise StoreUnavailable(
+                f"InfluxDB at {self.url} is not reachable ({exc}); "
+                "start it or fix FACMON_INFLUX_URL"
+            ) from exc
+
+    def _post_query(self, q: str) -> dict[str, Any]:
+        response = self._client.post("/query", params={"q": q})
+        return self._result(response)
+
+    @staticmethod
+    def _result(response: httpx.Response) -> dict[str, Any]:
+        if response.status_code == 401:
+            raise InfluxQueryError(
+                "InfluxDB refused the credentials: set FACMON_INFLUX_USERNAME/PASSWORD"
+            )
+        body: dict[str, Any] = response.json()
+        if "error" in body:
+            raise InfluxQueryError(body["error"])
+        for result in body.get("results", []):
+            if "error" in result:
+                raise InfluxQueryError(result["error"])
+        return body
+
+    def write(self, points: Sequence[Point]) -> None:
+        if not points:
+            return
+        params = {"db": self.database, "precision": "ms"}
+        if self.retention_policy:
+            params["rp"] = self.retention_policy
+        try:
+            response = self._client.post("/write", params=params, content=encode_points(points))
+        except httpx.HTTPError as exc:
+            raise StoreUnavailable(f"InfluxDB write failed: {exc}") from exc
+        if response.status_code >= 500:
+            raise StoreUnavailable(f"InfluxDB write failed: {response.status_code} {response.text}")
+        if response.status_code == 400:
+            # Part of the batch was refused (e.g. a field type conflict); InfluxDB
+            # keeps the valid lines, so retrying would loop forever.
+            raise InfluxQueryError(f"InfluxDB rejected points: {response.text[:500]}")
+        if response.status_code >= 300:
+            raise StoreUnavailable(f"InfluxDB write failed: {response.status_code} {response.text}")
+
+    def query(self, influxql: str) -> list[dict[str, Any]]:
+        """Run InfluxQL; return the series of the first statement with epoch-ms times."""
+        try:
+            response = self._client.get(
+                "/query", params={"db": self.database, "q": influxql, "epoch": "ms"}
+            )
+        except httpx.HTTPError as exc:
+            raise StoreUnavailable(f"InfluxDB query failed: {exc}") from exc
+        body = self._result(response)
+        results = body.get("results", [])
+        if not results:
+            return []
+        series: list[dict[str, Any]] = results[0].get("series", [])
+        return series
+
+    def recent(self, measurement: str, device_id: str, limit: int) -> list[Row]:
+        q = (
+            f"SELECT * FROM {quote_ident(measurement)} WHERE device_id = {quote_literal(device_id)}"
+            f" ORDER BY time DESC LIMIT {int(limit)}"
+        )
+        rows: list[Row] = []
+        for series in self.query(q):
+            columns: list[str] = series["columns"]
+            for values in series["values"]:
+                record = dict(zip(columns, values, strict=True))
+                ts_ms = int(record.pop("time"))
+                tags = {
+                    k: str(record.pop(k)) for k in ("site", "building", "device_id") if k in record
+                }
+                fields = {k: v for k, v in record.items() if v is not None}
+                rows.append(Row(ts_ms, tags, fields))
+        return rows
+
+    def count(self, measurement: str, device_id: str | None = None) -> int:
+        where = f" WHERE device_id = {quote_literal(device_id)}" if device_id else ""
+        series = self.query(f"SELECT COUNT(seq) FROM {quote_ident(measurement)}{where}")
+        if not series:
+            return 0
+        return int(series[0]["values"][0][1])
+
+    def ping(self) -> bool:
+        try:
+            return self._client.get("/ping").status_code == 204
+        except httpx.HTTPError:
+            return False
+
+    def close(self) -> None:
+        self._client.close()

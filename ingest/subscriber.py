@@ -1,0 +1,148 @@
+"""The MQTT side of ingest: a persistent QoS 1 session with manual acknowledgements.
+
+MQTT v5 is the default: its Receive Maximum lets the broker send thousands of
+messages before any is acknowledged, which is what acknowledge-after-durable
+needs (with 3.1.1, Mosquitto stalls at `max_inflight_messages`, 20 by default).
+3.1.1 stays available for brokers without v5, such as the embedded one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from gateway.connection import BrokerAddress, configure_client
+from gateway.contract import SUBSCRIPTION
+from ingest.pipeline import InboundMessage
+
+log = logging.getLogger(__name__)
+
+
+class BrokerUnavailable(RuntimeError):
+    """The broker cannot be reached or refused the ingest session."""
+
+
+class IngestSubscriber:
+    def __init__(
+        self,
+        address: BrokerAddress,
+        deliver: Callable[[InboundMessage], None],
+        client_id: str = "facmon-ingest",
+        protocol: str = "5",
+        receive_maximum: int = 10_000,
+        session_expiry_s: int = 86_400,
+        subscription: str = SUBSCRIPTION,
+    ) -> None:
+        self.address = address
+        self.deliver = deliver
+        self.subscription = subscription
+        self.protocol = protocol
+        self.receive_maximum = receive_maximum
+        self.session_expiry_s = session_expiry_s
+        self.connected = threading.Event()
+        self.subscribed = threading.Event()
+        self._failure: str | None = None
+        v5 = protocol == "5"
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+            clean_session=None if v5 else False,
+            manual_ack=True,
+        )
+        configure_client(self.client, address)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_message = self._on_message
+
+    def _connect_properties(self) -> Properties | None:
+        if self.protocol != "5":
+            return None
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = self.session_expiry_s
+        properties.ReceiveMaximum = self.receive_maximum
+        return properties
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason_code: mqtt.ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            self._failure = str(reason_code)
+            log.error("broker %s refused ingest: %s", self.address.redacted(), reason_code)
+            return
+        log.info(
+            "connected to %s (session present: %s)", self.address.redacted(), flags.session_present
+        )
+        client.subscribe(self.subscription, qos=1)
+        self.connected.set()
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason_codes: list[mqtt.ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        failed = [rc for rc in reason_codes if rc.is_failure]
+        if failed:
+            log.error("subscription to %s refused: %s", self.subscription, failed)
+            return
+        self.subscribed.set()
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.DisconnectFlags,
+        reason_code: mqtt.ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self.connected.clear()
+        self.subscribed.clear()
+        if reason_code.is_failure:
+            log.warning("lost the broker (%s); reconnecting with backoff", reason_code)
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        ack: Callable[[], None] = partial(client.ack, message.mid, message.qos)
+        self.deliver(InboundMessage(message.topic, message.payload, int(time.time() * 1000), ack))
+
+    def start(self, timeout_s: float = 15.0) -> None:
+        try:
+            self.client.connect(
+                self.address.host,
+                self.address.port,
+                keepalive=30,
+                clean_start=False if self.protocol == "5" else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+                properties=self._connect_properties(),
+            )
+        except OSError as exc:
+            raise BrokerUnavailable(
+                f"cannot reach the MQTT broker at {self.address.redacted()}: {exc}; "
+                "start it or fix FACMON_MQTT_URL"
+            ) from exc
+        self.client.loop_start()
+        if not self.subscribed.wait(timeout_s):
+            self.client.loop_stop()
+            raise BrokerUnavailable(
+                f"broker {self.address.redacted()} did not accept the ingest session: "
+                f"{self._failure or 'no answer in time'}"
+            )
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
