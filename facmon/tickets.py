@@ -27,6 +27,7 @@ from sqlalchemy import (
     func,
     select,
     text,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -128,21 +129,30 @@ class TicketStore:
                     return RecordResult(ticket.id, True)
                 except IntegrityError:
                     session.rollback()
-                existing = self.active_for(session, finding.device.device_id, finding.fault_type)
-                if existing is None:
-                    continue  # closed between our insert and our look-up: try again
-                existing.occurrences += 1
-                existing.updated_at = utcnow()
+                # Atomic increment: concurrent writers never lose an occurrence.
+                ticket_id = session.scalar(
+                    update(Ticket)
+                    .where(
+                        Ticket.device_id == finding.device.device_id,
+                        Ticket.fault_type == finding.fault_type,
+                        Ticket.state.in_(ACTIVE_STATES),
+                    )
+                    .values(occurrences=Ticket.occurrences + 1, updated_at=utcnow())
+                    .returning(Ticket.id)
+                )
+                if ticket_id is None:
+                    session.rollback()
+                    continue  # closed between our insert and our update: try again
                 session.add(
                     TicketOccurrence(
-                        ticket_id=existing.id,
+                        ticket_id=ticket_id,
                         onset_ms=finding.onset_ms,
                         summary=finding.summary,
                         evidence=evidence,
                     )
                 )
                 session.commit()
-                return RecordResult(existing.id, False)
+                return RecordResult(ticket_id, False)
         raise RuntimeError("could not record finding after 5 attempts")
 
     @staticmethod

@@ -21,7 +21,7 @@ from enum import Enum
 import numpy as np
 
 from gateway.contract import Channel, DeviceRef, Kind
-from gateway.payload import encode_telemetry
+from gateway.payload import encode_event, encode_telemetry
 from simulators.models import MODELS, ActiveFault, DeviceModel
 from simulators.scenario import DeviceSpec, FaultSpec, Scenario
 
@@ -124,6 +124,11 @@ class Fleet:
                 device.ref, Channel.TELEMETRY, encode_telemetry(t_ms, device.seq, metrics), t_ms
             )
         )
+        for name in device.model.take_events():
+            device.seq += 1
+            out.append(
+                OutMessage(device.ref, Channel.EVENT, encode_event(t_ms, device.seq, name), t_ms)
+            )
         return out
 
     def advance_to(self, t_ms: int) -> list[OutMessage]:

@@ -55,6 +55,12 @@ class DeviceModel:
 
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng
+        self.pending_events: list[str] = []
+
+    def take_events(self) -> list[str]:
+        """Discrete events (contract `event` channel) raised by the last sample."""
+        events, self.pending_events = self.pending_events, []
+        return events
 
     def sample(self, t_ms: int, dt_s: float, faults: list[ActiveFault]) -> dict[str, MetricValue]:
         raise NotImplementedError
@@ -187,7 +193,10 @@ class PumpModel(DeviceModel):
         return phase < share
 
     def sample(self, t_ms: int, dt_s: float, faults: list[ActiveFault]) -> dict[str, MetricValue]:
-        self.running = self._demand_running(t_ms)
+        running = self._demand_running(t_ms)
+        if running != self.running:
+            self.pending_events.append("start" if running else "stop")
+        self.running = running
         target_temp = 78.0 if self.running else 35.0
         alpha = 1 - math.exp(-dt_s / 900.0)
         self.motor_temp += (target_temp - self.motor_temp) * alpha

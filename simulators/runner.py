@@ -21,6 +21,7 @@ from simulators.fleet import Action, Fleet, OutMessage
 @dataclass(slots=True)
 class RunStats:
     published: int = 0
+    events: int = 0
     sim_ms: int = 0
     real_s: float = 0.0
     devices: int = 0
@@ -72,6 +73,8 @@ class SimulationRunner:
             conn.publish(message.channel, message.payload, retain=message.retain)
             if message.channel is Channel.TELEMETRY:
                 self.stats.published += 1
+            else:
+                self.stats.events += 1
 
     def run(
         self,

@@ -1,0 +1,115 @@
+"""One test per endpoint, on real SQLite stores filled through the real pipeline."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from detectors.registry import DetectorBank
+from facmon.service import Stores
+from facmon.settings import Settings
+from gateway.contract import DeviceRef, telemetry_topic
+from gateway.payload import encode_telemetry
+from ingest.pipeline import InboundMessage, IngestPipeline
+
+NOW = int(time.time() * 1000)
+DOOR = DeviceRef("hq", "b1", "access", "door-1")
+
+
+@pytest.fixture
+def stores(tmp_path: Path) -> Iterator[Stores]:
+    stores = Stores.open(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
+    pipeline = IngestPipeline(
+        stores.series,
+        stores.tickets,
+        stores.dead_letters,
+        stores.devices,
+        DetectorBank(),
+        stores.metrics,
+    )
+    for seq in range(1, 31):
+        held = 0.0 if seq < 20 else float((seq - 19) * 10)
+        payload = encode_telemetry(
+            NOW - 60_000 + seq * 1000, seq, {"door_open": held > 0, "held_open_s": held}
+        )
+        pipeline.handle(InboundMessage(telemetry_topic(DOOR), payload, NOW))
+    pipeline.handle(InboundMessage(telemetry_topic(DOOR), b"{broken", NOW))
+    pipeline.flush()
+    yield stores
+    stores.close()
+
+
+@pytest.fixture
+def client(stores: Stores) -> TestClient:
+    return TestClient(create_app(stores))
+
+
+def test_devices(client: TestClient) -> None:
+    devices = client.get("/api/devices").json()
+    assert [(d["device_id"], d["kind"], d["samples"], d["last_seq"]) for d in devices] == [
+        ("door-1", "access", 30, 30)
+    ]
+    assert client.get("/api/devices", params={"kind": "pump"}).json() == []
+
+
+def test_device_telemetry(client: TestClient) -> None:
+    body = client.get("/api/devices/door-1/telemetry", params={"limit": 3}).json()
+    assert body["kind"] == "access"
+    assert [s["metrics"]["seq"] for s in body["samples"]] == [30, 29, 28]
+    assert body["samples"][0]["metrics"]["held_open_s"] == 110.0
+    missing = client.get("/api/devices/nope/telemetry")
+    assert missing.status_code == 404 and "GET /api/devices" in missing.json()["detail"]
+    assert client.get("/api/devices/door-1/telemetry", params={"limit": 0}).status_code == 422
+
+
+def test_tickets_list_and_detail(client: TestClient) -> None:
+    tickets = client.get("/api/tickets").json()
+    assert [(t["device_id"], t["fault_type"], t["state"]) for t in tickets] == [
+        ("door-1", "door_held_open", "open")
+    ]
+    assert client.get("/api/tickets", params={"state": "closed"}).json() == []
+    detail = client.get(f"/api/tickets/{tickets[0]['id']}").json()
+    assert detail["evidence"]["threshold"] == 60.0
+    assert detail["evidence"]["detector"] == "access_door_held_open"
+    assert client.get("/api/tickets/9999").status_code == 404
+
+
+def test_dead_letters(client: TestClient) -> None:
+    letters = client.get("/api/dead-letters").json()
+    assert len(letters) == 1
+    assert letters[0]["payload"] == "{broken"
+    assert "malformed JSON" in letters[0]["reason"]
+    assert letters[0]["topic"] == telemetry_topic(DOOR)
+
+
+def test_healthz(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "series_store": True, "database": True}
+
+
+def test_metrics(client: TestClient) -> None:
+    response = client.get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert 'facmon_messages_ingested_total{channel="telemetry",kind="access"} 30' in text
+    assert 'facmon_dead_letters_total{reason="json"} 1' in text
+    assert 'facmon_tickets_opened_total{fault_type="door_held_open",kind="access"} 1' in text
+
+
+def test_openapi_lists_every_endpoint(client: TestClient) -> None:
+    paths = set(client.get("/openapi.json").json()["paths"])
+    assert {
+        "/api/devices",
+        "/api/devices/{device_id}/telemetry",
+        "/api/tickets",
+        "/api/tickets/{ticket_id}",
+        "/api/dead-letters",
+        "/healthz",
+        "/metrics",
+    } <= paths
