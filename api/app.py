@@ -1,20 +1,55 @@
-"""The HTTP API: devices, telemetry, tickets, dead letters, health and metrics."""
+"""The HTTP API: devices, telemetry, tickets, equipment, dead letters, tokens, health, metrics,
+and the ticket board page at `/`."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
-from api.routes import dead_letters, devices, health, tickets
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+
+from api.routes import admin, dead_letters, devices, equipment, health, tickets
 from facmon.service import Stores
+
+STATIC = Path(__file__).parent / "static"
+MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(stores: Stores) -> FastAPI:
     app = FastAPI(
         title="facility-monitor",
         version="0.1.0",
-        description="Telemetry-driven quality tickets for building equipment.",
+        description=(
+            "Telemetry-driven quality tickets for building equipment. Every endpoint except "
+            "`/healthz`, `/metrics` and the board page needs `Authorization: Bearer <token>`."
+        ),
     )
     app.state.stores = stores
-    for router in (devices.router, tickets.router, dead_letters.router, health.router):
+
+    @app.middleware("http")
+    async def limit_body(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return JSONResponse(
+                {"detail": f"request body over {MAX_BODY_BYTES} bytes"}, status_code=413
+            )
+        return await call_next(request)
+
+    for router in (
+        devices.router,
+        tickets.router,
+        equipment.router,
+        dead_letters.router,
+        admin.router,
+        health.router,
+    ):
         app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    def board() -> FileResponse:
+        return FileResponse(STATIC / "board.html", media_type="text/html")
+
     return app

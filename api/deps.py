@@ -1,12 +1,18 @@
-"""Dependency aliases shared by the routers."""
+"""Dependency aliases shared by the routers: the stores and the caller's identity."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from facmon.auth import Principal
 from facmon.service import Stores
+from facmon.tickets.lifecycle import Role, role_allows
+
+_bearer = HTTPBearer(auto_error=False, description="API token from `facmon token create`")
 
 
 def get_stores(request: Request) -> Stores:
@@ -15,3 +21,37 @@ def get_stores(request: Request) -> Stores:
 
 
 StoresDep = Annotated[Stores, Depends(get_stores)]
+
+
+def current_principal(
+    stores: StoresDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(
+            401,
+            "missing bearer token: send 'Authorization: Bearer <token>' "
+            "(create one with `facmon token create --role viewer`)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    principal = stores.tokens.authenticate(credentials.credentials)
+    if principal is None:
+        raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+def require(role: Role) -> Callable[[Principal], Principal]:
+    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not role_allows(principal.role, role):
+            raise HTTPException(
+                403, f"role {principal.role.value} may not do this; needs {role.value}"
+            )
+        return principal
+
+    return check
+
+
+ViewerDep = Annotated[Principal, Depends(require(Role.VIEWER))]
+EngineerDep = Annotated[Principal, Depends(require(Role.ENGINEER))]
+QualityDep = Annotated[Principal, Depends(require(Role.QUALITY))]
+AdminDep = Annotated[Principal, Depends(require(Role.ADMIN))]

@@ -1,8 +1,9 @@
 """Door held open: an access-controlled door left open defeats the control (tailgating,
 fire compartment breached, propped doors). Immediate, with a per-site threshold.
 
-Score: how long the door reports being open. Decision: above `limit_s`; fires
-once per opening and re-arms when the door closes.
+Score: how long the door reports being open. Decision: above `limit_s` on
+`persist` samples in a row (one glitched reading is not enough); fires once per
+opening and re-arms only when the door reports closed `persist` times in a row.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ class DoorHeldOpenDetector(Detector):
     fault_type: ClassVar[str] = "door_held_open"
     severity: ClassVar[Severity] = Severity.MAJOR
 
-    def __init__(self, device: DeviceRef, limit_s: float = 60.0) -> None:
+    def __init__(self, device: DeviceRef, limit_s: float = 60.0, persist: int = 2) -> None:
         super().__init__(device)
         self.limit_s = limit_s
-        self.persistence = Persistence(1)
+        self.persistence = Persistence(persist)
+        self.last_score: float | None = None
 
     @staticmethod
     def score(sample: Sample) -> float:
@@ -35,10 +37,12 @@ class DoorHeldOpenDetector(Detector):
         return float(held)
 
     def update(self, sample: Sample) -> list[Finding]:
-        if "door_open" not in sample.metrics:
-            return []
+        door_open = sample.metrics.get("door_open")
+        if door_open is None or (door_open is True and "held_open_s" not in sample.metrics):
+            return []  # a partial sample says nothing either way
         held_s = self.score(sample)
-        if not self.persistence.observe(held_s > self.limit_s, sample.ts_ms):
+        self.last_score = held_s
+        if not self.persistence.observe(held_s > self.limit_s, sample.ts_ms, door_open is False):
             return []
         onset = sample.ts_ms - int(held_s * 1000)
         return [
@@ -48,3 +52,8 @@ class DoorHeldOpenDetector(Detector):
                 {"metric": "held_open_s", "value": held_s, "threshold": self.limit_s},
             )
         ]
+
+    def fault_active(self) -> bool | None:
+        if self.last_score is None:
+            return None
+        return self.persistence.active

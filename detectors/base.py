@@ -60,6 +60,11 @@ class Detector:
     def tick(self, now_ms: int) -> list[Finding]:
         return []
 
+    def fault_active(self) -> bool | None:
+        """Does the fault condition hold right now? None while the detector cannot tell
+        (warm-up). Telemetry verification of a repair needs `False` for a whole window."""
+        return None
+
     def finding(
         self,
         onset_ms: int,

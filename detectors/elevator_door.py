@@ -3,7 +3,8 @@ belts wear or the door track fouls, long before the door stalls and traps users.
 
 Score: rolling median of the close time minus the device's own baseline (learnt
 during warm-up). Decision: above `baseline + max(min_margin_s, rel_margin * baseline)`
-for `persist` samples in a row.
+for `persist` samples in a row; re-armed only once back below the middle of
+that margin (hysteresis), so a close time hovering at the limit fires once.
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ class DoorSlowingDetector(Detector):
             return []
         median = self.recent.median()
         limit = self.limit()
-        if not self.persistence.observe(median > limit, sample.ts_ms):
+        assert self.baseline is not None
+        clear_below = limit - 0.5 * (limit - self.baseline)
+        if not self.persistence.observe(median > limit, sample.ts_ms, median < clear_below):
             return []
         return [
             self.finding(
@@ -78,3 +81,8 @@ class DoorSlowingDetector(Detector):
                 },
             )
         ]
+
+    def fault_active(self) -> bool | None:
+        if self.baseline is None or not self.recent.full:
+            return None
+        return self.persistence.active

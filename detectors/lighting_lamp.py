@@ -4,7 +4,8 @@ blind spots).
 
 Score: rolling median of the on-state current over the circuit's expected draw
 (learnt during its first on-hours). Decision: below `min_ratio` for `persist`
-on-samples in a row. Off samples neither score nor reset anything.
+on-samples in a row; re-armed only above the middle of the gap back to
+normal (hysteresis). Off samples neither score nor reset anything.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class LampFailureDetector(Detector):
         if not self.recent.full:
             return []
         ratio = self.score()
-        if not self.persistence.observe(ratio < self.min_ratio, sample.ts_ms):
+        clear = ratio > self.min_ratio + 0.5 * (1 - self.min_ratio)
+        if not self.persistence.observe(ratio < self.min_ratio, sample.ts_ms, clear):
             return []
         return [
             self.finding(
@@ -76,3 +78,8 @@ class LampFailureDetector(Detector):
                 },
             )
         ]
+
+    def fault_active(self) -> bool | None:
+        if self.expected_a is None or not self.recent.full:
+            return None
+        return self.persistence.active

@@ -84,3 +84,8 @@ class OfflineDetector(Detector):
                 },
             )
         ]
+
+    def fault_active(self) -> bool | None:
+        if self.last_heard_ms is None and self.will_received_ms is None:
+            return None
+        return self.reported or self.will_received_ms is not None

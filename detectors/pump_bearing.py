@@ -43,19 +43,22 @@ class BearingWearDetector(Detector):
         rise_margin: float = 0.05,
         horizon_h: float = 7 * 24.0,
         persist: int = 3,
+        short_trend_buckets: int = 30,
+        max_bucket_samples: int = 600,
     ) -> None:
         super().__init__(device)
         self.bucket_ms = int(bucket_s * 1000)
         self.warmup = RollingWindow(warmup_buckets)
         self.history: deque[tuple[int, float]] = deque(maxlen=trend_buckets)
         self.min_trend_buckets = min_trend_buckets
+        self.short_trend_buckets = short_trend_buckets
         self.limit_factor = limit_factor
         self.rise_margin = rise_margin
         self.horizon_h = horizon_h
         self.persistence = Persistence(persist)
         self.baseline: float | None = None
         self._bucket_start: int | None = None
-        self._bucket: list[float] = []
+        self._bucket: deque[float] = deque(maxlen=max_bucket_samples)
 
     @property
     def limit(self) -> float:
@@ -65,8 +68,8 @@ class BearingWearDetector(Detector):
     def _close_bucket(self) -> tuple[int, float] | None:
         if not self._bucket or self._bucket_start is None:
             return None
-        point = (self._bucket_start, float(np.median(self._bucket)))
-        self._bucket = []
+        point = (self._bucket_start, float(np.median(np.fromiter(self._bucket, dtype=float))))
+        self._bucket.clear()
         return point
 
     def update(self, sample: Sample) -> list[Finding]:
@@ -86,11 +89,16 @@ class BearingWearDetector(Detector):
         return self._on_bucket(*closed)
 
     def score(self) -> tuple[float, float, float]:
-        """Theil-Sen slope and its 95 % bounds, in g per hour."""
-        times_h = np.array([t for t, _ in self.history], dtype=float) / 3_600_000
-        values = np.array([v for _, v in self.history], dtype=float)
-        slope, _intercept, low, high = theilslopes(values, times_h, alpha=0.95)
-        return float(slope), float(low), float(high)
+        """Theil-Sen slope and its 95 % bounds, in g per hour.
+
+        The recent half hour answers fast wear without being diluted by the flat
+        past; when it shows no significant rise, the whole history looks for slow wear.
+        """
+        points = list(self.history)
+        recent = _theil_sen(points[-self.short_trend_buckets :])
+        if recent[1] > 0 or len(points) <= self.short_trend_buckets:
+            return recent
+        return _theil_sen(points)
 
     def _on_bucket(self, ts_ms: int, level: float) -> list[Finding]:
         if self.baseline is None:
@@ -102,13 +110,14 @@ class BearingWearDetector(Detector):
         if len(self.history) < self.min_trend_buckets:
             return []
         recent_level = float(np.median([v for _, v in list(self.history)[-3:]]))
+        clear = recent_level < self.baseline * (1 + self.rise_margin / 2)
         slope, low, high = self.score()
         limit = self.limit
         elevated = recent_level > self.baseline * (1 + self.rise_margin)
         hours_to_limit = (limit - recent_level) / slope if slope > 0 else float("inf")
         predicted = elevated and low > 0 and hours_to_limit <= self.horizon_h
         crossed = recent_level >= limit
-        if not self.persistence.observe(predicted or crossed, ts_ms):
+        if not self.persistence.observe(predicted or crossed, ts_ms, clear):
             return []
         hours_low = (limit - recent_level) / high if high > 0 else float("inf")
         hours_high = (limit - recent_level) / low if low > 0 else float("inf")
@@ -137,6 +146,18 @@ class BearingWearDetector(Detector):
                 },
             )
         ]
+
+    def fault_active(self) -> bool | None:
+        if self.baseline is None or len(self.history) < self.min_trend_buckets:
+            return None
+        return self.persistence.active
+
+
+def _theil_sen(points: list[tuple[int, float]]) -> tuple[float, float, float]:
+    times_h = np.array([t for t, _ in points], dtype=float) / 3_600_000
+    values = np.array([v for _, v in points], dtype=float)
+    slope, _intercept, low, high = theilslopes(values, times_h, alpha=0.95)
+    return float(slope), float(low), float(high)
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -56,6 +56,12 @@ class DetectorBank:
             self._devices.popitem(last=False)
         return detectors
 
+    def detector(self, device: DeviceRef, fault_type: str) -> Detector | None:
+        for candidate in self.detectors_for(device):
+            if candidate.fault_type == fault_type:
+                return candidate
+        return None
+
     def on_sample(self, sample: Sample) -> list[Finding]:
         return [f for d in self.detectors_for(sample.device) for f in d.update(sample)]
 

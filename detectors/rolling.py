@@ -33,25 +33,42 @@ class RollingWindow:
 
 
 class Persistence:
-    """Hysteresis: a condition must hold `needed` times in a row to fire, and clear to re-arm."""
+    """Hysteresis: a condition must hold `needed` times in a row to fire; once fired, the
+    clear condition must hold `clear_needed` times in a row to re-arm. Between the two
+    (the dead band) nothing changes, so a signal hovering at a limit fires once."""
 
-    def __init__(self, needed: int) -> None:
+    def __init__(self, needed: int, clear_needed: int | None = None) -> None:
         self.needed = needed
+        self.clear_needed = clear_needed or needed
         self.streak = 0
+        self.clear_streak = 0
         self.first_ms: int | None = None
         self.fired = False
 
-    def observe(self, condition: bool, ts_ms: int) -> bool:
-        """True exactly once, when the condition has held long enough."""
-        if not condition:
-            self.streak = 0
-            self.first_ms = None
-            self.fired = False
+    @property
+    def active(self) -> bool:
+        """The fault condition holds, or fired and has not cleared yet."""
+        return self.fired or self.streak > 0
+
+    def observe(self, condition: bool, ts_ms: int, clear: bool | None = None) -> bool:
+        """True exactly once per episode, when the condition has held long enough."""
+        if clear is None:
+            clear = not condition
+        if condition:
+            self.clear_streak = 0
+            if self.streak == 0 and not self.fired:
+                self.first_ms = ts_ms
+            self.streak += 1
+            if self.streak >= self.needed and not self.fired:
+                self.fired = True
+                return True
             return False
-        if self.streak == 0:
-            self.first_ms = ts_ms
-        self.streak += 1
-        if self.streak >= self.needed and not self.fired:
-            self.fired = True
-            return True
+        self.streak = 0
+        if not clear:
+            self.clear_streak = 0
+            return False
+        self.clear_streak += 1
+        if self.clear_streak >= self.clear_needed:
+            self.fired = False
+            self.first_ms = None
         return False

@@ -190,6 +190,23 @@ def cmd_bench_ingest(args: argparse.Namespace) -> int:
     return bench_ingest(args)
 
 
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from facmon.auth import TokenStore
+    from facmon.db import create_schema, make_engine
+
+    settings = Settings()
+    engine = make_engine(settings.ticket_database_url)
+    create_schema(engine)
+    try:
+        token_id, token = TokenStore(engine).create(args.role, args.name or f"{args.role}-cli")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"token {token_id} ({args.role}); shown once, store it now:", file=sys.stderr)
+    print(token)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facmon", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -220,6 +237,13 @@ def build_parser() -> argparse.ArgumentParser:
     build = dash_sub.add_parser("build", help="write dashboard JSON and provisioning")
     build.add_argument("--out", help="output directory (default: dashboards/generated)")
     build.set_defaults(func=cmd_dashboards_build)
+
+    token = sub.add_parser("token", help="API tokens")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser("create", help="create a token and print it once")
+    create.add_argument("--role", required=True, choices=["viewer", "engineer", "quality", "admin"])
+    create.add_argument("--name", help="who or what the token is for")
+    create.set_defaults(func=cmd_token_create)
 
     bench = sub.add_parser("bench", help="benchmarks that print figures")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)

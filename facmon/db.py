@@ -37,7 +37,9 @@ def make_engine(url: str) -> Engine:
 
 def create_schema(engine: Engine) -> None:
     # Imported for their table definitions.
-    import facmon.tickets  # noqa: F401
+    import facmon.auth
+    import facmon.tickets.models
+    import facmon.tickets.outbox  # noqa: F401
     import ingest.dead_letters
     import ingest.device_registry  # noqa: F401
 

@@ -113,6 +113,12 @@ class IngestMetrics:
         self.tickets_opened = registry.counter(
             "facmon_tickets_opened_total", "Tickets opened, by kind and fault type."
         )
+        self.tickets_reopened = registry.counter(
+            "facmon_tickets_reopened_total", "Tickets reopened because the fault returned."
+        )
+        self.sla_breaches = registry.counter(
+            "facmon_sla_breaches_total", "SLA deadlines breached, by stage (dispatch, rectify)."
+        )
         self.findings = registry.counter("facmon_findings_total", "Detector findings, by detector.")
         self.write_errors = registry.counter(
             "facmon_write_errors_total", "Failed time-series batch writes."

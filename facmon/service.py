@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from detectors.registry import DetectorBank
+from facmon.auth import TokenStore
 from facmon.db import create_schema, make_engine
 from facmon.embedded_broker import EmbeddedBroker
 from facmon.metrics import IngestMetrics, MetricsRegistry
@@ -27,6 +28,7 @@ from ingest.dead_letters import DeadLetterStore
 from ingest.device_registry import DeviceRegistry
 from ingest.pipeline import BatchPolicy, IngestPipeline
 from ingest.subscriber import IngestSubscriber
+from ingest.verification import TelemetryVerifier
 from ingest.worker import IngestWorker
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,8 @@ class Stores:
     dead_letters: DeadLetterStore
     devices: DeviceRegistry
     metrics: IngestMetrics
+    tokens: TokenStore
+    settings: Settings
 
     @classmethod
     def open(cls, settings: Settings) -> Stores:
@@ -62,10 +66,12 @@ class Stores:
         return cls(
             engine=engine,
             series=open_series_store(settings),
-            tickets=TicketStore(engine),
+            tickets=TicketStore(engine, settings.ticket_policy(), sinks=settings.event_sinks()),
             dead_letters=DeadLetterStore(engine, settings.dead_letter_payload_bytes),
             devices=DeviceRegistry(engine),
             metrics=IngestMetrics(MetricsRegistry()),
+            tokens=TokenStore(engine),
+            settings=settings,
         )
 
     def close(self) -> None:
@@ -92,6 +98,7 @@ class Service:
                 settings.max_past_s * 1000,
             ),
             policy=BatchPolicy(settings.batch_max_lines, settings.batch_max_delay_s),
+            verifier=TelemetryVerifier(self.stores.tickets, self.detectors),
         )
         self.worker = IngestWorker(self.pipeline)
         self.subscriber: IngestSubscriber | None = None

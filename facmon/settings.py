@@ -9,10 +9,13 @@ True
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from facmon.tickets.policy import Deadlines, TicketPolicy
 
 
 class Settings(BaseSettings):
@@ -57,8 +60,77 @@ class Settings(BaseSettings):
     )
     dead_letter_payload_bytes: int = Field(2_048, description="raw payload kept per dead letter")
 
+    sla_critical_dispatch_s: int = Field(15 * 60, description="critical: deadline to dispatch")
+    sla_critical_rectify_s: int = Field(4 * 3600, description="critical: deadline to rectify")
+    sla_major_dispatch_s: int = Field(4 * 3600, description="major: deadline to dispatch")
+    sla_major_rectify_s: int = Field(72 * 3600, description="major: deadline to rectify")
+    sla_minor_dispatch_s: int = Field(48 * 3600, description="minor: deadline to dispatch")
+    sla_minor_rectify_s: int = Field(7 * 86_400, description="minor: deadline to rectify")
+    repeat_window_days: float = Field(
+        30.0, description="a fault again this soon after a close is a repeat (yellow, red card)"
+    )
+    reopen_grace_s: int = Field(
+        24 * 3600, description="a fault again this soon after a close reopens the ticket"
+    )
+    verification_window_s: int = Field(
+        3600, description="normal telemetry needed after rectification to verify a ticket"
+    )
+    auto_close_verified: bool = Field(
+        False, description="close tickets as soon as telemetry verifies them"
+    )
+
+    webhook_url: str | None = Field(None, description="receiver of signed ticket events")
+    webhook_secret: str | None = Field(
+        None, description="HMAC-SHA256 key for webhook signatures (required with webhook_url)"
+    )
+    ticket_events_mqtt: bool = Field(
+        True, description="publish ticket events on facility/v1/tickets/{site}/... at QoS 1"
+    )
+
     api_host: str = Field("127.0.0.1", description="API bind address")
     api_port: int = Field(8000, description="API port")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_secrets(self) -> Settings:
+        if self.webhook_url:
+            secret = self.webhook_secret or ""
+            if len(secret) < 16 or "change-me" in secret:
+                raise ValueError(
+                    "FACMON_WEBHOOK_SECRET must be set to a random value of 16+ characters "
+                    "when FACMON_WEBHOOK_URL is set (e.g. python -c 'import secrets; "
+                    "print(secrets.token_hex(32))')"
+                )
+        return self
+
+    def ticket_policy(self) -> TicketPolicy:
+        return TicketPolicy(
+            sla={
+                "critical": Deadlines(
+                    timedelta(seconds=self.sla_critical_dispatch_s),
+                    timedelta(seconds=self.sla_critical_rectify_s),
+                ),
+                "major": Deadlines(
+                    timedelta(seconds=self.sla_major_dispatch_s),
+                    timedelta(seconds=self.sla_major_rectify_s),
+                ),
+                "minor": Deadlines(
+                    timedelta(seconds=self.sla_minor_dispatch_s),
+                    timedelta(seconds=self.sla_minor_rectify_s),
+                ),
+            },
+            repeat_window=timedelta(days=self.repeat_window_days),
+            reopen_grace=timedelta(seconds=self.reopen_grace_s),
+            verification_window=timedelta(seconds=self.verification_window_s),
+            auto_close_verified=self.auto_close_verified,
+        )
+
+    def event_sinks(self) -> tuple[str, ...]:
+        sinks: list[str] = []
+        if self.webhook_url:
+            sinks.append("webhook")
+        if self.ticket_events_mqtt:
+            sinks.append("mqtt")
+        return tuple(sinks)
 
     @property
     def ticket_database_url(self) -> str:

@@ -25,6 +25,7 @@ from gateway.contract import SERVICE_TOPIC_PREFIXES, ContractError, DeviceRef
 from gateway.payload import DEFAULT_LIMITS, Event, Sample, StatusChange, TimeLimits, decode_message
 from ingest.dead_letters import DeadLetterStore, RejectedMessage
 from ingest.device_registry import DeviceRegistry, DeviceState
+from ingest.verification import TelemetryVerifier
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,9 @@ class IngestPipeline:
         limits: TimeLimits = DEFAULT_LIMITS,
         policy: BatchPolicy = BatchPolicy(),
         wall_clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        verifier: TelemetryVerifier | None = None,
     ) -> None:
+        self.verifier = verifier
         self.series = series
         self.tickets = tickets
         self.dead_letters = dead_letters
@@ -213,6 +216,9 @@ class IngestPipeline:
         self._count(sample.device.kind, "telemetry")
         self.metrics.lag.set(max(0.0, (received_ms - sample.ts_ms) / 1000))
         self._record(self._guarded(lambda: self.detectors.on_sample(sample)), received_ms)
+        if self.verifier is not None:
+            verifier = self.verifier
+            self._guarded(lambda: verifier.observe(sample) or [])
 
     def _take_event(self, event: Event, received_ms: int) -> None:
         state = self._state(event.device)
@@ -242,6 +248,9 @@ class IngestPipeline:
         for finding in findings:
             self.metrics.findings.inc(detector=finding.detector)
             result = self.tickets.record(finding)
+            if result.reopened:
+                self.metrics.tickets_reopened.inc(kind=finding.device.kind)
+                log.info("ticket %d reopened: %s", result.ticket_id, finding.summary)
             if result.opened:
                 self.metrics.tickets_opened.inc(
                     kind=finding.device.kind, fault_type=finding.fault_type
@@ -267,6 +276,16 @@ class IngestPipeline:
                 state.online = False
                 self._dirty.add(state.device_id)
         self._record(findings, now)
+        for breach in self.tickets.escalate_overdue():
+            self.metrics.sla_breaches.inc(stage=breach.stage)
+            log.warning(
+                "ticket %d: %s deadline breached, escalated to %s",
+                breach.ticket_id,
+                breach.stage,
+                breach.severity,
+            )
+        if self.verifier is not None:
+            self.verifier.refresh()
         online = sum(1 for s in self._states.values() if s.online)
         self.metrics.devices_online.set(online)
 

@@ -252,7 +252,7 @@ class AccessModel(DeviceModel):
         held_s = self.open_for_s
         if held:
             door_open = True
-            held_s = held.elapsed_s
+            held_s = min(held.elapsed_s, 86_400.0)  # the contract's range: a day
         return {
             "door_open": door_open,
             "held_open_s": round(held_s, 1),

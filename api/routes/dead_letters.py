@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import StoresDep
+from api.deps import StoresDep, ViewerDep
 from api.schemas import DeadLetterPublic
 
 router = APIRouter(prefix="/api/dead-letters", tags=["dead letters"])
@@ -15,6 +15,7 @@ router = APIRouter(prefix="/api/dead-letters", tags=["dead letters"])
 @router.get("", response_model=list[DeadLetterPublic])
 def list_dead_letters(
     stores: StoresDep,
+    _who: ViewerDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[DeadLetterPublic]:

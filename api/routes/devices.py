@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from api.deps import StoresDep
+from api.deps import StoresDep, ViewerDep
 from api.schemas import DevicePublic, TelemetryPublic, TelemetrySample
 from facmon.timeseries import StoreUnavailable
 
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/devices", tags=["devices"])
 
 
 @router.get("", response_model=list[DevicePublic])
-def list_devices(stores: StoresDep, kind: str | None = None) -> list[DevicePublic]:
+def list_devices(stores: StoresDep, _who: ViewerDep, kind: str | None = None) -> list[DevicePublic]:
     return [DevicePublic.model_validate(d) for d in stores.devices.list(kind)]
 
 
@@ -23,6 +23,7 @@ def list_devices(stores: StoresDep, kind: str | None = None) -> list[DevicePubli
 def device_telemetry(
     device_id: str,
     stores: StoresDep,
+    _who: ViewerDep,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> TelemetryPublic:
     device = stores.devices.get(device_id)

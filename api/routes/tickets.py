@@ -1,38 +1,141 @@
-"""Quality tickets opened by the detectors."""
+"""Quality tickets: search, detail, transitions, assignment, severity, comments."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi.responses import JSONResponse
 
-from api.deps import StoresDep
-from api.schemas import OccurrencePublic, TicketDetail, TicketPublic
+from api.deps import EngineerDep, QualityDep, StoresDep, ViewerDep
+from api.schemas import (
+    AssignRequest,
+    CommentPublic,
+    CommentRequest,
+    HistoryPublic,
+    OccurrencePublic,
+    SeverityRequest,
+    TicketDetail,
+    TicketPublic,
+    TransitionRequest,
+)
+from facmon.tickets.lifecycle import IllegalTransition, NoteRequired, NotPermitted, allowed_next
+from facmon.tickets.models import Ticket
+from facmon.tickets.store import TicketConflict, TicketFilter, TicketNotFound, TicketStore
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"])
+
+
+def _public(ticket: Ticket) -> TicketPublic:
+    public = TicketPublic.model_validate(ticket)
+    public.allowed_next = allowed_next(ticket.state)
+    return public
+
+
+def _detail(store: TicketStore, ticket_id: int) -> TicketDetail:
+    found = store.get(ticket_id)
+    if found is None:
+        raise HTTPException(404, f"no ticket {ticket_id}")
+    ticket, occurrences = found
+    return TicketDetail(
+        **_public(ticket).model_dump(),
+        evidence=ticket.evidence,
+        verification=ticket.verification,
+        occurrence_log=[OccurrencePublic.model_validate(o) for o in occurrences],
+        history=[HistoryPublic.model_validate(h) for h in store.history(ticket_id)],
+        comments=[CommentPublic.model_validate(c) for c in store.comments(ticket_id)],
+    )
+
+
+class _Errors:
+    """Lifecycle errors as HTTP answers that say what to do."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type | None, error: BaseException | None, _tb: object) -> bool:
+        if isinstance(error, IllegalTransition):
+            raise HTTPException(409, {"message": str(error), "allowed": error.allowed})
+        if isinstance(error, TicketConflict):
+            raise HTTPException(409, {"message": str(error), "allowed": []})
+        if isinstance(error, NotPermitted):
+            raise HTTPException(403, str(error))
+        if isinstance(error, NoteRequired | ValueError):
+            raise HTTPException(422, str(error))
+        if isinstance(error, TicketNotFound):
+            raise HTTPException(404, f"no ticket {error.args[0]}")
+        return False
 
 
 @router.get("", response_model=list[TicketPublic])
 def list_tickets(
     stores: StoresDep,
+    _who: ViewerDep,
+    response: Response,
     state: str | None = None,
+    severity: str | None = None,
+    site: str | None = None,
+    building: str | None = None,
+    kind: str | None = None,
     device_id: str | None = None,
+    fault_type: str | None = None,
+    overdue: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[TicketPublic]:
-    tickets = stores.tickets.list(state=state, device_id=device_id, limit=limit, offset=offset)
-    return [TicketPublic.model_validate(t) for t in tickets]
+    flt = TicketFilter(state, severity, site, building, kind, device_id, fault_type, overdue)
+    tickets, total = stores.tickets.search(flt, limit, offset)
+    response.headers["X-Total-Count"] = str(total)
+    return [_public(t) for t in tickets]
 
 
 @router.get("/{ticket_id}", response_model=TicketDetail)
-def get_ticket(ticket_id: int, stores: StoresDep) -> TicketDetail:
-    found = stores.tickets.get(ticket_id)
-    if found is None:
+def get_ticket(ticket_id: int, stores: StoresDep, _who: ViewerDep) -> TicketDetail:
+    return _detail(stores.tickets, ticket_id)
+
+
+@router.get("/{ticket_id}/history", response_model=list[HistoryPublic])
+def ticket_history(ticket_id: int, stores: StoresDep, _who: ViewerDep) -> list[HistoryPublic]:
+    if stores.tickets.get(ticket_id) is None:
         raise HTTPException(404, f"no ticket {ticket_id}")
-    ticket, occurrences = found
-    public = TicketPublic.model_validate(ticket)
-    return TicketDetail(
-        **public.model_dump(),
-        evidence=ticket.evidence,
-        occurrence_log=[OccurrencePublic.model_validate(o) for o in occurrences],
-    )
+    return [HistoryPublic.model_validate(h) for h in stores.tickets.history(ticket_id)]
+
+
+@router.post(
+    "/{ticket_id}/transitions",
+    response_model=TicketDetail,
+    responses={409: {"description": "illegal transition; body lists the allowed next states"}},
+)
+def transition_ticket(
+    ticket_id: int, body: TransitionRequest, stores: StoresDep, who: EngineerDep
+) -> TicketDetail:
+    with _Errors():
+        stores.tickets.transition(ticket_id, body.to, who.name, who.role, body.note)
+    return _detail(stores.tickets, ticket_id)
+
+
+@router.post("/{ticket_id}/assign", response_model=TicketDetail)
+def assign_ticket(
+    ticket_id: int, body: AssignRequest, stores: StoresDep, who: EngineerDep
+) -> TicketDetail:
+    with _Errors():
+        stores.tickets.assign(ticket_id, body.assignee, who.name, who.role, body.note)
+    return _detail(stores.tickets, ticket_id)
+
+
+@router.patch("/{ticket_id}/severity", response_model=TicketDetail)
+def set_severity(
+    ticket_id: int, body: SeverityRequest, stores: StoresDep, who: QualityDep
+) -> TicketDetail:
+    with _Errors():
+        stores.tickets.set_severity(ticket_id, body.severity, who.name, who.role, body.note)
+    return _detail(stores.tickets, ticket_id)
+
+
+@router.post("/{ticket_id}/comments", response_model=CommentPublic, status_code=201)
+def add_comment(
+    ticket_id: int, body: CommentRequest, stores: StoresDep, who: EngineerDep
+) -> CommentPublic | JSONResponse:
+    with _Errors():
+        comment = stores.tickets.comment(ticket_id, who.name, body.text)
+    return CommentPublic.model_validate(comment)

@@ -46,7 +46,8 @@ def stores(tmp_path: Path) -> Iterator[Stores]:
 
 @pytest.fixture
 def client(stores: Stores) -> TestClient:
-    return TestClient(create_app(stores))
+    _id, token = stores.tokens.create("viewer", "test-viewer")
+    return TestClient(create_app(stores), headers={"Authorization": f"Bearer {token}"})
 
 
 def test_devices(client: TestClient) -> None:

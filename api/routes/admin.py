@@ -1,0 +1,78 @@
+"""Who am I, API tokens and the effective ticket configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+
+from api.deps import AdminDep, StoresDep, ViewerDep
+from api.schemas import Me, TokenCreate, TokenCreated, TokenPublic
+from facmon.auth import HUMAN_ROLES
+from facmon.tickets.lifecycle import NOTE_REQUIRED, TRANSITIONS, State
+
+router = APIRouter(prefix="/api", tags=["admin"])
+
+
+@router.get("/me", response_model=Me)
+def me(who: ViewerDep) -> Me:
+    return Me(name=who.name, role=who.role.value)
+
+
+@router.get("/lifecycle")
+def lifecycle(_who: ViewerDep) -> dict[str, Any]:
+    """The legal transitions and the least role for each, so clients show only what works."""
+    return {
+        "states": [state.value for state in State],
+        "transitions": [
+            {
+                "from": frm.value,
+                "to": to.value,
+                "role": role.value,
+                "note_required": (frm, to) in NOTE_REQUIRED,
+            }
+            for (frm, to), role in TRANSITIONS.items()
+        ],
+        "roles": [role.value for role in HUMAN_ROLES],
+    }
+
+
+@router.post("/tokens", response_model=TokenCreated, status_code=201)
+def create_token(body: TokenCreate, stores: StoresDep, _who: AdminDep) -> TokenCreated:
+    try:
+        token_id, token = stores.tokens.create(body.role, body.name)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return TokenCreated(id=token_id, role=body.role, name=body.name, token=token)
+
+
+@router.get("/tokens", response_model=list[TokenPublic])
+def list_tokens(stores: StoresDep, _who: AdminDep) -> list[TokenPublic]:
+    return [TokenPublic.model_validate(t) for t in stores.tokens.list()]
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+def revoke_token(token_id: int, stores: StoresDep, _who: AdminDep) -> None:
+    if not stores.tokens.revoke(token_id):
+        raise HTTPException(404, f"no token {token_id}")
+
+
+@router.get("/config")
+def config(stores: StoresDep, _who: AdminDep) -> dict[str, Any]:
+    """Effective ticket settings; secrets are never shown."""
+    policy = stores.tickets.policy
+    return {
+        "sla": {
+            severity: {
+                "dispatch_s": d.dispatch.total_seconds(),
+                "rectify_s": d.rectify.total_seconds(),
+            }
+            for severity, d in policy.sla.items()
+        },
+        "repeat_window_s": policy.repeat_window.total_seconds(),
+        "reopen_grace_s": policy.reopen_grace.total_seconds(),
+        "verification_window_s": policy.verification_window.total_seconds(),
+        "auto_close_verified": policy.auto_close_verified,
+        "event_sinks": list(stores.tickets.sinks),
+        "webhook_url": stores.settings.webhook_url,
+    }

@@ -1,0 +1,15 @@
+"""Equipment views across tickets: chronic (red-carded) equipment."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import StoresDep, ViewerDep
+from api.schemas import ChronicEquipment
+
+router = APIRouter(prefix="/api/equipment", tags=["equipment"])
+
+
+@router.get("/chronic", response_model=list[ChronicEquipment])
+def chronic_equipment(stores: StoresDep, _who: ViewerDep) -> list[ChronicEquipment]:
+    return [ChronicEquipment(**row) for row in stores.tickets.chronic()]

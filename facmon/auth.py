@@ -1,0 +1,87 @@
+"""API tokens: random bearer secrets stored only as SHA-256 hashes, each with one role.
+
+A token is shown once, when created. Roles rank viewer < engineer < quality <
+admin; each may do what the roles below it may.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, Engine, Integer, String, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from facmon.db import Base
+from facmon.tickets.lifecycle import Role
+from facmon.tickets.models import utcnow
+
+TOKEN_PREFIX = "fm_"
+HUMAN_ROLES = (Role.VIEWER, Role.ENGINEER, Role.QUALITY, Role.ADMIN)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    token_id: int
+    name: str
+    role: Role
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def create(self, role: str, name: str) -> tuple[int, str]:
+        """A new token; the plain text is returned here and never stored."""
+        parsed = Role(role)
+        if parsed not in HUMAN_ROLES:
+            raise ValueError(f"role must be one of {', '.join(r.value for r in HUMAN_ROLES)}")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with Session(self.engine) as session:
+            row = ApiToken(
+                name=name, role=parsed.value, token_hash=hash_token(token), revoked=False
+            )
+            session.add(row)
+            session.commit()
+            return row.id, token
+
+    def authenticate(self, token: str) -> Principal | None:
+        with Session(self.engine) as session:
+            row = session.scalars(
+                select(ApiToken).where(
+                    ApiToken.token_hash == hash_token(token), ApiToken.revoked.is_(False)
+                )
+            ).first()
+            if row is None:
+                return None
+            return Principal(row.id, row.name, Role(row.role))
+
+    def list(self) -> Sequence[ApiToken]:
+        with Session(self.engine) as session:
+            return session.scalars(select(ApiToken).order_by(ApiToken.id)).all()
+
+    def revoke(self, token_id: int) -> bool:
+        with Session(self.engine) as session:
+            changed = session.execute(
+                update(ApiToken).where(ApiToken.id == token_id).values(revoked=True)
+            ).rowcount
+            session.commit()
+            return bool(changed)

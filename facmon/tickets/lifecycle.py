@@ -1,0 +1,120 @@
+"""The ticket lifecycle: found -> dispatched -> rectified -> verified -> closed, and reopened.
+
+Only the transitions below are legal; each names the least role that may make
+it. `system` transitions are made by the service itself (telemetry verification,
+a returning fault).
+
+>>> allowed_next("open")
+['closed', 'dispatched']
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+
+class State(StrEnum):
+    OPEN = "open"
+    DISPATCHED = "dispatched"
+    RECTIFIED = "rectified"
+    VERIFIED = "verified"
+    CLOSED = "closed"
+    REOPENED = "reopened"
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    ENGINEER = "engineer"
+    QUALITY = "quality"
+    ADMIN = "admin"
+    SYSTEM = "system"
+
+
+ROLE_RANK: Final = {
+    Role.VIEWER: 0,
+    Role.ENGINEER: 1,
+    Role.QUALITY: 2,
+    Role.ADMIN: 3,
+    Role.SYSTEM: 4,
+}
+
+# Active tickets absorb new findings of the same fault instead of a second ticket.
+ACTIVE_STATES: Final = (
+    State.OPEN,
+    State.DISPATCHED,
+    State.RECTIFIED,
+    State.VERIFIED,
+    State.REOPENED,
+)
+
+# (from, to) -> least role allowed to make the move.
+TRANSITIONS: Final[dict[tuple[State, State], Role]] = {
+    (State.OPEN, State.DISPATCHED): Role.ENGINEER,
+    (State.REOPENED, State.DISPATCHED): Role.ENGINEER,
+    (State.DISPATCHED, State.RECTIFIED): Role.ENGINEER,
+    (State.RECTIFIED, State.VERIFIED): Role.QUALITY,  # by hand with a note, or by telemetry
+    (State.VERIFIED, State.CLOSED): Role.QUALITY,
+    # Dismissal of a false ticket, with a note.
+    (State.OPEN, State.CLOSED): Role.QUALITY,
+    (State.DISPATCHED, State.CLOSED): Role.QUALITY,
+    (State.REOPENED, State.CLOSED): Role.QUALITY,
+    # The fault came back, or the re-check failed.
+    (State.RECTIFIED, State.REOPENED): Role.QUALITY,
+    (State.VERIFIED, State.REOPENED): Role.QUALITY,
+    (State.CLOSED, State.REOPENED): Role.QUALITY,
+}
+
+NOTE_REQUIRED: Final = frozenset(
+    {
+        (State.RECTIFIED, State.VERIFIED),
+        (State.OPEN, State.CLOSED),
+        (State.DISPATCHED, State.CLOSED),
+        (State.REOPENED, State.CLOSED),
+    }
+)
+
+
+class IllegalTransition(ValueError):
+    """The move is not in the lifecycle; `allowed` lists the legal next states."""
+
+    def __init__(self, current: str, target: str) -> None:
+        self.current = current
+        self.target = target
+        self.allowed = allowed_next(current)
+        super().__init__(
+            f"cannot go from {current} to {target}; "
+            f"allowed next: {', '.join(self.allowed) or 'none'}"
+        )
+
+
+class NoteRequired(ValueError):
+    """Manual verification and dismissal must say why."""
+
+
+class NotPermitted(PermissionError):
+    def __init__(self, role: str, needed: Role, target: str) -> None:
+        self.needed = needed
+        super().__init__(f"role {role} may not move a ticket to {target}; needs {needed.value}")
+
+
+def allowed_next(current: str) -> list[str]:
+    return sorted(to.value for (frm, to) in TRANSITIONS if frm.value == current)
+
+
+def check_transition(current: str, target: str, role: Role, note: str | None) -> None:
+    try:
+        key = (State(current), State(target))
+    except ValueError:
+        raise IllegalTransition(current, target) from None
+    needed = TRANSITIONS.get(key)
+    if needed is None:
+        raise IllegalTransition(current, target)
+    if ROLE_RANK[role] < ROLE_RANK[needed]:
+        raise NotPermitted(role.value, needed, target)
+    if key in NOTE_REQUIRED and role is not Role.SYSTEM and not (note and note.strip()):
+        raise NoteRequired(f"moving a ticket from {current} to {target} needs a note saying why")
+
+
+def role_allows(role: Role, needed: Role) -> bool:
+    return ROLE_RANK[role] >= ROLE_RANK[needed]

@@ -1,0 +1,693 @@
+"""The ticket store: findings in, the quality loop's state machine, events out.
+
+Every change happens in one transaction together with its history entry and
+its outbox events, so a crash leaves either all of it or none of it.
+Concurrency is handled by the database: a unique partial index allows one
+active ticket per (device, fault type), and state changes are conditional
+updates (`... WHERE state = <expected>`), so two writers never both win.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from detectors.base import Finding
+from facmon.clock import Clock, SystemClock
+from facmon.tickets.lifecycle import (
+    ACTIVE_STATES,
+    IllegalTransition,
+    Role,
+    State,
+    check_transition,
+)
+from facmon.tickets.models import Ticket, TicketComment, TicketHistory, TicketOccurrence, aware
+from facmon.tickets.outbox import SINKS, enqueue
+from facmon.tickets.policy import ESCALATE_TO, SEVERITIES, TicketPolicy
+
+_ACTIVE = [s.value for s in ACTIVE_STATES]
+SYSTEM_ACTOR = "facmon"
+
+
+class TicketNotFound(LookupError):
+    pass
+
+
+class TicketConflict(RuntimeError):
+    """Someone else changed the ticket first; reload and try again."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    ticket_id: int
+    opened: bool
+    reopened: bool = False
+    repeat_count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    ticket_id: int
+    stage: str
+    severity: str
+
+
+@dataclass(slots=True)
+class TicketFilter:
+    state: str | None = None
+    severity: str | None = None
+    site: str | None = None
+    building: str | None = None
+    kind: str | None = None
+    device_id: str | None = None
+    fault_type: str | None = None
+    overdue: bool | None = None
+    states: list[str] = field(default_factory=list)
+
+
+def _json_safe(evidence: dict[str, Any]) -> dict[str, Any]:
+    """Evidence goes into a JSON column on every backend: drop what JSON cannot hold."""
+    result: dict[str, Any] = json.loads(json.dumps(evidence, default=str, allow_nan=False))
+    return result
+
+
+def ticket_public(ticket: Ticket) -> dict[str, Any]:
+    """The ticket as events and the API show it."""
+    return {
+        "id": ticket.id,
+        "device_id": ticket.device_id,
+        "site": ticket.site,
+        "building": ticket.building,
+        "kind": ticket.kind,
+        "fault_type": ticket.fault_type,
+        "severity": ticket.severity,
+        "state": ticket.state,
+        "summary": ticket.summary,
+        "detector": ticket.detector,
+        "detector_version": ticket.detector_version,
+        "onset_ms": ticket.onset_ms,
+        "opened_at": aware(ticket.opened_at),
+        "assignee": ticket.assignee,
+        "dispatch_due_at": aware(ticket.dispatch_due_at),
+        "rectify_due_at": aware(ticket.rectify_due_at),
+        "escalation_level": ticket.escalation_level,
+        "repeat_count": ticket.repeat_count,
+        "card": ticket.card,
+        "occurrences": ticket.occurrences,
+    }
+
+
+def card_for(repeat_count: int) -> str:
+    if repeat_count >= 3:
+        return "red"
+    if repeat_count == 2:
+        return "yellow"
+    return "none"
+
+
+def _overdue_clause(now: datetime) -> Any:
+    return and_(
+        Ticket.state.in_(_ACTIVE),
+        or_(
+            and_(Ticket.dispatched_at.is_(None), Ticket.dispatch_due_at < now),
+            and_(
+                Ticket.rectified_at.is_(None),
+                Ticket.state.in_(["open", "dispatched", "reopened"]),
+                Ticket.rectify_due_at < now,
+            ),
+        ),
+    )
+
+
+class TicketStore:
+    def __init__(
+        self,
+        engine: Engine,
+        policy: TicketPolicy | None = None,
+        clock: Clock | None = None,
+        sinks: tuple[str, ...] = SINKS,
+    ) -> None:
+        self.engine = engine
+        self.policy = policy or TicketPolicy()
+        self.clock = clock or SystemClock()
+        self.sinks = sinks
+
+    # -- events -------------------------------------------------------------
+
+    def _event(
+        self,
+        session: Session,
+        event_type: str,
+        ticket: Ticket,
+        now: datetime,
+        **extra: Any,
+    ) -> None:
+        session.flush()
+        if self.sinks:
+            enqueue(
+                session,
+                self.sinks,
+                event_type,
+                ticket.id,
+                {"ticket": ticket_public(ticket), **extra},
+                now,
+            )
+
+    def _history(
+        self,
+        session: Session,
+        ticket_id: int,
+        now: datetime,
+        actor: str,
+        role: Role,
+        from_state: str | None,
+        to_state: str,
+        note: str | None,
+    ) -> None:
+        session.add(
+            TicketHistory(
+                ticket_id=ticket_id,
+                at=now,
+                actor=actor,
+                role=role.value,
+                from_state=from_state,
+                to_state=to_state,
+                note=note,
+            )
+        )
+
+    # -- findings -----------------------------------------------------------
+
+    def record(self, finding: Finding) -> RecordResult:
+        """Open a ticket, add to the active one, or reopen a just-closed one."""
+        evidence = _json_safe(
+            {**finding.evidence, "detector": finding.detector, "version": finding.detector_version}
+        )
+        for _attempt in range(10):
+            with Session(self.engine) as session:
+                result = self._append_to_active(session, finding, evidence)
+                if result is None:
+                    result = self._reopen_recent(session, finding, evidence)
+                if result is None:
+                    result = self._open_new(session, finding, evidence)
+                if result is not None:
+                    try:
+                        session.commit()
+                        return result
+                    except IntegrityError:
+                        session.rollback()
+        raise TicketConflict("could not record the finding after 10 attempts")
+
+    def _occurrence(
+        self,
+        session: Session,
+        ticket_id: int,
+        finding: Finding,
+        evidence: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        session.add(
+            TicketOccurrence(
+                ticket_id=ticket_id,
+                onset_ms=finding.onset_ms,
+                recorded_at=now,
+                summary=finding.summary,
+                evidence=evidence,
+            )
+        )
+
+    def _append_to_active(
+        self, session: Session, finding: Finding, evidence: dict[str, Any]
+    ) -> RecordResult | None:
+        now = self.clock.now()
+        # Atomic increment: concurrent writers never lose an occurrence.
+        row = session.execute(
+            update(Ticket)
+            .where(
+                Ticket.device_id == finding.device.device_id,
+                Ticket.fault_type == finding.fault_type,
+                Ticket.state.in_(_ACTIVE),
+            )
+            .values(occurrences=Ticket.occurrences + 1, updated_at=now)
+            .returning(Ticket.id, Ticket.state)
+        ).first()
+        if row is None:
+            return None
+        ticket_id, state = row
+        self._occurrence(session, ticket_id, finding, evidence, now)
+        if state in (State.RECTIFIED, State.VERIFIED):
+            # The fault is back during re-check: the repair did not hold.
+            self._move(
+                session,
+                ticket_id,
+                state,
+                State.REOPENED,
+                SYSTEM_ACTOR,
+                Role.SYSTEM,
+                f"fault returned during verification: {finding.summary}",
+                now,
+            )
+            return RecordResult(ticket_id, opened=False, reopened=True)
+        return RecordResult(ticket_id, opened=False)
+
+    def _reopen_recent(
+        self, session: Session, finding: Finding, evidence: dict[str, Any]
+    ) -> RecordResult | None:
+        now = self.clock.now()
+        recent = session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.device_id == finding.device.device_id,
+                Ticket.fault_type == finding.fault_type,
+                Ticket.state == State.CLOSED,
+                Ticket.closed_at >= now - self.policy.reopen_grace,
+            )
+            .order_by(Ticket.closed_at.desc())
+            .limit(1)
+        ).first()
+        if recent is None:
+            return None
+        note = f"fault returned within the grace period after closing: {finding.summary}"
+        if not self._move(
+            session, recent.id, State.CLOSED, State.REOPENED, SYSTEM_ACTOR, Role.SYSTEM, note, now
+        ):
+            return None
+        session.execute(
+            update(Ticket).where(Ticket.id == recent.id).values(occurrences=Ticket.occurrences + 1)
+        )
+        self._occurrence(session, recent.id, finding, evidence, now)
+        return RecordResult(recent.id, opened=False, reopened=True)
+
+    def _open_new(
+        self, session: Session, finding: Finding, evidence: dict[str, Any]
+    ) -> RecordResult | None:
+        now = self.clock.now()
+        previous = session.scalars(
+            select(Ticket)
+            .where(
+                Ticket.device_id == finding.device.device_id,
+                Ticket.fault_type == finding.fault_type,
+                Ticket.state == State.CLOSED,
+                Ticket.closed_at >= now - self.policy.repeat_window,
+            )
+            .order_by(Ticket.closed_at.desc())
+            .limit(1)
+        ).first()
+        repeat_count = previous.repeat_count + 1 if previous else 1
+        previous_ids = [*previous.previous_ticket_ids, previous.id] if previous else []
+        severity = finding.severity.value
+        deadlines = self.policy.deadlines(severity)
+        ticket = Ticket(
+            device_id=finding.device.device_id,
+            site=finding.device.site,
+            building=finding.device.building,
+            kind=finding.device.kind,
+            fault_type=finding.fault_type,
+            severity=severity,
+            detector_severity=severity,
+            state=State.OPEN.value,
+            summary=finding.summary,
+            detector=finding.detector,
+            detector_version=finding.detector_version,
+            evidence=evidence,
+            onset_ms=finding.onset_ms,
+            opened_at=now,
+            updated_at=now,
+            occurrences=1,
+            dispatch_due_at=now + deadlines.dispatch,
+            rectify_due_at=now + deadlines.rectify,
+            repeat_count=repeat_count,
+            previous_ticket_ids=previous_ids,
+            card=card_for(repeat_count),
+            dispatch_breached=False,
+            rectify_breached=False,
+            escalation_level=0,
+            reopen_count=0,
+        )
+        session.add(ticket)
+        try:
+            session.flush()
+        except IntegrityError:
+            session.rollback()
+            return None
+        note = finding.summary
+        if repeat_count > 1:
+            note += f" (repeat #{repeat_count}, card {ticket.card})"
+        self._history(session, ticket.id, now, SYSTEM_ACTOR, Role.SYSTEM, None, State.OPEN, note)
+        self._event(session, "opened", ticket, now)
+        return RecordResult(ticket.id, opened=True, repeat_count=repeat_count)
+
+    # -- transitions --------------------------------------------------------
+
+    def _move(
+        self,
+        session: Session,
+        ticket_id: int,
+        current: str,
+        target: State,
+        actor: str,
+        role: Role,
+        note: str | None,
+        now: datetime,
+        **values: Any,
+    ) -> bool:
+        stamps: dict[str, Any] = {"state": target.value, "updated_at": now, **values}
+        if target is State.DISPATCHED:
+            stamps["dispatched_at"] = now
+        elif target is State.RECTIFIED:
+            stamps["rectified_at"] = now
+        elif target is State.VERIFIED:
+            stamps["verified_at"] = now
+        elif target is State.CLOSED:
+            stamps["closed_at"] = now
+        elif target is State.REOPENED:
+            stamps.update(
+                reopen_count=Ticket.reopen_count + 1,
+                rectified_at=None,
+                verified_at=None,
+                closed_at=None,
+                dispatched_at=None,
+            )
+        changed = session.execute(
+            update(Ticket)
+            .where(Ticket.id == ticket_id, Ticket.state == current)
+            .values(**stamps)
+            .returning(Ticket.id)
+        ).first()
+        if changed is None:
+            return False
+        self._history(session, ticket_id, now, actor, role, current, target.value, note)
+        ticket = session.get(Ticket, ticket_id, populate_existing=True)
+        assert ticket is not None
+        event = "reopened" if target is State.REOPENED else "transitioned"
+        self._event(
+            session,
+            event,
+            ticket,
+            now,
+            transition={"from": current, "to": target.value, "actor": actor, "note": note},
+        )
+        return True
+
+    def transition(
+        self,
+        ticket_id: int,
+        target: str,
+        actor: str,
+        role: Role,
+        note: str | None = None,
+        assignee: str | None = None,
+        verification: dict[str, Any] | None = None,
+    ) -> Ticket:
+        """Move a ticket along the lifecycle, or raise IllegalTransition / NotPermitted."""
+        with Session(self.engine) as session:
+            ticket = session.get(Ticket, ticket_id)
+            if ticket is None:
+                raise TicketNotFound(ticket_id)
+            current = ticket.state
+            check_transition(current, target, role, note)
+            now = self.clock.now()
+            values: dict[str, Any] = {}
+            if assignee is not None:
+                values["assignee"] = assignee
+            if verification is not None:
+                values["verification"] = _json_safe(verification)
+            elif target == State.VERIFIED:
+                values["verification"] = {"method": "manual", "by": actor, "note": note}
+            if not self._move(
+                session, ticket_id, current, State(target), actor, role, note, now, **values
+            ):
+                session.rollback()
+                raise TicketConflict(f"ticket {ticket_id} changed meanwhile; reload it")
+            if target == State.VERIFIED and role is Role.SYSTEM and self.policy.auto_close_verified:
+                self._move(
+                    session,
+                    ticket_id,
+                    State.VERIFIED,
+                    State.CLOSED,
+                    SYSTEM_ACTOR,
+                    Role.SYSTEM,
+                    "closed automatically after verification by telemetry",
+                    now,
+                )
+            session.commit()
+        return self.require(ticket_id)
+
+    def assign(
+        self, ticket_id: int, assignee: str, actor: str, role: Role, note: str | None
+    ) -> Ticket:
+        """Assigning dispatches an open or reopened ticket; on a dispatched one it reassigns."""
+        ticket = self.require(ticket_id)
+        if ticket.state in (State.OPEN, State.REOPENED):
+            return self.transition(
+                ticket_id, State.DISPATCHED, actor, role, note, assignee=assignee
+            )
+        if ticket.state != State.DISPATCHED:
+            raise IllegalTransition(ticket.state, State.DISPATCHED)
+        check_transition(State.OPEN, State.DISPATCHED, role, note)
+        with Session(self.engine) as session:
+            now = self.clock.now()
+            session.execute(
+                update(Ticket)
+                .where(Ticket.id == ticket_id)
+                .values(assignee=assignee, updated_at=now)
+            )
+            self._history(
+                session,
+                ticket_id,
+                now,
+                actor,
+                role,
+                ticket.state,
+                ticket.state,
+                f"reassigned to {assignee}" + (f": {note}" if note else ""),
+            )
+            session.commit()
+        return self.require(ticket_id)
+
+    def set_severity(
+        self, ticket_id: int, severity: str, actor: str, role: Role, note: str | None
+    ) -> Ticket:
+        if severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}")
+        with Session(self.engine) as session:
+            ticket = session.get(Ticket, ticket_id)
+            if ticket is None:
+                raise TicketNotFound(ticket_id)
+            now = self.clock.now()
+            deadlines = self.policy.deadlines(severity)
+            opened = aware(ticket.opened_at)
+            assert opened is not None
+            old = ticket.severity
+            ticket.severity = severity
+            ticket.dispatch_due_at = opened + deadlines.dispatch
+            ticket.rectify_due_at = opened + deadlines.rectify
+            ticket.updated_at = now
+            self._history(
+                session,
+                ticket_id,
+                now,
+                actor,
+                role,
+                ticket.state,
+                ticket.state,
+                f"severity {old} -> {severity}" + (f": {note}" if note else ""),
+            )
+            self._event(
+                session, "transitioned", ticket, now, severity={"from": old, "to": severity}
+            )
+            session.commit()
+        return self.require(ticket_id)
+
+    def comment(self, ticket_id: int, author: str, text: str) -> TicketComment:
+        with Session(self.engine, expire_on_commit=False) as session:
+            if session.get(Ticket, ticket_id) is None:
+                raise TicketNotFound(ticket_id)
+            comment = TicketComment(
+                ticket_id=ticket_id, at=self.clock.now(), author=author, text=text
+            )
+            session.add(comment)
+            session.commit()
+            return comment
+
+    def verify_by_telemetry(self, ticket_id: int, evidence: dict[str, Any]) -> Ticket | None:
+        """The detector saw normal behaviour for the whole window: the repair holds."""
+        try:
+            return self.transition(
+                ticket_id,
+                State.VERIFIED,
+                SYSTEM_ACTOR,
+                Role.SYSTEM,
+                "verified by telemetry",
+                verification={"method": "telemetry", **evidence},
+            )
+        except (IllegalTransition, TicketConflict):
+            return None
+
+    # -- SLA ------------------------------------------------------------------
+
+    def escalate_overdue(self) -> list[Breach]:
+        """Flag, escalate and announce every newly breached deadline."""
+        now = self.clock.now()
+        breaches: list[Breach] = []
+        with Session(self.engine) as session:
+            dispatch_late = session.scalars(
+                select(Ticket).where(
+                    Ticket.state.in_([State.OPEN, State.REOPENED]),
+                    Ticket.dispatched_at.is_(None),
+                    Ticket.dispatch_due_at < now,
+                    Ticket.dispatch_breached.is_(False),
+                )
+            ).all()
+            rectify_late = session.scalars(
+                select(Ticket).where(
+                    Ticket.state.in_([State.OPEN, State.DISPATCHED, State.REOPENED]),
+                    Ticket.rectify_due_at < now,
+                    Ticket.rectify_breached.is_(False),
+                )
+            ).all()
+            for stage, tickets in (("dispatch", dispatch_late), ("rectify", rectify_late)):
+                for ticket in tickets:
+                    flag = {f"{stage}_breached": True}
+                    changed = session.execute(
+                        update(Ticket)
+                        .where(
+                            Ticket.id == ticket.id, getattr(Ticket, f"{stage}_breached").is_(False)
+                        )
+                        .values(
+                            **flag,
+                            escalation_level=Ticket.escalation_level + 1,
+                            severity=ESCALATE_TO[ticket.severity],
+                            updated_at=now,
+                        )
+                        .returning(Ticket.id)
+                    ).first()
+                    if changed is None:
+                        continue
+                    session.refresh(ticket)
+                    note = f"{stage} deadline breached; escalated to {ticket.severity}"
+                    self._history(
+                        session,
+                        ticket.id,
+                        now,
+                        SYSTEM_ACTOR,
+                        Role.SYSTEM,
+                        ticket.state,
+                        ticket.state,
+                        note,
+                    )
+                    self._event(session, "escalated", ticket, now, escalation={"stage": stage})
+                    breaches.append(Breach(ticket.id, stage, ticket.severity))
+            session.commit()
+        return breaches
+
+    # -- reading --------------------------------------------------------------
+
+    def require(self, ticket_id: int) -> Ticket:
+        with Session(self.engine) as session:
+            ticket = session.get(Ticket, ticket_id)
+            if ticket is None:
+                raise TicketNotFound(ticket_id)
+            return ticket
+
+    def _filtered(self, query: Any, flt: TicketFilter) -> Any:
+        for column in ("state", "severity", "site", "building", "kind", "device_id", "fault_type"):
+            value = getattr(flt, column)
+            if value:
+                query = query.where(getattr(Ticket, column) == value)
+        if flt.states:
+            query = query.where(Ticket.state.in_(flt.states))
+        if flt.overdue is True:
+            query = query.where(_overdue_clause(self.clock.now()))
+        elif flt.overdue is False:
+            query = query.where(~_overdue_clause(self.clock.now()))
+        return query
+
+    def search(
+        self, flt: TicketFilter | None = None, limit: int = 100, offset: int = 0
+    ) -> tuple[Sequence[Ticket], int]:
+        flt = flt or TicketFilter()
+        with Session(self.engine) as session:
+            total = session.scalar(self._filtered(select(func.count()).select_from(Ticket), flt))
+            items = session.scalars(
+                self._filtered(select(Ticket), flt)
+                .order_by(Ticket.id.desc())
+                .limit(limit)
+                .offset(offset)
+            ).all()
+            return items, int(total or 0)
+
+    def list(
+        self,
+        state: str | None = None,
+        device_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> Sequence[Ticket]:
+        return self.search(TicketFilter(state=state, device_id=device_id), limit, offset)[0]
+
+    def get(self, ticket_id: int) -> tuple[Ticket, list[TicketOccurrence]] | None:
+        with Session(self.engine) as session:
+            ticket = session.get(Ticket, ticket_id)
+            if ticket is None:
+                return None
+            occurrences = session.scalars(
+                select(TicketOccurrence)
+                .where(TicketOccurrence.ticket_id == ticket_id)
+                .order_by(TicketOccurrence.id)
+            ).all()
+            return ticket, list(occurrences)
+
+    def history(self, ticket_id: int) -> Sequence[TicketHistory]:
+        with Session(self.engine) as session:
+            return session.scalars(
+                select(TicketHistory)
+                .where(TicketHistory.ticket_id == ticket_id)
+                .order_by(TicketHistory.id)
+            ).all()
+
+    def comments(self, ticket_id: int) -> Sequence[TicketComment]:
+        with Session(self.engine) as session:
+            return session.scalars(
+                select(TicketComment)
+                .where(TicketComment.ticket_id == ticket_id)
+                .order_by(TicketComment.id)
+            ).all()
+
+    def in_state(self, state: State) -> Sequence[Ticket]:
+        with Session(self.engine) as session:
+            return session.scalars(select(Ticket).where(Ticket.state == state.value)).all()
+
+    def chronic(self) -> list[dict[str, Any]]:
+        """Red-carded equipment: the same fault three times or more within the repeat window."""
+        with Session(self.engine) as session:
+            rows = session.scalars(
+                select(Ticket).where(Ticket.card == "red").order_by(Ticket.opened_at.desc())
+            ).all()
+        seen: dict[tuple[str, str], dict[str, Any]] = {}
+        for ticket in rows:
+            key = (ticket.device_id, ticket.fault_type)
+            if key in seen:
+                continue
+            seen[key] = {
+                "device_id": ticket.device_id,
+                "site": ticket.site,
+                "building": ticket.building,
+                "kind": ticket.kind,
+                "fault_type": ticket.fault_type,
+                "repeat_count": ticket.repeat_count,
+                "latest_ticket_id": ticket.id,
+                "ticket_ids": [*ticket.previous_ticket_ids, ticket.id],
+            }
+        return list(seen.values())
+
+    def count(self) -> int:
+        with Session(self.engine) as session:
+            return int(session.scalar(select(func.count()).select_from(Ticket)) or 0)

@@ -1,0 +1,92 @@
+"""Verification by telemetry: after `rectified`, the detector that raised the ticket must
+see the device behave normally for the whole verification window.
+
+Normal is the detector's own decision (`fault_active() is False`) on samples
+taken after the rectification. A sample on which the fault holds restarts the
+window; the detector's finding then reopens the ticket through the store.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from detectors.registry import DetectorBank
+from facmon.clock import to_ms
+from facmon.tickets.lifecycle import State
+from facmon.tickets.models import aware
+from facmon.tickets.store import TicketStore
+from gateway.payload import Sample
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Watch:
+    ticket_id: int
+    fault_type: str
+    rectified_ms: int
+    normal_since_ms: int | None = None
+    normal_samples: int = 0
+
+
+class TelemetryVerifier:
+    def __init__(self, tickets: TicketStore, detectors: DetectorBank) -> None:
+        self.tickets = tickets
+        self.detectors = detectors
+        self.window_ms = int(tickets.policy.verification_window.total_seconds() * 1000)
+        self._watch: dict[str, list[Watch]] = {}
+        self.verified: list[int] = []
+
+    def refresh(self) -> None:
+        """Pick up tickets that became rectified (through the API, maybe in another process)."""
+        current: dict[str, list[Watch]] = {}
+        for ticket in self.tickets.in_state(State.RECTIFIED):
+            known = next(
+                (w for w in self._watch.get(ticket.device_id, []) if w.ticket_id == ticket.id), None
+            )
+            rectified = aware(ticket.rectified_at)
+            watch = known or Watch(
+                ticket.id, ticket.fault_type, to_ms(rectified) if rectified else 0
+            )
+            current.setdefault(ticket.device_id, []).append(watch)
+        self._watch = current
+
+    def observe(self, sample: Sample) -> None:
+        watches = self._watch.get(sample.device.device_id)
+        if not watches:
+            return
+        for watch in list(watches):
+            if sample.ts_ms < watch.rectified_ms:
+                continue
+            detector = self.detectors.detector(sample.device, watch.fault_type)
+            state = detector.fault_active() if detector else None
+            if state is None:
+                continue
+            if state:
+                watch.normal_since_ms = None
+                watch.normal_samples = 0
+                continue
+            if watch.normal_since_ms is None:
+                watch.normal_since_ms = sample.ts_ms
+            watch.normal_samples += 1
+            if sample.ts_ms - watch.normal_since_ms < self.window_ms:
+                continue
+            assert detector is not None
+            evidence = {
+                "detector": detector.name,
+                "version": detector.version,
+                "window_start_ms": watch.normal_since_ms,
+                "window_end_ms": sample.ts_ms,
+                "window_s": self.window_ms / 1000,
+                "normal_samples": watch.normal_samples,
+            }
+            if self.tickets.verify_by_telemetry(watch.ticket_id, evidence) is not None:
+                log.info(
+                    "ticket %d verified by telemetry: %d normal samples over %.0f s",
+                    watch.ticket_id,
+                    watch.normal_samples,
+                    self.window_ms / 1000,
+                )
+                self.verified.append(watch.ticket_id)
+            watches.remove(watch)

@@ -1,0 +1,178 @@
+"""The demo scenario, end to end without a broker: fleet -> contract -> DetectorBank.
+
+Every telemetry payload goes through `decode_message`, the fleet's CONNECT and
+DISCONNECT actions become the `online` status and the broker's `offline` last
+will, and the bank's clock follows simulated time. Each expected ticket must be
+found within its `within` time of the fault, and no other device may get a
+finding. A fault-free variant runs for simulated days and must stay silent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from functools import cache
+
+import pytest
+
+from detectors.base import Detector, Finding
+from detectors.elevator_door import DoorSlowingDetector
+from detectors.lighting_lamp import LampFailureDetector
+from detectors.offline import OfflineDetector
+from detectors.pump_bearing import BearingWearDetector
+from detectors.registry import DetectorBank
+from gateway.contract import Channel, DeviceRef, status_topic, topic_for
+from gateway.payload import decode_message
+from simulators.fleet import Action, Fleet, OutMessage
+from simulators.scenario import FaultSpec, Scenario, builtin_scenario, load_scenario
+
+START_MS = 1_800_000_000_000  # 2027-01-15T08:00:00Z
+STEP_MS = 10_000  # the bank ticks every 10 simulated seconds
+HOUR_MS = 3_600_000
+DEMO = load_scenario(builtin_scenario("demo"))
+
+
+@dataclass(frozen=True)
+class Detection:
+    at_ms: int  # simulated time at which the bank emitted the finding
+    finding: Finding
+
+
+class SimClock:
+    def __init__(self, now_ms: int) -> None:
+        self.now_ms = now_ms
+
+    def __call__(self) -> int:
+        return self.now_ms
+
+
+def _deliver(bank: DetectorBank, message: OutMessage) -> list[Finding]:
+    if message.action is Action.DISCONNECT:
+        # The device vanished; the broker publishes its last will.
+        topic, payload = status_topic(message.device), b"offline"
+    else:
+        topic, payload = topic_for(message.device, message.channel), message.payload
+    decoded = decode_message(topic, payload, now_ms=message.ts_ms)
+    if decoded.sample is not None:
+        return bank.on_sample(decoded.sample)
+    if decoded.event is not None:
+        return bank.on_event(decoded.event)
+    assert decoded.status is not None and message.channel is Channel.STATUS
+    return bank.on_status(decoded.status)
+
+
+def simulate(
+    scenario: Scenario, seed: int, duration_ms: int
+) -> tuple[list[Detection], DetectorBank]:
+    clock = SimClock(START_MS)
+    bank = DetectorBank(clock_ms=clock)
+    fleet = Fleet(scenario, seed=seed, start_ms=START_MS)
+    found: list[Detection] = []
+    t = START_MS
+    while t < START_MS + duration_ms:
+        t += STEP_MS
+        for message in fleet.advance_to(t):
+            clock.now_ms = message.ts_ms
+            found += [Detection(message.ts_ms, f) for f in _deliver(bank, message)]
+        clock.now_ms = t
+        found += [Detection(t, f) for f in bank.tick()]
+    return found, bank
+
+
+@cache
+def demo_run(seed: int) -> tuple[Detection, ...]:
+    return tuple(simulate(DEMO, seed, 2 * HOUR_MS)[0])
+
+
+def _fault_for(device_id: str, fault_type: str) -> FaultSpec:
+    [fault] = [f for f in DEMO.faults if f.device_id == device_id and f.type == fault_type]
+    return fault
+
+
+DEMO_SEEDS = [1, 2]
+
+
+@pytest.mark.parametrize("seed", DEMO_SEEDS)
+@pytest.mark.parametrize("expected", DEMO.expect, ids=lambda e: f"{e.device_id}-{e.fault_type}")
+def test_demo_expected_ticket_found_within_its_time(seed: int, expected) -> None:
+    fault = _fault_for(expected.device_id, expected.fault_type)
+    fault_ms = START_MS + int(fault.at_s * 1000)
+    hits = [
+        d
+        for d in demo_run(seed)
+        if d.finding.device.device_id == expected.device_id
+        and d.finding.fault_type == expected.fault_type
+    ]
+    assert hits, f"no {expected.fault_type} finding for {expected.device_id}"
+    first = hits[0]
+    assert first.finding.severity.value == expected.severity
+    assert fault_ms <= first.at_ms, "found before the fault began"
+    delay_s = (first.at_ms - fault_ms) / 1000
+    assert delay_s <= expected.within_s, f"found after {delay_s:.0f} s"
+    assert fault_ms - 60_000 <= first.finding.onset_ms <= first.at_ms
+
+
+@pytest.mark.parametrize("seed", DEMO_SEEDS)
+def test_demo_has_no_false_tickets(seed: int) -> None:
+    expected = {(e.device_id, e.fault_type) for e in DEMO.expect}
+    found = {(d.finding.device.device_id, d.finding.fault_type) for d in demo_run(seed)}
+    # tickets are deduplicated per (device, fault type): the set is the ticket list
+    assert found == expected
+
+
+@pytest.mark.parametrize("seed", DEMO_SEEDS)
+def test_demo_offline_device_is_reported_once_and_recovers(seed: int) -> None:
+    offline = [d for d in demo_run(seed) if d.finding.fault_type == "offline"]
+    assert len(offline) == 1
+    assert offline[0].finding.evidence["cause"] == "last will received"
+
+
+# -- fault-free running -------------------------------------------------------------------
+
+# Several simulated days of the demo's twelve devices with every fault removed. The
+# sample rate is lowered (one sample per 40 s) to keep this file fast; warm-ups,
+# windows and buckets still fill.
+FAULT_FREE = dataclasses.replace(DEMO, faults=(), expect=(), rate_hz=0.025)
+FAULT_FREE_SEEDS = [11, 12, 13]
+
+
+def _past_warm_up(detector: Detector) -> bool:
+    if isinstance(detector, DoorSlowingDetector | BearingWearDetector):
+        return detector.baseline is not None
+    if isinstance(detector, LampFailureDetector):
+        return detector.expected_a is not None
+    if isinstance(detector, OfflineDetector):
+        return detector.last_heard_ms is not None
+    return True  # door held open: nothing to learn
+
+
+@pytest.mark.parametrize("seed", FAULT_FREE_SEEDS)
+def test_fault_free_fleet_opens_no_tickets_for_a_day(seed: int) -> None:
+    detections, bank = simulate(FAULT_FREE, seed, 24 * HOUR_MS)
+    assert detections == []
+    # not vacuous: every device was watched, and every detector finished its warm-up
+    watched = [bank.detectors_for(ref) for ref in _refs(FAULT_FREE)]
+    assert len(bank) == len(FAULT_FREE.devices)
+    assert all(_past_warm_up(d) for detectors in watched for d in detectors)
+
+
+def _refs(scenario: Scenario) -> list[DeviceRef]:
+    return [DeviceRef(scenario.site, d.building, d.kind, d.device_id) for d in scenario.devices]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG rolling.Persistence re-arms after one sample below the limit: as the median "
+    "close time of elevator-01 crosses its limit it flaps, and the door_slowing detector "
+    "fires twice for one fault (seed 2, at 20.2 and 20.8 simulated minutes)",
+)
+def test_demo_each_fault_gives_exactly_one_finding() -> None:
+    for seed in DEMO_SEEDS:
+        for expected in DEMO.expect:
+            hits = [
+                d
+                for d in demo_run(seed)
+                if d.finding.device.device_id == expected.device_id
+                and d.finding.fault_type == expected.fault_type
+            ]
+            assert len(hits) == 1, (seed, expected.device_id, [d.at_ms for d in hits])
