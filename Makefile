@@ -29,6 +29,7 @@ system-deps:
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy facmon gateway ingest detectors api simulators dashboards
 
 test: $(VENV)/.test-installed system-deps lint
 	$(BIN)/python -m pytest -q

@@ -81,7 +81,10 @@ class TokenStore:
     def revoke(self, token_id: int) -> bool:
         with Session(self.engine) as session:
             changed = session.execute(
-                update(ApiToken).where(ApiToken.id == token_id).values(revoked=True)
-            ).rowcount
+                update(ApiToken)
+                .where(ApiToken.id == token_id)
+                .values(revoked=True)
+                .returning(ApiToken.id)
+            ).first()
             session.commit()
-            return bool(changed)
+            return changed is not None

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from facmon.settings import Settings
+
+if TYPE_CHECKING:
+    from facmon.service import Service
 
 log = logging.getLogger("facmon")
 
@@ -25,13 +27,11 @@ def _setup_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _serve_api(service: object, settings: Settings) -> None:
+def _serve_api(service: Service, settings: Settings) -> None:
     import uvicorn
 
     from api.app import create_app
-    from facmon.service import Service
 
-    assert isinstance(service, Service)
     app = create_app(service.stores)
     config = uvicorn.Config(
         app, host=settings.api_host, port=settings.api_port, log_level="warning", access_log=False
@@ -54,81 +54,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo_settings() -> Settings:
-    overrides: dict[str, object] = {}
-    if "FACMON_OFFLINE_AFTER_S" not in os.environ:
-        overrides["offline_after_s"] = 15.0
-    return Settings(**overrides)  # type: ignore[arg-type]
-
-
-def _report_tickets(service: object, stop: threading.Event) -> None:
-    from facmon.service import Service
-
-    assert isinstance(service, Service)
-    seen: set[int] = set()
-    while not stop.wait(2.0):
-        for ticket in reversed(service.stores.tickets.list(limit=50)):
-            if ticket.id not in seen:
-                seen.add(ticket.id)
-                print(
-                    f"  ticket #{ticket.id} [{ticket.severity}] {ticket.device_id} "
-                    f"{ticket.fault_type}: {ticket.summary}",
-                    flush=True,
-                )
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
-    from facmon.service import Service
-    from simulators.fleet import Fleet
-    from simulators.runner import SimulationRunner, format_progress
-    from simulators.scenario import builtin_scenario, load_scenario
+    from facmon.demo import run_demo
 
-    settings = _demo_settings()
-    scenario = load_scenario(Path(args.scenario) if args.scenario else builtin_scenario("demo"))
-    service = Service(settings)
-    service.start()
-    assert service.address is not None
-    fleet = Fleet(scenario, seed=args.seed, start_ms=scenario.start_ms(int(time.time() * 1000)))
-    runner = SimulationRunner(fleet, service.address, scenario.speed, client_prefix="demo")
-    stop = threading.Event()
-
-    def progress(stats: object) -> None:
-        from simulators.runner import RunStats
-
-        assert isinstance(stats, RunStats)
-        print("  simulator: " + format_progress(stats), flush=True)
-
-    sim_thread = threading.Thread(
-        target=runner.run, kwargs={"progress": progress, "progress_every_s": 10.0}, daemon=True
-    )
-    reporter = threading.Thread(target=_report_tickets, args=(service, stop), daemon=True)
-    base = f"http://{settings.api_host}:{settings.api_port}"
-    print(
-        "\nfacility-monitor demo\n"
-        f"  MQTT broker (embedded): {service.address.redacted()}\n"
-        f"  API:          {base}/docs\n"
-        f"  tickets:      {base}/api/tickets\n"
-        f"  devices:      {base}/api/devices\n"
-        f"  dead letters: {base}/api/dead-letters\n"
-        f"  metrics:      {base}/metrics\n"
-        f"  data:         {settings.data_dir.resolve()}\n"
-        f"  scenario '{scenario.name}': {len(fleet.devices)} devices, "
-        f"{len(scenario.faults)} injected faults, {scenario.speed:g}x real time\n"
-        "Tickets appear below as detectors open them. Ctrl-C stops.\n",
-        flush=True,
-    )
-    sim_thread.start()
-    reporter.start()
-    try:
-        _serve_api(service, settings)
-    finally:
-        print("stopping...", flush=True)
-        stop.set()
-        runner.stop()
-        sim_thread.join(10)
-        service.stop()
-        print("stopped.", flush=True)
-    return 0
+    return run_demo(Path(args.scenario) if args.scenario else None, args.seed, _serve_api)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

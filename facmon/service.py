@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from detectors.registry import DetectorBank
 from facmon.auth import TokenStore
 from facmon.db import create_schema, make_engine
+from facmon.delivery import MqttEventSender, OutboxDispatcher, Sender, WebhookSender
 from facmon.embedded_broker import EmbeddedBroker
 from facmon.metrics import IngestMetrics, MetricsRegistry
 from facmon.settings import Settings
@@ -103,6 +104,8 @@ class Service:
         self.worker = IngestWorker(self.pipeline)
         self.subscriber: IngestSubscriber | None = None
         self.address: BrokerAddress | None = None
+        self.senders: dict[str, Sender] = {}
+        self.dispatcher: OutboxDispatcher | None = None
 
     @property
     def mqtt_protocol(self) -> str:
@@ -134,11 +137,35 @@ class Service:
                 self.broker.stop()
             raise
         log.info("ingest subscribed on %s (MQTT %s)", self.address.redacted(), self.mqtt_protocol)
+        self._start_delivery(self.address)
+
+    def _start_delivery(self, address: BrokerAddress) -> None:
+        """Ticket events leave through the outbox: signed webhooks and MQTT, at least once."""
+        settings = self.settings
+        if settings.webhook_url:
+            self.senders["webhook"] = WebhookSender(
+                settings.webhook_url, settings.webhook_secret or ""
+            )
+        if settings.ticket_events_mqtt:
+            events = MqttEventSender(address, client_id=f"{settings.mqtt_client_id}-events")
+            events.start()
+            self.senders["mqtt"] = events
+        self.dispatcher = OutboxDispatcher(
+            self.stores.engine,
+            self.senders,
+            self.stores.tickets.clock,
+            self.stores.metrics.registry,
+        )
+        self.dispatcher.start()
 
     def stop(self) -> None:
         if self.subscriber:
             self.subscriber.stop()
         self.worker.stop()
+        if self.dispatcher:
+            self.dispatcher.stop()
+        for sender in self.senders.values():
+            sender.close()
         if self.broker:
             self.broker.stop()
         self.stores.close()

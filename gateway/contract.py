@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Final
 
 CONTRACT_VERSION: Final = "v1"
@@ -183,7 +184,9 @@ def event_topic(device: DeviceRef) -> str:
     return topic_for(device, Channel.EVENT)
 
 
+@lru_cache(maxsize=65_536)
 def parse_topic(topic: str) -> TopicParts:
+    """Split and check a topic; cached, since every device repeats its few topics."""
     parts = topic.split("/")
     if len(parts) != 7:
         raise ContractError(

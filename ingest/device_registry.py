@@ -53,8 +53,13 @@ class DeviceRegistry:
         if not states:
             return
         with Session(self.engine) as session:
+            ids = [state.device_id for state in states]
+            existing = {
+                row.device_id: row
+                for row in session.scalars(select(Device).where(Device.device_id.in_(ids)))
+            }
             for state in states:
-                row = session.get(Device, state.device_id)
+                row = existing.get(state.device_id)
                 if row is None:
                     row = Device(device_id=state.device_id, samples=0)
                     session.add(row)

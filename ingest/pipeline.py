@@ -217,8 +217,10 @@ class IngestPipeline:
         self.metrics.lag.set(max(0.0, (received_ms - sample.ts_ms) / 1000))
         self._record(self._guarded(lambda: self.detectors.on_sample(sample)), received_ms)
         if self.verifier is not None:
-            verifier = self.verifier
-            self._guarded(lambda: verifier.observe(sample) or [])
+            try:
+                self.verifier.observe(sample)
+            except Exception:  # verification must not stop ingestion
+                log.exception("telemetry verification failed")
 
     def _take_event(self, event: Event, received_ms: int) -> None:
         state = self._state(event.device)

@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from functools import partial
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -118,8 +117,13 @@ class IngestSubscriber:
             log.warning("lost the broker (%s); reconnecting with backoff", reason_code)
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        ack: Callable[[], None] = partial(client.ack, message.mid, message.qos)
-        self.deliver(InboundMessage(message.topic, message.payload, int(time.time() * 1000), ack))
+        mid, qos = message.mid, message.qos
+
+        def ack() -> None:
+            client.ack(mid, qos)
+
+        received_ms = int(time.time() * 1000)
+        self.deliver(InboundMessage(message.topic, bytes(message.payload), received_ms, ack))
 
     def start(self, timeout_s: float = 15.0) -> None:
         try:

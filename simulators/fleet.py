@@ -14,8 +14,9 @@ and the simulated clock only, never on how fast the caller asks for them.
 from __future__ import annotations
 
 import heapq
+import threading
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 import numpy as np
@@ -88,6 +89,7 @@ class Fleet:
             device.next_ms = start_ms
             self.devices.append(device)
         self.now_ms = start_ms
+        self._lock = threading.Lock()
         self._queue = [(start_ms, index) for index in range(len(self.devices))]
         heapq.heapify(self._queue)
 
@@ -134,6 +136,24 @@ class Fleet:
     def advance_to(self, t_ms: int) -> list[OutMessage]:
         """All messages due up to and including simulated time `t_ms`, in time order."""
         out: list[OutMessage] = []
+        with self._lock:
+            self._advance(t_ms, out)
+        return out
+
+    def clear_fault(self, device_id: str, fault_type: str) -> bool:
+        """End an injected fault now, as a repair would (used by the demo's quality team)."""
+        with self._lock:
+            elapsed = self.elapsed_s(self.now_ms)
+            for device in self.devices:
+                if device.ref.device_id != device_id:
+                    continue
+                for index, fault in enumerate(device.faults):
+                    if fault.type == fault_type and fault.active_at(elapsed):
+                        device.faults[index] = replace(fault, duration_s=elapsed - fault.at_s)
+                        return True
+        return False
+
+    def _advance(self, t_ms: int, out: list[OutMessage]) -> None:
         while self._queue and self._queue[0][0] <= t_ms:
             due_ms, index = heapq.heappop(self._queue)
             device = self.devices[index]
@@ -141,7 +161,6 @@ class Fleet:
             device.next_ms = due_ms + self.period_ms
             heapq.heappush(self._queue, (device.next_ms, index))
         self.now_ms = max(self.now_ms, t_ms)
-        return out
 
     def next_due_ms(self) -> int:
         return self._queue[0][0] if self._queue else self.now_ms

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import JSONResponse
@@ -53,7 +53,9 @@ class _Errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type | None, error: BaseException | None, _tb: object) -> bool:
+    def __exit__(
+        self, kind: type | None, error: BaseException | None, _tb: object
+    ) -> Literal[False]:
         if isinstance(error, IllegalTransition):
             raise HTTPException(409, {"message": str(error), "allowed": error.allowed})
         if isinstance(error, TicketConflict):

@@ -9,6 +9,7 @@ updates (`... WHERE state = <expected>`), so two writers never both win.
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -633,7 +634,7 @@ class TicketStore:
     ) -> Sequence[Ticket]:
         return self.search(TicketFilter(state=state, device_id=device_id), limit, offset)[0]
 
-    def get(self, ticket_id: int) -> tuple[Ticket, list[TicketOccurrence]] | None:
+    def get(self, ticket_id: int) -> tuple[Ticket, builtins.list[TicketOccurrence]] | None:
         with Session(self.engine) as session:
             ticket = session.get(Ticket, ticket_id)
             if ticket is None:
@@ -665,7 +666,7 @@ class TicketStore:
         with Session(self.engine) as session:
             return session.scalars(select(Ticket).where(Ticket.state == state.value)).all()
 
-    def chronic(self) -> list[dict[str, Any]]:
+    def chronic(self) -> builtins.list[dict[str, Any]]:
         """Red-carded equipment: the same fault three times or more within the repeat window."""
         with Session(self.engine) as session:
             rows = session.scalars(

@@ -118,7 +118,7 @@ class InfluxStore:
             for values in series["values"]:
                 record = dict(zip(columns, values, strict=True))
                 ts_ms = int(record.pop("time"))
-                tags = {
+                tags: dict[str, str] = {
                     k: str(record.pop(k)) for k in ("site", "building", "device_id") if k in record
                 }
                 fields = {k: v for k, v in record.items() if v is not None}

@@ -2,14 +2,17 @@
 
 Each table row builds a seeded series, feeds it to a fresh detector with its
 default parameters and checks how many findings come out and at which sample
-the first one does. Rows marked xfail are confirmed defects (flapping and
-sensor glitches that open repeated or false findings); they are strict, so a
-fix turns them into failures that ask for the mark to be removed.
+the first one does. The hysteresis of each detector (fire once, hold through the
+dead band, re-arm only after a real recovery) has its own tests. Rows marked
+xfail are confirmed defects that remain; they are strict, so a fix turns them
+into failures that ask for the mark to be removed.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -44,8 +47,10 @@ from tests.detectors.series import (
 
 FLAPPING = pytest.mark.xfail(
     strict=True,
-    reason="BUG rolling.Persistence re-arms after a single non-matching observation and "
-    "there is no clear threshold: a signal that flaps around the limit re-fires",
+    reason="BUG hysteresis too short for an intermittent fault: Persistence re-arms after "
+    "clear_needed = needed = 5 clear observations, so a signal that alternates 5 samples "
+    "past the limit and 5 back to normal fires every 10 samples (door_slowing: 98 findings, "
+    "lamp_failure: 99 findings in 1000 samples)",
 )
 
 
@@ -159,17 +164,25 @@ DOOR_CASES = [
 ]
 
 DOOR_FLAPPING_CASES = [
-    Case(
-        "flapping 5 samples above / 5 below the limit",
-        lambda r: close_times(
-            _door_healthy(r, H_DOOR) + [5.0 if (i // 5) % 2 else 3.0 for i in range(1000)]
+    pytest.param(
+        Case(
+            "flapping 5 samples above / 5 below the limit",
+            lambda r: close_times(
+                _door_healthy(r, H_DOOR) + [5.0 if (i // 5) % 2 else 3.0 for i in range(1000)]
+            ),
+            1,
         ),
-        1,
+        id="flapping 5 samples above / 5 below the limit",
+        marks=FLAPPING,
     ),
-    Case(
-        "hovering at the limit for 20 min",
-        lambda r: close_times(_door_healthy(r, H_DOOR) + noisy(r, 4.0, DOOR_SIGMA_S, 600)),
-        1,
+    pytest.param(
+        # the median crosses the limit back and forth many times: the dead band holds it
+        Case(
+            "hovering at the limit for 20 min",
+            lambda r: close_times(_door_healthy(r, H_DOOR) + noisy(r, 4.0, DOOR_SIGMA_S, 600)),
+            1,
+        ),
+        id="hovering at the limit for 20 min",
     ),
 ]
 
@@ -179,11 +192,9 @@ def test_door_slowing_table(case: Case) -> None:
     check_case(DoorSlowingDetector(device("elevator")), case)
 
 
-@pytest.mark.parametrize(
-    "case", [pytest.param(c, id=c.id, marks=FLAPPING) for c in DOOR_FLAPPING_CASES]
-)
-def test_door_slowing_flapping_opens_at_most_one_finding(case: Case) -> None:
-    check_case(DoorSlowingDetector(device("elevator")), case, at_most=True)
+@pytest.mark.parametrize("case", DOOR_FLAPPING_CASES)
+def test_door_slowing_flapping_opens_exactly_one_finding(case: Case) -> None:
+    check_case(DoorSlowingDetector(device("elevator")), case)
 
 
 def test_door_slowing_finding_evidence() -> None:
@@ -288,18 +299,25 @@ LAMP_CASES = [
 ]
 
 LAMP_FLAPPING_CASES = [
-    Case(
-        "flapping 5 on-samples low / 5 normal",
-        lambda r: cat(
-            _lamp_on(r, H_LAMP),
-            lamp([LAMP_A * 0.2 if (i // 5) % 2 else LAMP_A for i in range(1000)]),
+    pytest.param(
+        Case(
+            "flapping 5 on-samples low / 5 normal",
+            lambda r: cat(
+                _lamp_on(r, H_LAMP),
+                lamp([LAMP_A * 0.2 if (i // 5) % 2 else LAMP_A for i in range(1000)]),
+            ),
+            1,
         ),
-        1,
+        id="flapping 5 on-samples low / 5 normal",
+        marks=FLAPPING,
     ),
-    Case(
-        "hovering at the 60 % limit",
-        lambda r: cat(_lamp_on(r, H_LAMP), _lamp_on(r, 600, LAMP_A * 0.6)),
-        1,
+    pytest.param(
+        Case(
+            "hovering at the 60 % limit",
+            lambda r: cat(_lamp_on(r, H_LAMP), _lamp_on(r, 600, LAMP_A * 0.6)),
+            1,
+        ),
+        id="hovering at the 60 % limit",
     ),
 ]
 
@@ -309,11 +327,9 @@ def test_lamp_failure_table(case: Case) -> None:
     check_case(LampFailureDetector(device("lighting")), case)
 
 
-@pytest.mark.parametrize(
-    "case", [pytest.param(c, id=c.id, marks=FLAPPING) for c in LAMP_FLAPPING_CASES]
-)
-def test_lamp_flapping_opens_at_most_one_finding(case: Case) -> None:
-    check_case(LampFailureDetector(device("lighting")), case, at_most=True)
+@pytest.mark.parametrize("case", LAMP_FLAPPING_CASES)
+def test_lamp_flapping_opens_exactly_one_finding(case: Case) -> None:
+    check_case(LampFailureDetector(device("lighting")), case)
 
 
 def test_lamp_finding_evidence_learns_from_on_samples_only() -> None:
@@ -440,11 +456,9 @@ def test_bearing_wear_table(case: Case) -> None:
     check_case(BearingWearDetector(device("pump")), case)
 
 
-@pytest.mark.parametrize(
-    "case", [pytest.param(c, id=c.id, marks=FLAPPING) for c in PUMP_FLAPPING_CASES]
-)
-def test_bearing_wear_flapping_opens_at_most_one_finding(case: Case) -> None:
-    check_case(BearingWearDetector(device("pump")), case, at_most=True)
+@pytest.mark.parametrize("case", PUMP_FLAPPING_CASES, ids=lambda c: c.id)
+def test_bearing_wear_flapping_opens_exactly_one_finding(case: Case) -> None:
+    check_case(BearingWearDetector(device("pump")), case)
 
 
 @pytest.mark.parametrize(
@@ -481,17 +495,24 @@ def test_bearing_wear_prediction_evidence(case: Case, rate_g_per_h: float) -> No
     assert finding.onset_ms <= T0 + index * PERIOD_MS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG pump_bearing: the Theil-Sen fit spans up to 120 buckets, most of them from "
-    "before the wear began, so at detection the slope is underestimated and the true time "
-    "to the limit lies below the reported 95 % interval (0.15 g/h: 4.5 h [2.24, 13.54] "
-    "reported, 0.57 h true)",
-)
 @pytest.mark.parametrize(
     ("case", "rate_g_per_h"),
-    [(PUMP_CASES[1], 0.15), (PUMP_CASES[2], 0.02)],
-    ids=["0.15 g/h", "0.02 g/h"],
+    [
+        pytest.param(
+            PUMP_CASES[1],
+            0.15,
+            id="0.15 g/h",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="BUG pump_bearing: fast wear is detected 9 min into the ramp, when "
+                "the history holds only 29 buckets (20 flat + 9 rising), so the 30-bucket "
+                "'recent' fit is the whole flat-then-rising history: slope 0.0196 g/h "
+                "[0.0065, 0.0393] for a true 0.15 g/h, time to limit 4.5 h [2.24, 13.54] "
+                "reported, 0.57 h true",
+            ),
+        ),
+        pytest.param(PUMP_CASES[2], 0.02, id="0.02 g/h"),
+    ],
 )
 def test_bearing_wear_time_to_limit_interval_covers_the_truth(
     case: Case, rate_g_per_h: float
@@ -516,7 +537,9 @@ def test_bearing_wear_past_limit_has_no_time_to_limit() -> None:
 
 
 # -- access door held open ------------------------------------------------------
-# Default limit 60 s, fires once per opening, re-arms when the door closes.
+# Default limit 60 s, persistence 2: fires on the second sample in a row over the limit,
+# once per opening, and re-arms when the door reports closed on 2 samples in a row.
+# Partial samples (no door_open, or door_open without held_open_s) are ignored.
 # There is no warm-up: the threshold is absolute, nothing is learnt.
 
 
@@ -532,7 +555,7 @@ ACCESS_CASES = [
         "held open 5 min fires once",
         lambda r: door(CLOSED + _held(300) + CLOSED),
         1,
-        (100 + 31, 100 + 31),  # the first sample above 60 s is held_open_s = 62
+        (100 + 32, 100 + 32),  # the 2nd sample above 60 s (62 s, then 64 s)
     ),
     Case(
         "two long openings fire twice (re-arms on close)",
@@ -540,6 +563,27 @@ ACCESS_CASES = [
         2,
     ),
     Case("held exactly at the limit", lambda r: door(CLOSED + _held(60) + CLOSED), 0),
+    Case(
+        "one sample over the limit, then closed",
+        lambda r: door(CLOSED + _held(62) + CLOSED),
+        0,
+    ),
+    Case(
+        "two samples over the limit, then closed",
+        lambda r: door(CLOSED + _held(64) + CLOSED),
+        1,
+        (100 + 32, 100 + 32),
+    ),
+    Case(
+        "closed for one sample between two long openings: one finding",
+        lambda r: door(CLOSED + _held(120) + [None] + _held(120) + CLOSED),
+        1,
+    ),
+    Case(
+        "closed for two samples between two long openings: two findings",
+        lambda r: door(CLOSED + _held(120) + [None, None] + _held(120) + CLOSED),
+        2,
+    ),
     Case(
         "door closed, stale held_open_s counter",
         lambda r: [{"door_open": False, "held_open_s": 5000.0}] * 100,
@@ -551,10 +595,11 @@ ACCESS_CASES = [
         0,
     ),
     Case(
+        # documented: nothing is learnt, so the very first samples can fire (2 are needed)
         "no warm-up: open past the limit from the first sample",
         lambda r: door(_held(300)[40:] + CLOSED),
         1,
-        (0, 0),
+        (1, 1),
     ),
 ]
 
@@ -576,28 +621,27 @@ def _partial(_: np.random.Generator) -> list[Metrics]:
     return rows
 
 
-ACCESS_DEFECT_CASES = [
-    pytest.param(
-        Case("sensor glitch: one sample claims 5000 s open", _glitch, 0),
-        id="glitch",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG Persistence(1): one out-of-band held_open_s opens a finding",
-        ),
-    ),
-    pytest.param(
-        Case("one-sample contact bounce during one opening", _bounce, 1),
-        id="bounce",
-        marks=FLAPPING,
-    ),
+def _partial_only(_: np.random.Generator) -> list[Metrics]:
+    """A door held open whose held_open_s is reported on every other sample only."""
+    rows = door(CLOSED + _held(300) + CLOSED)
+    for index in range(101, 251, 2):
+        rows[index] = {"door_open": True, "reader_ok": True}
+    return rows
+
+
+# Former defects (fixed): a glitch, a bounce or a partial sample must not open or re-arm.
+ACCESS_ROBUSTNESS_CASES = [
+    pytest.param(Case("sensor glitch: one sample claims 5000 s open", _glitch, 0), id="glitch"),
+    pytest.param(Case("one-sample contact bounce during one opening", _bounce, 1), id="bounce"),
     pytest.param(
         Case("samples without held_open_s during one opening", _partial, 1),
         id="partial-samples",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG access_held_open: a door_open sample without held_open_s scores 0 "
-            "and re-arms the detector, so the same opening fires again",
-        ),
+    ),
+    pytest.param(
+        # the full samples (even indices) still count as "in a row": the partial ones in
+        # between say nothing either way; 64 s (sample 132) and 68 s (134) are over the limit
+        Case("held_open_s on every other sample only", _partial_only, 1, (100 + 34, 100 + 34)),
+        id="alternating-partial-samples",
     ),
 ]
 
@@ -607,8 +651,8 @@ def test_door_held_open_table(case: Case) -> None:
     check_case(DoorHeldOpenDetector(device("access")), case)
 
 
-@pytest.mark.parametrize("case", ACCESS_DEFECT_CASES)
-def test_door_held_open_defects(case: Case) -> None:
+@pytest.mark.parametrize("case", ACCESS_ROBUSTNESS_CASES)
+def test_door_held_open_ignores_glitches_bounces_and_partial_samples(case: Case) -> None:
     check_case(DoorHeldOpenDetector(device("access")), case)
 
 
@@ -620,7 +664,7 @@ def test_door_held_open_finding_evidence() -> None:
     ev = finding.evidence
     assert ev["metric"] == "held_open_s"
     assert ev["threshold"] == 60.0
-    assert ev["value"] == 62.0 > ev["threshold"]
+    assert ev["value"] == 64.0 > ev["threshold"]  # the second sample over the limit
     assert finding.onset_ms == T0 + 100 * PERIOD_MS  # when the door opened
 
 
@@ -639,6 +683,95 @@ def test_door_held_open_limit_is_per_site() -> None:
         feed(DoorHeldOpenDetector(device("access"), limit_s=600.0), samples(device("access"), rows))
         == []
     )
+
+
+# -- hysteresis of each detector ------------------------------------------------------
+# After a finding, a signal that comes back only part of the way (into the dead band
+# between the fire and the clear thresholds) keeps the fault active and cannot re-fire;
+# a real recovery re-arms the detector, and the next fault is a new finding.
+#   door slowing: fires above baseline + 1 s, clears below baseline + 0.5 s
+#   lamp failure: fires below 60 % of the usual current, clears above 80 %
+#   bearing wear: fires past 1.5 x baseline, clears below 1.025 x baseline
+#   door held open: fires past 60 s, clears on 2 closed samples (open but under: dead band)
+
+
+@dataclass(frozen=True)
+class Hysteresis:
+    id: str
+    build: Callable[[], Detector]
+    healthy: Callable[[np.random.Generator], list[Metrics]]
+    fault: Callable[[np.random.Generator], list[Metrics]]
+    dead_band: Callable[[np.random.Generator], list[Metrics]]
+    recovered: Callable[[np.random.Generator], list[Metrics]]
+
+
+HYSTERESIS = [
+    Hysteresis(
+        "door slowing",
+        lambda: DoorSlowingDetector(device("elevator")),
+        lambda r: close_times(_door_healthy(r, H_DOOR)),
+        lambda r: close_times(noisy(r, DOOR_BASE_S + 2.0, DOOR_SIGMA_S, 60)),
+        lambda r: close_times(noisy(r, DOOR_BASE_S + 0.75, DOOR_SIGMA_S, 300)),
+        lambda r: close_times(_door_healthy(r, 60)),
+    ),
+    Hysteresis(
+        "lamp failure",
+        lambda: LampFailureDetector(device("lighting")),
+        lambda r: _lamp_on(r, H_LAMP),
+        lambda r: _lamp_on(r, 30, LAMP_A * 0.2),
+        lambda r: _lamp_on(r, 300, LAMP_A * 0.7),
+        lambda r: _lamp_on(r, 30),
+    ),
+    Hysteresis(
+        "bearing wear",
+        lambda: BearingWearDetector(device("pump")),
+        lambda r: pump(_flat(r, 30)),
+        lambda r: pump(_flat(r, 10, 0.4)),
+        lambda r: pump(_flat(r, 60, PUMP_BASE_G * 1.04)),
+        lambda r: pump(_flat(r, 10)),
+    ),
+    Hysteresis(
+        "door held open",
+        lambda: DoorHeldOpenDetector(device("access")),
+        lambda r: door(CLOSED),
+        lambda r: door(_held(100)),
+        # still open, but the controller restarted its counter: under the limit
+        lambda r: door(_held(40)),
+        lambda r: door([None, None]),
+    ),
+]
+
+
+def _run_segments(
+    case: Hysteresis, middle: Callable[[np.random.Generator], list[Metrics]]
+) -> tuple[int, list[bool | None]]:
+    """Healthy, fault, `middle`, fault again: findings, and fault_active() before and after
+    each segment."""
+    rng = rng_for(case.id)
+    detector = case.build()
+    states = [detector.fault_active()]
+    findings, offset = 0, 0
+    for rows in (case.healthy(rng), case.fault(rng), middle(rng), case.fault(rng)):
+        batch = samples(detector.device, rows, t0=T0 + offset * PERIOD_MS)
+        offset += len(rows)
+        findings += len(feed(detector, batch))
+        states.append(detector.fault_active())
+    return findings, states
+
+
+@pytest.mark.parametrize("case", HYSTERESIS, ids=lambda c: c.id)
+def test_dead_band_keeps_the_fault_active_and_does_not_re_fire(case: Hysteresis) -> None:
+    findings, states = _run_segments(case, case.dead_band)
+    assert findings == 1
+    # warm-up (unknown), healthy, fault, dead band, fault again
+    assert states == [None, False, True, True, True]
+
+
+@pytest.mark.parametrize("case", HYSTERESIS, ids=lambda c: c.id)
+def test_recovery_re_arms_and_the_next_fault_is_a_new_finding(case: Hysteresis) -> None:
+    findings, states = _run_segments(case, case.recovered)
+    assert findings == 2
+    assert states == [None, False, True, False, True]
 
 
 # -- offline ---------------------------------------------------------------------

@@ -19,6 +19,32 @@ def test_each_device_gets_its_kinds_detectors_and_offline(kind: str) -> None:
     assert bank.detectors_for(device(kind)) is bank.detectors_for(device(kind))
 
 
+@pytest.mark.parametrize("kind", [k.value for k in Kind])
+def test_detector_by_fault_type_is_the_instance_the_bank_feeds(kind: str) -> None:
+    bank = DetectorBank(clock_ms=Clock())
+    ref = device(kind)
+    for detector in bank.detectors_for(ref):
+        assert bank.detector(ref, detector.fault_type) is detector
+    assert isinstance(bank.detector(ref, "offline"), OfflineDetector)
+    assert bank.detector(ref, "no_such_fault") is None
+    other = "lamp_failure" if kind != "lighting" else "bearing_wear"
+    assert bank.detector(ref, other) is None  # another kind's fault
+    assert len(bank) == 1
+
+
+def test_detector_lookup_follows_the_state_fed_through_the_bank() -> None:
+    bank = DetectorBank(clock_ms=Clock())
+    ref = device("lighting")
+    assert bank.detector(ref, "lamp_failure") is not None  # created on first lookup
+    assert bank.detector(ref, "lamp_failure").fault_active() is None  # type: ignore[union-attr]
+    found = []
+    for sample in samples(ref, lamp([4.0] * 60) + lamp([0.5] * 20)):
+        found += bank.on_sample(sample)
+    assert [f.fault_type for f in found] == ["lamp_failure"]
+    lamp_detector = bank.detector(ref, "lamp_failure")
+    assert lamp_detector is not None and lamp_detector.fault_active() is True
+
+
 def test_samples_are_routed_to_the_devices_detectors() -> None:
     bank = DetectorBank(clock_ms=Clock())
     failing, healthy = device("lighting", "lamp-a"), device("lighting", "lamp-b")

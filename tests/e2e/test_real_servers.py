@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import paho.mqtt.client as mqtt
 
 from facmon.servers import InfluxServer, MosquittoServer
 from facmon.timeseries.influx import InfluxStore
@@ -20,6 +23,12 @@ def test_simulated_fault_flows_to_influx_and_opens_a_ticket(
         tmp_path, mqtt_url=mosquitto.url, influx_url=influx.url, influx_database=database
     )
     service = started(settings)
+    events: list[tuple[str, dict[str, object]]] = []
+    listener = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=unique("events"))
+    listener.on_message = lambda _c, _u, msg: events.append((msg.topic, json.loads(msg.payload)))
+    listener.connect("127.0.0.1", mosquitto.port)
+    listener.subscribe(f"facility/v1/tickets/{site}/#", qos=1)
+    listener.loop_start()
     try:
         assert service.mqtt_protocol == "5"
         scenario = held_open_scenario(site)
@@ -51,5 +60,11 @@ def test_simulated_fault_flows_to_influx_and_opens_a_ticket(
         if stats.events:
             wait_until(lambda: store.count("events") == stats.events, what="every event")
         store.close()
+
+        # The same ticket leaves through the outbox as an MQTT event at QoS 1.
+        topic, event = wait_until(lambda: events and events[0], what="the ticket event on MQTT")
+        assert topic == f"facility/v1/tickets/{site}/b1/{site}-door/opened"
+        assert event["type"] == "opened" and event["ticket"]["id"] == tickets[0].id  # type: ignore[index]
     finally:
+        listener.loop_stop()
         service.stop()

@@ -3,13 +3,17 @@ names the entry and the fix, durations parse."""
 
 from __future__ import annotations
 
+import copy
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import yaml
 
 from simulators.fleet import Fleet
-from simulators.models import GENERIC_FAULTS, MODELS
+from simulators.models import GENERIC_FAULTS, MODELS, ElevatorModel, LightingModel
 from simulators.scenario import (
     BUILTIN_DIR,
     ScenarioError,
@@ -91,12 +95,20 @@ def test_defaults() -> None:
 
 # -- bad documents ----------------------------------------------------------------------
 
+LAMP = {"id": "l1", "kind": "lighting"}
+ELEVATOR = {"id": "e1", "kind": "elevator"}
+OFFLINE = {"device": "p1", "type": "offline"}
+EXPECT = {"device": "p1", "fault_type": "offline", "within": "1h"}
+
+# (id, document, fragments the message must contain: the entry, the bad value, the fix)
 BAD_DOCUMENTS: list[tuple[str, Any, list[str]]] = [
     ("not a mapping", ["devices"], ["bad.yaml", "must be a YAML mapping"]),
-    ("devices not a list", {"devices": {"id": "p1"}}, ["'devices' must be a list"]),
-    ("device not a mapping", {"devices": ["p1"]}, ["devices[0]", "must be a mapping"]),
+    ("devices not a list", {"devices": {"id": "p1"}}, ["'devices' must be a list", "{id: "]),
+    ("devices null", {"devices": None}, ["'devices' must be a list"]),
+    ("device not a mapping", {"devices": ["p1"]}, ["devices[0]", "must be a mapping like"]),
     ("device without id", {"devices": [{"kind": "pump"}]}, ["devices[0]", "missing 'id'"]),
     ("device without kind", {"devices": [{"id": "p1"}]}, ["devices[0]", "missing 'kind'"]),
+    ("device id empty", {"devices": [{"id": "", "kind": "pump"}]}, ["devices[0]", "id is empty"]),
     (
         "unknown kind",
         {"devices": [PUMP, {"id": "x1", "kind": "escalator"}]},
@@ -105,12 +117,17 @@ BAD_DOCUMENTS: list[tuple[str, Any, list[str]]] = [
     (
         "duplicate ids",
         {"devices": [PUMP, {"id": "e1", "kind": "elevator"}, {"id": "p1", "kind": "lighting"}]},
-        ["duplicate device ids ['p1']"],
+        ["duplicate device ids ['p1']", "give each its own id"],
     ),
     (
         "bad device identifier",
         {"devices": [{"id": "pump/1", "kind": "pump"}]},
-        ["devices[0]", "pump/1", "not a valid identifier"],
+        ["devices[0]", "pump/1", "not a valid identifier", "use 1-64 characters"],
+    ),
+    (
+        "device id not text",
+        {"devices": [{"id": 101, "kind": "pump"}]},
+        ["devices[0].id", "101", "quoted string"],
     ),
     (
         "bad building identifier",
@@ -119,9 +136,90 @@ BAD_DOCUMENTS: list[tuple[str, Any, list[str]]] = [
     ),
     ("bad site identifier", doc(site="hq#1"), ["site", "not a valid identifier"]),
     (
+        "unknown top-level key",
+        doc(fautls=[OFFLINE]),
+        ["unknown key 'fautls'", "did you mean 'faults'", "use name, description, site"],
+    ),
+    (
+        "unknown device key",
+        {"devices": [{**PUMP, "parameters": {}}]},
+        ["devices[0]", "unknown key 'parameters'", "did you mean 'params'"],
+    ),
+    (
+        "unknown fault key",
+        doc(faults=[{**OFFLINE, "duration": "1m"}]),
+        ["faults[0]", "unknown key 'duration'", "use device, type, at, for, params"],
+    ),
+    (
+        "unknown expectation key",
+        doc(expect=[{**EXPECT, "severtiy": "minor"}]),
+        ["expect[0]", "unknown key 'severtiy'", "did you mean 'severity'"],
+    ),
+    # device parameters: checked against the model's constructor
+    (
+        "device params not a mapping",
+        doc(devices=[{**PUMP, "params": 5}]),
+        ["devices[0].params", "must be a mapping like {name: value}", "got 5"],
+    ),
+    (
+        "param the model does not take",
+        doc(devices=[{**PUMP, "params": {"nominal_current_a": 3}}]),
+        ["devices[0].params", "a pump takes no parameter 'nominal_current_a'", "remove 'params'"],
+    ),
+    (
+        "model param misspelt",
+        {"devices": [{**LAMP, "params": {"on_hours": 6}}]},
+        [
+            "devices[0].params",
+            "a lighting takes no parameter 'on_hours'",
+            "did you mean 'on_hour'",
+            "choose from nominal_current_a, off_hour, on_hour",
+        ],
+    ),
+    (
+        "model param not a number",
+        {"devices": [{**LAMP, "params": {"on_hour": "6pm"}}]},
+        ["devices[0].params.on_hour", "'6pm'", "not a number like 18"],
+    ),
+    (
+        "model param a boolean",
+        {"devices": [{**LAMP, "params": {"nominal_current_a": True}}]},
+        ["devices[0].params.nominal_current_a", "True", "not a number like 4"],
+    ),
+    (
+        "model param not finite",
+        {"devices": [{**LAMP, "params": {"nominal_current_a": float("nan")}}]},
+        ["devices[0].params.nominal_current_a", "nan", "not a number"],
+    ),
+    (
+        "model param not a whole number",
+        {"devices": [{**ELEVATOR, "params": {"floors": 2.5}}]},
+        ["devices[0].params.floors", "2.5", "not a whole number like 20"],
+    ),
+    (
+        "model param out of the model's range",
+        {"devices": [{**ELEVATOR, "params": {"floors": 0}}]},
+        ["devices[0].params", "an elevator cannot be built with {'floors': 0}", "check the values"],
+    ),
+    # faults
+    (
+        "faults not a list",
+        doc(faults=5),
+        ["'faults' must be a list of entries like - {device: "],
+    ),
+    ("faults a mapping", doc(faults={"device": "p1"}), ["'faults' must be a list"]),
+    (
         "fault on unknown device",
         doc(faults=[{"device": "ghost", "type": "offline"}]),
-        ["faults[0]", "device 'ghost' is not in 'devices'"],
+        ["faults[0]", "device 'ghost' is not in 'devices'", "add it there or fix the id"],
+    ),
+    (
+        "fault device misspelt",
+        {
+            "devices": [{"id": "pump-01", "kind": "pump"}],
+            "faults": [{"device": "pump-1", "type": "offline"}],
+        },
+        ["faults[0]", "device 'pump-1' is not in 'devices'", "did you mean 'pump-01'"],
     ),
     (
         "fault not supported by kind",
@@ -131,24 +229,57 @@ BAD_DOCUMENTS: list[tuple[str, Any, list[str]]] = [
     (
         "fault without type",
         doc(faults=[{"device": "p1", "at": "5m"}]),
-        ["faults[0]", "missing 'type'"],
+        ["faults[0]", "missing 'type'", "like {device: "],
+    ),
+    ("fault not a mapping", doc(faults=["p1 offline"]), ["faults[0]", "must be a mapping"]),
+    (
+        "fault params not a mapping",
+        doc(faults=[{**OFFLINE, "params": [1]}]),
+        ["faults[0].params", "must be a mapping like {name: value}"],
     ),
     (
-        "fault not a mapping",
-        doc(faults=["p1 offline"]),
-        ["faults[0]", "must be a mapping"],
+        "fault param not a number",
+        doc(faults=[{"device": "p1", "type": "bearing_wear", "params": {"rate_g_per_h": "fast"}}]),
+        ["faults[0].params.rate_g_per_h", "'fast'", "not a number like 0.15"],
     ),
     (
         "bad fault start",
-        doc(faults=[{"device": "p1", "type": "offline", "at": "5 minutes"}]),
+        doc(faults=[{**OFFLINE, "at": "5 minutes"}]),
         ["faults[0].at", "'5 minutes'", "30s, 5m, 2h or 1d"],
     ),
     (
+        "negative fault start",
+        doc(faults=[{**OFFLINE, "at": "-5m"}]),
+        ["faults[0].at", "'-5m'", "negative", "use 0 (the start) or later"],
+    ),
+    (
+        "fault start out of range",
+        doc(faults=[{**OFFLINE, "at": 1e300}]),
+        ["faults[0].at", "out of range"],
+    ),
+    (
         "bad fault duration",
-        doc(faults=[{"device": "p1", "type": "offline", "for": "forever"}]),
+        doc(faults=[{**OFFLINE, "for": "forever"}]),
         ["faults[0].for", "'forever'"],
     ),
-    ("bad scenario duration", doc(duration="1 week"), ["duration", "'1 week'"]),
+    (
+        "negative fault duration",
+        doc(faults=[{**OFFLINE, "for": "-5m"}]),
+        ["faults[0].for", "'-5m'", "must be longer than zero"],
+    ),
+    (
+        "zero fault duration",
+        doc(faults=[{**OFFLINE, "for": 0}]),
+        ["faults[0].for", "must be longer than zero"],
+    ),
+    (
+        "fault duration not finite",
+        doc(faults=[{**OFFLINE, "for": float("inf")}]),
+        ["faults[0].for", "inf", "not a duration"],
+    ),
+    # expectations
+    ("expect not a list", doc(expect="p1 offline"), ["'expect' must be a list"]),
+    ("expectation not a mapping", doc(expect=[5]), ["expect[0]", "must be a mapping like"]),
     (
         "expectation on unknown device",
         doc(expect=[{"device": "ghost", "fault_type": "offline", "within": "1m"}]),
@@ -160,12 +291,81 @@ BAD_DOCUMENTS: list[tuple[str, Any, list[str]]] = [
         ["expect[0]", "missing 'within'"],
     ),
     (
+        "expectation without fault_type",
+        doc(expect=[{"device": "p1", "within": "1h"}]),
+        ["expect[0]", "missing 'fault_type'"],
+    ),
+    (
         "bad expectation within",
-        doc(expect=[{"device": "p1", "fault_type": "offline", "within": "soon"}]),
+        doc(expect=[{**EXPECT, "within": "soon"}]),
         ["expect[0].within", "'soon'"],
     ),
-    ("zero speed", doc(speed=0), ["speed and rate_hz must be positive"]),
-    ("negative rate", doc(rate_hz=-1), ["speed and rate_hz must be positive"]),
+    (
+        "negative within",
+        doc(expect=[{**EXPECT, "within": "-1h"}]),
+        ["expect[0].within", "'-1h'", "must be longer than zero"],
+    ),
+    (
+        "expected fault type misspelt",
+        doc(expect=[{**EXPECT, "fault_type": "bearing_waer"}]),
+        [
+            "expect[0]",
+            "no detector reports 'bearing_waer' for a pump",
+            "did you mean 'bearing_wear'",
+            "choose from bearing_wear, offline",
+        ],
+    ),
+    (
+        "expected fault type of another kind",
+        doc(expect=[{**EXPECT, "fault_type": "lamp_failure"}]),
+        ["expect[0]", "no detector reports 'lamp_failure' for a pump"],
+    ),
+    (
+        "unknown severity",
+        doc(expect=[{**EXPECT, "severity": "huge"}]),
+        ["expect[0].severity", "'huge'", "choose from critical, major, minor"],
+    ),
+    (
+        "severity in capitals",
+        doc(expect=[{**EXPECT, "severity": "MAJOR"}]),
+        ["expect[0].severity", "'MAJOR'"],
+    ),
+    # scenario-wide numbers and times
+    ("bad scenario duration", doc(duration="1 week"), ["duration", "'1 week'"]),
+    ("zero scenario duration", doc(duration=0), ["duration", "must be longer than zero"]),
+    (
+        "zero speed",
+        doc(speed=0),
+        ["speed must be a positive number of simulated seconds per real second, like 60"],
+    ),
+    (
+        "negative rate",
+        doc(rate_hz=-1),
+        ["rate_hz must be a positive number of samples per simulated second", "got -1"],
+    ),
+    ("rate not a number", doc(rate_hz="fast"), ["rate_hz must be a positive number", "'fast'"]),
+    ("speed a boolean", doc(speed=True), ["speed must be a positive number", "True"]),
+    ("speed not finite", doc(speed=float("inf")), ["speed must be a positive number", "inf"]),
+    (
+        "start neither a duration nor RFC 3339",
+        doc(start="yesterday"),
+        ["start", "'yesterday'", "a duration like -1h", "RFC 3339 time like 2027-01-15T08:00:00Z"],
+    ),
+    (
+        "start without a time zone",
+        doc(start="2027-01-15T08:00:00"),
+        ["start", "no time zone", "add Z or an offset"],
+    ),
+    (
+        "start a YAML timestamp without a time zone",
+        doc(start=datetime(2027, 1, 15, 8)),
+        ["start", "no time zone", "add Z or an offset"],
+    ),
+    ("start a YAML date", doc(start=date(2027, 1, 15)), ["start", "a date, not a time"]),
+    ("start not finite", doc(start=float("nan")), ["start", "nan", "not a duration"]),
+    ("start out of range", doc(start=-1e306), ["start", "out of range"]),
+    ("start a list", doc(start=["-1h"]), ["start", "not a start time"]),
+    ("name not text", doc(name=["demo"]), ["name", "quoted string"]),
 ]
 
 
@@ -176,73 +376,169 @@ def test_bad_scenario_raises_a_helpful_error(data: Any, fragments: list[str]) ->
     with pytest.raises(ScenarioError) as error:
         parse_scenario(data, source="bad.yaml")
     message = str(error.value)
+    assert message.startswith("bad.yaml: "), message
     for fragment in fragments:
-        assert fragment in message
-    if isinstance(data, dict):
-        assert message.startswith("bad.yaml") or "site" in message or "duration" in message
+        assert fragment in message, message
 
 
-def _gap(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(
-        strict=True, reason=f"validation gap in simulators/scenario.py: {reason}"
+# -- good documents in their less common forms ------------------------------------------
+
+T0 = 1_800_000_000_000  # 2027-01-15T08:00:00Z
+
+
+@pytest.mark.parametrize(
+    ("start", "expected_ms"),
+    [
+        ("-1h", T0 - 3_600_000),
+        (0, T0),
+        (90, T0 + 90_000),
+        (-2.5, T0 - 2_500),
+        ("2027-01-15T08:00:00Z", T0),
+        ("2027-01-15T09:30:00+01:30", T0),
+        ("2027-01-15 08:00:00.250+00:00", T0 + 250),
+        (datetime(2027, 1, 15, 8, tzinfo=UTC), T0),
+    ],
+    ids=repr,
+)
+def test_start_forms(start: Any, expected_ms: int) -> None:
+    sc = parse_scenario(doc(start=start))
+    assert sc.start_ms(T0) == expected_ms
+
+
+def test_unquoted_yaml_timestamp_is_an_absolute_start(tmp_path: Path) -> None:
+    path = tmp_path / "abs.yaml"
+    path.write_text(
+        "start: 2027-01-15T08:00:00Z\ndevices:\n  - {id: p1, kind: pump}\n", encoding="utf-8"
     )
+    sc = load_scenario(path)
+    assert sc.start_ms(0) == T0
+    assert sc.start_ms(T0 + 123) == T0  # absolute: does not follow "now"
 
 
-# Documents that are wrong but are accepted, or fail with a bare TypeError/ValueError
-# (no file, no entry, no fix), or only fail later when the fleet is built.
-VALIDATION_GAPS = [
-    pytest.param(
-        doc(devices=[{**PUMP, "params": 5}]),
-        id="device params not a mapping",
-        marks=_gap("dict(params) raises TypeError"),
-    ),
-    pytest.param(
-        doc(devices=[{**PUMP, "params": {"nominal_current_a": 3}}]),
-        id="param the model does not take",
-        marks=_gap("accepted; Fleet() then raises TypeError"),
-    ),
-    pytest.param(
-        doc(faults=[{"device": "p1", "type": "offline", "params": [1]}]),
-        id="fault params not a mapping",
-        marks=_gap("dict(params) raises TypeError"),
-    ),
-    pytest.param(doc(faults=5), id="faults not a list", marks=_gap("TypeError")),
-    pytest.param(doc(expect=[5]), id="expectation not a mapping", marks=_gap("TypeError")),
-    pytest.param(
-        doc(faults=[{"device": "p1", "type": "offline", "for": "-5m"}]),
-        id="negative fault duration",
-        marks=_gap("accepted: the fault never happens"),
-    ),
-    pytest.param(
-        doc(expect=[{"device": "p1", "fault_type": "offline", "within": "-1h"}]),
-        id="negative within",
-        marks=_gap("accepted"),
-    ),
-    pytest.param(
-        doc(expect=[{"device": "p1", "fault_type": "bearing_waer", "within": "1h"}]),
-        id="expected fault type misspelt",
-        marks=_gap("accepted: the expectation can never be met"),
-    ),
-    pytest.param(
-        doc(expect=[{"device": "p1", "fault_type": "offline", "severity": "huge", "within": 60}]),
-        id="unknown severity",
-        marks=_gap("accepted"),
-    ),
-    pytest.param(doc(rate_hz="fast"), id="rate not a number", marks=_gap("bare ValueError")),
-    pytest.param(
-        doc(start="yesterday"),
-        id="start neither a duration nor RFC 3339",
-        marks=_gap("accepted; start_ms() then raises a bare ValueError"),
-    ),
+def test_model_params_of_the_right_type_are_accepted_and_used() -> None:
+    sc = parse_scenario(
+        {
+            "devices": [
+                {**LAMP, "params": {"nominal_current_a": 2, "on_hour": 6, "off_hour": 18.5}},
+                {**ELEVATOR, "params": {"floors": 3}},
+            ]
+        }
+    )
+    assert sc.devices[0].params == {"nominal_current_a": 2, "on_hour": 6, "off_hour": 18.5}
+    fleet = Fleet(sc, seed=1, start_ms=T0)
+    lamp_model, elevator_model = (d.model for d in fleet.devices)
+    assert isinstance(lamp_model, LightingModel) and lamp_model.on_hour == 6
+    assert isinstance(elevator_model, ElevatorModel) and elevator_model.floors == 3
+
+
+def test_null_sections_are_empty() -> None:
+    sc = parse_scenario(doc(faults=None, expect=None))
+    assert sc.faults == () and sc.expect == ()
+
+
+def test_every_severity_and_every_reported_fault_type_is_accepted() -> None:
+    devices = [{"id": f"d-{kind}", "kind": kind} for kind in MODELS]
+    expect = [
+        {"device": f"d-{kind}", "fault_type": fault_type, "severity": severity, "within": 60}
+        for kind in MODELS
+        for fault_type in (*MODELS[kind].fault_types, "offline")
+        for severity in ("critical", "major", "minor")
+    ]
+    sc = parse_scenario({"devices": devices, "expect": expect})
+    assert len(sc.expect) == len(expect)
+
+
+# -- any document: a ScenarioError or a scenario that runs --------------------------------
+
+_HOSTILE: list[Any] = [
+    None,
+    True,
+    0,
+    -1,
+    2.5,
+    float("nan"),
+    float("-inf"),
+    1e308,
+    "",
+    "x",
+    "5m",
+    "-1h",
+    "0",
+    "2027-01-15T08:00:00Z",
+    "pump-01",
+    "offline",
+    "major",
+    [],
+    [1],
+    {},
+    {"rate_g_per_h": 1},
+    {"on_hour": "x"},
 ]
 
 
-@pytest.mark.parametrize("data", VALIDATION_GAPS)
-def test_scenario_validation_gaps(data: dict[str, Any]) -> None:
-    with pytest.raises(ScenarioError):
-        sc = parse_scenario(data, source="bad.yaml")
-        Fleet(sc, seed=1, start_ms=0).advance_to(1_000)
-        sc.start_ms(1_800_000_000_000)
+def _paths(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [path] if path else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out += _paths(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            out += _paths(value, (*path, index))
+    return out
+
+
+def _mutate(data: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
+    """The demo document with one or two values replaced (by a hostile value or by another
+    value of the same type from the document), deleted or added."""
+    data = copy.deepcopy(data)
+    for _ in range(int(rng.integers(1, 3))):
+        paths = _paths(data)
+        path = paths[int(rng.integers(len(paths)))]
+        parent = data
+        for step in path[:-1]:
+            parent = parent[step]
+        old = parent[path[-1]]
+        same_type = [v for v in _leaves(data) if type(v) is type(old) and v != old]
+        action = rng.random()
+        if action < 0.1 and isinstance(parent, dict):
+            del parent[path[-1]]
+        elif action < 0.15 and isinstance(parent, dict):
+            parent[str(rng.choice(["params", "for", "at", "severity", "bogus"]))] = "1m"
+        elif action < 0.6 and same_type:
+            parent[path[-1]] = same_type[int(rng.integers(len(same_type)))]
+        else:
+            parent[path[-1]] = copy.deepcopy(_HOSTILE[int(rng.integers(len(_HOSTILE)))])
+    return data
+
+
+def _leaves(node: Any) -> list[Any]:
+    if isinstance(node, dict):
+        return [leaf for value in node.values() for leaf in _leaves(value)]
+    if isinstance(node, list):
+        return [leaf for value in node for leaf in _leaves(value)]
+    return [node]
+
+
+def test_any_document_either_fails_with_a_scenario_error_or_runs() -> None:
+    """Seeded fuzzing of the demo: never a bare TypeError/ValueError, never a late failure."""
+    base = yaml.safe_load(builtin_scenario("demo").read_text(encoding="utf-8"))
+    rng = np.random.default_rng(20270115)
+    outcomes = {"rejected": 0, "accepted": 0}
+    for _ in range(400):
+        data = _mutate(base, rng)
+        try:
+            sc = parse_scenario(data, source="fuzz.yaml")
+        except ScenarioError as exc:
+            assert str(exc).startswith("fuzz.yaml: "), (str(exc), data)
+            outcomes["rejected"] += 1
+            continue
+        outcomes["accepted"] += 1
+        start = sc.start_ms(T0)
+        # one sample per device every 10 simulated minutes: every fault has begun by 1 h
+        fleet = Fleet(sc, seed=1, start_ms=start, rate_hz=1 / 600)
+        assert fleet.advance_to(start + 3_600_000) or not sc.devices
+    # not vacuous: both branches are exercised many times
+    assert outcomes["accepted"] >= 25 and outcomes["rejected"] >= 100, outcomes
 
 
 def test_load_scenario_reports_unreadable_and_invalid_files(tmp_path: Path) -> None:
@@ -256,6 +552,12 @@ def test_load_scenario_reports_unreadable_and_invalid_files(tmp_path: Path) -> N
     wrong.write_text("devices:\n  - {id: p1, kind: tram}\n", encoding="utf-8")
     with pytest.raises(ScenarioError, match=r"wrong\.yaml: devices\[0\]: kind 'tram'"):
         load_scenario(wrong)
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes("name: café\ndevices: []\n".encode("latin-1"))
+    with pytest.raises(ScenarioError, match=r"latin1\.yaml: not UTF-8 text .*save it as UTF-8"):
+        load_scenario(latin1)
+    with pytest.raises(ScenarioError, match="cannot read scenario"):
+        load_scenario(tmp_path)  # a directory
 
 
 # -- durations --------------------------------------------------------------------------
@@ -281,10 +583,30 @@ def test_parse_duration(value: Any, seconds: float) -> None:
     assert parse_duration_s(value, "x") == seconds
 
 
-BAD_DURATIONS = ["5 minutes", "h", "", "1x", "1h30m", "1e3s", "five", True, None, [1]]
+BAD_DURATIONS = [
+    "5 minutes",
+    "h",
+    "",
+    "1x",
+    "1h30m",
+    "1e3s",
+    "five",
+    True,
+    None,
+    [1],
+    b"5m",
+    float("nan"),
+    float("inf"),
+]
 
 
 @pytest.mark.parametrize("value", BAD_DURATIONS, ids=repr)
 def test_parse_duration_rejects(value: Any) -> None:
     with pytest.raises(ScenarioError, match=r"^faults\[2\]\.at: .* is not a duration like"):
+        parse_duration_s(value, "faults[2].at")
+
+
+@pytest.mark.parametrize("value", [1e11, -1e11, "99999999999s", 1e308], ids=repr)
+def test_parse_duration_rejects_absurd_magnitudes(value: Any) -> None:
+    with pytest.raises(ScenarioError, match=r"^faults\[2\]\.at: .* is out of range; use at most"):
         parse_duration_s(value, "faults[2].at")
