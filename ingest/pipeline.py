@@ -274,9 +274,13 @@ class IngestPipeline:
         findings = self._guarded(self.detectors.tick)
         for finding in findings:
             state = self._states.get(finding.device.device_id)
-            if state is not None and finding.fault_type == "offline":
+            if state is not None and finding.fault_type == "offline" and state.online:
+                # Silence: record the change as the status channel would have.
                 state.online = False
                 self._dirty.add(state.device_id)
+                self._points.append(status_point(StatusChange(finding.device, False), now))
+                if self._batch_started is None:
+                    self._batch_started = time.monotonic()
         self._record(findings, now)
         for breach in self.tickets.escalate_overdue():
             self.metrics.sla_breaches.inc(stage=breach.stage)
@@ -296,7 +300,7 @@ class IngestPipeline:
         return len(self._acks)
 
     def flush_due(self) -> bool:
-        if not self._acks:
+        if not self._acks and not self._points:
             return False
         if len(self._points) >= self.policy.max_lines:
             return True

@@ -35,14 +35,14 @@ def test_detector_by_fault_type_is_the_instance_the_bank_feeds(kind: str) -> Non
 def test_detector_lookup_follows_the_state_fed_through_the_bank() -> None:
     bank = DetectorBank(clock_ms=Clock())
     ref = device("lighting")
-    assert bank.detector(ref, "lamp_failure") is not None  # created on first lookup
-    assert bank.detector(ref, "lamp_failure").fault_active() is None  # type: ignore[union-attr]
+    created = bank.detector(ref, "lamp_failure")  # the device's set is created on lookup
+    assert created is not None and created.fault_active() is None
     found = []
     for sample in samples(ref, lamp([4.0] * 60) + lamp([0.5] * 20)):
         found += bank.on_sample(sample)
     assert [f.fault_type for f in found] == ["lamp_failure"]
-    lamp_detector = bank.detector(ref, "lamp_failure")
-    assert lamp_detector is not None and lamp_detector.fault_active() is True
+    assert bank.detector(ref, "lamp_failure") is created
+    assert created.fault_active() is True
 
 
 def test_samples_are_routed_to_the_devices_detectors() -> None:

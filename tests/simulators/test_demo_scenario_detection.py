@@ -160,13 +160,9 @@ def _refs(scenario: Scenario) -> list[DeviceRef]:
     return [DeviceRef(scenario.site, d.building, d.kind, d.device_id) for d in scenario.devices]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG rolling.Persistence re-arms after one sample below the limit: as the median "
-    "close time of elevator-01 crosses its limit it flaps, and the door_slowing detector "
-    "fires twice for one fault (seed 2, at 20.2 and 20.8 simulated minutes)",
-)
 def test_demo_each_fault_gives_exactly_one_finding() -> None:
+    # Before hysteresis, elevator-01's median close time flapped across its limit and
+    # door_slowing fired twice for one fault (seed 2, at 20.2 and 20.8 simulated minutes).
     for seed in DEMO_SEEDS:
         for expected in DEMO.expect:
             hits = [
