@@ -102,3 +102,36 @@ def test_database_enforces_one_active_ticket_under_a_race(
     tickets = stores[0].list()
     assert len(tickets) == 1
     assert tickets[0].occurrences == writers
+
+
+def test_two_processes_racing_open_one_ticket(engine_factory: Callable[[], Engine]) -> None:
+    """Two processes, as two ingest workers sharing a database, record the same fault."""
+    import multiprocessing
+
+    from tests.tickets.race_worker import record_findings
+
+    engine = engine_factory()
+    url = engine.url.render_as_string(hide_password=False)
+    schema = None
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            schema = conn.exec_driver_sql("SHOW search_path").scalar()
+    context = multiprocessing.get_context("spawn")
+    start = context.Event()
+    results = context.Queue()
+    per_process = 20
+    workers = [
+        context.Process(target=record_findings, args=(url, schema, start, per_process, results))
+        for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    start.set()
+    outcomes = [results.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(30)
+        assert worker.exitcode == 0
+    opened = [flag for outcome in outcomes for flag in outcome]
+    assert opened.count(True) == 1
+    tickets = TicketStore(engine).list()
+    assert len(tickets) == 1 and tickets[0].occurrences == 2 * per_process
