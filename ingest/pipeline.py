@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from detectors.base import Finding
 from detectors.registry import DetectorBank
@@ -40,6 +40,21 @@ class InboundMessage:
     payload: bytes
     received_ms: int
     ack: Callable[[], None] = field(default=_ignore)
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one flush makes durable, then acknowledges."""
+
+    points: list[Point]
+    rejected: list[RejectedMessage]
+    devices: list[DeviceState]
+    acks: list[Callable[[], None]]
+    ingested: dict[tuple[str, str], int]
+
+    @property
+    def size(self) -> int:
+        return len(self.acks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,12 +327,27 @@ class IngestPipeline:
             return self.policy.max_delay_s
         return max(0.0, self.policy.max_delay_s - (time.monotonic() - self._batch_started))
 
-    def flush(self) -> None:
-        """Make the batch durable, then acknowledge it. Raises StoreUnavailable to retry later."""
+    def take_batch(self) -> Batch:
+        """Hand the current batch over (to a writer thread) and start a new one."""
+        batch = Batch(
+            points=self._points,
+            rejected=self._rejected,
+            devices=[replace(self._states[d]) for d in self._dirty if d in self._states],
+            acks=self._acks,
+            ingested=self._ingested,
+        )
+        self._points, self._rejected, self._acks, self._ingested = [], [], [], {}
+        self._dirty = set()
+        self._batch_started = None
+        return batch
+
+    def write_batch(self, batch: Batch) -> None:
+        """Make the batch durable, then acknowledge it. Raises StoreUnavailable to retry;
+        what was already written is skipped on the retry."""
         chunk = self.policy.max_lines
-        while self._points:
+        while batch.points:
             try:
-                self.series.write(self._points[:chunk])
+                self.series.write(batch.points[:chunk])
             except StoreUnavailable:
                 self.metrics.write_errors.inc()
                 raise
@@ -326,17 +356,20 @@ class IngestPipeline:
                 # (e.g. a field type conflict): retrying cannot help.
                 self.metrics.write_errors.inc()
                 log.error("time-series store refused part of a batch: %s", exc)
-            del self._points[:chunk]
-        self.dead_letters.add_many(self._rejected)
-        self._rejected.clear()
-        self.devices.save([self._states[d] for d in self._dirty if d in self._states])
-        self._dirty.clear()
-        for ack in self._acks:
+            del batch.points[:chunk]
+        if batch.rejected:
+            self.dead_letters.add_many(batch.rejected)
+            batch.rejected = []
+        if batch.devices:
+            self.devices.save(batch.devices)
+            batch.devices = []
+        for ack in batch.acks:
             ack()
-        for (kind, channel), count in self._ingested.items():
+        for (kind, channel), count in batch.ingested.items():
             self.metrics.ingested.inc(count, kind=kind, channel=channel)
-        self._ingested.clear()
-        self._acks.clear()
-        self._batch_started = None
+        batch.acks, batch.ingested = [], {}
         self.metrics.batches.inc()
-        self.metrics.pending.set(0)
+
+    def flush(self) -> None:
+        """Take and write the current batch in the caller's thread."""
+        self.write_batch(self.take_batch())

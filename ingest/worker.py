@@ -1,8 +1,11 @@
-"""The ingest worker thread: drains the inbound queue into the pipeline and keeps time.
+"""The ingest worker: one thread validates and detects, another makes batches durable.
 
-One thread owns the pipeline, so detectors and batches need no locks. When the
-time-series store is down the worker keeps the batch, backs off and retries;
-the unacknowledged messages make the broker hold the rest (receive maximum).
+The intake thread owns the pipeline, so detectors and batches need no locks.
+The writer thread writes one batch while the next one fills, so a slow
+InfluxDB round trip does not stop validation. At most `max_batches_in_flight`
+batches wait for the writer; past that, intake waits too, and the
+unacknowledged messages make the broker hold the rest (receive maximum).
+When the store is down, the writer keeps the batch, backs off and retries.
 """
 
 from __future__ import annotations
@@ -13,64 +16,103 @@ import threading
 import time
 
 from facmon.timeseries import StoreUnavailable
-from ingest.pipeline import InboundMessage, IngestPipeline
+from ingest.pipeline import Batch, InboundMessage, IngestPipeline
 
 log = logging.getLogger(__name__)
 
 
 class IngestWorker:
-    def __init__(self, pipeline: IngestPipeline, tick_interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        pipeline: IngestPipeline,
+        tick_interval_s: float = 1.0,
+        max_batches_in_flight: int = 2,
+    ) -> None:
         self.pipeline = pipeline
         self.inbox: queue.Queue[InboundMessage] = queue.Queue()
+        self.batches: queue.Queue[Batch | None] = queue.Queue(max_batches_in_flight)
         self.tick_interval_s = tick_interval_s
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._retry_at = 0.0
-        self._backoff_s = 0.5
+        self._intake: threading.Thread | None = None
+        self._writer: threading.Thread | None = None
+        self._writing = 0
         self.pipeline.metrics.registry.on_collect(self._refresh_gauges)
 
     def _refresh_gauges(self) -> None:
-        self.pipeline.metrics.pending.set(self.inbox.qsize() + self.pipeline.pending)
+        waiting = sum(b.size for b in list(self.batches.queue) if b is not None)
+        self.pipeline.metrics.pending.set(
+            self.inbox.qsize() + self.pipeline.pending + waiting + self._writing
+        )
 
     def submit(self, message: InboundMessage) -> None:
         self.inbox.put(message)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="facmon-ingest", daemon=True)
-        self._thread.start()
+        self._intake = threading.Thread(target=self._run, name="facmon-ingest", daemon=True)
+        self._writer = threading.Thread(target=self._write_loop, name="facmon-writer", daemon=True)
+        self._writer.start()
+        self._intake.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop after a last flush attempt; unflushed messages stay unacknowledged."""
+        """Stop after a last flush attempt; what is not durable stays unacknowledged."""
         self._stop.set()
-        if self._thread:
-            self._thread.join(timeout_s)
+        if self._intake:
+            self._intake.join(timeout_s)
+        if self._writer:
+            self._writer.join(timeout_s)
 
-    def _try_flush(self) -> None:
-        if time.monotonic() < self._retry_at:
-            return
-        try:
-            self.pipeline.flush()
-            self._backoff_s = 0.5
-        except StoreUnavailable as exc:
-            log.warning(
-                "time-series store unavailable, %d messages held unacknowledged, "
-                "retry in %.1f s: %s",
-                self.pipeline.pending,
-                self._backoff_s,
-                exc,
-            )
-            self._back_off()
-        except Exception:
-            log.exception(
-                "flush failed, %d messages held unacknowledged, retry in %.1f s",
-                self.pipeline.pending,
-                self._backoff_s,
-            )
-            self._back_off()
+    def _hand_over(self) -> None:
+        batch = self.pipeline.take_batch()
+        while not self._stop.is_set():
+            try:
+                self.batches.put(batch, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+        try:  # stopping: the writer takes one last batch if it still can
+            self.batches.put(batch, timeout=2.0)
+        except queue.Full:
+            log.warning("stopping with %d messages not durable (unacknowledged)", batch.size)
 
-    def _back_off(self) -> None:
-        self._retry_at = time.monotonic() + self._backoff_s
-        self._backoff_s = min(self._backoff_s * 2, 10.0)
+    def _write_loop(self) -> None:
+        backoff_s = 0.5
+        while True:
+            try:
+                batch = self.batches.get(timeout=0.5)
+            except queue.Empty:
+                if self._stop.is_set() and (self._intake is None or not self._intake.is_alive()):
+                    return
+                continue
+            if batch is None:
+                return
+            self._writing = batch.size
+            while True:
+                try:
+                    self.pipeline.write_batch(batch)
+                    backoff_s = 0.5
+                    break
+                except StoreUnavailable as exc:
+                    log.warning(
+                        "time-series store unavailable, %d messages held unacknowledged, "
+                        "retry in %.1f s: %s",
+                        batch.size,
+                        backoff_s,
+                        exc,
+                    )
+                except Exception:
+                    log.exception(
+                        "batch write failed, %d messages held unacknowledged, retry in %.1f s",
+                        batch.size,
+                        backoff_s,
+                    )
+                if self._stop.wait(backoff_s):
+                    log.warning(
+                        "stopping with %d messages not durable (unacknowledged)", batch.size
+                    )
+                    self._writing = 0
+                    return
+                backoff_s = min(backoff_s * 2, 10.0)
+            self._writing = 0
 
     def _run(self) -> None:
         next_tick = time.monotonic() + self.tick_interval_s
@@ -90,13 +132,16 @@ class IngestWorker:
             except Exception:
                 log.exception("ingest pipeline error")
             if self.pipeline.flush_due():
-                self._try_flush()
+                self._hand_over()
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + self.tick_interval_s
                 try:
                     self.pipeline.tick()
                 except Exception:
                     log.exception("ingest tick error")
-        if self.pipeline.pending:
-            self._retry_at = 0.0
-            self._try_flush()
+        if self.pipeline.pending or self.pipeline.flush_due():
+            self._hand_over()
+        try:
+            self.batches.put(None, timeout=2.0)
+        except queue.Full:
+            pass  # the writer sees the stop flag by itself

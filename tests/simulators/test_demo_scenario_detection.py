@@ -130,10 +130,11 @@ def test_demo_offline_device_is_reported_once_and_recovers(seed: int) -> None:
 # -- fault-free running -------------------------------------------------------------------
 
 # Several simulated days of the demo's twelve devices with every fault removed. The
-# sample rate is lowered (one sample per 40 s) to keep this file fast; warm-ups,
-# windows and buckets still fill.
+# sample rate is lowered (one sample per 40 s) and two seeds are run to keep this file
+# fast (the pump detector's Theil-Sen fits dominate); warm-ups, windows and buckets
+# still fill.
 FAULT_FREE = dataclasses.replace(DEMO, faults=(), expect=(), rate_hz=0.025)
-FAULT_FREE_SEEDS = [11, 12, 13]
+FAULT_FREE_SEEDS = [11, 12]
 
 
 def _past_warm_up(detector: Detector) -> bool:
@@ -154,6 +155,9 @@ def test_fault_free_fleet_opens_no_tickets_for_a_day(seed: int) -> None:
     watched = [bank.detectors_for(ref) for ref in _refs(FAULT_FREE)]
     assert len(bank) == len(FAULT_FREE.devices)
     assert all(_past_warm_up(d) for detectors in watched for d in detectors)
+    # and every detector can vouch for the device: no fault, and not "unknown"
+    states = {(d.device.device_id, d.name): d.fault_active() for ds in watched for d in ds}
+    assert set(states.values()) == {False}, states
 
 
 def _refs(scenario: Scenario) -> list[DeviceRef]:
