@@ -10,6 +10,7 @@ When the store is down, the writer keeps the batch, backs off and retries.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -141,7 +142,5 @@ class IngestWorker:
                     log.exception("ingest tick error")
         if self.pipeline.pending or self.pipeline.flush_due():
             self._hand_over()
-        try:
+        with contextlib.suppress(queue.Full):  # else the writer sees the stop flag itself
             self.batches.put(None, timeout=2.0)
-        except queue.Full:
-            pass  # the writer sees the stop flag by itself
