@@ -51,6 +51,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         _serve_api(service, settings)
     finally:
         service.stop()
+        print("stopped.", flush=True)
     return 0
 
 
