@@ -37,7 +37,9 @@ class DoorSlowingDetector(Detector):
         super().__init__(device)
         self.warmup = RollingWindow(warmup)
         self.recent = RollingWindow(window)
-        self.persistence = Persistence(persist)
+        # Re-arming needs a whole window of normal medians: an intermittent fault
+        # that comes back within the window stays one finding.
+        self.persistence = Persistence(persist, clear_needed=2 * window)
         self.min_margin_s = min_margin_s
         self.rel_margin = rel_margin
         self.baseline: float | None = None

@@ -36,7 +36,9 @@ class LampFailureDetector(Detector):
         super().__init__(device)
         self.warmup = RollingWindow(warmup)
         self.recent = RollingWindow(window)
-        self.persistence = Persistence(persist)
+        # Re-arming needs several windows of normal draw: an intermittent driver
+        # fault stays one finding.
+        self.persistence = Persistence(persist, clear_needed=4 * window)
         self.min_ratio = min_ratio
         self.expected_a: float | None = None
 

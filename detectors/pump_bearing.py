@@ -91,14 +91,21 @@ class BearingWearDetector(Detector):
     def score(self) -> tuple[float, float, float]:
         """Theil-Sen slope and its 95 % bounds, in g per hour.
 
-        The recent half hour answers fast wear without being diluted by the flat
-        past; when it shows no significant rise, the whole history looks for slow wear.
+        Wear starts at an unknown time, so the trend is fitted over the last 10
+        minutes, the last `short_trend_buckets` and the whole history; among the fits
+        with a significant rise the steepest wins (a flat past would dilute a fast
+        ramp, and the earlier warning is the safe one). With no significant rise,
+        the whole history answers.
         """
         points = list(self.history)
-        recent = _theil_sen(points[-self.short_trend_buckets :])
-        if recent[1] > 0 or len(points) <= self.short_trend_buckets:
-            return recent
-        return _theil_sen(points)
+        fits = [
+            _theil_sen(points[-window:])
+            for window in (10, self.short_trend_buckets)
+            if len(points) >= max(window, self.min_trend_buckets)
+        ]
+        whole = _theil_sen(points)
+        rising = [fit for fit in (*fits, whole) if fit[1] > 0]
+        return max(rising) if rising else whole
 
     def _on_bucket(self, ts_ms: int, level: float) -> list[Finding]:
         if self.baseline is None:

@@ -7,8 +7,8 @@ and the simulated clock only, never on how fast the caller asks for them.
 >>> from simulators.scenario import parse_scenario
 >>> sc = parse_scenario({"devices": [{"id": "p1", "kind": "pump"}], "rate_hz": 1})
 >>> fleet = Fleet(sc, seed=7, start_ms=0)
->>> [m.channel.value for m in fleet.advance_to(2_000)]
-['status', 'telemetry', 'telemetry', 'telemetry']
+>>> [m.channel.value for m in fleet.advance_to(2_000)][:4]
+['status', 'telemetry', 'event', 'telemetry']
 """
 
 from __future__ import annotations

@@ -66,33 +66,46 @@ class ScenarioError(ValueError):
     """The scenario file is wrong; the message names the file, the entry and the fix."""
 
 
+def _show(value: Any) -> str:
+    """The value as the message quotes it, cut short if huge."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
 def parse_duration_s(value: Any, what: str) -> float:
     """'90s', '5m', '2h', '1d' or a number of seconds."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int too large for a float
+            seconds = math.inf
     else:
         match = _DURATION.match(value) if isinstance(value, str) else None
         if not match:
-            raise ScenarioError(f"{what}: {value!r} is not a duration like 30s, 5m, 2h or 1d")
+            raise ScenarioError(f"{what}: {_show(value)} is not a duration like 30s, 5m, 2h or 1d")
         seconds = float(match.group(1)) * _UNIT_S[match.group(2) or "s"]
-    if not math.isfinite(seconds):
-        raise ScenarioError(f"{what}: {value!r} is not a duration like 30s, 5m, 2h or 1d")
+    if math.isnan(seconds):
+        raise ScenarioError(f"{what}: {_show(value)} is not a duration like 30s, 5m, 2h or 1d")
     if abs(seconds) > _MAX_DURATION_S:
-        raise ScenarioError(f"{what}: {value!r} is out of range; use at most {_MAX_DURATION_S:g} s")
+        raise ScenarioError(
+            f"{what}: {_show(value)} is out of range; use at most {_MAX_DURATION_S:g} s"
+        )
     return seconds
 
 
 def _at_least_zero_s(value: Any, what: str) -> float:
     seconds = parse_duration_s(value, what)
     if seconds < 0:
-        raise ScenarioError(f"{what}: {value!r} is negative; use 0 (the start) or later, like 5m")
+        raise ScenarioError(
+            f"{what}: {_show(value)} is negative; use 0 (the start) or later, like 5m"
+        )
     return seconds
 
 
 def _positive_s(value: Any, what: str) -> float:
     seconds = parse_duration_s(value, what)
     if seconds <= 0:
-        raise ScenarioError(f"{what}: {value!r} must be longer than zero, like 30s or 5m")
+        raise ScenarioError(f"{what}: {_show(value)} must be longer than zero, like 30s or 5m")
     return seconds
 
 
@@ -110,7 +123,7 @@ def _parse_start(value: Any, what: str) -> str | float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return parse_duration_s(value, what)
     if not isinstance(value, str):
-        raise ScenarioError(f"{what}: {value!r} is not a start time; write {_START_EXAMPLE}")
+        raise ScenarioError(f"{what}: {_show(value)} is not a start time; write {_START_EXAMPLE}")
     if _DURATION.match(value):
         parse_duration_s(value, what)
         return value
@@ -118,10 +131,12 @@ def _parse_start(value: Any, what: str) -> str | float:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         raise ScenarioError(
-            f"{what}: {value!r} is not a start time; write {_START_EXAMPLE}"
+            f"{what}: {_show(value)} is not a start time; write {_START_EXAMPLE}"
         ) from None
     if moment.tzinfo is None:
-        raise ScenarioError(f"{what}: {value!r} has no time zone; add Z or an offset like +01:00")
+        raise ScenarioError(
+            f"{what}: {_show(value)} has no time zone; add Z or an offset like +01:00"
+        )
     return value
 
 
@@ -198,7 +213,7 @@ def _check_keys(entry: dict[Any, Any], allowed: tuple[str, ...], where: str) -> 
     for key in entry:
         if key not in allowed:
             raise ScenarioError(
-                f"{where}: unknown key {key!r}{_did_you_mean(str(key), allowed)}; "
+                f"{where}: unknown key {_show(key)}{_did_you_mean(str(key), allowed)}; "
                 f"use {', '.join(allowed)}"
             )
 
@@ -211,7 +226,7 @@ def _require(entry: dict[str, Any], key: str, where: str, example: str) -> Any:
 
 def _text(value: Any, what: str) -> str:
     if not isinstance(value, str):
-        raise ScenarioError(f"{what}: {value!r} is not text; write it as a quoted string")
+        raise ScenarioError(f"{what}: {_show(value)} is not text; write it as a quoted string")
     return value
 
 
@@ -219,25 +234,31 @@ def _list(raw: Any, what: str, example: str, required: bool = False) -> list[Any
     if raw is None and not required:
         return []
     if not isinstance(raw, list):
-        raise ScenarioError(f"{what} must be a list of entries like - {example}; got {raw!r:.60}")
+        raise ScenarioError(f"{what} must be a list of entries like - {example}; got {_show(raw)}")
     return raw
 
 
 def _mapping(raw: Any, what: str, example: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
-        raise ScenarioError(f"{what}: must be a mapping like {example}; got {raw!r:.60}")
+        raise ScenarioError(f"{what}: must be a mapping like {example}; got {_show(raw)}")
     return raw
 
 
 def _real(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite int or float (not a boolean, not an int too large for a float)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _positive_number(data: dict[str, Any], key: str, default: float, what: str) -> float:
     value = data.get(key, default)
     if not _real(value) or value <= 0:
         raise ScenarioError(
-            f"{what}: {key} must be a positive number of {_UNITS[key]}; got {value!r}"
+            f"{what}: {key} must be a positive number of {_UNITS[key]}; got {_show(value)}"
         )
     return float(value)
 
@@ -273,20 +294,20 @@ def _check_model_params(kind: str, params: dict[str, Any], where: str) -> None:
                 continue
             choices = f"choose from {_choices(accepted)}" if accepted else "remove 'params'"
             raise ScenarioError(
-                f"{where}: {_a(kind)} takes no parameter {name!r}"
+                f"{where}: {_a(kind)} takes no parameter {_show(name)}"
                 f"{_did_you_mean(name, accepted)}; {choices}"
             )
         default = parameter.default
         if isinstance(default, bool):
             if not isinstance(value, bool):
-                raise ScenarioError(f"{where}.{name}: {value!r} is not true or false")
+                raise ScenarioError(f"{where}.{name}: {_show(value)} is not true or false")
         elif isinstance(default, int):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ScenarioError(
-                    f"{where}.{name}: {value!r} is not a whole number like {default}"
+                    f"{where}.{name}: {_show(value)} is not a whole number like {default}"
                 )
         elif isinstance(default, float) and not _real(value):
-            raise ScenarioError(f"{where}.{name}: {value!r} is not a number like {default:g}")
+            raise ScenarioError(f"{where}.{name}: {_show(value)} is not a number like {default:g}")
     missing = [n for n, p in accepted.items() if p.default is p.empty and n not in params]
     if missing:
         raise ScenarioError(f"{where}: {_a(kind)} needs the parameters {_choices(missing)}")
@@ -294,7 +315,7 @@ def _check_model_params(kind: str, params: dict[str, Any], where: str) -> None:
         MODELS[kind](np.random.default_rng(0), **params)
     except (TypeError, ValueError, ArithmeticError) as exc:
         raise ScenarioError(
-            f"{where}: {_a(kind)} cannot be built with {params} ({exc}); check the values"
+            f"{where}: {_a(kind)} cannot be built with {_show(params)} ({exc}); check the values"
         ) from None
 
 
@@ -321,7 +342,7 @@ def _parse_devices(raw: Any, source: str) -> tuple[DeviceSpec, ...]:
         device_id = _identifier(_require(entry, "id", where, _DEVICE_EXAMPLE), where, "id")
         kind = _text(_require(entry, "kind", where, _DEVICE_EXAMPLE), f"{where}.kind")
         if kind not in MODELS:
-            raise ScenarioError(f"{where}: kind {kind!r} is not one of {', '.join(Kind)}")
+            raise ScenarioError(f"{where}: kind {_show(kind)} is not one of {', '.join(Kind)}")
         building = _identifier(entry.get("building", "main"), where, "building")
         params = _params(entry.get("params"), f"{where}.params")
         _check_model_params(kind, params, f"{where}.params")
@@ -333,13 +354,14 @@ def _parse_devices(raw: Any, source: str) -> tuple[DeviceSpec, ...]:
     return tuple(devices)
 
 
-def _device_of(entry: dict[str, Any], devices: dict[str, DeviceSpec], where: str) -> DeviceSpec:
-    example = _FAULT_EXAMPLE if "faults" in where else _EXPECT_EXAMPLE
+def _device_of(
+    entry: dict[str, Any], devices: dict[str, DeviceSpec], where: str, example: str
+) -> DeviceSpec:
     device_id = _text(_require(entry, "device", where, example), f"{where}.device")
     device = devices.get(device_id)
     if device is None:
         raise ScenarioError(
-            f"{where}: device {device_id!r} is not in 'devices'"
+            f"{where}: device {_show(device_id)} is not in 'devices'"
             f"{_did_you_mean(device_id, devices)}; add it there or fix the id"
         )
     return device
@@ -351,12 +373,12 @@ def _parse_faults(raw: Any, devices: dict[str, DeviceSpec], source: str) -> tupl
         where = f"{source}: faults[{index}]"
         entry = _mapping(item, where, f"{_FAULT_EXAMPLE} (device, type and at)")
         _check_keys(entry, _FAULT_KEYS, where)
-        device = _device_of(entry, devices, where)
+        device = _device_of(entry, devices, where, _FAULT_EXAMPLE)
         fault_type = _text(_require(entry, "type", where, _FAULT_EXAMPLE), f"{where}.type")
         allowed = MODELS[device.kind].fault_types | GENERIC_FAULTS
         if fault_type not in allowed:
             raise ScenarioError(
-                f"{where}: {_a(device.kind)} cannot have fault {fault_type!r}; "
+                f"{where}: {_a(device.kind)} cannot have fault {_show(fault_type)}; "
                 f"choose from {_choices(allowed)}"
             )
         duration = entry.get("for")
@@ -364,7 +386,9 @@ def _parse_faults(raw: Any, devices: dict[str, DeviceSpec], source: str) -> tupl
         for name, value in params.items():
             # ActiveFault.param() reads every fault parameter as a number
             if not _real(value):
-                raise ScenarioError(f"{where}.params.{name}: {value!r} is not a number like 0.15")
+                raise ScenarioError(
+                    f"{where}.params.{name}: {_show(value)} is not a number like 0.15"
+                )
         faults.append(
             FaultSpec(
                 device.device_id,
@@ -393,20 +417,20 @@ def _parse_expect(
         where = f"{source}: expect[{index}]"
         entry = _mapping(item, where, f"{_EXPECT_EXAMPLE} (device, fault_type and within)")
         _check_keys(entry, _EXPECT_KEYS, where)
-        device = _device_of(entry, devices, where)
+        device = _device_of(entry, devices, where, _EXPECT_EXAMPLE)
         fault_type = _text(
             _require(entry, "fault_type", where, _EXPECT_EXAMPLE), f"{where}.fault_type"
         )
         reported = _reported_fault_types(device.kind)
         if fault_type not in reported:
             raise ScenarioError(
-                f"{where}: no detector reports {fault_type!r} for {_a(device.kind)}"
+                f"{where}: no detector reports {_show(fault_type)} for {_a(device.kind)}"
                 f"{_did_you_mean(fault_type, reported)}; choose from {_choices(reported)}"
             )
         severity = entry.get("severity", Severity.MAJOR.value)
         if severity not in severities:
             raise ScenarioError(
-                f"{where}.severity: {severity!r} is not a severity; "
+                f"{where}.severity: {_show(severity)} is not a severity; "
                 f"choose from {', '.join(severities)}"
             )
         within = _positive_s(_require(entry, "within", where, _EXPECT_EXAMPLE), f"{where}.within")

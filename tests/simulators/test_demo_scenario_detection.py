@@ -24,7 +24,13 @@ from detectors.registry import DetectorBank
 from gateway.contract import Channel, DeviceRef, status_topic, topic_for
 from gateway.payload import decode_message
 from simulators.fleet import Action, Fleet, OutMessage
-from simulators.scenario import FaultSpec, Scenario, builtin_scenario, load_scenario
+from simulators.scenario import (
+    ExpectedTicket,
+    FaultSpec,
+    Scenario,
+    builtin_scenario,
+    load_scenario,
+)
 
 START_MS = 1_800_000_000_000  # 2027-01-15T08:00:00Z
 STEP_MS = 10_000  # the bank ticks every 10 simulated seconds
@@ -94,7 +100,7 @@ DEMO_SEEDS = [1, 2]
 
 @pytest.mark.parametrize("seed", DEMO_SEEDS)
 @pytest.mark.parametrize("expected", DEMO.expect, ids=lambda e: f"{e.device_id}-{e.fault_type}")
-def test_demo_expected_ticket_found_within_its_time(seed: int, expected) -> None:
+def test_demo_expected_ticket_found_within_its_time(seed: int, expected: ExpectedTicket) -> None:
     fault = _fault_for(expected.device_id, expected.fault_type)
     fault_ms = START_MS + int(fault.at_s * 1000)
     hits = [

@@ -4,6 +4,7 @@ names the entry and the fix, durations parse."""
 from __future__ import annotations
 
 import copy
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ import numpy as np
 import pytest
 import yaml
 
+from gateway.contract import ContractError, topic_for
+from gateway.payload import decode_message
 from simulators.fleet import Fleet
 from simulators.models import GENERIC_FAULTS, MODELS, ElevatorModel, LightingModel
 from simulators.scenario import (
@@ -63,6 +66,16 @@ def test_every_builtin_scenario_loads_and_builds_a_fleet(path: Path) -> None:
     sc = load_scenario(path)
     fleet = Fleet(sc, seed=1, start_ms=1_800_000_000_000)
     assert fleet.advance_to(1_800_000_000_000 + 10_000)
+
+
+def test_the_readme_scenario_example_is_valid() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL)
+    examples = [b for b in blocks if "devices:" in b and "expect:" in b]
+    assert examples, "the README shows a scenario example"
+    for example in examples:
+        sc = parse_scenario(yaml.safe_load(example), source="README.md")
+        assert sc.devices and sc.faults and sc.expect
 
 
 def test_fault_activity_window() -> None:
@@ -275,7 +288,7 @@ BAD_DOCUMENTS: list[tuple[str, Any, list[str]]] = [
     (
         "fault duration not finite",
         doc(faults=[{**OFFLINE, "for": float("inf")}]),
-        ["faults[0].for", "inf", "not a duration"],
+        ["faults[0].for", "inf", "out of range"],
     ),
     # expectations
     ("expect not a list", doc(expect="p1 offline"), ["'expect' must be a list"]),
@@ -541,6 +554,38 @@ def test_any_document_either_fails_with_a_scenario_error_or_runs() -> None:
     assert outcomes["accepted"] >= 25 and outcomes["rejected"] >= 100, outcomes
 
 
+# -- gaps that remain: closing them needs knowledge only simulators/models.py has ----------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="GAP simulators/scenario.py: fault parameter names are not checked, because the "
+    "models read them with ActiveFault.param(name, default) and declare no list; a typo "
+    "silently runs the fault with its default (rate_g_per_hour -> 0.02 g/h)",
+)
+def test_misspelt_fault_parameter_is_rejected() -> None:
+    fault = {"device": "p1", "type": "bearing_wear", "params": {"rate_g_per_hour": 0.15}}
+    with pytest.raises(ScenarioError, match=r"faults\[0\]\.params"):
+        parse_scenario(doc(faults=[fault]), source="bad.yaml")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=ContractError,
+    reason="GAP simulators/scenario.py: device parameters are checked for name, type and "
+    "whether the model can be built, not for physical range: nominal_current_a 1e6 is "
+    "accepted and the fleet then publishes current_a far above the contract's 200 A",
+)
+def test_device_params_cannot_make_the_fleet_break_the_contract() -> None:
+    params = {"nominal_current_a": 1e6, "on_hour": 0, "off_hour": 24}
+    try:
+        sc = parse_scenario({"devices": [{**LAMP, "params": params}]}, source="bad.yaml")
+    except ScenarioError:
+        return  # rejected up front: fine
+    for m in Fleet(sc, seed=1, start_ms=T0).advance_to(T0 + 10_000):
+        decode_message(topic_for(m.device, m.channel), m.payload, now_ms=m.ts_ms)
+
+
 def test_load_scenario_reports_unreadable_and_invalid_files(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError, match="cannot read scenario"):
         load_scenario(tmp_path / "missing.yaml")
@@ -596,7 +641,6 @@ BAD_DURATIONS = [
     [1],
     b"5m",
     float("nan"),
-    float("inf"),
 ]
 
 
@@ -606,7 +650,11 @@ def test_parse_duration_rejects(value: Any) -> None:
         parse_duration_s(value, "faults[2].at")
 
 
-@pytest.mark.parametrize("value", [1e11, -1e11, "99999999999s", 1e308], ids=repr)
+@pytest.mark.parametrize(
+    "value",
+    [1e11, -1e11, "99999999999s", 1e308, float("inf"), float("-inf"), 10**400],
+    ids=lambda v: repr(v)[:20],
+)
 def test_parse_duration_rejects_absurd_magnitudes(value: Any) -> None:
     with pytest.raises(ScenarioError, match=r"^faults\[2\]\.at: .* is out of range; use at most"):
         parse_duration_s(value, "faults[2].at")
