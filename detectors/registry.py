@@ -17,13 +17,14 @@ from detectors.elevator_door import DoorSlowingDetector
 from detectors.lighting_lamp import LampFailureDetector
 from detectors.offline import OfflineDetector
 from detectors.pump_bearing import BearingWearDetector
+from detectors.pump_multivariate import PumpMultivariateDetector
 from gateway.contract import DeviceRef
 from gateway.payload import Event, Sample, StatusChange
 
 KIND_DETECTORS: dict[str, tuple[type[Detector], ...]] = {
     "elevator": (DoorSlowingDetector,),
     "lighting": (LampFailureDetector,),
-    "pump": (BearingWearDetector,),
+    "pump": (BearingWearDetector, PumpMultivariateDetector),
     "access": (DoorHeldOpenDetector,),
 }
 

@@ -137,6 +137,12 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate_skab(args: argparse.Namespace) -> int:
+    from facmon.evaluate_skab import cmd_evaluate_skab as run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facmon", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -184,6 +190,16 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--runs", type=int, default=3, help="repetitions; medians are reported")
     ingest.add_argument("--json", action="store_true", help="print one JSON object")
     ingest.set_defaults(func=cmd_bench_ingest)
+
+    evaluate = sub.add_parser("evaluate", help="judge detectors on data")
+    eval_sub = evaluate.add_subparsers(dest="evaluate_command", required=True)
+    skab = eval_sub.add_parser(
+        "skab", help="the pump detector on SKAB under its protocol (F1, FAR, MAR, NAB, delay)"
+    )
+    skab.add_argument("--data", required=True, help="a folder laid out like SKAB's data/")
+    skab.add_argument("--json", action="store_true", help="print one JSON object")
+    skab.add_argument("--predictions", help="write per-file prediction CSVs under this folder")
+    skab.set_defaults(func=cmd_evaluate_skab)
     return parser
 
 

@@ -26,6 +26,7 @@ from detectors.elevator_door import DoorSlowingDetector
 from detectors.lighting_lamp import LampFailureDetector
 from detectors.offline import OfflineDetector
 from detectors.pump_bearing import BearingWearDetector
+from detectors.pump_multivariate import PumpMultivariateDetector
 from detectors.registry import KIND_DETECTORS
 from gateway.contract import TELEMETRY_SCHEMAS, DeviceRef, Kind
 from gateway.payload import MetricValue, Sample
@@ -128,6 +129,7 @@ SPECS: dict[type[Detector], Spec] = {
     DoorSlowingDetector: Spec(_elevator_fault, 60 + 15 + 4),
     LampFailureDetector: Spec(_lamp_fault, 30 + 5 + 4),
     BearingWearDetector: Spec(_pump_fault, (10 + 8) * 30),
+    PumpMultivariateDetector: Spec(_pump_fault, 400),
     DoorHeldOpenDetector: Spec(_access_fault, 0),
     OfflineDetector: Spec(_offline_fault, 0),
 }

@@ -1,0 +1,214 @@
+"""Pump anomaly: a running pump leaves its normal operating point. A throttled inlet (the
+pump starves), a throttled outlet, a leak, a rotor imbalance or cavitation each move
+some of the pump's hydraulic or mechanical signals away from where they sat while it ran
+normally: flow and pressure drop or swing, vibration RMS rises, the motor's current
+follows the changed hydraulic load.
+
+Learning: the first `warmup_samples` running samples (SKAB's protocol fits on 400) give
+each signal its normal level (median) and spread (a robust standard deviation: the larger
+of 1.4826 MAD and 1.2533 mean absolute deviation, so that a quantised signal that sits
+on one value most of the time still gets a spread). Nothing else is fitted: in
+production the warm-up is simply the device's first samples.
+
+Score: every signal is smoothed by an exponential average with a time constant of
+`smooth_s` seconds (time-aware, so uneven sampling is fine) and compared with its learnt
+level in units of its learnt spread; the score is the largest absolute deviation.
+Decision: a score of at least `threshold` for `persist` samples in a row raises the
+alarm (one finding); a score below `threshold * clear_ratio` for `clear_persist`
+samples in a row clears it; in between nothing changes (hysteresis). While the score is
+in its clear band and no alarm stands, the learnt levels follow slow drift with a time
+constant of `baseline_s`, so an ongoing fault is never learnt as normal.
+
+Temperatures are left out by default: motor and fluid temperature follow ambient and
+duty over tens of minutes, so a short warm-up learns neither their range nor their
+normal rate of change. On SKAB's valve1 recordings adding them, as levels or as rates,
+raised false alarms without catching more (`facmon evaluate skab`).
+
+Only samples that carry every monitored signal are used: the set is fixed by the first
+sample that carries any of them; `running: false` samples are skipped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable
+from typing import ClassVar, Final
+
+import numpy as np
+
+from detectors.base import Detector, Finding, Severity
+from detectors.rolling import Persistence
+from gateway.contract import DeviceRef
+from gateway.payload import MetricValue, Sample
+
+# Hydraulic and mechanical signals of contract kind `pump` (gateway/contract.py).
+PUMP_SIGNALS: Final = (
+    "accelerometer1_rms_g",
+    "accelerometer2_rms_g",
+    "current_a",
+    "voltage_v",
+    "pressure_bar",
+    "flow_rate_lpm",
+)
+# A spread never below this fraction of the level: a signal that is constant during the
+# warm-up must not turn the sensor's last digit into an alarm.
+MIN_RELATIVE_SPREAD: Final = 1e-3
+
+
+class PumpMultivariateDetector(Detector):
+    name: ClassVar[str] = "pump_multivariate"
+    version: ClassVar[str] = "1"
+    kinds: ClassVar[frozenset[str]] = frozenset({"pump"})
+    fault_type: ClassVar[str] = "pump_anomaly"
+    severity: ClassVar[Severity] = Severity.MAJOR
+
+    def __init__(
+        self,
+        device: DeviceRef,
+        warmup_samples: int = 400,
+        smooth_s: float = 5.0,
+        threshold: float = 2.5,
+        clear_ratio: float = 0.7,
+        persist: int = 5,
+        clear_persist: int = 5,
+        baseline_s: float = 1800.0,
+        signals: tuple[str, ...] = PUMP_SIGNALS,
+    ) -> None:
+        super().__init__(device)
+        if warmup_samples < 2:
+            raise ValueError("warmup_samples must be at least 2")
+        self.warmup_samples = warmup_samples
+        self.smooth_s = smooth_s
+        self.threshold = threshold
+        self.clear_level = threshold * clear_ratio
+        self.baseline_s = baseline_s
+        self.candidates = signals
+        self.persistence = Persistence(persist, clear_persist)
+        self.signals: tuple[str, ...] | None = None  # fixed by the first usable sample
+        self._warm_ts: deque[int] = deque(maxlen=warmup_samples)
+        self._warm_values: deque[tuple[float, ...]] = deque(maxlen=warmup_samples)
+        self.level: np.ndarray | None = None  # learnt normal level per signal
+        self.spread: np.ndarray | None = None  # learnt normal spread per signal
+        self.smooth: np.ndarray | None = None  # smoothed current values
+        self.z: np.ndarray | None = None  # last deviations, in spreads
+        self.last_ts: int | None = None
+
+    @property
+    def fitted(self) -> bool:
+        return self.level is not None
+
+    @property
+    def alarm(self) -> bool:
+        """The decision: an alarm has been raised and has not cleared."""
+        return self.persistence.fired
+
+    def fault_active(self) -> bool | None:
+        if not self.fitted:
+            return None
+        return self.persistence.active
+
+    def score(self) -> float:
+        """The largest absolute deviation of a smoothed signal from its learnt level, in
+        learnt spreads (0 until the warm-up is over)."""
+        if self.z is None:
+            return 0.0
+        return float(np.max(np.abs(self.z)))
+
+    def _values(self, metrics: dict[str, MetricValue]) -> np.ndarray | None:
+        if metrics.get("running") is False:
+            return None
+        if self.signals is None:
+            present = tuple(s for s in self.candidates if _is_number(metrics.get(s)))
+            if not present:
+                return None
+            self.signals = present
+        out = np.empty(len(self.signals))
+        for i, name in enumerate(self.signals):
+            value = metrics.get(name)
+            if not isinstance(value, float | int) or isinstance(value, bool):
+                return None
+            out[i] = float(value)
+        return out if np.all(np.isfinite(out)) else None
+
+    def _fit(self) -> None:
+        data = np.array(self._warm_values, dtype=float)
+        times_s = np.array(self._warm_ts, dtype=float) / 1000
+        level = np.median(data, axis=0)
+        deviation = np.abs(data - level)
+        spread = np.maximum(
+            1.4826 * np.median(deviation, axis=0), 1.2533 * np.mean(deviation, axis=0)
+        )
+        floor = MIN_RELATIVE_SPREAD * np.maximum(np.abs(level), 1e-6)
+        smooth = data[0].copy()
+        for i in range(1, len(data)):  # the smoother's state at the end of the warm-up
+            smooth += self._alpha(times_s[i] - times_s[i - 1], self.smooth_s) * (data[i] - smooth)
+        self.level = level
+        self.spread = np.maximum(spread, floor)
+        self.smooth = smooth
+        self.last_ts = int(self._warm_ts[-1])
+        self._warm_values.clear()
+        self._warm_ts.clear()
+
+    @staticmethod
+    def _alpha(dt_s: float, tau_s: float) -> float:
+        return 1.0 - math.exp(-max(dt_s, 0.0) / tau_s)
+
+    def update(self, sample: Sample) -> list[Finding]:
+        values = self._values(sample.metrics)
+        if values is None:
+            return []
+        if self.level is None:
+            self._warm_values.append(tuple(values))
+            self._warm_ts.append(sample.ts_ms)
+            if len(self._warm_values) == self.warmup_samples:
+                self._fit()
+            return []
+        assert self.smooth is not None and self.spread is not None and self.last_ts is not None
+        dt_s = (sample.ts_ms - self.last_ts) / 1000
+        self.last_ts = max(self.last_ts, sample.ts_ms)
+        self.smooth += self._alpha(dt_s, self.smooth_s) * (values - self.smooth)
+        self.z = (self.smooth - self.level) / self.spread
+        score = self.score()
+        clear = score < self.clear_level
+        fired = self.persistence.observe(score >= self.threshold, sample.ts_ms, clear)
+        if clear and not self.persistence.active:
+            self.level += self._alpha(dt_s, self.baseline_s) * (self.smooth - self.level)
+        if not fired:
+            return []
+        return [self._finding(sample.ts_ms, score)]
+
+    def alarms(self, samples: Iterable[Sample]) -> list[bool]:
+        """Feed a batch in order; the alarm state after each sample."""
+        out = []
+        for sample in samples:
+            self.update(sample)
+            out.append(self.alarm)
+        return out
+
+    def _finding(self, ts_ms: int, score: float) -> Finding:
+        assert self.z is not None and self.signals is not None
+        assert self.smooth is not None and self.level is not None and self.spread is not None
+        worst = int(np.argmax(np.abs(self.z)))
+        metric = self.signals[worst]
+        direction = "above" if self.z[worst] > 0 else "below"
+        return self.finding(
+            self.persistence.first_ms or ts_ms,
+            f"pump off its normal operating point: {metric} {self.smooth[worst]:.4g} is "
+            f"{abs(self.z[worst]):.1f} spreads {direction} its normal {self.level[worst]:.4g}",
+            {
+                "metric": metric,
+                "value": round(float(self.smooth[worst]), 6),
+                "baseline": round(float(self.level[worst]), 6),
+                "spread": round(float(self.spread[worst]), 6),
+                "score": round(score, 3),
+                "threshold": self.threshold,
+                "deviations": {
+                    name: round(float(z), 3) for name, z in zip(self.signals, self.z, strict=True)
+                },
+            },
+        )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, float | int) and not isinstance(value, bool)
