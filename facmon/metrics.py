@@ -124,6 +124,11 @@ class IngestMetrics:
             "facmon_write_errors_total", "Failed time-series batch writes."
         )
         self.batches = registry.counter("facmon_batches_written_total", "Batches written.")
+        self.spooled = registry.counter(
+            "facmon_spooled_points_total", "Points kept on local disk while the store was down."
+        )
+        self.spool_points = registry.gauge("facmon_spool_points", "Points waiting in the spool.")
+        self.spool_bytes = registry.gauge("facmon_spool_bytes", "Bytes waiting in the spool.")
         self.pending = registry.gauge(
             "facmon_ingest_pending_messages", "Messages received but not yet durable."
         )

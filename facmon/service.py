@@ -28,6 +28,7 @@ from gateway.payload import TimeLimits
 from ingest.dead_letters import DeadLetterStore
 from ingest.device_registry import DeviceRegistry
 from ingest.pipeline import BatchPolicy, IngestPipeline
+from ingest.spool import Spool
 from ingest.subscriber import IngestSubscriber
 from ingest.verification import TelemetryVerifier
 from ingest.worker import IngestWorker
@@ -100,6 +101,11 @@ class Service:
             ),
             policy=BatchPolicy(settings.batch_max_lines, settings.batch_max_delay_s),
             verifier=TelemetryVerifier(self.stores.tickets, self.detectors),
+            spool=(
+                Spool(settings.spool_path, settings.spool_max_bytes)
+                if settings.influx_url and settings.spool_max_bytes > 0
+                else None
+            ),
         )
         self.worker = IngestWorker(self.pipeline)
         self.subscriber: IngestSubscriber | None = None

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL for tickets and dead letters; unset = SQLite in data_dir"
     )
 
+    spool_max_bytes: int = Field(
+        1024**3, description="local disk kept for batches while InfluxDB is down (0 = no spool)"
+    )
     batch_max_lines: int = Field(5_000, description="flush the write batch at this many lines")
     batch_max_delay_s: float = Field(1.0, description="or after this many seconds")
     max_payload_bytes: int = Field(16 * 1024, description="larger payloads are dead letters")
@@ -135,6 +138,10 @@ class Settings(BaseSettings):
     @property
     def ticket_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'facmon.sqlite'}"
+
+    @property
+    def spool_path(self) -> Path:
+        return self.data_dir / "spool.sqlite"
 
     @property
     def embedded_series_path(self) -> Path:

@@ -25,6 +25,7 @@ from gateway.contract import SERVICE_TOPIC_PREFIXES, ContractError, DeviceRef
 from gateway.payload import DEFAULT_LIMITS, Event, Sample, StatusChange, TimeLimits, decode_message
 from ingest.dead_letters import DeadLetterStore, RejectedMessage
 from ingest.device_registry import DeviceRegistry, DeviceState
+from ingest.spool import Spool
 from ingest.verification import TelemetryVerifier
 
 log = logging.getLogger(__name__)
@@ -158,8 +159,13 @@ class IngestPipeline:
         policy: BatchPolicy = BatchPolicy(),
         wall_clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         verifier: TelemetryVerifier | None = None,
+        spool: Spool | None = None,
     ) -> None:
         self.verifier = verifier
+        self.spool = spool
+        self._spool_warned = False
+        if spool is not None:
+            metrics.registry.on_collect(self._spool_gauges)
         self.series = series
         self.tickets = tickets
         self.dead_letters = dead_letters
@@ -341,16 +347,71 @@ class IngestPipeline:
         self._batch_started = None
         return batch
 
+    def _spool_gauges(self) -> None:
+        assert self.spool is not None
+        self.metrics.spool_points.set(self.spool.points)
+        self.metrics.spool_bytes.set(self.spool.bytes)
+
+    def _to_spool(self, batch: Batch) -> None:
+        """Keep the batch's points on local disk, or raise StoreUnavailable when full."""
+        assert self.spool is not None
+        chunk = self.policy.max_lines
+        while batch.points:
+            if not self.spool.put(batch.points[:chunk]):
+                raise StoreUnavailable(
+                    f"store down and the spool is full ({self.spool.bytes} bytes at "
+                    f"{self.spool.path}); holding messages unacknowledged"
+                )
+            self.metrics.spooled.inc(len(batch.points[:chunk]))
+            del batch.points[:chunk]
+        if self.spool.fill >= 0.8 and not self._spool_warned:
+            self._spool_warned = True
+            log.warning(
+                "spool %.0f %% full (%d points, %d bytes of %d): raise "
+                "FACMON_SPOOL_MAX_BYTES or bring the time-series store back",
+                self.spool.fill * 100,
+                self.spool.points,
+                self.spool.bytes,
+                self.spool.max_bytes,
+            )
+
+    def replay_spool(self, max_chunks: int = 20) -> int:
+        """Write spooled points to the store, oldest first; raises StoreUnavailable."""
+        if self.spool is None:
+            return 0
+        replayed = 0
+        while replayed < max_chunks:
+            chunk_id, points = self.spool.oldest()
+            if chunk_id is None:
+                break
+            self.series.write(points)
+            self.spool.remove(chunk_id)
+            replayed += 1
+        if replayed and not self.spool.chunks:
+            self._spool_warned = False
+            log.info("spool drained: the time-series store has every spooled point")
+        return replayed
+
     def write_batch(self, batch: Batch) -> None:
         """Make the batch durable, then acknowledge it. Raises StoreUnavailable to retry;
-        what was already written is skipped on the retry."""
+        what was already written is skipped on the retry. With a spool, durable may mean
+        on local disk while the store is down."""
+        if self.spool is not None and self.spool.chunks:
+            self._to_spool(batch)  # keep arrival order behind what is already spooled
         chunk = self.policy.max_lines
         while batch.points:
             try:
                 self.series.write(batch.points[:chunk])
-            except StoreUnavailable:
+            except StoreUnavailable as exc:
                 self.metrics.write_errors.inc()
-                raise
+                if self.spool is None:
+                    raise
+                if not self.spool.chunks:
+                    log.warning(
+                        "time-series store unavailable, spooling to %s: %s", self.spool.path, exc
+                    )
+                self._to_spool(batch)
+                break
             except InfluxQueryError as exc:
                 # InfluxDB stored the valid lines and refused the rest for good
                 # (e.g. a field type conflict): retrying cannot help.

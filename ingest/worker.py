@@ -37,6 +37,7 @@ class IngestWorker:
         self._intake: threading.Thread | None = None
         self._writer: threading.Thread | None = None
         self._writing = 0
+        self._replay_after = 0.0
         self.pipeline.metrics.registry.on_collect(self._refresh_gauges)
 
     def _refresh_gauges(self) -> None:
@@ -83,6 +84,7 @@ class IngestWorker:
             except queue.Empty:
                 if self._stop.is_set() and (self._intake is None or not self._intake.is_alive()):
                     return
+                backoff_s = self._replay(backoff_s)
                 continue
             if batch is None:
                 return
@@ -114,6 +116,21 @@ class IngestWorker:
                     return
                 backoff_s = min(backoff_s * 2, 10.0)
             self._writing = 0
+
+    def _replay(self, backoff_s: float) -> float:
+        """Drain the spool while no batch waits; back off while the store stays down."""
+        spool = self.pipeline.spool
+        if spool is None or not spool.chunks or time.monotonic() < self._replay_after:
+            return backoff_s
+        try:
+            self.pipeline.replay_spool()
+            return 0.5
+        except StoreUnavailable as exc:
+            log.info("spool replay waits for the store (%d points held): %s", spool.points, exc)
+        except Exception:
+            log.exception("spool replay failed")
+        self._replay_after = time.monotonic() + backoff_s
+        return min(backoff_s * 2, 10.0)
 
     def _run(self) -> None:
         next_tick = time.monotonic() + self.tick_interval_s

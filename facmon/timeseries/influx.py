@@ -6,6 +6,7 @@ serve, which is why `influxdb-client` (v2 API and Flux only) is not used.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,12 +44,16 @@ class InfluxStore:
         self.retention_policy = retention_policy
         auth = (username, password or "") if username else None
         self._client = httpx.Client(base_url=self.url, auth=auth, timeout=timeout_s)
+        self._database_ready = not create_database
         if create_database:
-            self.create_database()
+            # Not fatal: writes spool meanwhile and create it once InfluxDB answers.
+            with contextlib.suppress(StoreUnavailable):
+                self.create_database()
 
     def create_database(self) -> None:
         try:
             self._post_query(f"CREATE DATABASE {quote_ident(self.database)}")
+            self._database_ready = True
         except httpx.HTTPError as exc:
             raise StoreUnavailable(
                 f"InfluxDB at {self.url} is not reachable ({exc}); "
@@ -76,6 +81,8 @@ class InfluxStore:
     def write(self, points: Sequence[Point]) -> None:
         if not points:
             return
+        if not self._database_ready:
+            self.create_database()
         params = {"db": self.database, "precision": "ms"}
         if self.retention_policy:
             params["rp"] = self.retention_policy
