@@ -7,6 +7,7 @@ outages. Nothing here touches the machine's own services.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -102,8 +103,11 @@ class MosquittoServer(_Process):
         return f"mqtt://127.0.0.1:{self.port}"
 
     def config_text(self) -> str:
+        # As root, Mosquitto drops to the `mosquitto` user and could not write its
+        # persistence file into our temporary directory.
+        user = "user root\n" if os.geteuid() == 0 else ""
         return (
-            f"listener {self.port} 127.0.0.1\n"
+            user + f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {self.workdir}/\n"
