@@ -134,6 +134,7 @@ class Service:
             protocol=self.mqtt_protocol,
             receive_maximum=self.settings.mqtt_receive_maximum,
             session_expiry_s=self.settings.mqtt_session_expiry_s,
+            tls=self.settings.mqtt_tls(),
         )
         try:
             self.subscriber.start()
@@ -153,7 +154,9 @@ class Service:
                 settings.webhook_url, settings.webhook_secret or ""
             )
         if settings.ticket_events_mqtt:
-            events = MqttEventSender(address, client_id=f"{settings.mqtt_client_id}-events")
+            events = MqttEventSender(
+                address, client_id=f"{settings.mqtt_client_id}-events", tls=settings.mqtt_tls()
+            )
             events.start()
             self.senders["mqtt"] = events
         self.dispatcher = OutboxDispatcher(

@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from facmon.tickets.policy import Deadlines, TicketPolicy
+from gateway.connection import TlsFiles
 
 
 class Settings(BaseSettings):
@@ -36,6 +37,11 @@ class Settings(BaseSettings):
     mqtt_session_expiry_s: int = Field(
         86_400, description="how long the broker keeps the ingest session while disconnected"
     )
+    mqtt_ca_file: str | None = Field(
+        None, description="CA bundle to verify an mqtts:// broker (unset = system store)"
+    )
+    mqtt_client_cert: str | None = Field(None, description="client certificate for mqtts://")
+    mqtt_client_key: str | None = Field(None, description="client key for mqtts://")
     embedded_broker_port: int = Field(
         1884, description="port of the embedded broker; a free one is chosen if it is taken"
     )
@@ -126,6 +132,9 @@ class Settings(BaseSettings):
             verification_window=timedelta(seconds=self.verification_window_s),
             auto_close_verified=self.auto_close_verified,
         )
+
+    def mqtt_tls(self) -> TlsFiles:
+        return TlsFiles(self.mqtt_ca_file, self.mqtt_client_cert, self.mqtt_client_key)
 
     def event_sinks(self) -> tuple[str, ...]:
         sinks: list[str] = []

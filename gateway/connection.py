@@ -44,9 +44,21 @@ def parse_mqtt_url(url: str) -> BrokerAddress:
     )
 
 
-def configure_client(client: mqtt.Client, address: BrokerAddress) -> None:
-    """Credentials and TLS (system CA store unless `ca_certs` was set beforehand)."""
+@dataclass(frozen=True, slots=True)
+class TlsFiles:
+    """A private CA (or none: the system store) and an optional client certificate."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+
+def configure_client(
+    client: mqtt.Client, address: BrokerAddress, tls: TlsFiles | None = None
+) -> None:
+    """Credentials, and TLS for mqtts:// URLs; the broker's certificate is always verified."""
     if address.username:
         client.username_pw_set(address.username, address.password)
     if address.tls:
-        client.tls_set()
+        files = tls or TlsFiles()
+        client.tls_set(ca_certs=files.ca_file, certfile=files.cert_file, keyfile=files.key_file)

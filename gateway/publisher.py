@@ -12,7 +12,7 @@ import threading
 
 import paho.mqtt.client as mqtt
 
-from gateway.connection import BrokerAddress, configure_client
+from gateway.connection import BrokerAddress, TlsFiles, configure_client
 from gateway.contract import DeviceRef, status_topic, topic_for
 from gateway.payload import Channel
 
@@ -31,6 +31,7 @@ class DeviceConnection:
         client_id: str | None = None,
         max_inflight: int = 1_000,
         connect_timeout_s: float = 10.0,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.device = device
         self.address = address
@@ -42,7 +43,7 @@ class DeviceConnection:
             protocol=mqtt.MQTTv311,
             clean_session=True,
         )
-        configure_client(self.client, address)
+        configure_client(self.client, address, tls)
         self.client.max_inflight_messages_set(max_inflight)
         self.client.max_queued_messages_set(0)
         self.client.will_set(status_topic(device), b"offline", qos=1, retain=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from gateway.connection import BrokerAddress, configure_client
+from gateway.connection import BrokerAddress, TlsFiles, configure_client
 from gateway.contract import DeviceRef, status_topic, topic_for
 from gateway.payload import Channel
 
@@ -42,6 +42,7 @@ class StoreAndForwardPublisher:
         max_queued: int = 1_000_000,
         client_id: str | None = None,
         ack_timeout_s: float = 10.0,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.device = device
         self.address = address
@@ -63,7 +64,7 @@ class StoreAndForwardPublisher:
             protocol=mqtt.MQTTv311,
             clean_session=True,
         )
-        configure_client(self.client, address)
+        configure_client(self.client, address, tls)
         self.client.will_set(status_topic(device), b"offline", qos=1, retain=True)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = self._on_connect

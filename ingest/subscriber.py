@@ -17,7 +17,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from gateway.connection import BrokerAddress, configure_client
+from gateway.connection import BrokerAddress, TlsFiles, configure_client
 from gateway.contract import SUBSCRIPTION
 from ingest.pipeline import InboundMessage
 
@@ -38,6 +38,7 @@ class IngestSubscriber:
         receive_maximum: int = 10_000,
         session_expiry_s: int = 86_400,
         subscription: str = SUBSCRIPTION,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.address = address
         self.deliver = deliver
@@ -56,7 +57,7 @@ class IngestSubscriber:
             clean_session=None if v5 else False,
             manual_ack=True,
         )
-        configure_client(self.client, address)
+        configure_client(self.client, address, tls)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect

@@ -16,7 +16,7 @@ import threading
 import paho.mqtt.client as mqtt
 
 from facmon.delivery.base import PendingEvent, SendResult
-from gateway.connection import BrokerAddress, configure_client
+from gateway.connection import BrokerAddress, TlsFiles, configure_client
 from gateway.contract import CONTRACT_VERSION, TOPIC_ROOT
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class MqttEventSender:
         client_id: str,
         publish_timeout_s: float = 10.0,
         max_reconnect_delay_s: int = 30,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.address = address
         self.publish_timeout_s = publish_timeout_s
@@ -69,7 +70,7 @@ class MqttEventSender:
             protocol=mqtt.MQTTv311,
             clean_session=True,
         )
-        configure_client(self.client, address)
+        configure_client(self.client, address, tls)
         self.client.reconnect_delay_set(min_delay=1, max_delay=max_reconnect_delay_s)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
