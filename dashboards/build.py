@@ -24,13 +24,23 @@ import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
+from dashboards.kinds import kind_dashboard
 from dashboards.model import Dashboard
 from dashboards.overview import facility_overview
+from dashboards.quality import quality_loop
+from dashboards.service_health import service_health
+from gateway.contract import Kind
 
-DASHBOARDS: Final[tuple[Callable[[], Dashboard], ...]] = (facility_overview,)
+DASHBOARDS: Final[tuple[Callable[[], Dashboard], ...]] = (
+    facility_overview,
+    quality_loop,
+    service_health,
+    *(partial(kind_dashboard, kind) for kind in Kind),
+)
 """Every dashboard facmon ships, built with its default parameters."""
 
 GENERATED_DIR: Final = Path(__file__).resolve().parent / "generated"
@@ -120,12 +130,13 @@ def expand_variables(
     site: str = ".*",
     building: str = ".*",
     kind: str = ".*",
+    device: str = ".*",
     interval: str = "10s",
     time_filter: str = "time > now() - 1h",
 ) -> str:
     """Substitute Grafana's variables so the query can run on InfluxDB directly.
 
-    `site`, `building` and `kind` are inserted verbatim, as regex fragments:
+    `site`, `building`, `kind` and `device` are inserted verbatim, as regex fragments:
     the default `.*` is what Grafana inserts for All; use `regex_value` for
     specific values. `$var`, `${var}` and `[[var]]` are all recognised, and an
     unknown variable raises ValueError rather than reaching InfluxDB.
@@ -136,6 +147,7 @@ def expand_variables(
         "site": site,
         "building": building,
         "kind": kind,
+        "device": device,
     }
 
     def substitute(match: re.Match[str]) -> str:

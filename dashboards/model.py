@@ -81,6 +81,15 @@ class Threshold:
 
 
 @dataclass(frozen=True, slots=True)
+class ValueText:
+    """Show a raw value (e.g. `true`) as text in a colour: online/offline, on/off."""
+
+    value: str
+    text: str
+    color: str
+
+
+@dataclass(frozen=True, slots=True)
 class GridPos:
     x: int
     y: int
@@ -107,7 +116,11 @@ class Panel:
     unit: str = "short"
     decimals: int | None = None
     min_value: float | None = None
+    max_value: float | None = None
     thresholds: tuple[Threshold, ...] = ()
+    mappings: tuple[ValueText, ...] = ()
+    min_interval: str = ""
+    """Grafana's "Min interval": `$__interval` never goes below it (KPIs are hourly)."""
     base_color: str = "green"
     width: int = 12
     height: int = 8
@@ -122,7 +135,7 @@ class Panel:
             raise ValueError(f"panel {self.title!r} has an invalid size")
 
     def to_json(self, *, panel_id: int, grid_pos: GridPos, datasource: DataSourceRef) -> JSON:
-        return {
+        panel: JSON = {
             "datasource": datasource.to_json(),
             "description": self.description,
             "fieldConfig": {"defaults": self._field_defaults(), "overrides": []},
@@ -133,6 +146,9 @@ class Panel:
             "title": self.title,
             "type": self.panel_type,
         }
+        if self.min_interval:
+            panel["interval"] = self.min_interval
+        return panel
 
     def _thresholds_json(self) -> JSON:
         steps: list[JSON] = [{"color": self.base_color, "value": None}]
@@ -152,6 +168,18 @@ class Panel:
             defaults["decimals"] = self.decimals
         if self.min_value is not None:
             defaults["min"] = self.min_value
+        if self.max_value is not None:
+            defaults["max"] = self.max_value
+        if self.mappings:
+            defaults["mappings"] = [
+                {
+                    "options": {
+                        m.value: {"color": m.color, "index": index, "text": m.text}
+                        for index, m in enumerate(self.mappings)
+                    },
+                    "type": "value",
+                }
+            ]
         return defaults
 
     def _options(self) -> JSON:
@@ -215,6 +243,55 @@ class StatPanel(Panel):
             "orientation": "auto",
             "reduceOptions": {"calcs": [self.reduce_calc], "fields": "", "values": False},
             "textMode": "value_and_name",
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateTimelinePanel(Panel):
+    """One band per series showing its state over time (online/offline, on/off).
+
+    InfluxQL returns booleans as they are; `mappings` name and colour them.
+    """
+
+    panel_type: ClassVar[str] = "state-timeline"
+
+    def _field_defaults(self) -> JSON:
+        defaults = super()._field_defaults()
+        defaults["color"] = {"mode": "thresholds"}
+        defaults["custom"] = {"fillOpacity": 80, "lineWidth": 0}
+        return defaults
+
+    def _options(self) -> JSON:
+        return {
+            "alignValue": "left",
+            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": False},
+            "mergeValues": True,
+            "rowHeight": 0.9,
+            "showValue": "never",
+            "tooltip": {"mode": "single", "sort": "none"},
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusHistoryPanel(Panel):
+    """A grid: one row per series, one cell per interval, coloured by value (a heatmap of
+    counts by category, which Grafana's heatmap panel cannot key by tag)."""
+
+    panel_type: ClassVar[str] = "status-history"
+
+    def _field_defaults(self) -> JSON:
+        defaults = super()._field_defaults()
+        defaults["color"] = {"mode": "thresholds"}
+        defaults["custom"] = {"fillOpacity": 80, "lineWidth": 1}
+        return defaults
+
+    def _options(self) -> JSON:
+        return {
+            "colWidth": 0.9,
+            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": False},
+            "rowHeight": 0.9,
+            "showValue": "auto",
+            "tooltip": {"mode": "single", "sort": "none"},
         }
 
 
@@ -330,6 +407,22 @@ class Dashboard:
     time_from: str = "now-6h"
     time_to: str = "now"
     timezone: str = "browser"
+    link_tag: str = ""
+    """Link to every dashboard with this tag (a menu of the facmon dashboards)."""
+
+    def _links(self) -> list[JSON]:
+        if not self.link_tag:
+            return []
+        return [
+            {
+                "asDropdown": True,
+                "includeVars": True,
+                "keepTime": True,
+                "tags": [self.link_tag],
+                "title": "Dashboards",
+                "type": "dashboards",
+            }
+        ]
 
     def to_json(self) -> JSON:
         panels = [
@@ -349,7 +442,7 @@ class Dashboard:
             "editable": True,
             "fiscalYearStartMonth": 0,
             "graphTooltip": 1,
-            "links": [],
+            "links": self._links(),
             "liveNow": False,
             "panels": panels,
             "refresh": self.refresh,

@@ -1,13 +1,11 @@
-"""The "Facility overview" dashboard: ingest health, tickets, and one signal per kind.
+"""The "Facility overview" dashboard: the integrity rate against its targets, the ticket
+backlog, ingest health, and one key signal per kind.
 
 One function per panel, so that a panel can be read, tested and reused on
 its own; `facility_overview` assembles them and takes the few things a
 deployment may want to change (uid, title, datasource, reference lines).
-
-Queries are raw InfluxQL against the measurements the ingestor writes (one
-per device kind, plus `events`, `device_status` and `tickets`). Filters use
-Grafana's regex form, `"site" =~ /^$site$/`, which works for one value,
-several values and All (`.*`) alike.
+Shared filters, variables and annotations are in `dashboards.common`, the
+KPI panels in `dashboards.kpi_panels`.
 
 >>> dashboard = facility_overview().to_json()
 >>> dashboard["uid"], [v["name"] for v in dashboard["templating"]["list"]]
@@ -17,75 +15,40 @@ several values and All (`.*`) alike.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
 
+from dashboards.common import (
+    HELD_OPEN_LIMIT_S,
+    KIND_MEASUREMENTS,
+    LOCATION,
+    NO_KIND_TAG,
+    building_variable,
+    device_events_annotation,
+    kind_variable,
+    per_device_metric,
+    site_variable,
+    ticket_progress_annotation,
+    tickets_opened_annotation,
+)
+from dashboards.kpi_panels import (
+    chronic_equipment_stat,
+    integrity_stat,
+    integrity_trend,
+    open_tickets_over_time,
+    open_tickets_stat,
+    sla_breaches_over_time,
+    sla_breaches_stat,
+)
 from dashboards.model import (
     FACMON_INFLUXDB,
     Dashboard,
     DataSourceRef,
-    InfluxQLAnnotation,
     InfluxQLTarget,
     Panel,
-    QueryVariable,
     StatPanel,
     Threshold,
     TimeSeriesPanel,
 )
-from gateway.contract import TELEMETRY_SCHEMAS, Kind, MetricSpec
-
-LOCATION: Final = '"site" =~ /^$site$/ AND "building" =~ /^$building$/'
-"""Filter by the site and building variables; every measurement carries both tags."""
-
-KIND_MEASUREMENTS: Final = "/^$kind$/"
-"""Telemetry is stored in one measurement per kind, so `kind` selects measurements."""
-
-NO_KIND_TAG: Final = "\"kind\" = ''"
-"""Keeps `events` (which has a `seq` field and a `kind` tag) out of telemetry counts.
-
-A measurement regex cannot be intersected with the list of kinds, and with
-All (`.*`) it matches every measurement; only telemetry measurements lack
-the `kind` tag, and InfluxQL treats a missing tag as the empty string.
-"""
-
-ALL_KINDS_REGEX: Final = "/^(" + "|".join(sorted(k.value for k in Kind)) + ")$/"
-
-_GRAFANA_UNITS: Final[dict[str, str]] = {
-    "A": "amp",
-    "V": "volt",
-    "W": "watt",
-    "bar": "pressurebar",
-    "bool": "bool",
-    "code": "none",
-    "count": "short",
-    "degC": "celsius",
-    "floor": "short",
-    "g": "accG",
-    "h": "h",
-    "l/min": "flowlpm",
-    "lx": "lux",
-    "m/s": "velocityms",
-    "m/s2": "accMS2",
-    "mm": "lengthmm",
-    "ms": "ms",
-    "s": "s",
-}
-
-
-def metric(kind: Kind, name: str) -> MetricSpec:
-    """Look a metric up in the gateway contract.
-
-    A metric renamed in the contract then breaks the dashboard build, not a
-    panel that silently shows "No data".
-    """
-    try:
-        return TELEMETRY_SCHEMAS[kind][name]
-    except KeyError:
-        raise ValueError(f"{kind.value} has no metric {name!r} in gateway.contract") from None
-
-
-def grafana_unit(spec: MetricSpec) -> str:
-    """Grafana's unit id for a contract unit, so axes show A, lx, g... not bare numbers."""
-    return _GRAFANA_UNITS.get(spec.unit, "short")
+from gateway.contract import Kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,37 +65,12 @@ class ReferenceLines:
     door_close_warn_s: float = 5.0
     door_close_alarm_s: float = 8.0
     held_open_warn_s: float = 30.0
-    held_open_alarm_s: float = 120.0
+    held_open_alarm_s: float = HELD_OPEN_LIMIT_S
+    """The door detector's own limit: past this line it opens a ticket."""
 
 
 def _warn_alarm(warn: float, alarm: float) -> tuple[Threshold, ...]:
     return (Threshold(warn, "orange"), Threshold(alarm, "red"))
-
-
-def per_device_metric(
-    kind: Kind,
-    name: str,
-    *,
-    title: str,
-    description: str,
-    aggregate: str = "mean",
-    thresholds: tuple[Threshold, ...] = (),
-) -> TimeSeriesPanel:
-    """One series per device of one contract metric, aggregated per interval."""
-    spec = metric(kind, name)
-    query = (
-        f'SELECT {aggregate}("{name}") FROM "{kind.value}" WHERE $timeFilter AND {LOCATION} '
-        'GROUP BY time($__interval), "device_id" fill(none)'
-    )
-    return TimeSeriesPanel(
-        title=title,
-        description=description,
-        targets=(InfluxQLTarget(query, alias="$tag_device_id"),),
-        unit=grafana_unit(spec),
-        min_value=spec.minimum if spec.minimum == 0 else None,
-        thresholds=thresholds,
-        legend_calcs=("mean", "max", "lastNotNull"),
-    )
 
 
 def devices_reporting_stat() -> StatPanel:
@@ -320,61 +258,25 @@ def access_held_open(lines: ReferenceLines) -> TimeSeriesPanel:
     )
 
 
-def site_variable() -> QueryVariable:
-    return QueryVariable(name="site", label="Site", query='SHOW TAG VALUES WITH KEY = "site"')
-
-
-def building_variable() -> QueryVariable:
-    """Buildings of the selected sites only, hence refreshed from `$site`."""
-    return QueryVariable(
-        name="building",
-        label="Building",
-        query='SHOW TAG VALUES WITH KEY = "building" WHERE "site" =~ /^$site$/',
-    )
-
-
-def kind_variable() -> QueryVariable:
-    """Kinds are telemetry measurement names, so list those that hold data.
-
-    `SHOW TAG VALUES WITH KEY = "kind"` would miss a kind whose devices have
-    sent telemetry but no event, status or ticket yet.
-    """
-    return QueryVariable(
-        name="kind",
-        label="Kind",
-        query=f"SHOW MEASUREMENTS WITH MEASUREMENT =~ {ALL_KINDS_REGEX}",
-    )
-
-
-def device_events_annotation() -> InfluxQLAnnotation:
-    return InfluxQLAnnotation(
-        name="Device events",
-        query=(
-            'SELECT "event", "device_id", "kind" FROM "events" '
-            f'WHERE $timeFilter AND {LOCATION} AND "kind" =~ /^$kind$/'
-        ),
-        text_column="event",
-        tags_column="kind,device_id",
-        icon_color="orange",
-    )
-
-
-def tickets_opened_annotation() -> InfluxQLAnnotation:
-    return InfluxQLAnnotation(
-        name="Tickets opened",
-        query=(
-            'SELECT "ticket_id", "fault_type", "severity", "device_id" FROM "tickets" '
-            f'WHERE $timeFilter AND {LOCATION} AND "kind" =~ /^$kind$/'
-        ),
-        text_column="fault_type",
-        tags_column="severity,device_id",
-        icon_color="red",
+def kpi_panels() -> tuple[Panel, ...]:
+    """The quality department's headline: integrity against target, backlog, breaches."""
+    return (
+        integrity_stat(title="Equipment integrity by site", by=("site",)),
+        integrity_stat(title="Elevator integrity by site", by=("site",), kind="elevator"),
+        open_tickets_stat(),
+        sla_breaches_stat(),
+        chronic_equipment_stat(),
+        integrity_trend(title="Equipment integrity by building", by=("site", "building")),
+        integrity_trend(title="Elevator integrity by building", kind="elevator"),
+        open_tickets_over_time(),
+        sla_breaches_over_time(),
     )
 
 
 def overview_panels(lines: ReferenceLines) -> tuple[Panel, ...]:
-    """Panels in reading order: headline numbers, ingest, tickets, then per kind."""
+    """Panels in reading order: KPIs, ingest, tickets, then one signal per kind."""
     return (
+        *kpi_panels(),
         devices_reporting_stat(),
         tickets_opened_by_severity_stat(),
         messages_per_kind(),
@@ -402,11 +304,19 @@ def facility_overview(
     return Dashboard(
         uid=uid,
         title=title,
-        description="Ingest health, quality tickets and one key signal per device kind.",
+        description=(
+            "Equipment integrity against its targets, the ticket backlog, ingest health and "
+            "one key signal per device kind."
+        ),
         tags=("facmon",),
+        link_tag="facmon",
         datasource=datasource,
         variables=(site_variable(), building_variable(), kind_variable()),
-        annotations=(device_events_annotation(), tickets_opened_annotation()),
+        annotations=(
+            device_events_annotation(),
+            tickets_opened_annotation(),
+            ticket_progress_annotation(),
+        ),
         panels=overview_panels(lines or ReferenceLines()),
         time_from=time_from,
         refresh=refresh,

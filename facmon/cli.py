@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dashboards.cli import add_publish_command
+from facmon.kpi.cli import add_kpi_commands
 from facmon.settings import Settings
 
 if TYPE_CHECKING:
@@ -173,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     build = dash_sub.add_parser("build", help="write dashboard JSON and provisioning")
     build.add_argument("--out", help="output directory (default: dashboards/generated)")
     build.set_defaults(func=cmd_dashboards_build)
+    add_publish_command(dash_sub)
+
+    add_kpi_commands(sub)
 
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)

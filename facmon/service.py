@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Engine
 
@@ -17,6 +18,7 @@ from facmon.auth import TokenStore
 from facmon.db import create_schema, make_engine
 from facmon.delivery import MqttEventSender, OutboxDispatcher, Sender, WebhookSender
 from facmon.embedded_broker import EmbeddedBroker
+from facmon.kpi import KpiRuntime
 from facmon.metrics import IngestMetrics, MetricsRegistry
 from facmon.settings import Settings
 from facmon.tickets import TicketStore
@@ -112,6 +114,7 @@ class Service:
         self.address: BrokerAddress | None = None
         self.senders: dict[str, Sender] = {}
         self.dispatcher: OutboxDispatcher | None = None
+        self.kpis: KpiRuntime | None = None
 
     @property
     def mqtt_protocol(self) -> str:
@@ -145,6 +148,30 @@ class Service:
             raise
         log.info("ingest subscribed on %s (MQTT %s)", self.address.redacted(), self.mqtt_protocol)
         self._start_delivery(self.address)
+        self._start_kpis()
+
+    def _start_kpis(self) -> None:
+        """KPIs and the service's own metrics go to InfluxDB, where Grafana reads them.
+
+        Not with the embedded SQLite series store: nothing reads them there, and it
+        keeps one point per measurement, device and time, so KPI groups would collide.
+        """
+        settings = self.settings
+        if not settings.influx_url:
+            return
+        self.kpis = KpiRuntime(
+            self.stores.engine,
+            self.stores.series,
+            self.stores.metrics.registry,
+            instance=settings.mqtt_client_id,
+            bucket=timedelta(seconds=settings.kpi_bucket_s),
+            interval_s=settings.kpi_interval_s,
+            settle=timedelta(days=settings.kpi_settle_days),
+            metrics_interval_s=settings.service_metrics_interval_s,
+            repeat_window=settings.ticket_policy().repeat_window,
+            clock=self.stores.tickets.clock,
+        )
+        self.kpis.start()
 
     def _start_delivery(self, address: BrokerAddress) -> None:
         """Ticket events leave through the outbox: signed webhooks and MQTT, at least once."""
@@ -171,6 +198,8 @@ class Service:
         if self.subscriber:
             self.subscriber.stop()
         self.worker.stop()
+        if self.kpis:
+            self.kpis.stop()
         if self.dispatcher:
             self.dispatcher.stop()
         for sender in self.senders.values():

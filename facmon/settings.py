@@ -96,6 +96,19 @@ class Settings(BaseSettings):
         True, description="publish ticket events on facility/v1/tickets/{site}/... at QoS 1"
     )
 
+    kpi_bucket_s: int = Field(
+        3600, description="KPI period in seconds; the dashboards' KPI panels group by 1 h"
+    )
+    kpi_interval_s: float = Field(
+        60.0, description="how often the service recomputes the last and the running KPI period"
+    )
+    kpi_settle_days: float = Field(
+        7.0, description="how far back the hourly KPI recompute goes (completion settles)"
+    )
+    service_metrics_interval_s: float = Field(
+        10.0, description="how often the service writes its own metrics to InfluxDB"
+    )
+
     api_host: str = Field("127.0.0.1", description="API bind address")
     api_port: int = Field(8000, description="API port")
 

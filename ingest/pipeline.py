@@ -226,9 +226,20 @@ class IngestPipeline:
         key = (kind, channel)
         self._ingested[key] = self._ingested.get(key, 0) + 1
 
+    def _heard(self, device: DeviceRef, state: DeviceState, received_ms: int) -> None:
+        """A device heard while offline, or first heard by this process, is online: record it.
+
+        The KPI job reads liveness from `device_status` only, so without this a
+        device back from silence would stay offline there, and one that never
+        sends a status message would never appear.
+        """
+        if not state.online or state.last_seen_ms is None:
+            self._points.append(status_point(StatusChange(device, True), received_ms))
+        state.online = True
+
     def _take_sample(self, sample: Sample, received_ms: int) -> None:
         state = self._state(sample.device)
-        state.online = True
+        self._heard(sample.device, state, received_ms)
         state.last_seen_ms = received_ms
         state.last_sample_ts_ms = max(state.last_sample_ts_ms or 0, sample.ts_ms)
         state.last_seq = sample.seq
@@ -245,7 +256,7 @@ class IngestPipeline:
 
     def _take_event(self, event: Event, received_ms: int) -> None:
         state = self._state(event.device)
-        state.online = True
+        self._heard(event.device, state, received_ms)
         state.last_seen_ms = received_ms
         self._points.append(event_point(event))
         self._count(event.device.kind, "event")

@@ -24,13 +24,33 @@ from dashboards.build import (
     panel_queries,
     regex_value,
 )
+from dashboards.common import HELD_OPEN_LIMIT_S, metric
 from dashboards.model import GRID_WIDTH, InfluxQLTarget, TimeSeriesPanel
-from dashboards.overview import facility_overview, metric
+from dashboards.overview import facility_overview
+from facmon.kpi import GroupKpis, metric_fields
+from facmon.metrics import IngestMetrics, MetricsRegistry
 from gateway.contract import TELEMETRY_SCHEMAS, Kind
 
 PROVISIONING = GENERATED_DIR.parent / "provisioning"
 
 LOCATION_TAGS = frozenset({"site", "building", "device_id"})
+# Every field the KPI job can write: a group with every part non-zero, plus the service scope.
+_FULL_GROUP = GroupKpis(
+    devices=1,
+    observed_s=1,
+    online_s=1,
+    good_s=1,
+    opened=1,
+    failures=1,
+    completion_base=1,
+    rectified=1,
+)
+KPI_FIELDS = frozenset(_FULL_GROUP.fields()) | {
+    "dead_letters",
+    "ingest_lag_max_s",
+    "ingest_lag_mean_s",
+}
+SERVICE_FIELDS = frozenset(metric_fields(IngestMetrics(MetricsRegistry()).registry.render()))
 # (fields, tags) per measurement, as the ingestor, liveness and ticket code write them.
 MEASUREMENTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     **{kind.value: (frozenset(TELEMETRY_SCHEMAS[kind]) | {"seq"}, LOCATION_TAGS) for kind in Kind},
@@ -40,6 +60,12 @@ MEASUREMENTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset({"opened", "ticket_id"}),
         LOCATION_TAGS | {"kind", "fault_type", "severity"},
     ),
+    "kpi": (KPI_FIELDS, frozenset({"scope", "site", "building", "kind"})),
+    "ticket_events": (
+        frozenset({"ticket_id", "from_state", "to_state", "text"}),
+        LOCATION_TAGS | {"kind", "fault_type", "severity", "event"},
+    ),
+    "facmon_service": (SERVICE_FIELDS, frozenset({"instance"})),
 }
 ALL_TAGS = frozenset().union(*(tags for _, tags in MEASUREMENTS.values()))
 
@@ -261,8 +287,9 @@ def test_expand_variables_substitutes_like_grafana() -> None:
         'AND "site" =~ /^hq$/ AND "building" =~ /^(tower\\.a|b)$/ '
         'GROUP BY time(1m), "device_id"'
     )
-    with pytest.raises(ValueError, match="device"):
-        expand_variables('SELECT 1 FROM "x" WHERE "device_id" =~ /^$device$/')
+    assert expand_variables('"device_id" =~ /^$device$/', device="p1") == '"device_id" =~ /^p1$/'
+    with pytest.raises(ValueError, match="floor"):
+        expand_variables('SELECT 1 FROM "x" WHERE "floor" =~ /^$floor$/')
 
 
 def test_regex_value_escapes_regex_and_slashes() -> None:
@@ -285,3 +312,131 @@ def test_metric_lookup_rejects_names_outside_the_contract() -> None:
     assert metric(Kind.PUMP, "accelerometer1_rms_g").unit == "g"
     with pytest.raises(ValueError, match="no metric"):
         metric(Kind.PUMP, "door_close_time_s")
+
+
+def _by_uid(dashboards: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {dashboard["uid"]: dashboard for dashboard in dashboards}
+
+
+def _panel(dashboard: dict[str, Any], title: str) -> dict[str, Any]:
+    return next(panel for panel in dashboard["panels"] if panel["title"] == title)
+
+
+def _threshold_values(panel: dict[str, Any]) -> list[float | None]:
+    return [step["value"] for step in panel["fieldConfig"]["defaults"]["thresholds"]["steps"]]
+
+
+def test_the_shipped_dashboards(dashboards: list[dict[str, Any]]) -> None:
+    assert sorted(_by_uid(dashboards)) == [
+        "facmon-access",
+        "facmon-elevator",
+        "facmon-lighting",
+        "facmon-overview",
+        "facmon-pump",
+        "facmon-quality",
+        "facmon-service",
+    ]
+    for dashboard in dashboards:
+        assert dashboard["links"][0]["tags"] == ["facmon"], dashboard["uid"]
+        assert "facmon" in dashboard["tags"]
+
+
+def test_every_variable_a_query_uses_is_defined(dashboards: list[dict[str, Any]]) -> None:
+    builtin = {"timeFilter", "__interval"}
+    for dashboard in dashboards:
+        defined = {variable["name"] for variable in dashboard["templating"]["list"]}
+        for origin, query in all_queries(dashboard):
+            used = set(re.findall(r"\$(\w+)", query)) - builtin - {"col"}
+            assert used <= defined, f"{dashboard['uid']} / {origin}: {used - defined} undefined"
+
+
+def test_overview_shows_integrity_against_its_targets(dashboards: list[dict[str, Any]]) -> None:
+    overview = _by_uid(dashboards)["facmon-overview"]
+    titles = [panel["title"] for panel in overview["panels"]]
+    assert titles[:5] == [
+        "Equipment integrity by site",
+        "Elevator integrity by site",
+        "Open tickets by severity",
+        "SLA breaches",
+        "Chronic equipment",
+    ]
+    building = _panel(overview, "Equipment integrity by building")
+    elevators = _panel(overview, "Elevator integrity by building")
+    assert _threshold_values(building) == [None, 98.0]
+    assert _threshold_values(elevators) == [None, 100.0]
+    for panel in (building, elevators):
+        assert panel["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"] == "line"
+        assert panel["interval"] == "1h"
+    assert "\"kind\" = 'elevator'" in elevators["targets"][0]["query"]
+    annotations = [a["name"] for a in overview["annotations"]["list"][1:]]
+    assert annotations == ["Device events", "Tickets opened", "Ticket progress"]
+
+
+def test_kpi_panels_sum_the_finest_scope(dashboards: list[dict[str, Any]]) -> None:
+    checked = 0
+    for dashboard in dashboards:
+        for origin, query in panel_queries(dashboard):
+            if 'FROM "kpi"' not in query:
+                continue
+            checked += 1
+            assert "\"scope\" = 'building_kind'" in query or "\"scope\" = 'service'" in query
+            # Ratios divide sums, never average ratios of unequal groups.
+            assert "_pct" not in query and 'mean("mttr_s")' not in query, origin
+    assert checked >= 20
+
+
+def test_kind_dashboards_draw_only_fixed_detector_limits(dashboards: list[dict[str, Any]]) -> None:
+    by_uid = _by_uid(dashboards)
+    held_open = _panel(by_uid["facmon-access"], "Door held open (held-open detector)")
+    assert HELD_OPEN_LIMIT_S == 60.0
+    assert _threshold_values(held_open) == [None, 60.0]
+    assert held_open["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"] == "line"
+    relative = {
+        "facmon-lighting": "Circuit current (lamp failure detector)",
+        "facmon-elevator": "Door close time (door slowing detector)",
+        "facmon-pump": "Vibration, accelerometer 1 (bearing wear detector)",
+    }
+    for uid, title in relative.items():
+        panel = _panel(by_uid[uid], title)
+        assert _threshold_values(panel) == [None], title
+        assert "relative to each device" in panel["description"], title
+    assert "60%" in _panel(by_uid["facmon-lighting"], relative["facmon-lighting"])["description"]
+    for kind in Kind:
+        dashboard = by_uid[f"facmon-{kind.value}"]
+        assert [v["name"] for v in dashboard["templating"]["list"]] == [
+            "site",
+            "building",
+            "device",
+        ]
+        names = [a["name"] for a in dashboard["annotations"]["list"][1:]]
+        assert names == ["Tickets opened", "Ticket progress", "Device events"]
+        for annotation in dashboard["annotations"]["list"][1:]:
+            assert f"\"kind\" = '{kind.value}'" in annotation["query"]
+        liveness = _panel(dashboard, "Liveness")
+        assert liveness["type"] == "state-timeline"
+
+
+def test_quality_loop_has_every_kpi_and_the_findings_grid(dashboards: list[dict[str, Any]]) -> None:
+    quality = _by_uid(dashboards)["facmon-quality"]
+    titles = {panel["title"] for panel in quality["panels"]}
+    assert {
+        "Repair timeliness",
+        "Rectification completion",
+        "MTTR",
+        "MTBF",
+        "Repeat-fault rate",
+        "Findings by building and kind",
+    } <= titles
+    grid = _panel(quality, "Findings by building and kind")
+    assert grid["type"] == "status-history"
+    assert 'GROUP BY time($__interval), "building", "kind"' in grid["targets"][0]["query"]
+    assert "no floor" in grid["description"]
+
+
+def test_service_health_reads_the_service_metrics(dashboards: list[dict[str, Any]]) -> None:
+    service = _by_uid(dashboards)["facmon-service"]
+    queries = " ".join(query for _, query in panel_queries(service))
+    for field in ("messages_ingested", "ingest_lag_seconds", "dead_letters", "write_errors"):
+        assert f'"{field}"' in queries, field
+    assert '"ingest_pending_messages"' in queries and '"spool_points"' in queries
+    assert {"messages_ingested", "ingest_pending_messages", "spool_points"} <= SERVICE_FIELDS

@@ -1,0 +1,415 @@
+"""The quality-loop KPIs over one period, per site, building and kind: pure functions.
+
+Every result is kept as additive parts (device-seconds, counts, summed
+durations) next to the ratio they make, so that Grafana can re-aggregate
+buckets and groups correctly: `sum(good_s) / sum(observed_s)` over a day is
+the day's integrity, whereas the mean of 24 hourly ratios is not. The
+definitions are in the README's "KPIs" section and on each function below.
+
+>>> from datetime import UTC, datetime
+>>> t0 = datetime(2027, 1, 1, tzinfo=UTC)
+>>> period = Period(t0, datetime(2027, 1, 1, 1, tzinfo=UTC))
+>>> pump = LivenessChange("p1", "hq", "plant", "pump", period.start_ms - 1, True)
+>>> kpis = compute_kpis(period, tickets=[], liveness=[pump])
+>>> kpis[GroupKey("site", "hq")].integrity_pct
+100.0
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final
+
+from facmon.clock import to_ms
+from facmon.kpi.records import (
+    IMPAIRING_SEVERITIES,
+    UNRESOLVED_STATES,
+    LivenessChange,
+    Period,
+    TicketRecord,
+)
+from facmon.timeseries.base import FieldValue
+
+SCOPES: Final = ("site", "building", "kind", "building_kind")
+"""Each device and ticket counts in one group of every scope.
+
+`site`: per site; `building`: per site and building; `kind`: per site and
+kind; `building_kind`: per site, building and kind, the finest, which the
+dashboards sum up so that all three filters apply at once.
+"""
+
+SEVERITY_FIELDS: Final = {"critical": "open_critical", "major": "open_major", "minor": "open_minor"}
+
+Interval = tuple[int, int]
+
+_TAG_KEYS: Final = ("scope", "site", "building", "kind")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class GroupKey:
+    """One row of KPIs: a scope and the tags that define its group ("" = not grouped by)."""
+
+    scope: str
+    site: str
+    building: str = ""
+    kind: str = ""
+
+    def tags(self) -> dict[str, str]:
+        values = (self.scope, self.site, self.building, self.kind)
+        return {key: value for key, value in zip(_TAG_KEYS, values, strict=True) if value}
+
+
+def group_keys(site: str, building: str, kind: str) -> tuple[GroupKey, ...]:
+    """The group of every scope that a device or ticket at this place belongs to."""
+    return (
+        GroupKey("site", site),
+        GroupKey("building", site, building=building),
+        GroupKey("kind", site, kind=kind),
+        GroupKey("building_kind", site, building, kind),
+    )
+
+
+@dataclass(slots=True)
+class GroupKpis:
+    """Additive parts of every KPI for one group and period; ratios are properties."""
+
+    devices: int = 0
+    observed_s: float = 0.0
+    online_s: float = 0.0
+    good_s: float = 0.0
+    opened: int = 0
+    findings: int = 0
+    failures: int = 0
+    repeats: int = 0
+    completion_base: int = 0
+    completed: int = 0
+    rectified: int = 0
+    rectified_on_time: int = 0
+    repair_s: float = 0.0
+    open_critical: int = 0
+    open_major: int = 0
+    open_minor: int = 0
+    sla_dispatch_breaches: int = 0
+    sla_rectify_breaches: int = 0
+    chronic: set[str] = field(default_factory=set)
+
+    @property
+    def integrity_pct(self) -> float | None:
+        """Equipment integrity rate: share of observed device-time in good condition."""
+        return 100.0 * self.good_s / self.observed_s if self.observed_s > 0 else None
+
+    @property
+    def timeliness_pct(self) -> float | None:
+        """Repair timeliness: share of rectifications made by the rectify deadline."""
+        return 100.0 * self.rectified_on_time / self.rectified if self.rectified else None
+
+    @property
+    def completion_pct(self) -> float | None:
+        """Rectification completion: share of the period's tickets rectified (dismissals aside)."""
+        return 100.0 * self.completed / self.completion_base if self.completion_base else None
+
+    @property
+    def mttr_s(self) -> float | None:
+        """Mean time to repair: opening to rectification, over the period's rectifications."""
+        return self.repair_s / self.rectified if self.rectified else None
+
+    @property
+    def mtbf_s(self) -> float | None:
+        """Mean time between failures: online device-time per major-or-worse ticket opened."""
+        return self.online_s / self.failures if self.failures and self.observed_s > 0 else None
+
+    @property
+    def repeat_pct(self) -> float | None:
+        """Repeat-fault rate: share of the period's tickets that repeat a recent fault."""
+        return 100.0 * self.repeats / self.opened if self.opened else None
+
+    @property
+    def open_total(self) -> int:
+        return self.open_critical + self.open_major + self.open_minor
+
+    def fields(self) -> dict[str, FieldValue]:
+        """InfluxDB fields: counts as integers, times and shares as floats, always.
+
+        A ratio's parts are written only when its denominator is not zero,
+        because InfluxQL answers `0 / 0` with 0, which a chart would show as
+        "0 % integrity". Levels and event counts are always written.
+        """
+        out: dict[str, FieldValue] = {
+            "devices": self.devices,
+            "findings": self.findings,
+            "open_critical": self.open_critical,
+            "open_major": self.open_major,
+            "open_minor": self.open_minor,
+            "open_total": self.open_total,
+            "sla_dispatch_breaches": self.sla_dispatch_breaches,
+            "sla_rectify_breaches": self.sla_rectify_breaches,
+            "sla_breaches": self.sla_dispatch_breaches + self.sla_rectify_breaches,
+            "chronic_devices": len(self.chronic),
+        }
+        if self.observed_s > 0:
+            out |= {
+                "observed_s": float(self.observed_s),
+                "online_s": float(self.online_s),
+                "good_s": float(self.good_s),
+            }
+        if self.opened:
+            out |= {"opened": self.opened, "repeats": self.repeats}
+        if self.completion_base:
+            out |= {"completion_base": self.completion_base, "completed": self.completed}
+        if self.rectified:
+            out |= {
+                "rectified": self.rectified,
+                "rectified_on_time": self.rectified_on_time,
+                "repair_s": float(self.repair_s),
+            }
+        if self.failures:
+            out["failures"] = self.failures
+        ratios = {
+            "integrity_pct": self.integrity_pct,
+            "timeliness_pct": self.timeliness_pct,
+            "completion_pct": self.completion_pct,
+            "mttr_s": self.mttr_s,
+            "mtbf_s": self.mtbf_s,
+            "repeat_pct": self.repeat_pct,
+        }
+        out |= {name: float(value) for name, value in ratios.items() if value is not None}
+        return out
+
+
+# -- intervals (epoch ms, half-open) -----------------------------------------------------
+
+
+def _union(intervals: Iterable[Interval]) -> list[Interval]:
+    merged: list[Interval] = []
+    for start, end in sorted(i for i in intervals if i[0] < i[1]):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _clip(intervals: Iterable[Interval], lo: int, hi: int) -> list[Interval]:
+    return [(max(s, lo), min(e, hi)) for s, e in intervals if max(s, lo) < min(e, hi)]
+
+
+def _length(intervals: Iterable[Interval]) -> int:
+    return sum(end - start for start, end in intervals)
+
+
+def _overlap(a: Sequence[Interval], b: Sequence[Interval]) -> int:
+    """Total length of the intersection of two unions (each sorted, non-overlapping)."""
+    total = i = j = 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        total += max(0, hi - lo)
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return total
+
+
+_FOREVER: Final = 2**62
+
+
+def unresolved_intervals(ticket: TicketRecord) -> list[Interval]:
+    """When the ticket was unresolved (open, dispatched, rectified or reopened), in ms.
+
+    A ticket still unresolved today has an interval without end.
+    """
+    intervals: list[Interval] = []
+    since: int | None = None
+    for at, state in ticket.moves():
+        if state in UNRESOLVED_STATES and since is None:
+            since = at
+        elif state not in UNRESOLVED_STATES and since is not None:
+            intervals.append((since, at))
+            since = None
+    if since is not None:
+        intervals.append((since, _FOREVER))
+    return intervals
+
+
+def _state_before(moves: Sequence[tuple[int, str]], moment_ms: int) -> str | None:
+    """The state just before `moment_ms` (moves at that very instant not yet made)."""
+    state = None
+    for at, to_state in moves:
+        if at >= moment_ms:
+            break
+        state = to_state
+    return state
+
+
+# -- equipment integrity -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceTime:
+    """One device's time in a period, in seconds: observed, online, in good condition."""
+
+    observed_s: float
+    online_s: float
+    good_s: float
+
+
+def online_intervals(
+    period: Period, changes: Sequence[LivenessChange]
+) -> tuple[Interval | None, list[Interval]]:
+    """(observed interval, online intervals) of one device within the period, in ms.
+
+    The device's state at the period start is its last change at or before it.
+    A device with no change before the period appears at its first change in
+    it and is observed only from then; one with no change at all up to the
+    period end is not observed.
+    """
+    start, end = period.start_ms, period.end_ms
+    ordered = sorted(changes, key=lambda c: c.ts_ms)
+    before = [c for c in ordered if c.ts_ms <= start]
+    within = [c for c in ordered if start < c.ts_ms < end]
+    if before:
+        observed_from, online = start, before[-1].online
+    elif within:
+        observed_from, online = within[0].ts_ms, within[0].online
+        within = within[1:]
+    else:
+        return None, []
+    intervals: list[Interval] = []
+    since = observed_from if online else None
+    for change in within:
+        if change.online and since is None:
+            since = change.ts_ms
+        elif not change.online and since is not None:
+            intervals.append((since, change.ts_ms))
+            since = None
+    if since is not None:
+        intervals.append((since, end))
+    return (observed_from, end), intervals
+
+
+def device_time(
+    period: Period, changes: Sequence[LivenessChange], tickets: Iterable[TicketRecord]
+) -> DeviceTime | None:
+    """Time-weighted condition of one device; None when it was not observed in the period.
+
+    In good condition at time t: its latest status is online, and no ticket of
+    severity major or critical for it is unresolved at t. Tickets are clipped
+    to the period, and to the device's first appearance.
+    """
+    observed, online = online_intervals(period, changes)
+    if observed is None:
+        return None
+    impaired = _union(
+        interval
+        for ticket in tickets
+        if ticket.severity in IMPAIRING_SEVERITIES
+        for interval in _clip(unresolved_intervals(ticket), *observed)
+    )
+    online_ms = _length(online)
+    good_ms = online_ms - _overlap(online, impaired)
+    return DeviceTime((observed[1] - observed[0]) / 1000, online_ms / 1000, good_ms / 1000)
+
+
+# -- all KPIs ----------------------------------------------------------------------------
+
+
+def _add_ticket(
+    kpis: GroupKpis,
+    ticket: TicketRecord,
+    period: Period,
+    as_of_ms: int,
+    chronic_since_ms: int,
+) -> bool:
+    """Add one ticket's contributions to a group; False when it contributes nothing."""
+    start, end = period.start_ms, period.end_ms
+    opened_ms = to_ms(ticket.opened_at)
+    moves = ticket.moves()
+    touched = False
+    if start <= opened_ms < end:
+        touched = True
+        kpis.opened += 1
+        kpis.findings += 1
+        kpis.failures += ticket.severity in IMPAIRING_SEVERITIES
+        kpis.repeats += ticket.repeat_count > 1
+        known = [(at, state) for at, state in moves if at <= as_of_ms]
+        ever_rectified = any(state == "rectified" for _, state in known)
+        last = known[-1][1] if known else "open"
+        if ever_rectified and last in ("rectified", "verified", "closed"):
+            kpis.completion_base += 1
+            kpis.completed += 1
+        elif last != "closed":  # closed without a rectification: dismissed as false
+            kpis.completion_base += 1
+    occurrences = sum(start <= to_ms(at) < end for at in ticket.occurrences)
+    if occurrences:
+        touched = True
+        kpis.findings += occurrences
+    rectifications = [at for at, state in moves if state == "rectified" and start <= at < end]
+    if rectifications:
+        touched = True
+        kpis.rectified += 1
+        kpis.rectified_on_time += rectifications[0] <= to_ms(ticket.rectify_due_at)
+        kpis.repair_s += (rectifications[0] - opened_ms) / 1000
+    if opened_ms < end and _state_before(moves, end) in UNRESOLVED_STATES:
+        touched = True
+        severity_field = SEVERITY_FIELDS.get(ticket.severity, "open_major")
+        setattr(kpis, severity_field, getattr(kpis, severity_field) + 1)
+    if ticket.dispatch_breached and start <= to_ms(ticket.dispatch_due_at) < end:
+        touched = True
+        kpis.sla_dispatch_breaches += 1
+    if ticket.rectify_breached and start <= to_ms(ticket.rectify_due_at) < end:
+        touched = True
+        kpis.sla_rectify_breaches += 1
+    if ticket.card == "red" and chronic_since_ms <= opened_ms < end:
+        touched = True
+        kpis.chronic.add(ticket.device_id)
+    return touched
+
+
+def compute_kpis(
+    period: Period,
+    tickets: Iterable[TicketRecord],
+    liveness: Iterable[LivenessChange],
+    *,
+    as_of: datetime | None = None,
+    repeat_window: timedelta = timedelta(days=30),
+) -> dict[GroupKey, GroupKpis]:
+    """Every KPI of every group that has an observed device or a ticket event in the period.
+
+    `tickets` and `liveness` may cover more than the period; only what
+    falls in it (and, for states, before it) counts. `as_of` (default: the
+    period end) is when rectification completion is judged: a ticket opened
+    in the period counts as completed if it has been rectified by then and
+    not reopened since.
+    """
+    as_of_ms = to_ms(as_of) if as_of is not None else period.end_ms
+    chronic_since_ms = to_ms(period.end - repeat_window)
+    tickets = list(tickets)
+    by_device: dict[str, list[LivenessChange]] = defaultdict(list)
+    for change in liveness:
+        if change.ts_ms < period.end_ms:
+            by_device[change.device_id].append(change)
+    tickets_by_device: dict[str, list[TicketRecord]] = defaultdict(list)
+    for ticket in tickets:
+        tickets_by_device[ticket.device_id].append(ticket)
+
+    results: dict[GroupKey, GroupKpis] = defaultdict(GroupKpis)
+    for device_id, changes in by_device.items():
+        time = device_time(period, changes, tickets_by_device.get(device_id, ()))
+        if time is None:
+            continue
+        latest = max(changes, key=lambda c: c.ts_ms)  # where the device is now
+        for key in group_keys(latest.site, latest.building, latest.kind):
+            kpis = results[key]
+            kpis.devices += 1
+            kpis.observed_s += time.observed_s
+            kpis.online_s += time.online_s
+            kpis.good_s += time.good_s
+    for ticket in tickets:
+        for key in group_keys(ticket.site, ticket.building, ticket.kind):
+            kpis = results.get(key) or GroupKpis()
+            if _add_ticket(kpis, ticket, period, as_of_ms, chronic_since_ms):
+                results[key] = kpis
+    return dict(results)
