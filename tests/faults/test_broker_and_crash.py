@@ -101,7 +101,9 @@ def test_ingest_killed_mid_batch_loses_and_doubles_nothing(
         "FACMON_INFLUX_DATABASE": database,
         "FACMON_DATA_DIR": str(tmp_path / "data"),
         "FACMON_MQTT_CLIENT_ID": unique("kill-ingest"),
-        "FACMON_BATCH_MAX_DELAY_S": "2",
+        # The first ingest holds its whole batch (1,200 lines, far from 5,000) until
+        # killed; the second flushes quickly.
+        "FACMON_BATCH_MAX_DELAY_S": "60",
     }
 
     def start_ingest() -> subprocess.Popen[bytes]:
@@ -128,13 +130,14 @@ def test_ingest_killed_mid_batch_loses_and_doubles_nothing(
     first = start_ingest()
     try:
         publish(mosquitto.port, site, range(1, 301))
-        # Killed while its batch (flushed every 2 s) is still being filled.
+        # Killed while its batch is still being filled: nothing acknowledged yet.
         first.send_signal(signal.SIGKILL)
         first.wait(10)
     finally:
         if first.poll() is None:
             first.kill()
     assert not exactly_once(store, range(1, 301)), "the kill came too late to test anything"
+    env["FACMON_BATCH_MAX_DELAY_S"] = "0.5"
     second = start_ingest()
     try:
         wait_until(
