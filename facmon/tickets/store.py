@@ -258,21 +258,26 @@ class TicketStore:
             return RecordResult(ticket_id, opened=False, reopened=True)
         return RecordResult(ticket_id, opened=False)
 
-    def _reopen_recent(
-        self, session: Session, finding: Finding, evidence: dict[str, Any]
-    ) -> RecordResult | None:
-        now = self.clock.now()
-        recent = session.scalars(
+    @staticmethod
+    def _last_closed(session: Session, finding: Finding, since: datetime) -> Ticket | None:
+        """The device's latest ticket for this fault that was closed after `since`."""
+        return session.scalars(
             select(Ticket)
             .where(
                 Ticket.device_id == finding.device.device_id,
                 Ticket.fault_type == finding.fault_type,
                 Ticket.state == State.CLOSED,
-                Ticket.closed_at >= now - self.policy.reopen_grace,
+                Ticket.closed_at >= since,
             )
             .order_by(Ticket.closed_at.desc())
             .limit(1)
         ).first()
+
+    def _reopen_recent(
+        self, session: Session, finding: Finding, evidence: dict[str, Any]
+    ) -> RecordResult | None:
+        now = self.clock.now()
+        recent = self._last_closed(session, finding, now - self.policy.reopen_grace)
         if recent is None:
             return None
         note = f"fault returned within the grace period after closing: {finding.summary}"
@@ -290,17 +295,7 @@ class TicketStore:
         self, session: Session, finding: Finding, evidence: dict[str, Any]
     ) -> RecordResult | None:
         now = self.clock.now()
-        previous = session.scalars(
-            select(Ticket)
-            .where(
-                Ticket.device_id == finding.device.device_id,
-                Ticket.fault_type == finding.fault_type,
-                Ticket.state == State.CLOSED,
-                Ticket.closed_at >= now - self.policy.repeat_window,
-            )
-            .order_by(Ticket.closed_at.desc())
-            .limit(1)
-        ).first()
+        previous = self._last_closed(session, finding, now - self.policy.repeat_window)
         repeat_count = previous.repeat_count + 1 if previous else 1
         previous_ids = [*previous.previous_ticket_ids, previous.id] if previous else []
         severity = finding.severity.value
