@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detectors.base import Detector, Finding, Severity
+from detectors.base import Detector, Finding, Severity, number
 from detectors.rolling import Persistence
 from gateway.contract import DeviceRef
 from gateway.payload import Sample
@@ -31,15 +31,17 @@ class DoorHeldOpenDetector(Detector):
 
     @staticmethod
     def score(sample: Sample) -> float:
-        held = sample.metrics.get("held_open_s")
-        if sample.metrics.get("door_open") is not True or not isinstance(held, float | int):
+        held = number(sample.metrics, "held_open_s")
+        if sample.metrics.get("door_open") is not True or held is None:
             return 0.0
-        return float(held)
+        return held
 
     def update(self, sample: Sample) -> list[Finding]:
         door_open = sample.metrics.get("door_open")
-        if door_open is None or (door_open is True and "held_open_s" not in sample.metrics):
-            return []  # a partial sample says nothing either way
+        if door_open is None or (
+            door_open is True and number(sample.metrics, "held_open_s") is None
+        ):
+            return []  # a partial sample (or a non-finite reading) says nothing either way
         held_s = self.score(sample)
         self.last_score = held_s
         if not self.persistence.observe(held_s > self.limit_s, sample.ts_ms, door_open is False):

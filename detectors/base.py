@@ -8,12 +8,13 @@ returns the raw statistic, `update` applies warm-up and hysteresis to it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from gateway.contract import DeviceRef
-from gateway.payload import Event, Sample, StatusChange
+from gateway.payload import Event, MetricValue, Sample, StatusChange
 
 
 class Severity(StrEnum):
@@ -82,3 +83,24 @@ class Detector:
             summary=summary,
             evidence=evidence,
         )
+
+
+def number(metrics: dict[str, MetricValue], name: str) -> float | None:
+    """The metric as a finite float; None when it is missing, a boolean or not finite.
+
+    The gateway rejects NaN and infinities, but detectors are also fed directly (replays,
+    data sets): a non-finite reading must never be learnt or judged."""
+    value = metrics.get(name)
+    if type(value) is float:  # the common case first: every detector calls this per sample
+        reading = cast(float, value)
+        return reading if -math.inf < reading < math.inf else None
+    if isinstance(value, bool) or not isinstance(value, float | int):
+        return None
+    result = float(value)
+    return result if math.isfinite(result) else None
+
+
+def flag(metrics: dict[str, MetricValue], name: str) -> bool | None:
+    """The metric as a boolean; None when it is missing or not a boolean (1 is not True)."""
+    value = metrics.get(name)
+    return value if isinstance(value, bool) else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detectors.base import Detector, Finding, Severity
+from detectors.base import Detector, Finding, Severity, number
 from detectors.rolling import Persistence, RollingWindow
 from gateway.contract import DeviceRef
 from gateway.payload import Sample
@@ -52,15 +52,15 @@ class DoorSlowingDetector(Detector):
         return self.recent.median() - (self.baseline or 0.0)
 
     def update(self, sample: Sample) -> list[Finding]:
-        value = sample.metrics.get(self.metric)
-        if not isinstance(value, float | int) or isinstance(value, bool):
+        value = number(sample.metrics, self.metric)
+        if value is None:
             return []
         if self.baseline is None:
-            self.warmup.add(float(value))
+            self.warmup.add(value)
             if self.warmup.full:
                 self.baseline = self.warmup.median()
             return []
-        self.recent.add(float(value))
+        self.recent.add(value)
         if not self.recent.full:
             return []
         median = self.recent.median()

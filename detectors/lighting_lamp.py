@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detectors.base import Detector, Finding, Severity
+from detectors.base import Detector, Finding, Severity, number
 from detectors.rolling import Persistence, RollingWindow
 from gateway.contract import DeviceRef
 from gateway.payload import Sample
@@ -49,17 +49,17 @@ class LampFailureDetector(Detector):
 
     def update(self, sample: Sample) -> list[Finding]:
         on = sample.metrics.get("on")
-        current = sample.metrics.get("current_a")
-        if on is not True or not isinstance(current, float | int) or isinstance(current, bool):
+        current = number(sample.metrics, "current_a")
+        if on is not True or current is None:
             return []
         if self.expected_a is None:
-            self.warmup.add(float(current))
+            self.warmup.add(current)
             if self.warmup.full:
                 self.expected_a = self.warmup.median()
             return []
         if self.expected_a <= 0:
             return []
-        self.recent.add(float(current))
+        self.recent.add(current)
         if not self.recent.full:
             return []
         ratio = self.score()

@@ -16,10 +16,10 @@ from collections import deque
 from typing import ClassVar
 
 import numpy as np
-from scipy.stats import theilslopes
 
-from detectors.base import Detector, Finding, Severity
-from detectors.rolling import Persistence, RollingWindow
+from detectors.base import Detector, Finding, Severity, number
+from detectors.rolling import Persistence, RollingWindow, median_of
+from detectors.trend import theil_sen
 from gateway.contract import DeviceRef
 from gateway.payload import Sample
 
@@ -68,22 +68,22 @@ class BearingWearDetector(Detector):
     def _close_bucket(self) -> tuple[int, float] | None:
         if not self._bucket or self._bucket_start is None:
             return None
-        point = (self._bucket_start, float(np.median(np.fromiter(self._bucket, dtype=float))))
+        point = (self._bucket_start, float(median_of(self._bucket)))
         self._bucket.clear()
         return point
 
     def update(self, sample: Sample) -> list[Finding]:
-        value = sample.metrics.get(self.metric)
+        value = number(sample.metrics, self.metric)
         if sample.metrics.get("running") is False:
             return []
-        if not isinstance(value, float | int) or isinstance(value, bool):
+        if value is None:
             return []
         bucket_start = sample.ts_ms - sample.ts_ms % self.bucket_ms
         closed = None
         if self._bucket_start is not None and bucket_start != self._bucket_start:
             closed = self._close_bucket()
         self._bucket_start = bucket_start
-        self._bucket.append(float(value))
+        self._bucket.append(value)
         if closed is None:
             return []
         return self._on_bucket(*closed)
@@ -116,7 +116,7 @@ class BearingWearDetector(Detector):
         self.history.append((ts_ms, level))
         if len(self.history) < self.min_trend_buckets:
             return []
-        recent_level = float(np.median([v for _, v in list(self.history)[-3:]]))
+        recent_level = float(median_of(v for _, v in list(self.history)[-3:]))
         clear = recent_level < self.baseline * (1 + self.rise_margin / 2)
         slope, low, high = self.score()
         limit = self.limit
@@ -163,8 +163,7 @@ class BearingWearDetector(Detector):
 def _theil_sen(points: list[tuple[int, float]]) -> tuple[float, float, float]:
     times_h = np.array([t for t, _ in points], dtype=float) / 3_600_000
     values = np.array([v for _, v in points], dtype=float)
-    slope, _intercept, low, high = theilslopes(values, times_h, alpha=0.95)
-    return float(slope), float(low), float(high)
+    return theil_sen(times_h, values)
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -93,6 +93,8 @@ class PumpMultivariateDetector(Detector):
         self.smooth: np.ndarray | None = None  # smoothed current values
         self.z: np.ndarray | None = None  # last deviations, in spreads
         self.last_ts: int | None = None
+        # A running median of three drops a single glitched reading before smoothing.
+        self._recent: deque[np.ndarray] = deque(maxlen=3)
 
     @property
     def fitted(self) -> bool:
@@ -167,7 +169,9 @@ class PumpMultivariateDetector(Detector):
         assert self.smooth is not None and self.spread is not None and self.last_ts is not None
         dt_s = (sample.ts_ms - self.last_ts) / 1000
         self.last_ts = max(self.last_ts, sample.ts_ms)
-        self.smooth += self._alpha(dt_s, self.smooth_s) * (values - self.smooth)
+        self._recent.append(values)
+        filtered = np.median(np.stack(self._recent), axis=0) if len(self._recent) == 3 else values
+        self.smooth += self._alpha(dt_s, self.smooth_s) * (filtered - self.smooth)
         self.z = (self.smooth - self.level) / self.spread
         score = self.score()
         clear = score < self.clear_level

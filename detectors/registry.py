@@ -11,21 +11,71 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from detectors.access_brute_force import BruteForceDetector
+from detectors.access_forced_open import DoorForcedDetector
 from detectors.access_held_open import DoorHeldOpenDetector
+from detectors.access_lock_slowing import LockSlowingDetector
+from detectors.access_reader_offline import ReaderOfflineDetector
 from detectors.base import Detector, Finding
 from detectors.elevator_door import DoorSlowingDetector
+from detectors.elevator_entrapment import EntrapmentDetector
+from detectors.elevator_fault_code import FaultCodeDetector
+from detectors.elevator_levelling import LevellingErrorDetector
+from detectors.elevator_motor_current import MotorCurrentTrendDetector
+from detectors.elevator_reversals import DoorReversalDetector
+from detectors.elevator_vibration import CarVibrationTrendDetector
+from detectors.generic_out_of_range import OutOfRangeDetector
+from detectors.generic_stuck import StuckSensorDetector
+from detectors.lighting_flicker import FlickerDetector
+from detectors.lighting_illuminance import IlluminanceLowDetector
 from detectors.lighting_lamp import LampFailureDetector
+from detectors.lighting_left_on import LightsLeftOnDetector
 from detectors.offline import OfflineDetector
 from detectors.pump_bearing import BearingWearDetector
+from detectors.pump_cavitation import CavitationDetector
+from detectors.pump_dry_running import DryRunningDetector
+from detectors.pump_leakage import LeakageDetector
 from detectors.pump_multivariate import PumpMultivariateDetector
 from gateway.contract import DeviceRef
 from gateway.payload import Event, Sample, StatusChange
 
+# Every kind also gets the generic sensor-health detectors (and the bank adds `offline`).
+GENERIC_DETECTORS: tuple[type[Detector], ...] = (StuckSensorDetector, OutOfRangeDetector)
+
 KIND_DETECTORS: dict[str, tuple[type[Detector], ...]] = {
-    "elevator": (DoorSlowingDetector,),
-    "lighting": (LampFailureDetector,),
-    "pump": (BearingWearDetector, PumpMultivariateDetector),
-    "access": (DoorHeldOpenDetector,),
+    "elevator": (
+        DoorSlowingDetector,
+        DoorReversalDetector,
+        LevellingErrorDetector,
+        MotorCurrentTrendDetector,
+        CarVibrationTrendDetector,
+        EntrapmentDetector,
+        FaultCodeDetector,
+        *GENERIC_DETECTORS,
+    ),
+    "lighting": (
+        LampFailureDetector,
+        FlickerDetector,
+        LightsLeftOnDetector,
+        IlluminanceLowDetector,
+        *GENERIC_DETECTORS,
+    ),
+    "pump": (
+        BearingWearDetector,
+        PumpMultivariateDetector,
+        CavitationDetector,
+        DryRunningDetector,
+        LeakageDetector,
+        *GENERIC_DETECTORS,
+    ),
+    "access": (
+        DoorHeldOpenDetector,
+        DoorForcedDetector,
+        BruteForceDetector,
+        LockSlowingDetector,
+        ReaderOfflineDetector,
+        *GENERIC_DETECTORS,
+    ),
 }
 
 

@@ -329,3 +329,428 @@ def test_a_door_held_open_for_more_than_a_day_still_passes_the_contract() -> Non
     assert max(held) == 86_400.0
     past_a_day = [m["held_open_s"] for ts, m in series if ts - T0 >= 24 * HOUR_MS]
     assert past_a_day and set(past_a_day) == {86_400.0}
+
+
+# -- the fault injections of every detector ------------------------------------------------
+
+
+def _events(messages: list[OutMessage], device_id: str) -> list[tuple[int, str]]:
+    out = []
+    for m in messages:
+        if m.device.device_id == device_id and m.channel is Channel.EVENT:
+            event = decode_message(topic_for(m.device, m.channel), m.payload, m.ts_ms).event
+            assert event is not None
+            out.append((m.ts_ms, event.event))
+    return out
+
+
+def _window(
+    series: list[tuple[int, dict]], start_h: float, end_h: float, **where: object
+) -> list[dict]:
+    return [
+        m
+        for ts, m in series
+        if T0 + start_h * HOUR_MS <= ts < T0 + end_h * HOUR_MS
+        and all(m.get(k) == v for k, v in where.items())
+    ]
+
+
+def test_elevator_entrapment_stops_the_car_between_floors_and_raises_one_event() -> None:
+    sc = scenario(
+        [{"id": "e1", "kind": "elevator"}],
+        [{"device": "e1", "type": "entrapment", "at": "10m", "for": "10m"}],
+    )
+    messages = run(sc, 3, 30 * MIN_MS)
+    series = decoded_series(messages, "e1")
+    during = _window(series, 10 / 60, 20 / 60)
+    assert during and all(
+        m["speed_ms"] == 0 and m["doors_closed"] and m["trips"] == 0 for m in during
+    )
+    assert all(abs(m["position_floor"] - round(m["position_floor"])) > 0.4 for m in during)
+    after = _window(series, 21 / 60, 0.5)
+    assert all(m["position_floor"] == round(m["position_floor"]) for m in after)
+    assert [(ts - T0, name) for ts, name in _events(messages, "e1")] == [
+        (10 * MIN_MS, "entrapment")
+    ]
+
+
+def test_elevator_fault_code_parks_the_car_and_shows_the_code() -> None:
+    sc = scenario(
+        [{"id": "e1", "kind": "elevator"}],
+        [{"device": "e1", "type": "fault_code", "at": "10m", "for": "5m", "params": {"code": 42}}],
+    )
+    messages = run(sc, 3, 30 * MIN_MS)
+    during = _window(decoded_series(messages, "e1"), 10 / 60, 15 / 60)
+    assert during and all(m["fault_code"] == 42 and m["trips"] == 0 for m in during)
+    assert [name for _, name in _events(messages, "e1")] == ["fault_code"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "metric", "running_only", "low", "high"),
+    [
+        (
+            {"type": "levelling_error", "params": {"offset_mm": -15}},
+            "levelling_error_mm",
+            False,
+            -18,
+            -12,
+        ),
+        (
+            {"type": "motor_current_rising", "params": {"rate_a_per_h": 8}},
+            "motor_current_a",
+            True,
+            6,
+            10,
+        ),
+        ({"type": "car_vibration_rising"}, "car_vibration_rms_ms2", True, 0.03, 0.07),
+    ],
+    ids=["levelling", "motor-current", "vibration"],
+)
+def test_elevator_wear_faults_move_their_signal(
+    fault: dict, metric: str, running_only: bool, low: float, high: float
+) -> None:
+    faulty, healthy = _twin("elevator", {**fault, "at": 0}, 1.5, 0.2)
+
+    def mean(series: list[tuple[int, dict]]) -> float:
+        values = [
+            m[metric]
+            for ts, m in series
+            if ts >= T0 + HOUR_MS and (m["speed_ms"] > 0 or not running_only)
+        ]
+        return float(np.mean(values))
+
+    assert low < mean(faulty) - mean(healthy) < high
+
+
+def test_door_reversals_follow_the_trips() -> None:
+    faulty, healthy = _twin(
+        "elevator", {"type": "door_reversals", "at": 0, "params": {"extra_per_trip": 0.5}}, 3, 0.1
+    )
+
+    def per_trip(series: list[tuple[int, dict]]) -> float:
+        trips = sum(m["trips"] for _, m in series)
+        assert trips > 200
+        assert all(m["door_reversals"] == 0 for _, m in series if m["trips"] == 0)
+        return sum(m["door_reversals"] for _, m in series) / trips
+
+    assert 0.02 < per_trip(healthy) < 0.06
+    assert 0.45 < per_trip(faulty) < 0.65
+
+
+def test_lighting_faults_bend_current_and_light_the_physical_way() -> None:
+    params = {"on_hour": 0, "off_hour": 24, "daylight_lux": 0.0}
+    flicker, healthy = _twin("lighting", {"type": "flicker", "at": 0}, 0.5, 0.5, params)
+    cv = [
+        np.std([m["current_a"] for _, m in s]) / np.mean([m["current_a"] for _, m in s])
+        for s in (flicker, healthy)
+    ]
+    assert cv[0] > 0.08 > 0.02 > cv[1]
+    dim, _ = _twin("lighting", {"type": "illuminance_low", "at": 0}, 0.5, 0.5, params)
+    assert np.mean([m["current_a"] for _, m in dim]) == pytest.approx(
+        np.mean([m["current_a"] for _, m in healthy]), rel=0.01
+    )  # same power, less light
+    assert np.mean([m["illuminance_lux"] for _, m in dim]) == pytest.approx(56.0, rel=0.05)
+    left_on, off = _twin("lighting", {"type": "lights_left_on", "at": 0}, 2, 0.05)
+    assert not any(m["on"] for _, m in off)  # 08:00-10:00 is off on the default schedule
+    assert all(m["on"] and m["current_a"] > 3 for _, m in left_on)
+
+
+def test_pump_faults_move_the_operating_point_the_physical_way() -> None:
+    def running_mean(series: list[tuple[int, dict]], metric: str) -> float:
+        return float(np.mean([m[metric] for _, m in series if m["running"]]))
+
+    def running_sd(series: list[tuple[int, dict]], metric: str) -> float:
+        return float(np.std([m[metric] for _, m in series if m["running"]]))
+
+    _, healthy = _twin("pump", {"type": "leakage", "at": 0}, 1, 0.2)
+    leak, _ = _twin("pump", {"type": "leakage", "at": 0}, 1, 0.2)
+    assert running_mean(leak, "flow_rate_lpm") > 1.15 * running_mean(healthy, "flow_rate_lpm")
+    assert running_mean(leak, "pressure_bar") < 0.8 * running_mean(healthy, "pressure_bar")
+    cav, _ = _twin("pump", {"type": "cavitation", "at": 0}, 1, 0.2)
+    assert running_mean(cav, "accelerometer2_rms_g") > 1.3 * running_mean(
+        healthy, "accelerometer2_rms_g"
+    )
+    assert running_mean(cav, "accelerometer1_rms_g") < 1.03 * running_mean(
+        healthy, "accelerometer1_rms_g"
+    )  # the motor bearing barely feels it
+    assert running_sd(cav, "pressure_bar") > 2.5 * running_sd(healthy, "pressure_bar")
+    dry, _ = _twin("pump", {"type": "dry_running", "at": 0}, 1, 0.2)
+    assert running_mean(dry, "flow_rate_lpm") < 0.5
+    assert running_mean(dry, "current_a") == pytest.approx(0.55 * 2.05, rel=0.05)
+
+
+def test_dry_run_event_once_per_episode_while_running() -> None:
+    sc = scenario([{"id": "p1", "kind": "pump"}], [{"device": "p1", "type": "dry_running"}], 0.1)
+    names = [name for _, name in _events(run(sc, 6, 3 * HOUR_MS), "p1")]
+    assert names.count("dry_run") == 1
+    assert names.count("start") >= 2  # the duty cycle goes on, still dry
+
+
+def test_access_faults() -> None:
+    forced, _ = _twin(
+        "access", {"type": "door_forced", "at": "10m", "params": {"open_s": 40}}, 0.5, 0.5
+    )
+    during = _window(forced, 10 / 60, 10 / 60 + 40 / 3600)
+    assert during and all(m["door_open"] and m["valid_credentials"] == 0 for m in during)
+    assert during[-1]["held_open_s"] == pytest.approx(38.0, abs=2.1)
+    brute, _ = _twin("access", {"type": "credential_brute_force", "at": 0}, 0.5, 0.5)
+    assert sum(m["invalid_credentials"] for _, m in brute) == pytest.approx(120, rel=0.25)
+    slow, _ = _twin("access", {"type": "lock_slowing", "at": 0}, 1, 0.5)
+    assert _window(slow, 0.9, 1)[0]["lock_actuation_ms"] > 190
+    offline, _ = _twin("access", {"type": "reader_offline", "at": 0}, 0.5, 0.5)
+    assert all(
+        not m["reader_ok"] and m["valid_credentials"] == 0 and not m["door_open"]
+        for _, m in offline
+    )
+
+
+def test_a_propped_door_was_opened_with_a_badge() -> None:
+    faulty, _ = _twin("access", {"type": "door_held_open", "at": "10m"}, 0.5, 0.5)
+    first = _window(faulty, 10 / 60, 10 / 60 + 1 / 3600)
+    assert first[0]["door_open"] and first[0]["valid_credentials"] >= 1
+
+
+@pytest.mark.parametrize("kind", ["elevator", "lighting", "pump", "access"])
+def test_sensor_faults_freeze_or_shift_the_kinds_sensor(kind: str) -> None:
+    from simulators.models import MODELS
+
+    metric = MODELS[kind].sensor_metric
+    stuck, _ = _twin(kind, {"type": "stuck_sensor", "at": "10m"}, 0.5, 0.5)
+    assert len({m[metric] for m in _window(stuck, 10 / 60, 0.5)}) == 1
+    assert len({m[metric] for m in _window(stuck, 0, 9 / 60)}) > 50
+    shifted, healthy = _twin(kind, {"type": "out_of_range", "at": 0}, 0.2, 0.5)
+    offset = MODELS[kind].range_offset
+    diff = np.mean([m[metric] for _, m in shifted]) - np.mean([m[metric] for _, m in healthy])
+    assert diff == pytest.approx(offset, abs=abs(offset) * 0.1)
+
+
+# -- every simulator fault is caught by its detector, end to end ----------------------------
+
+# (kind, device params, fault, rate_hz, duration, expected severity, other fault types the
+# bank may rightly report for the same device)
+_E2E: list[tuple[str, dict, dict, float, str, str, frozenset[str]]] = [
+    ("elevator", {}, {"type": "door_reversals", "at": "90m"}, 0.1, "5h", "major", frozenset()),
+    ("elevator", {}, {"type": "levelling_error", "at": "10m"}, 0.1, "1h", "major", frozenset()),
+    ("elevator", {}, {"type": "motor_current_rising", "at": "2h"}, 0.1, "6h", "major", frozenset()),
+    ("elevator", {}, {"type": "car_vibration_rising", "at": "2h"}, 0.1, "5h", "major", frozenset()),
+    (
+        "elevator",
+        {},
+        {"type": "entrapment", "at": "10m", "for": "10m"},
+        0.5,
+        "30m",
+        "critical",
+        frozenset(),
+    ),
+    (
+        "elevator",
+        {},
+        {"type": "entrapment", "at": "10m", "for": "10m", "params": {"report_event": 0}},
+        0.5,
+        "30m",
+        "critical",
+        frozenset(),
+    ),
+    (
+        "elevator",
+        {},
+        {"type": "fault_code", "at": "10m", "for": "10m"},
+        0.5,
+        "30m",
+        "major",
+        frozenset(),
+    ),
+    (
+        "elevator",
+        {},
+        {"type": "fault_code", "at": "10m", "for": "10m", "params": {"report_event": 0}},
+        0.5,
+        "30m",
+        "major",
+        frozenset(),
+    ),
+    ("elevator", {}, {"type": "stuck_sensor", "at": "10m"}, 0.5, "40m", "major", frozenset()),
+    ("elevator", {}, {"type": "out_of_range", "at": "10m"}, 0.5, "20m", "major", frozenset()),
+    (
+        "lighting",
+        {"on_hour": 0, "off_hour": 24},
+        {"type": "flicker", "at": "10m"},
+        0.5,
+        "30m",
+        "minor",
+        frozenset(),
+    ),
+    ("lighting", {}, {"type": "lights_left_on", "at": "25h"}, 1 / 60, "27h", "minor", frozenset()),
+    (
+        "lighting",
+        {"on_hour": 0, "off_hour": 24, "daylight_lux": 0.0},
+        {"type": "illuminance_low", "at": "10m"},
+        0.5,
+        "30m",
+        "major",
+        frozenset(),
+    ),
+    (
+        "lighting",
+        {"on_hour": 0, "off_hour": 24},
+        {"type": "stuck_sensor", "at": "10m"},
+        0.5,
+        "40m",
+        "major",
+        frozenset(),
+    ),
+    (
+        "lighting",
+        {"on_hour": 0, "off_hour": 24},
+        {"type": "out_of_range", "at": "10m"},
+        0.5,
+        "20m",
+        "major",
+        frozenset(),
+    ),
+    (
+        "pump",
+        {},
+        {"type": "cavitation", "at": "30m"},
+        0.2,
+        "90m",
+        "major",
+        frozenset({"pump_anomaly"}),
+    ),
+    (
+        "pump",
+        {},
+        {"type": "dry_running", "at": "30m"},
+        0.2,
+        "90m",
+        "critical",
+        frozenset({"pump_anomaly"}),
+    ),
+    (
+        "pump",
+        {},
+        {"type": "dry_running", "at": "30m", "params": {"report_event": 0}},
+        0.2,
+        "90m",
+        "critical",
+        frozenset({"pump_anomaly"}),
+    ),
+    (
+        "pump",
+        {},
+        {"type": "leakage", "at": "30m"},
+        0.2,
+        "90m",
+        "major",
+        frozenset({"pump_anomaly"}),
+    ),
+    ("pump", {}, {"type": "stuck_sensor", "at": "30m"}, 0.2, "90m", "major", frozenset()),
+    (
+        "pump",
+        {},
+        {"type": "out_of_range", "at": "30m"},
+        0.2,
+        "90m",
+        "major",
+        frozenset({"pump_anomaly"}),
+    ),
+    ("access", {}, {"type": "door_forced", "at": "10m"}, 0.5, "20m", "critical", frozenset()),
+    (
+        "access",
+        {},
+        {"type": "door_forced", "at": "10m", "params": {"report_event": 0}},
+        0.5,
+        "20m",
+        "critical",
+        frozenset(),
+    ),
+    (
+        "access",
+        {},
+        {"type": "credential_brute_force", "at": "10m", "for": "10m"},
+        0.5,
+        "30m",
+        "major",
+        frozenset(),
+    ),
+    ("access", {}, {"type": "lock_slowing", "at": "10m"}, 0.5, "90m", "major", frozenset()),
+    (
+        "access",
+        {},
+        {"type": "reader_offline", "at": "10m", "for": "10m"},
+        0.5,
+        "30m",
+        "major",
+        frozenset(),
+    ),
+    ("access", {}, {"type": "stuck_sensor", "at": "1h"}, 0.1, "3h", "major", frozenset()),
+    ("access", {}, {"type": "out_of_range", "at": "10m"}, 0.5, "20m", "major", frozenset()),
+]
+
+
+def _bank_findings(sc: Scenario, seed: int, duration_ms: int) -> list[tuple[int, Any]]:
+    from detectors.registry import DetectorBank
+    from gateway.contract import status_topic
+
+    clock = {"now": T0}
+    bank = DetectorBank(clock_ms=lambda: clock["now"])
+    found: list[tuple[int, Any]] = []
+    fleet = Fleet(sc, seed=seed, start_ms=T0)
+    t = T0
+    while t < T0 + duration_ms:
+        t += 10_000
+        for m in fleet.advance_to(t):
+            clock["now"] = m.ts_ms
+            if m.action is Action.DISCONNECT:
+                decoded = decode_message(status_topic(m.device), b"offline", m.ts_ms)
+            else:
+                decoded = decode_message(topic_for(m.device, m.channel), m.payload, m.ts_ms)
+            if decoded.sample is not None:
+                found += [(m.ts_ms, f) for f in bank.on_sample(decoded.sample)]
+            elif decoded.event is not None:
+                found += [(m.ts_ms, f) for f in bank.on_event(decoded.event)]
+            elif decoded.status is not None:
+                found += [(m.ts_ms, f) for f in bank.on_status(decoded.status)]
+        clock["now"] = t
+        found += [(t, f) for f in bank.tick()]
+    return found
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "fault", "rate_hz", "duration", "severity", "also"),
+    _E2E,
+    ids=[
+        f"{e[0]}-{e[2]['type']}"
+        + ("-telemetry" if "report_event" in e[2].get("params", {}) else "")
+        for e in _E2E
+    ],
+)
+def test_every_simulator_fault_is_caught_by_its_detector(
+    kind: str,
+    params: dict,
+    fault: dict,
+    rate_hz: float,
+    duration: str,
+    severity: str,
+    also: frozenset[str],
+) -> None:
+    """Fleet -> contract -> DetectorBank: the injected fault opens a finding of its own
+    type, with its severity, after the fault began; nothing unrelated fires."""
+    from simulators.scenario import parse_duration_s
+
+    sc = parse_scenario(
+        {
+            "devices": [{"id": "dut", "kind": kind, "params": params}],
+            "faults": [{"device": "dut", **fault}],
+            "expect": [{"device": "dut", "fault_type": fault["type"], "within": duration}],
+            "rate_hz": rate_hz,
+        }
+    )
+    found = _bank_findings(sc, 17, int(parse_duration_s(duration, "duration") * 1000))
+    start_ms = T0 + int(sc.faults[0].at_s * 1000)
+    mine = [(t, f) for t, f in found if f.fault_type == fault["type"]]
+    assert mine, [f.summary for _, f in found]
+    at_ms, first = mine[0]
+    assert first.severity.value == severity
+    assert at_ms >= start_ms and first.onset_ms >= start_ms - 60_000
+    assert {f.fault_type for _, f in found} <= {fault["type"], *also}

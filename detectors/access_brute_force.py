@@ -1,0 +1,88 @@
+"""Credential brute force: a burst of refused badges at one reader. Someone is trying
+cards or cloned credentials one after another, or a reader is being probed with a
+relay or emulator. A security incident in progress; an occasional refused badge (an
+expired card, the wrong door) is everyday noise.
+
+Score: refused credentials within the last `window_s` seconds (a sliding window in
+time). Decision: at least `threshold` of them; one finding per burst, re-armed once a
+whole window has passed without a refusal. Nothing is learnt: the rate of honest
+mistakes is about one an hour at a busy door, so ten in five minutes does not happen
+by accident.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import ClassVar
+
+from detectors.base import Detector, Finding, Severity, number
+from detectors.rolling import Persistence
+from gateway.contract import DeviceRef
+from gateway.payload import Sample
+
+
+class BruteForceDetector(Detector):
+    name: ClassVar[str] = "access_credential_brute_force"
+    version: ClassVar[str] = "1"
+    kinds: ClassVar[frozenset[str]] = frozenset({"access"})
+    fault_type: ClassVar[str] = "credential_brute_force"
+    severity: ClassVar[Severity] = Severity.MAJOR
+
+    def __init__(
+        self,
+        device: DeviceRef,
+        window_s: float = 300.0,
+        threshold: int = 10,
+        max_entries: int = 1000,
+    ) -> None:
+        super().__init__(device)
+        self.window_ms = int(window_s * 1000)
+        self.threshold = threshold
+        self.persistence = Persistence(1, 1)
+        self._events: deque[tuple[int, int]] = deque(maxlen=max_entries)
+        self._count = 0
+        self.now_ms: int | None = None
+
+    def score(self) -> int:
+        """Refused credentials in the window."""
+        return self._count
+
+    def _expire(self, now_ms: int) -> None:
+        while self._events and self._events[0][0] <= now_ms - self.window_ms:
+            self._count -= self._events.popleft()[1]
+
+    def update(self, sample: Sample) -> list[Finding]:
+        invalid = number(sample.metrics, "invalid_credentials")
+        if invalid is None or invalid < 0:
+            return []
+        now = sample.ts_ms if self.now_ms is None else max(self.now_ms, sample.ts_ms)
+        self.now_ms = now
+        if invalid >= 1:
+            if len(self._events) == self._events.maxlen:
+                self._count -= self._events[0][1]
+            self._events.append((now, int(invalid)))
+            self._count += int(invalid)
+        self._expire(now)
+        burst = self._count >= self.threshold
+        if not self.persistence.observe(burst, sample.ts_ms, self._count == 0):
+            return []
+        first = self._events[0][0] if self._events else now
+        return [
+            self.finding(
+                first,
+                f"{self._count} refused credentials in {self.window_ms / 60_000:.0f} min "
+                f"(limit {self.threshold}): possible brute force",
+                {
+                    "metric": "invalid_credentials",
+                    "value": self._count,
+                    "threshold": self.threshold,
+                    "window_s": self.window_ms / 1000,
+                    "first_refusal_ms": first,
+                },
+            )
+        ]
+
+    def fault_active(self) -> bool | None:
+        if self.now_ms is None:
+            return None
+        return self.persistence.active

@@ -1,0 +1,128 @@
+"""Door forced open: the door leaf opened without anyone being let in: forced, the lock
+picked or bypassed, the strike failed, or opened with a mechanical key. A security breach
+(and an intruder may be inside). Critical and immediate.
+
+Telemetry: the door is open, it opened (its `held_open_s` dates the opening) with no
+valid credential from `grace_s` before the opening until now, and it has stayed open for
+`min_open_s`. The door must have been watched since before the opening (after a restart
+or a gap in the samples, the credential may just not have been reported). The delay
+keeps a single lost credential count (a glitch) on an ordinary 5-to-15-second passage
+from looking like a forcing. The access controller's own `door_forced` event opens the
+finding at once; it is the reliable signal when the door is forced and shut again
+between two samples, or when request-to-exit openings (which carry no credential) are
+normal on that door. One finding per opening; re-armed once the door reports closed on
+`clear_samples` samples. Nothing is learnt.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from detectors.base import Detector, Finding, Severity, flag, number
+from detectors.rolling import Persistence
+from gateway.contract import DeviceRef
+from gateway.payload import Event, Sample
+
+
+class DoorForcedDetector(Detector):
+    name: ClassVar[str] = "access_door_forced"
+    version: ClassVar[str] = "1"
+    kinds: ClassVar[frozenset[str]] = frozenset({"access"})
+    fault_type: ClassVar[str] = "door_forced"
+    severity: ClassVar[Severity] = Severity.CRITICAL
+
+    def __init__(
+        self,
+        device: DeviceRef,
+        grace_s: float = 10.0,
+        min_open_s: float = 20.0,
+        max_gap_s: float = 300.0,
+        clear_samples: int = 2,
+    ) -> None:
+        super().__init__(device)
+        self.grace_ms = int(grace_s * 1000)
+        self.min_open_ms = int(min_open_s * 1000)
+        self.max_gap_ms = int(max_gap_s * 1000)
+        self.persistence = Persistence(1, clear_samples)
+        self.last_valid_ms: int | None = None
+        self.watched_since_ms: int | None = None
+        self.last_ms: int | None = None
+        self.opened_ms: int | None = None  # when the current opening began
+        self.heard = False
+
+    def score(self, ts_ms: int) -> float:
+        """Seconds the door has stood open without a credential (0 when closed or badged)."""
+        if self.opened_ms is None or self._credited(self.opened_ms):
+            return 0.0
+        return (ts_ms - self.opened_ms) / 1000
+
+    def _credited(self, opened_ms: int) -> bool:
+        return self.last_valid_ms is not None and self.last_valid_ms >= opened_ms - self.grace_ms
+
+    def _watch(self, ts_ms: int) -> None:
+        if self.last_ms is None or ts_ms - self.last_ms > self.max_gap_ms:
+            self.watched_since_ms = ts_ms
+        self.last_ms = ts_ms if self.last_ms is None else max(self.last_ms, ts_ms)
+
+    def update(self, sample: Sample) -> list[Finding]:
+        valid = number(sample.metrics, "valid_credentials")
+        door_open = flag(sample.metrics, "door_open")
+        held = number(sample.metrics, "held_open_s")
+        if valid is None and (door_open is None or held is None):
+            return []
+        self._watch(sample.ts_ms)
+        if valid is not None and valid > 0:
+            self.last_valid_ms = max(self.last_valid_ms or sample.ts_ms, sample.ts_ms)
+        if door_open is None or held is None:
+            return []
+        self.heard = True
+        if not door_open:
+            self.opened_ms = None
+            self.persistence.observe(False, sample.ts_ms, True)
+            return []
+        if self.opened_ms is None:
+            self.opened_ms = sample.ts_ms - int(max(held, 0.0) * 1000)
+        watched = (
+            self.watched_since_ms is not None
+            and self.watched_since_ms <= self.opened_ms - self.grace_ms
+        )
+        open_s = self.score(sample.ts_ms)
+        forced = watched and open_s * 1000 >= self.min_open_ms
+        if not self.persistence.observe(forced, sample.ts_ms, False):
+            return []
+        return [
+            self.finding(
+                self.opened_ms,
+                f"door open {open_s:.0f} s with no valid credential: forced open",
+                {
+                    "source": "telemetry",
+                    "metric": "door_open",
+                    "value": open_s,
+                    "threshold": self.min_open_ms / 1000,
+                    "opened_ms": self.opened_ms,
+                    "last_valid_credential_ms": self.last_valid_ms,
+                    "grace_s": self.grace_ms / 1000,
+                },
+            )
+        ]
+
+    def on_event(self, event: Event) -> list[Finding]:
+        if event.event != "door_forced":
+            return []
+        self.heard = True
+        if self.persistence.fired:
+            return []
+        self.persistence.fired = True
+        self.persistence.first_ms = event.ts_ms
+        return [
+            self.finding(
+                event.ts_ms,
+                "access controller reports the door forced open",
+                {"source": "event", "event": event.event, "data": dict(event.data)},
+            )
+        ]
+
+    def fault_active(self) -> bool | None:
+        if not self.heard:
+            return None
+        return self.persistence.fired or self.score(self.last_ms or 0) * 1000 >= self.min_open_ms

@@ -1,0 +1,97 @@
+"""Elevator controller fault code: the controller itself reports a fault (door lock
+contact, safety chain, drive, overload, encoder ...). A code that stays set means the
+lift is out of service or running degraded and needs a technician who can read it.
+
+Telemetry: `fault_code` not 0 on at least `min_samples` samples spanning `min_s` seconds
+(controllers flash short codes for transient conditions such as a door lock contact
+bouncing); the controller's `fault_code` event opens the finding at once. One finding
+per episode whatever the codes; the codes seen are in the evidence. Re-armed once the
+code is back to 0 on `clear_samples` samples in a row. Nothing is learnt.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from detectors.base import Detector, Finding, Severity, number
+from detectors.rolling import Sustained
+from gateway.contract import DeviceRef
+from gateway.payload import Event, Sample
+
+MAX_CODES = 10  # codes kept per episode, for the evidence
+
+
+class FaultCodeDetector(Detector):
+    name: ClassVar[str] = "elevator_fault_code"
+    version: ClassVar[str] = "1"
+    kinds: ClassVar[frozenset[str]] = frozenset({"elevator"})
+    fault_type: ClassVar[str] = "fault_code"
+    severity: ClassVar[Severity] = Severity.MAJOR
+
+    def __init__(
+        self, device: DeviceRef, min_s: float = 60.0, min_samples: int = 2, clear_samples: int = 3
+    ) -> None:
+        super().__init__(device)
+        self.state = Sustained(int(min_s * 1000), 0, min_samples, clear_samples)
+        self.heard = False
+        self.code = 0
+        self.codes: list[int] = []
+
+    def score(self) -> int:
+        """The code last reported (0 = no fault)."""
+        return self.code
+
+    def _remember(self, code: int) -> None:
+        if code and code not in self.codes and len(self.codes) < MAX_CODES:
+            self.codes.append(code)
+
+    def update(self, sample: Sample) -> list[Finding]:
+        value = number(sample.metrics, "fault_code")
+        if value is None:
+            return []
+        self.heard = True
+        self.code = int(value)
+        if self.code == 0 and not self.state.active:
+            self.codes.clear()
+        self._remember(self.code)
+        if not self.state.observe(self.code != 0, sample.ts_ms):
+            return []
+        onset = self.state.first_ms or sample.ts_ms
+        return [
+            self.finding(
+                onset,
+                f"controller fault code {self.code} set for {(sample.ts_ms - onset) / 1000:.0f} s",
+                {
+                    "source": "telemetry",
+                    "metric": "fault_code",
+                    "value": self.code,
+                    "codes": list(self.codes),
+                    "threshold_s": self.state.hold_ms / 1000,
+                },
+            )
+        ]
+
+    def on_event(self, event: Event) -> list[Finding]:
+        if event.event != "fault_code":
+            return []
+        self.heard = True
+        code = number(event.data, "code")
+        if code is not None:
+            self._remember(int(code))
+        if self.state.fired:
+            return []
+        self.state.fired = True
+        self.state.first_ms = event.ts_ms
+        return [
+            self.finding(
+                event.ts_ms,
+                "controller reports fault code"
+                + (f" {int(code)}" if code is not None else " (no code given)"),
+                {"source": "event", "event": event.event, "data": dict(event.data)},
+            )
+        ]
+
+    def fault_active(self) -> bool | None:
+        if not self.heard:
+            return None
+        return self.state.active

@@ -1,0 +1,158 @@
+"""Lights left on: a circuit lit when nobody needs it wastes energy (and lamp life). A
+failed time switch or photocell, a welded contactor, a manual override left on or a
+building management schedule lost after a controller restart keep the lights burning
+through the hours the circuit is normally dark, or in bright daylight. A minor finding:
+money and carbon, not safety.
+
+Learning: for each hour of the day, the share of time the circuit is lit (on and
+drawing current), with a memory of about a week (each hour's statistics decay with a
+time constant of `memory_h` hours of that hour's own observations, so a changed
+schedule is followed in days). The schedule is ready once every hour has been observed
+for `min_seen_s`; a circuit that has never shown a regular lit hour (lit more than half
+of the time) has no schedule to depart from and is not judged. An hour is a learnt dark
+hour when the circuit was lit at most `off_share` of it, and so were the hours on either
+side (a schedule that shifts by up to an hour, with the seasons or by hand, is not a
+fault).
+
+Score: how long the circuit has been lit while it should be dark. Decision: lit through
+learnt dark hours, or while the measured illuminance is above `bright_lux` (daylight
+alone is then several times any indoor standard), continuously for `hold_s`; re-armed
+once the circuit has been seen dark on `clear_samples` samples. While the condition
+holds or a finding stands, nothing is learnt, so a circuit stuck on does not teach
+itself a new schedule; nor is light ever learnt into an hour already learnt dark (so a
+schedule moved more than an hour earlier keeps being reported until it is re-learnt from
+scratch: a new detector state).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+from detectors.base import Detector, Finding, Severity, flag, number
+from detectors.rolling import Sustained
+from gateway.contract import DeviceRef
+from gateway.payload import Sample
+
+HOUR_MS = 3_600_000
+
+
+class LightsLeftOnDetector(Detector):
+    name: ClassVar[str] = "lighting_left_on"
+    version: ClassVar[str] = "1"
+    kinds: ClassVar[frozenset[str]] = frozenset({"lighting"})
+    fault_type: ClassVar[str] = "lights_left_on"
+    severity: ClassVar[Severity] = Severity.MINOR
+
+    def __init__(
+        self,
+        device: DeviceRef,
+        hold_s: float = 1800.0,
+        min_seen_s: float = 1800.0,
+        memory_h: float = 7.0,
+        off_share: float = 0.05,
+        bright_lux: float = 2000.0,
+        max_gap_s: float = 600.0,
+        clear_samples: int = 3,
+    ) -> None:
+        super().__init__(device)
+        self.state = Sustained(int(hold_s * 1000), 0, 2, clear_samples)
+        self.min_seen_s = min_seen_s
+        self.memory_s = memory_h * 3600
+        self.off_share = off_share
+        self.bright_lux = bright_lux
+        self.max_gap_ms = int(max_gap_s * 1000)
+        self.lit_s = [0.0] * 24
+        self.seen_s = [0.0] * 24
+        self.last_ts: int | None = None
+        self.reason = ""
+        self._ready = False
+        # (minute, a learnt dark hour with dark neighbours, light here would be suspicious)
+        self._cache: tuple[int, bool, bool] | None = None
+
+    @property
+    def ready(self) -> bool:
+        # an hour's observed time only grows (towards `memory_h`): once ready, always ready
+        if not self._ready:
+            self._ready = min(self.seen_s) >= self.min_seen_s
+        return self._ready
+
+    def share(self, hour: int) -> float:
+        """Learnt share of the hour during which the circuit is lit."""
+        seen = self.seen_s[hour % 24]
+        return self.lit_s[hour % 24] / seen if seen > 0 else 0.0
+
+    @property
+    def established(self) -> bool:
+        """The circuit has shown a regular lit hour: there is a schedule to depart from."""
+        return max(self.share(h) for h in range(24)) >= 0.5
+
+    def learnt_dark(self, hour: int) -> bool:
+        return self.seen_s[hour % 24] >= self.min_seen_s and self.share(hour) <= self.off_share
+
+    def dark_hour(self, hour: int) -> bool:
+        """A learnt dark hour, with dark hours on either side."""
+        if not self.ready or not self.established:
+            return False
+        return all(self.learnt_dark(h) for h in (hour - 1, hour, hour + 1))
+
+    def score(self, ts_ms: int) -> float:
+        """Seconds the circuit has been lit while it should be dark (0 when it should not)."""
+        return self.state.held_ms(ts_ms) / 1000
+
+    def update(self, sample: Sample) -> list[Finding]:
+        on = flag(sample.metrics, "on")
+        current = number(sample.metrics, "current_a")
+        if on is None or current is None:
+            return []
+        lit = on and current > 0
+        lux = number(sample.metrics, "illuminance_lux")
+        hour = int(sample.ts_ms // HOUR_MS) % 24
+        dt_s = 0.0
+        if self.last_ts is not None and sample.ts_ms > self.last_ts:
+            dt_s = min(sample.ts_ms - self.last_ts, self.max_gap_ms) / 1000
+        self.last_ts = sample.ts_ms if self.last_ts is None else max(self.last_ts, sample.ts_ms)
+        minute = sample.ts_ms // 60_000  # the schedule moves slowly: judged once a minute
+        if self._cache is None or self._cache[0] != minute:
+            guarded = self.established and self.learnt_dark(hour)
+            self._cache = (minute, self.dark_hour(hour), guarded)
+        _, dark, guarded = self._cache
+        bright = self.ready and lux is not None and lux >= self.bright_lux
+        wasted = lit and (dark or bright)
+        self.reason = "learnt dark hours" if dark else "bright daylight" if bright else ""
+        fired = self.state.observe(wasted, sample.ts_ms, not lit)
+        # Light is never learnt into an hour known to be dark: a circuit stuck on must not
+        # teach itself, hour by hour, that it is always lit. Darkness is always learnt, so
+        # a schedule that starts later or ends earlier is followed; one that starts up to
+        # an hour earlier is simply never flagged.
+        suspicious = lit and guarded
+        if not wasted and not suspicious and not self.state.active and dt_s > 0:
+            decay = math.exp(-dt_s / self.memory_s)
+            self.lit_s[hour] = self.lit_s[hour] * decay + (dt_s if lit else 0.0)
+            self.seen_s[hour] = self.seen_s[hour] * decay + dt_s
+        if not fired:
+            return []
+        onset = self.state.first_ms or sample.ts_ms
+        lit_h = (sample.ts_ms - onset) / HOUR_MS
+        return [
+            self.finding(
+                onset,
+                f"lights on for {lit_h:.1f} h in {self.reason} "
+                f"(drawing {current:.2f} A): energy wasted",
+                {
+                    "metric": "on",
+                    "reason": self.reason,
+                    "value": round(lit_h * 3600, 1),
+                    "threshold": self.state.hold_ms / 1000,
+                    "current_a": current,
+                    "illuminance_lux": lux,
+                    "hour_utc": hour,
+                    "learnt_lit_share": [round(self.share(h), 3) for h in range(24)],
+                },
+            )
+        ]
+
+    def fault_active(self) -> bool | None:
+        if not self.ready:
+            return None
+        return self.state.active

@@ -1,0 +1,162 @@
+"""Pump cavitation: the pressure at the pump inlet falls below the liquid's vapour
+pressure (a clogged strainer, a throttled suction valve, a low sump, hot liquid), vapour
+bubbles form and collapse on the impeller. The collapse hammers the impeller (pitting,
+erosion, seal and bearing damage) and the pump delivers less and unsteadily.
+
+The signature combines signals, which is what separates it from other pump faults:
+vibration rises (the bubbles' implosions) *and* the discharge pressure drops or turns
+erratic, while liquid still flows (no flow at all is dry running, not cavitation; a
+worn bearing raises vibration with a steady pressure). Learning: the levels of both
+accelerometers, of the pressure and of the flow, and the pressure's normal spread, over
+the first `warmup` settled running samples. Score, over the last `window` settled
+running samples: `min(vibration ratio / vib_ratio, max(pressure drop / drop_sigmas,
+pressure spread / erratic_ratio))`, with the vibration ratio the larger of the two
+accelerometers' median over their learnt level, the drop the pressure median's fall in
+learnt spreads and the spread the window's MAD over the learnt spread. Decision: a score
+of at least 1 (both conditions) for `persist` samples in a row; re-armed below 0.7 for
+`clear_needed` samples. Stopped samples and the first `settle_s` after a start are
+ignored.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import ClassVar
+
+from detectors.base import Detector, Finding, Severity, flag, number
+from detectors.rolling import (
+    Persistence,
+    RunningSince,
+    mad_sigma_of,
+    median_of,
+    robust_spread,
+)
+from gateway.contract import DeviceRef
+from gateway.payload import Event, Sample
+
+ACCELEROMETERS = ("accelerometer1_rms_g", "accelerometer2_rms_g")
+
+
+class CavitationDetector(Detector):
+    name: ClassVar[str] = "pump_cavitation"
+    version: ClassVar[str] = "1"
+    kinds: ClassVar[frozenset[str]] = frozenset({"pump"})
+    fault_type: ClassVar[str] = "cavitation"
+    severity: ClassVar[Severity] = Severity.MAJOR
+
+    def __init__(
+        self,
+        device: DeviceRef,
+        warmup: int = 60,
+        window: int = 15,
+        vib_ratio: float = 1.25,
+        drop_sigmas: float = 4.0,
+        erratic_ratio: float = 3.0,
+        min_flow_ratio: float = 0.5,
+        persist: int = 5,
+        clear_needed: int = 15,
+        settle_s: float = 30.0,
+    ) -> None:
+        super().__init__(device)
+        self.vib_ratio = vib_ratio
+        self.drop_sigmas = drop_sigmas
+        self.erratic_ratio = erratic_ratio
+        self.min_flow_ratio = min_flow_ratio
+        self.persistence = Persistence(persist, clear_needed)
+        self.running = RunningSince(int(settle_s * 1000))
+        self._warm: deque[tuple[float, float, float, float]] = deque(maxlen=warmup)
+        self._recent: deque[tuple[float, float, float, float]] = deque(maxlen=window)
+        # learnt: accelerometer 1 and 2 levels, pressure level and spread, flow level
+        self.base: tuple[float, float, float, float, float] | None = None
+        self.parts: dict[str, float] = {}
+
+    def _values(self, sample: Sample) -> tuple[float, float, float, float] | None:
+        m = sample.metrics
+        acc1, acc2 = number(m, ACCELEROMETERS[0]), number(m, ACCELEROMETERS[1])
+        pressure, flow = number(m, "pressure_bar"), number(m, "flow_rate_lpm")
+        if acc1 is None or pressure is None:
+            return None
+        return acc1, -1.0 if acc2 is None else acc2, pressure, -1.0 if flow is None else flow
+
+    def _fit(self) -> None:
+        acc1 = median_of(v[0] for v in self._warm)
+        acc2 = median_of(v[1] for v in self._warm)
+        pressure = median_of(v[2] for v in self._warm)
+        spread = robust_spread((v[2] for v in self._warm), pressure)
+        flow = median_of(v[3] for v in self._warm)
+        self.base = (acc1, acc2, pressure, spread, flow)
+        self._warm.clear()
+
+    def score(self) -> float:
+        """min(vibration evidence, pressure evidence), each 1 at its limit (0 before the
+        window is full)."""
+        if self.base is None or len(self._recent) < (self._recent.maxlen or 0):
+            return 0.0
+        acc1, acc2, pressure, spread, flow = self.base
+        ratios = [median_of(v[0] for v in self._recent) / acc1 if acc1 > 0 else 1.0]
+        if acc2 > 0 and all(v[1] >= 0 for v in self._recent):
+            ratios.append(median_of(v[1] for v in self._recent) / acc2)
+        vib = max(ratios)
+        pressures = [v[2] for v in self._recent]
+        drop = (pressure - median_of(pressures)) / spread
+        erratic = mad_sigma_of(pressures) / spread
+        self.parts = {
+            "vibration_ratio": round(vib, 4),
+            "pressure_drop_sigmas": round(drop, 3),
+            "pressure_spread_ratio": round(erratic, 3),
+        }
+        flowing = True
+        if flow > 0 and all(v[3] >= 0 for v in self._recent):
+            flow_ratio = median_of(v[3] for v in self._recent) / flow
+            self.parts["flow_ratio"] = round(flow_ratio, 4)
+            flowing = flow_ratio >= self.min_flow_ratio
+        if not flowing:
+            return 0.0  # no liquid through the pump: dry running, not cavitation
+        return min(vib / self.vib_ratio, max(drop / self.drop_sigmas, erratic / self.erratic_ratio))
+
+    def on_event(self, event: Event) -> list[Finding]:
+        if event.event == "start":
+            self.running.restart(event.ts_ms)
+        return []
+
+    def update(self, sample: Sample) -> list[Finding]:
+        running = flag(sample.metrics, "running")
+        values = self._values(sample)
+        if running is None or values is None:
+            return []
+        if not self.running.settled(running, sample.ts_ms):
+            return []
+        if self.base is None:
+            self._warm.append(values)
+            if len(self._warm) == self._warm.maxlen:
+                self._fit()
+            return []
+        self._recent.append(values)
+        if len(self._recent) < (self._recent.maxlen or 0):
+            return []
+        score = self.score()
+        if not self.persistence.observe(score >= 1.0, sample.ts_ms, score < 0.7):
+            return []
+        acc1, _acc2, pressure, spread, _flow = self.base
+        return [
+            self.finding(
+                self.persistence.first_ms or sample.ts_ms,
+                f"vibration x{self.parts['vibration_ratio']:.2f} with the pressure "
+                f"{self.parts['pressure_drop_sigmas']:.1f} spreads down and "
+                f"x{self.parts['pressure_spread_ratio']:.1f} as erratic: cavitation",
+                {
+                    "metric": "pressure_bar",
+                    "score": round(score, 3),
+                    "threshold": 1.0,
+                    **self.parts,
+                    "baseline_vibration_g": round(acc1, 5),
+                    "baseline_pressure_bar": round(pressure, 5),
+                    "baseline_pressure_spread": round(spread, 5),
+                },
+            )
+        ]
+
+    def fault_active(self) -> bool | None:
+        if self.base is None or len(self._recent) < (self._recent.maxlen or 0):
+            return None
+        return self.persistence.active

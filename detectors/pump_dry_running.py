@@ -1,0 +1,129 @@
+"""Pump dry running: the motor turns but no liquid reaches the impeller (an empty sump
+or tank, a closed or clogged suction, lost prime, a burst suction line). Unloaded, the
+motor draws far less current; without liquid to cool and lubricate them, mechanical
+seals and bearings burn within minutes. Critical.
+
+Learning: the running flow and current over the first `warmup` settled running samples.
+Decision: while running and settled, the flow is below `flow_ratio` of its learnt level
+and the current below `current_ratio` of its learnt level (an unloaded motor: a closed
+discharge valve also stops the flow but keeps the current up), on `min_samples` samples
+spanning `min_s` seconds; the pump controller's `dry_run` event opens the finding at
+once. One finding per episode; re-armed once the pump runs with at least half its
+normal flow on `clear_samples` samples (a stop in between changes nothing: a sump that is
+still empty will run dry again at the next start). The first `settle_s` after a start
+are ignored (the flow builds up).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import ClassVar
+
+from detectors.base import Detector, Finding, Severity, flag, number
+from detectors.rolling import RunningSince, Sustained, median_of
+from gateway.contract import DeviceRef
+from gateway.payload import Event, Sample
+
+
+class DryRunningDetector(Detector):
+    name: ClassVar[str] = "pump_dry_running"
+    version: ClassVar[str] = "1"
+    kinds: ClassVar[frozenset[str]] = frozenset({"pump"})
+    fault_type: ClassVar[str] = "dry_running"
+    severity: ClassVar[Severity] = Severity.CRITICAL
+
+    def __init__(
+        self,
+        device: DeviceRef,
+        warmup: int = 60,
+        flow_ratio: float = 0.2,
+        current_ratio: float = 0.85,
+        min_s: float = 20.0,
+        min_samples: int = 3,
+        clear_samples: int = 5,
+        settle_s: float = 30.0,
+    ) -> None:
+        super().__init__(device)
+        self.flow_ratio = flow_ratio
+        self.current_ratio = current_ratio
+        self.state = Sustained(int(min_s * 1000), 0, min_samples, clear_samples)
+        self.running = RunningSince(int(settle_s * 1000))
+        self._warm: deque[tuple[float, float]] = deque(maxlen=warmup)
+        self.base: tuple[float, float] | None = None  # flow, current
+        self.last: tuple[float, float] = (0.0, 0.0)
+
+    def score(self) -> tuple[float, float]:
+        """Last settled flow and current as fractions of their learnt levels."""
+        if self.base is None:
+            return 1.0, 1.0
+        flow, current = self.last
+        base_flow, base_current = self.base
+        return (
+            flow / base_flow if base_flow > 0 else 1.0,
+            current / base_current if base_current > 0 else 1.0,
+        )
+
+    def on_event(self, event: Event) -> list[Finding]:
+        if event.event == "start":
+            self.running.restart(event.ts_ms)
+            return []
+        if event.event != "dry_run" or self.state.fired:
+            return []
+        self.state.fired = True
+        self.state.first_ms = event.ts_ms
+        return [
+            self.finding(
+                event.ts_ms,
+                "pump controller reports dry running",
+                {"source": "event", "event": event.event, "data": dict(event.data)},
+            )
+        ]
+
+    def update(self, sample: Sample) -> list[Finding]:
+        running = flag(sample.metrics, "running")
+        flow = number(sample.metrics, "flow_rate_lpm")
+        current = number(sample.metrics, "current_a")
+        if running is None or flow is None or current is None:
+            return []
+        if not self.running.settled(running, sample.ts_ms):
+            return []
+        if self.base is None:
+            self._warm.append((flow, current))
+            if len(self._warm) == self._warm.maxlen:
+                self.base = (
+                    median_of(v[0] for v in self._warm),
+                    median_of(v[1] for v in self._warm),
+                )
+                self._warm.clear()
+            return []
+        self.last = (flow, current)
+        flow_share, current_share = self.score()
+        dry = flow_share < self.flow_ratio and current_share < self.current_ratio
+        if not self.state.observe(dry, sample.ts_ms, flow_share >= 0.5):
+            return []
+        onset = self.state.first_ms or sample.ts_ms
+        return [
+            self.finding(
+                onset,
+                f"pump running dry: flow {flow:.1f} l/min ({flow_share:.0%} of normal), "
+                f"current {current:.2f} A ({current_share:.0%}) for "
+                f"{(sample.ts_ms - onset) / 1000:.0f} s",
+                {
+                    "source": "telemetry",
+                    "metric": "flow_rate_lpm",
+                    "value": flow,
+                    "baseline": round(self.base[0], 4),
+                    "threshold": round(self.base[0] * self.flow_ratio, 4),
+                    "current_a": current,
+                    "baseline_current_a": round(self.base[1], 4),
+                    "current_threshold_a": round(self.base[1] * self.current_ratio, 4),
+                },
+            )
+        ]
+
+    def fault_active(self) -> bool | None:
+        if self.state.fired:
+            return True
+        if self.base is None:
+            return None
+        return self.state.active

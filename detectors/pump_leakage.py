@@ -1,0 +1,130 @@
+"""Pump-side leakage: a burst or weeping pipe, a leaking valve or heat exchanger, or a
+relief or bypass valve stuck open downstream of the pump. Liquid escapes through an
+extra path, the system offers less resistance, and the pump slides down its curve: more
+flow through the pump and less pressure behind it (water damage, a loop that loses
+pressure, a boiler or chiller starved of flow further on).
+
+Physics: the system curve is dp = k x Q^2; a leak in parallel lowers k. Both symptoms
+the operators look for, flow higher than the learnt relation gives for the pressure and
+pressure falling with the flow steady, are a falling k. Learning: k's level over the
+first `warmup` settled running samples (only when the learnt pressure stands clearly
+above its own noise; otherwise k cannot be measured and nothing is judged). Score: the
+median of k over the last `window` settled running samples, as a share of the learnt
+level. Decision: below `k_ratio` with the flow at least half its normal (no flow is dry
+running), continuously for `hold_s` and `min_samples` samples; re-armed once back above
+half way to normal for `clear_samples` samples. A throttled valve or a blockage raises k
+and is not this fault.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import ClassVar
+
+from detectors.base import Detector, Finding, Severity, flag, number
+from detectors.rolling import RunningSince, Sustained, median_of, robust_spread
+from gateway.contract import DeviceRef
+from gateway.payload import Event, Sample
+
+
+class LeakageDetector(Detector):
+    name: ClassVar[str] = "pump_leakage"
+    version: ClassVar[str] = "1"
+    kinds: ClassVar[frozenset[str]] = frozenset({"pump"})
+    fault_type: ClassVar[str] = "leakage"
+    severity: ClassVar[Severity] = Severity.MAJOR
+
+    def __init__(
+        self,
+        device: DeviceRef,
+        warmup: int = 60,
+        window: int = 30,
+        k_ratio: float = 0.75,
+        min_pressure_sigmas: float = 5.0,
+        hold_s: float = 120.0,
+        min_samples: int = 10,
+        clear_samples: int = 30,
+        settle_s: float = 30.0,
+    ) -> None:
+        super().__init__(device)
+        self.k_ratio = k_ratio
+        self.min_pressure_sigmas = min_pressure_sigmas
+        self.state = Sustained(int(hold_s * 1000), 0, min_samples, clear_samples)
+        self.running = RunningSince(int(settle_s * 1000))
+        self._warm: deque[tuple[float, float]] = deque(maxlen=warmup)
+        self._recent: deque[tuple[float, float]] = deque(maxlen=window)
+        self.base: tuple[float, float, float] | None = None  # k, pressure, flow
+        self.measurable: bool | None = None
+
+    def _fit(self) -> None:
+        pressure = median_of(p for p, _ in self._warm)
+        flow = median_of(q for _, q in self._warm)
+        spread = robust_spread((p for p, _ in self._warm), pressure)
+        self.measurable = flow > 0 and pressure > self.min_pressure_sigmas * spread
+        k = median_of(p / (q * q) for p, q in self._warm if q > 0) if flow > 0 else 0.0
+        self.base = (k, pressure, flow)
+        self._warm.clear()
+
+    def score(self) -> float:
+        """Median system resistance k = p / Q^2 over the window, as a share of normal."""
+        if not self.measurable or self.base is None or not self._recent:
+            return 1.0
+        ks = [p / (q * q) for p, q in self._recent if q > 0]
+        return median_of(ks) / self.base[0] if ks and self.base[0] > 0 else 1.0
+
+    def on_event(self, event: Event) -> list[Finding]:
+        if event.event == "start":
+            self.running.restart(event.ts_ms)
+        return []
+
+    def update(self, sample: Sample) -> list[Finding]:
+        running = flag(sample.metrics, "running")
+        pressure = number(sample.metrics, "pressure_bar")
+        flow = number(sample.metrics, "flow_rate_lpm")
+        if running is None or pressure is None or flow is None:
+            return []
+        if not self.running.settled(running, sample.ts_ms):
+            return []
+        if self.base is None:
+            self._warm.append((pressure, flow))
+            if len(self._warm) == self._warm.maxlen:
+                self._fit()
+            return []
+        if not self.measurable:
+            return []
+        self._recent.append((pressure, flow))
+        if len(self._recent) < (self._recent.maxlen or 0):
+            return []
+        ratio = self.score()
+        base_k, base_p, base_q = self.base
+        flow_median = median_of(q for _, q in self._recent)
+        leaking = ratio < self.k_ratio and flow_median >= 0.5 * base_q
+        clear = ratio > (1 + self.k_ratio) / 2
+        if not self.state.observe(leaking, sample.ts_ms, clear):
+            return []
+        pressure_median = median_of(p for p, _ in self._recent)
+        return [
+            self.finding(
+                self.state.first_ms or sample.ts_ms,
+                f"system resistance down to {ratio:.0%} of normal: flow {flow_median:.1f} l/min "
+                f"(normally {base_q:.1f}) at {pressure_median:.3f} bar (normally {base_p:.3f}):"
+                " leakage",
+                {
+                    "metric": "flow_rate_lpm",
+                    "value": round(ratio, 4),
+                    "threshold": self.k_ratio,
+                    "flow_lpm": round(flow_median, 3),
+                    "baseline_flow_lpm": round(base_q, 3),
+                    "pressure_bar": round(pressure_median, 4),
+                    "baseline_pressure_bar": round(base_p, 4),
+                    "baseline_k": base_k,
+                },
+            )
+        ]
+
+    def fault_active(self) -> bool | None:
+        if self.base is None or not self.measurable:
+            return None
+        if len(self._recent) < (self._recent.maxlen or 0):
+            return None
+        return self.state.active
