@@ -15,11 +15,9 @@ from __future__ import annotations
 from collections import deque
 from typing import ClassVar
 
-import numpy as np
-
 from detectors.base import Detector, Finding, Severity, number
 from detectors.rolling import Persistence, RollingWindow, median_of
-from detectors.trend import theil_sen
+from detectors.trend import finite_hours, steepest_rising_trend
 from gateway.contract import DeviceRef
 from gateway.payload import Sample
 
@@ -97,15 +95,9 @@ class BearingWearDetector(Detector):
         ramp, and the earlier warning is the safe one). With no significant rise,
         the whole history answers.
         """
-        points = list(self.history)
-        fits = [
-            _theil_sen(points[-window:])
-            for window in (10, self.short_trend_buckets)
-            if len(points) >= max(window, self.min_trend_buckets)
-        ]
-        whole = _theil_sen(points)
-        rising = [fit for fit in (*fits, whole) if fit[1] > 0]
-        return max(rising) if rising else whole
+        return steepest_rising_trend(
+            list(self.history), self.short_trend_buckets, self.min_trend_buckets
+        )
 
     def _on_bucket(self, ts_ms: int, level: float) -> list[Finding]:
         if self.baseline is None:
@@ -148,7 +140,7 @@ class BearingWearDetector(Detector):
                     "hours_to_limit": None if crossed else round(max(hours_to_limit, 0.0), 2),
                     "hours_to_limit_95": None
                     if crossed
-                    else [round(max(hours_low, 0.0), 2), _finite_or_none(hours_high)],
+                    else [round(max(hours_low, 0.0), 2), finite_hours(hours_high)],
                     "window": [[t, round(v, 5)] for t, v in list(self.history)[-30:]],
                 },
             )
@@ -158,13 +150,3 @@ class BearingWearDetector(Detector):
         if self.baseline is None or len(self.history) < self.min_trend_buckets:
             return None
         return self.persistence.active
-
-
-def _theil_sen(points: list[tuple[int, float]]) -> tuple[float, float, float]:
-    times_h = np.array([t for t, _ in points], dtype=float) / 3_600_000
-    values = np.array([v for _, v in points], dtype=float)
-    return theil_sen(times_h, values)
-
-
-def _finite_or_none(value: float) -> float | None:
-    return round(max(value, 0.0), 2) if np.isfinite(value) else None

@@ -128,15 +128,9 @@ class TrendTracker:
         rise among the last 10 buckets, the last `short_trend_buckets` and the whole
         history (wear starts at an unknown time; a flat past would dilute a fast ramp),
         else the whole history."""
-        points = list(self.history)
-        fits = [
-            _theil_sen(points[-window:])
-            for window in (10, self.short_trend_buckets)
-            if len(points) >= max(window, self.min_trend_buckets)
-        ]
-        whole = _theil_sen(points)
-        rising = [fit for fit in (*fits, whole) if fit[1] > 0]
-        return max(rising) if rising else whole
+        return steepest_rising_trend(
+            list(self.history), self.short_trend_buckets, self.min_trend_buckets
+        )
 
     def _on_bucket(self, ts_ms: int, level: float, now_ms: int) -> TrendVerdict | None:
         if self.baseline is None:
@@ -174,7 +168,7 @@ class TrendTracker:
             hours_to_limit=None if crossed else round(max(hours, 0.0), 2),
             hours_to_limit_95=None
             if crossed
-            else (round(max(hours_low, 0.0), 2), _finite_or_none(hours_high)),
+            else (round(max(hours_low, 0.0), 2), finite_hours(hours_high)),
             crossed=crossed,
             fired=fired,
             onset_ms=self.persistence.first_ms or ts_ms,
@@ -216,11 +210,27 @@ def _tie_term(values: np.ndarray) -> int:
     return int(np.sum(tied * (tied - 1) * (2 * tied + 5)))
 
 
+def steepest_rising_trend(
+    points: list[tuple[int, float]], short_window: int, min_points: int
+) -> tuple[float, float, float]:
+    """Theil-Sen fits (slope per hour, 95 % bounds) over the last 10 points, the last
+    `short_window` and all of them; the steepest significant rise wins (wear starts at an
+    unknown time, and a flat past would dilute a fast ramp), else the fit over all."""
+    fits = [
+        _theil_sen(points[-window:])
+        for window in (10, short_window)
+        if len(points) >= max(window, min_points)
+    ]
+    whole = _theil_sen(points)
+    rising = [fit for fit in (*fits, whole) if fit[1] > 0]
+    return max(rising) if rising else whole
+
+
 def _theil_sen(points: list[tuple[int, float]]) -> tuple[float, float, float]:
     times_h = np.array([t for t, _ in points], dtype=float) / 3_600_000
     values = np.array([v for _, v in points], dtype=float)
     return theil_sen(times_h, values)
 
 
-def _finite_or_none(value: float) -> float | None:
+def finite_hours(value: float) -> float | None:
     return round(max(value, 0.0), 2) if np.isfinite(value) else None
