@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from detectors.base import Detector, Finding, Severity, flag, number
 from detectors.elevator_levelling import AT_LANDING_FLOOR
-from detectors.elevator_motor_current import MOVING_MS
+from detectors.elevator_trend import MOVING_MS
 from detectors.rolling import Sustained
 from gateway.contract import DeviceRef
 from gateway.payload import Event, Sample

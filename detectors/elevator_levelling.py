@@ -17,7 +17,7 @@ from collections import deque
 from typing import ClassVar
 
 from detectors.base import Detector, Finding, Severity, number
-from detectors.elevator_motor_current import MOVING_MS
+from detectors.elevator_trend import MOVING_MS
 from detectors.rolling import Persistence, median_of
 from gateway.contract import DeviceRef
 from gateway.payload import Sample

@@ -87,6 +87,8 @@ def defined_in_package() -> set[type[Detector]]:
         module = importlib.import_module(info.name)
         for _, obj in inspect.getmembers(module, inspect.isclass):
             if issubclass(obj, Detector) and obj is not Detector and obj.__module__ == info.name:
+                if not hasattr(obj, "name"):
+                    continue  # a shared base (e.g. RunningCarTrendDetector), not a detector
                 classes.add(obj)
     return classes
 

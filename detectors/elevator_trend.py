@@ -1,0 +1,83 @@
+"""The shared shape of the elevator trend detectors: a reading taken while the car moves,
+reduced to bucket medians and watched for a rise toward a limit (`detectors.trend`).
+
+Each subclass names its metric, units and limits; this base does the filtering, the
+tracking and the wording of the finding, so the detectors differ only where the
+physics does.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from detectors.base import Detector, Finding, Severity, number
+from detectors.trend import TrendTracker
+from gateway.contract import DeviceRef
+from gateway.payload import Sample
+
+MOVING_MS = 0.05  # below this the car is standing (levelling creep included)
+
+
+class RunningCarTrendDetector(Detector):
+    kinds: ClassVar[frozenset[str]] = frozenset({"elevator"})
+    severity: ClassVar[Severity] = Severity.MAJOR
+    metric: ClassVar[str]
+    label: ClassVar[str]  # how the summary names the reading
+    unit: ClassVar[str]
+    per_day: ClassVar[str]  # the slope's unit in the summary
+    level_digits: ClassVar[int]
+    slope_digits: ClassVar[int]
+    evidence_digits: ClassVar[int] = 5
+    default_limit_factor: ClassVar[float]
+    default_rise_margin: ClassVar[float]
+
+    def __init__(
+        self,
+        device: DeviceRef,
+        bucket_s: float = 600.0,
+        warmup_buckets: int = 6,
+        limit_factor: float | None = None,
+        rise_margin: float | None = None,
+        horizon_h: float = 7 * 24.0,
+    ) -> None:
+        super().__init__(device)
+        self.trend = TrendTracker(
+            bucket_s=bucket_s,
+            warmup_buckets=warmup_buckets,
+            limit_factor=self.default_limit_factor if limit_factor is None else limit_factor,
+            rise_margin=self.default_rise_margin if rise_margin is None else rise_margin,
+            horizon_h=horizon_h,
+        )
+
+    def score(self) -> tuple[float, float, float]:
+        """Slope of the reading while running, per hour, with its 95 % bounds."""
+        return self.trend.score()
+
+    def usable(self, value: float) -> bool:
+        """Whether a reading may join the trend (subclasses drop broken-sensor values)."""
+        return True
+
+    def update(self, sample: Sample) -> list[Finding]:
+        value = number(sample.metrics, self.metric)
+        speed = number(sample.metrics, "speed_ms")
+        if value is None or speed is None or abs(speed) < MOVING_MS:
+            return []
+        if not self.usable(value):
+            return []
+        verdict = self.trend.add(sample.ts_ms, value)
+        if verdict is None or not verdict.fired:
+            return []
+        d, u = self.level_digits, self.unit
+        summary = (
+            f"{self.label} {verdict.level:.{d}f} {u} while running, past the "
+            f"{verdict.limit:.{d}f} {u} limit"
+            if verdict.crossed
+            else f"{self.label} {verdict.level:.{d}f} {u} rising "
+            f"{verdict.slope_per_h * 24:.{self.slope_digits}f} {self.per_day}: "
+            f"limit {verdict.limit:.{d}f} {u} in about {verdict.hours_to_limit:.1f} h"
+        )
+        evidence = verdict.evidence(self.metric, self.evidence_digits)
+        return [self.finding(verdict.onset_ms, summary, evidence)]
+
+    def fault_active(self) -> bool | None:
+        return self.trend.fault_active()
