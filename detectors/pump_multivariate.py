@@ -11,7 +11,10 @@ on one value most of the time still gets a spread). Nothing else is fitted: in
 production the warm-up is simply the device's first samples.
 
 Score: every signal is smoothed by an exponential average with a time constant of
-`smooth_s` seconds (time-aware, so uneven sampling is fine) and compared with its learnt
+`smooth_s` seconds, but never less than `min_smooth_samples` typical sampling intervals
+(the median interval of the warm-up): a smoother shorter than one interval averages
+nothing, and a device that reports once a minute would otherwise alarm on five unlucky
+readings of sensor noise in a row. The smoothed signal is compared with its learnt
 level in units of its learnt spread; the score is the largest absolute deviation.
 Decision: a score of at least `threshold` for `persist` samples in a row raises the
 alarm (one finding); a score below `threshold * clear_ratio` for `clear_persist`
@@ -58,7 +61,7 @@ MIN_RELATIVE_SPREAD: Final = 1e-3
 
 class PumpMultivariateDetector(Detector):
     name: ClassVar[str] = "pump_multivariate"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     kinds: ClassVar[frozenset[str]] = frozenset({"pump"})
     fault_type: ClassVar[str] = "pump_anomaly"
     severity: ClassVar[Severity] = Severity.MAJOR
@@ -68,6 +71,7 @@ class PumpMultivariateDetector(Detector):
         device: DeviceRef,
         warmup_samples: int = 400,
         smooth_s: float = 5.0,
+        min_smooth_samples: float = 3.0,
         threshold: float = 2.5,
         clear_ratio: float = 0.7,
         persist: int = 5,
@@ -80,6 +84,7 @@ class PumpMultivariateDetector(Detector):
             raise ValueError("warmup_samples must be at least 2")
         self.warmup_samples = warmup_samples
         self.smooth_s = smooth_s
+        self.min_smooth_samples = min_smooth_samples
         self.threshold = threshold
         self.clear_level = threshold * clear_ratio
         self.baseline_s = baseline_s
@@ -142,6 +147,8 @@ class PumpMultivariateDetector(Detector):
             1.4826 * np.median(deviation, axis=0), 1.2533 * np.mean(deviation, axis=0)
         )
         floor = MIN_RELATIVE_SPREAD * np.maximum(np.abs(level), 1e-6)
+        interval_s = float(np.median(np.diff(times_s)))
+        self.smooth_s = max(self.smooth_s, self.min_smooth_samples * interval_s)
         smooth = data[0].copy()
         for i in range(1, len(data)):  # the smoother's state at the end of the warm-up
             smooth += self._alpha(times_s[i] - times_s[i - 1], self.smooth_s) * (data[i] - smooth)
