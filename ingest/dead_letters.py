@@ -2,6 +2,8 @@
 
 The raw payload is kept (truncated) as text when it is UTF-8, as base64
 otherwise, so that a message can be inspected and replayed after a fix.
+A replayed letter stays in the table with `replayed_at` set: it remains
+evidence of what was refused, and a second replay skips it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import DateTime, Engine, Integer, String, Text, select
+from sqlalchemy import DateTime, Engine, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from facmon.db import Base
@@ -29,6 +31,16 @@ class DeadLetter(Base):
     payload_size: Mapped[int] = mapped_column(Integer)
     truncated: Mapped[bool] = mapped_column(default=False)
     reason: Mapped[str] = mapped_column(Text)
+    # Added after the first release: facmon.db.create_schema adds it to older databases.
+    replayed_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, default=None
+    )
+
+    def raw_payload(self) -> bytes:
+        """The bytes as received (their first `keep_bytes` when `truncated`)."""
+        if self.payload_encoding == "base64":
+            return base64.b64decode(self.payload)
+        return self.payload.encode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +88,38 @@ class DeadLetterStore:
             return session.scalars(
                 select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit).offset(offset)
             ).all()
+
+    def find(
+        self,
+        ids: Sequence[int] = (),
+        reason: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+        include_replayed: bool = False,
+        newest_first: bool = False,
+    ) -> Sequence[DeadLetter]:
+        """Letters matching every given filter; `reason` is a case-insensitive substring."""
+        query = select(DeadLetter)
+        if ids:
+            query = query.where(DeadLetter.id.in_(list(ids)))
+        if reason:
+            query = query.where(DeadLetter.reason.icontains(reason, autoescape=True))
+        if since is not None:
+            query = query.where(DeadLetter.received_at >= since)
+        if not include_replayed:
+            query = query.where(DeadLetter.replayed_at.is_(None))
+        order = DeadLetter.id.desc() if newest_first else DeadLetter.id
+        query = query.order_by(order).limit(limit)
+        with Session(self.engine) as session:
+            return session.scalars(query).all()
+
+    def mark_replayed(self, letter_id: int, at: datetime | None = None) -> bool:
+        """Record a replay the broker acknowledged; False if it was already recorded."""
+        with Session(self.engine) as session:
+            result = session.execute(
+                update(DeadLetter)
+                .where(DeadLetter.id == letter_id, DeadLetter.replayed_at.is_(None))
+                .values(replayed_at=at or utcnow())
+            )
+            session.commit()
+            return bool(getattr(result, "rowcount", 0))
