@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from dashboards.cli import add_publish_command
 from facmon.kpi.cli import add_kpi_commands
 from facmon.settings import Settings
+from ingest.dead_letter_replay import add_dead_letter_commands
 
 if TYPE_CHECKING:
     from facmon.service import Service
@@ -44,16 +45,59 @@ def _serve_api(service: Service, settings: Settings) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from facmon.service import Service
+    from facmon.workers import IngestWorkers, plan_workers
 
     settings = Settings()
-    service = Service(settings)
+    service = Service(settings, ingest=settings.ingest_workers == 1)
     service.start()
+    workers: IngestWorkers | None = None
+    if settings.ingest_workers == 0:
+        print("no ingest here: FACMON_INGEST_WORKERS=0 (run facmon ingest workers)", flush=True)
+    if settings.ingest_workers > 1:
+        assert service.address is not None
+        embedded = {"FACMON_MQTT_PROTOCOL": service.mqtt_protocol} if service.broker else {}
+        url = settings.mqtt_url or (service.broker.url if service.broker else "")
+        workers = IngestWorkers(plan_workers(settings, url, embedded))
+        workers.start()
+        print(f"{settings.ingest_workers} ingest workers started", flush=True)
     print(f"API on http://{settings.api_host}:{settings.api_port} (OpenAPI at /docs)", flush=True)
     try:
         _serve_api(service, settings)
     finally:
+        if workers:
+            workers.stop()
         service.stop()
         print("stopped.", flush=True)
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """One ingest worker: no API, no event delivery; stops cleanly on SIGTERM."""
+    import signal
+    import threading
+
+    from facmon.service import Service
+
+    settings = Settings()
+    if not settings.mqtt_url:
+        print(
+            "error: facmon ingest needs FACMON_MQTT_URL: a worker joins the broker the "
+            "service uses (facmon run starts its workers with it)",
+            file=sys.stderr,
+        )
+        return 2
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    service = Service(settings, delivery=False)
+    service.start()
+    print(f"ingest worker {settings.mqtt_client_id} running", flush=True)
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        service.stop()
+        print(f"ingest worker {settings.mqtt_client_id} stopped.", flush=True)
     return 0
 
 
@@ -159,6 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run ingest, detectors and the API (FACMON_* settings)")
     run.set_defaults(func=cmd_run)
 
+    ingest_worker = sub.add_parser(
+        "ingest", help="one ingest worker for FACMON_INGEST_SITES (no API); see README scale-out"
+    )
+    ingest_worker.set_defaults(func=cmd_ingest)
     demo = sub.add_parser("demo", help="run everything embedded with simulated faulty devices")
     demo.add_argument("--scenario", help="scenario YAML (default: the built-in demo)")
     demo.add_argument("--seed", type=int, default=1)
@@ -184,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_publish_command(dash_sub)
 
     add_kpi_commands(sub)
+    add_dead_letter_commands(sub)
 
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)

@@ -7,6 +7,7 @@ them unset for the embedded defaults.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,6 +31,7 @@ from gateway.payload import TimeLimits
 from ingest.dead_letters import DeadLetterStore
 from ingest.device_registry import DeviceRegistry
 from ingest.pipeline import BatchPolicy, IngestPipeline
+from ingest.sharding import parse_units, subscriptions_for
 from ingest.spool import Spool
 from ingest.subscriber import IngestSubscriber
 from ingest.verification import TelemetryVerifier
@@ -83,9 +85,32 @@ class Stores:
         self.engine.dispose()
 
 
+def _earlier_subscriptions(settings: Settings) -> list[str]:
+    """The filters this session subscribed to last time (a changed topic split)."""
+    path = settings.subscription_state_path
+    try:
+        earlier = json.loads(path.read_text())
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring %s (%s): earlier subscriptions stay as they are", path, exc)
+        return []
+    return [item for item in earlier if isinstance(item, str)]
+
+
 class Service:
-    def __init__(self, settings: Settings) -> None:
+    """Ingest, detectors, ticket delivery and KPIs in one process.
+
+    `ingest=False` leaves ingest to separate worker processes (`facmon ingest`):
+    this process then serves the API and delivers ticket events only.
+    `delivery=False` is such a worker: it writes tickets and their outbox rows,
+    and the service process delivers them and computes the KPIs.
+    """
+
+    def __init__(self, settings: Settings, ingest: bool = True, delivery: bool = True) -> None:
         self.settings = settings
+        self.ingest = ingest
+        self.delivery = delivery
         self.broker: EmbeddedBroker | None = None
         self.stores = Stores.open(settings)
         self.detectors = DetectorBank(offline_after_ms=int(settings.offline_after_s * 1000))
@@ -105,9 +130,10 @@ class Service:
             verifier=TelemetryVerifier(self.stores.tickets, self.detectors),
             spool=(
                 Spool(settings.spool_path, settings.spool_max_bytes)
-                if settings.influx_url and settings.spool_max_bytes > 0
+                if ingest and settings.influx_url and settings.spool_max_bytes > 0
                 else None
             ),
+            worker=settings.mqtt_client_id if settings.ingest_sites else None,
         )
         self.worker = IngestWorker(self.pipeline)
         self.subscriber: IngestSubscriber | None = None
@@ -129,26 +155,46 @@ class Service:
             self.broker.start()
             url = self.broker.url
         self.address = parse_mqtt_url(url)
+        if self.ingest:
+            try:
+                self._start_ingest(self.address)
+            except Exception:
+                if self.broker:
+                    self.broker.stop()
+                raise
+        if self.delivery:
+            self._start_delivery(self.address)
+            self._start_kpis()
+
+    def _start_ingest(self, address: BrokerAddress) -> None:
+        settings = self.settings
+        filters = subscriptions_for(parse_units(settings.ingest_sites), settings.ingest_share_group)
         self.worker.start()
         self.subscriber = IngestSubscriber(
-            self.address,
+            address,
             self.worker.submit,
-            client_id=self.settings.mqtt_client_id,
+            client_id=settings.mqtt_client_id,
             protocol=self.mqtt_protocol,
-            receive_maximum=self.settings.mqtt_receive_maximum,
-            session_expiry_s=self.settings.mqtt_session_expiry_s,
-            tls=self.settings.mqtt_tls(),
+            receive_maximum=settings.mqtt_receive_maximum,
+            session_expiry_s=settings.mqtt_session_expiry_s,
+            subscriptions=filters,
+            tls=settings.mqtt_tls(),
+            forget=_earlier_subscriptions(settings),
         )
         try:
             self.subscriber.start()
         except Exception:
             self.worker.stop()
-            if self.broker:
-                self.broker.stop()
             raise
-        log.info("ingest subscribed on %s (MQTT %s)", self.address.redacted(), self.mqtt_protocol)
-        self._start_delivery(self.address)
-        self._start_kpis()
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.subscription_state_path.write_text(json.dumps(filters))
+        log.info(
+            "ingest %s subscribed to %s on %s (MQTT %s)",
+            settings.mqtt_client_id,
+            ", ".join(filters),
+            address.redacted(),
+            self.mqtt_protocol,
+        )
 
     def _start_kpis(self) -> None:
         """KPIs and the service's own metrics go to InfluxDB, where Grafana reads them.
@@ -197,7 +243,8 @@ class Service:
     def stop(self) -> None:
         if self.subscriber:
             self.subscriber.stop()
-        self.worker.stop()
+        if self.ingest:
+            self.worker.stop()
         if self.kpis:
             self.kpis.stop()
         if self.dispatcher:

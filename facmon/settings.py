@@ -42,6 +42,23 @@ class Settings(BaseSettings):
     )
     mqtt_client_cert: str | None = Field(None, description="client certificate for mqtts://")
     mqtt_client_key: str | None = Field(None, description="client key for mqtts://")
+    ingest_sites: str | None = Field(
+        None,
+        description="comma-separated sites or site/building units this ingest worker owns "
+        "(unset = every site); with ingest_workers > 1, the units split between the workers",
+    )
+    ingest_workers: int = Field(
+        1,
+        ge=0,
+        le=64,
+        description="ingest worker processes `facmon run` starts: 1 = ingest in the service "
+        "process, 0 = none (workers run elsewhere), more = split FACMON_INGEST_SITES",
+    )
+    ingest_share_group: str | None = Field(
+        None,
+        description="subscribe as $share/{group}/...: only for brokers that keep each device "
+        "on one member (EMQX hash_clientid); Mosquitto round-robins, so split by sites there",
+    )
     embedded_broker_port: int = Field(
         1884, description="port of the embedded broker; a free one is chosen if it is taken"
     )
@@ -113,6 +130,25 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, description="API port")
 
     @model_validator(mode="after")
+    def _check_ingest_split(self) -> Settings:
+        from ingest.sharding import parse_units
+
+        units = parse_units(self.ingest_sites)
+        if self.ingest_workers > 1 and not self.ingest_share_group and len(units) < 2:
+            raise ValueError(
+                "FACMON_INGEST_WORKERS > 1 needs FACMON_INGEST_SITES listing at least two "
+                "sites (or site/building units) to split between the workers, or "
+                "FACMON_INGEST_SHARE_GROUP on a broker that keeps device affinity"
+            )
+        if self.ingest_workers > 1 and units and len(units) < self.ingest_workers:
+            raise ValueError(
+                f"FACMON_INGEST_WORKERS={self.ingest_workers} but only {len(units)} units in "
+                "FACMON_INGEST_SITES: a worker would have nothing to do; list site/building "
+                "units or start fewer workers"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _refuse_unsafe_secrets(self) -> Settings:
         if self.webhook_url:
             secret = self.webhook_secret or ""
@@ -163,7 +199,15 @@ class Settings(BaseSettings):
 
     @property
     def spool_path(self) -> Path:
-        return self.data_dir / "spool.sqlite"
+        """One spool per ingest session: workers sharing a data_dir must not replay each
+        other's batches."""
+        if self.mqtt_client_id == "facmon-ingest":
+            return self.data_dir / "spool.sqlite"
+        return self.data_dir / f"spool-{self.mqtt_client_id}.sqlite"
+
+    @property
+    def subscription_state_path(self) -> Path:
+        return self.data_dir / f"subscriptions-{self.mqtt_client_id}.json"
 
     @property
     def embedded_series_path(self) -> Path:

@@ -160,7 +160,9 @@ class IngestPipeline:
         wall_clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         verifier: TelemetryVerifier | None = None,
         spool: Spool | None = None,
+        worker: str | None = None,
     ) -> None:
+        self.worker = worker
         self.verifier = verifier
         self.spool = spool
         self._spool_warned = False
@@ -281,6 +283,8 @@ class IngestPipeline:
     def _record(self, findings: list[Finding], now_ms: int) -> None:
         for finding in findings:
             self.metrics.findings.inc(detector=finding.detector)
+            if self.worker:  # which worker judged the device, for audits of the topic split
+                finding = replace(finding, evidence={**finding.evidence, "worker": self.worker})
             result = self.tickets.record(finding)
             if result.reopened:
                 self.metrics.tickets_reopened.inc(kind=finding.device.kind)

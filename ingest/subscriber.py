@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -37,12 +37,19 @@ class IngestSubscriber:
         protocol: str = "5",
         receive_maximum: int = 10_000,
         session_expiry_s: int = 86_400,
-        subscription: str = SUBSCRIPTION,
+        subscriptions: Sequence[str] = (SUBSCRIPTION,),
         tls: TlsFiles | None = None,
+        forget: Sequence[str] = (),
     ) -> None:
+        """`forget`: filters a persistent session may still hold from an earlier topic
+        split; they are dropped once the current ones are in place, so nothing queued
+        in between is lost."""
+        if not subscriptions:
+            raise ValueError("ingest needs at least one topic filter")
         self.address = address
         self.deliver = deliver
-        self.subscription = subscription
+        self.subscriptions = tuple(subscriptions)
+        self.forget = tuple(topic for topic in forget if topic not in self.subscriptions)
         self.protocol = protocol
         self.receive_maximum = receive_maximum
         self.session_expiry_s = session_expiry_s
@@ -87,7 +94,10 @@ class IngestSubscriber:
         log.info(
             "connected to %s (session present: %s)", self.address.redacted(), flags.session_present
         )
-        client.subscribe(self.subscription, qos=1)
+        client.subscribe([(topic_filter, 1) for topic_filter in self.subscriptions])
+        if self.forget:
+            log.info("dropping earlier subscriptions: %s", ", ".join(self.forget))
+            client.unsubscribe(list(self.forget))
         self.connected.set()
 
     def _on_subscribe(
@@ -100,7 +110,7 @@ class IngestSubscriber:
     ) -> None:
         failed = [rc for rc in reason_codes if rc.is_failure]
         if failed:
-            log.error("subscription to %s refused: %s", self.subscription, failed)
+            log.error("subscription to %s refused: %s", ", ".join(self.subscriptions), failed)
             return
         self.subscribed.set()
 
