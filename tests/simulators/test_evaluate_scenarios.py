@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from detectors.base import Finding, Severity
 from facmon.evaluate_scenarios import (
     DAY_MS,
+    GLITCH_RATE,
     LIBRARY_DIR,
     Glitcher,
     Job,
@@ -124,6 +126,18 @@ def test_single_glitches_open_no_pump_ticket_at_high_rate() -> None:
     result = replay(scenario, seed=1, glitch_rate=0.005)
     assert result.glitches > 0
     assert result.tickets == [], [t.after_glitch for t in result.tickets]
+
+
+def test_the_plant_room_week_that_once_gave_a_false_pump_ticket_opens_none() -> None:
+    """Seed 1 of this file gave `pump_anomaly` a false ticket after 148 simulated hours,
+    when its smoothing at one sample a minute averaged nothing: five noisy readings in a
+    row were taken for a fault."""
+    scenario = parse_scenario(
+        yaml.safe_load((LIBRARY_DIR / "fault-free-plant-and-garage.yaml").read_text())
+    )
+    result = replay(scenario, seed=1, glitch_rate=GLITCH_RATE)
+    assert result.device_days == pytest.approx(182.0)
+    assert result.tickets == [], [(t.device_id, t.fault_type, t.opened_ms) for t in result.tickets]
 
 
 # -- the library itself ---------------------------------------------------------------------
