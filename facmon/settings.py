@@ -128,6 +128,13 @@ class Settings(BaseSettings):
 
     api_host: str = Field("127.0.0.1", description="API bind address")
     api_port: int = Field(8000, description="API port")
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="`facmon ingest` serves its Prometheus metrics on this port (bound to "
+        "api_host; 0 = off); `facmon run` gives ingest worker i the port metrics_port + i",
+    )
 
     @model_validator(mode="after")
     def _check_ingest_split(self) -> Settings:

@@ -69,6 +69,11 @@ def plan_workers(
             "FACMON_MQTT_CLIENT_ID": client_id,
             "FACMON_INGEST_WORKERS": "1",
             "FACMON_INGEST_SITES": ",".join(share),
+            **(
+                {"FACMON_METRICS_PORT": str(settings.metrics_port + index)}
+                if settings.metrics_port
+                else {}
+            ),
             **(extra_env or {}),
         }
         specs.append(WorkerSpec(index, client_id, share, env))

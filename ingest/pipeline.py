@@ -52,6 +52,7 @@ class Batch:
     devices: list[DeviceState]
     acks: list[Callable[[], None]]
     ingested: dict[tuple[str, str], int]
+    sample_ts_ms: list[int] = field(default_factory=list)  # for the durable-lag histogram
 
     @property
     def size(self) -> int:
@@ -181,6 +182,7 @@ class IngestPipeline:
         self._rejected: list[RejectedMessage] = []
         self._acks: list[Callable[[], None]] = []
         self._ingested: dict[tuple[str, str], int] = {}
+        self._sample_ts_ms: list[int] = []
         self._batch_started: float | None = None
         self._states: dict[str, DeviceState] = {}
         self._dirty: set[str] = set()
@@ -247,6 +249,7 @@ class IngestPipeline:
         state.last_seq = sample.seq
         state.samples += 1
         self._points.append(sample_point(sample))
+        self._sample_ts_ms.append(sample.ts_ms)
         self._count(sample.device.kind, "telemetry")
         self.metrics.lag.set(max(0.0, (received_ms - sample.ts_ms) / 1000))
         self._record(self._guarded(lambda: self.detectors.on_sample(sample)), received_ms)
@@ -356,8 +359,10 @@ class IngestPipeline:
             devices=[replace(self._states[d]) for d in self._dirty if d in self._states],
             acks=self._acks,
             ingested=self._ingested,
+            sample_ts_ms=self._sample_ts_ms,
         )
         self._points, self._rejected, self._acks, self._ingested = [], [], [], {}
+        self._sample_ts_ms = []
         self._dirty = set()
         self._batch_started = None
         return batch
@@ -441,6 +446,8 @@ class IngestPipeline:
             batch.devices = []
         for ack in batch.acks:
             ack()
+        self.metrics.observe_durable(self.wall_clock_ms(), batch.sample_ts_ms)
+        batch.sample_ts_ms = []
         for (kind, channel), count in batch.ingested.items():
             self.metrics.ingested.inc(count, kind=kind, channel=channel)
         batch.acks, batch.ingested = [], {}
