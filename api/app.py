@@ -3,10 +3,14 @@ and the ticket board page at `/`."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 
 from api.routes import admin, dead_letters, devices, equipment, health, tickets
@@ -14,6 +18,14 @@ from facmon.service import Stores
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY_BYTES = 64 * 1024
+
+
+class AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped, so any Python string can be sent,
+    including an unpaired surrogate that UTF-8 cannot encode."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 def create_app(stores: Stores) -> FastAPI:
@@ -37,6 +49,12 @@ def create_app(stores: Stores) -> FastAPI:
                 {"detail": f"request body over {MAX_BODY_BYTES} bytes"}, status_code=413
             )
         return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        """FastAPI's own 422, but ASCII-escaped: it echoes the offending input, and an
+        unpaired surrogate there (a legal JSON escape) made rendering it a 500."""
+        return AsciiJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
 
     for router in (
         devices.router,

@@ -5,12 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from facmon.auth import Principal
 from facmon.service import Stores
 from facmon.tickets.lifecycle import Role, role_allows
+
+# A number the database cannot hold names no row, but reaching the driver it was a 500:
+# SQLite raises OverflowError past 64 bits, PostgreSQL "integer out of range" past the 32
+# bits of an INTEGER id column. Refused here instead, with a 422 that states the range.
+MAX_ID = 2**31 - 1
+MAX_OFFSET = 2**63 - 1
+TicketId = Annotated[
+    int, Path(ge=1, le=MAX_ID, description="ticket id, as listed by GET /api/tickets")
+]
+TokenId = Annotated[
+    int, Path(ge=1, le=MAX_ID, description="token id, as listed by GET /api/tokens")
+]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip, for paging")]
 
 _bearer = HTTPBearer(auto_error=False, description="API token from `facmon token create`")
 

@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from facmon.tickets.models import aware
+
+# SQLite hands times back without their zone; every stored time is UTC, and a client must be
+# able to read it as one (RFC 3339 `date-time` needs the offset).
+UtcDatetime = Annotated[datetime, AfterValidator(aware)]
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("text may not contain NUL (\\u0000) characters; remove them")
+    return value
+
+
+# Text a client sends that reaches the database. PostgreSQL refuses NUL in text (that was a
+# 500), so it is refused up front, alike on every backend.
+Text = Annotated[str, AfterValidator(_no_nul)]
+
+# The roles a token may carry (facmon.auth.HUMAN_ROLES) and the ticket severities
+# (facmon.tickets.policy.SEVERITIES), spelled out so the spec lists them for clients.
+TokenRole = Literal["viewer", "engineer", "quality", "admin"]
+TicketSeverity = Literal["critical", "major", "minor"]
 
 
 class DevicePublic(BaseModel):
@@ -26,7 +46,7 @@ class DevicePublic(BaseModel):
 
 class TelemetrySample(BaseModel):
     ts_ms: int
-    time: datetime
+    time: UtcDatetime
     metrics: dict[str, Any]
 
 
@@ -52,16 +72,16 @@ class TicketPublic(BaseModel):
     detector: str
     detector_version: str
     onset_ms: int
-    opened_at: datetime
-    updated_at: datetime
+    opened_at: UtcDatetime
+    updated_at: UtcDatetime
     occurrences: int
     assignee: str | None
-    dispatch_due_at: datetime
-    rectify_due_at: datetime
-    dispatched_at: datetime | None
-    rectified_at: datetime | None
-    verified_at: datetime | None
-    closed_at: datetime | None
+    dispatch_due_at: UtcDatetime
+    rectify_due_at: UtcDatetime
+    dispatched_at: UtcDatetime | None
+    rectified_at: UtcDatetime | None
+    verified_at: UtcDatetime | None
+    closed_at: UtcDatetime | None
     dispatch_breached: bool
     rectify_breached: bool
     escalation_level: int
@@ -71,34 +91,19 @@ class TicketPublic(BaseModel):
     reopen_count: int
     allowed_next: list[str] = []
 
-    @field_validator(
-        "opened_at",
-        "updated_at",
-        "dispatch_due_at",
-        "rectify_due_at",
-        "dispatched_at",
-        "rectified_at",
-        "verified_at",
-        "closed_at",
-        mode="before",
-    )
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        return aware(value)
-
 
 class OccurrencePublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     onset_ms: int
-    recorded_at: datetime
+    recorded_at: UtcDatetime
     summary: str
 
 
 class HistoryPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    at: datetime
+    at: UtcDatetime
     actor: str
     role: str
     from_state: str | None
@@ -110,7 +115,7 @@ class CommentPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    at: datetime
+    at: UtcDatetime
     author: str
     text: str
 
@@ -124,22 +129,22 @@ class TicketDetail(TicketPublic):
 
 
 class TransitionRequest(BaseModel):
-    to: str = Field(description="target state")
-    note: str | None = Field(None, max_length=4000)
+    to: Text = Field(description="target state")
+    note: Text | None = Field(None, max_length=4000)
 
 
 class AssignRequest(BaseModel):
-    assignee: str = Field(min_length=1, max_length=128, description="team or person")
-    note: str | None = Field(None, max_length=4000)
+    assignee: Text = Field(min_length=1, max_length=128, description="team or person")
+    note: Text | None = Field(None, max_length=4000)
 
 
 class SeverityRequest(BaseModel):
-    severity: str
-    note: str | None = Field(None, max_length=4000)
+    severity: TicketSeverity
+    note: Text | None = Field(None, max_length=4000)
 
 
 class CommentRequest(BaseModel):
-    text: str = Field(min_length=1, max_length=4000)
+    text: Text = Field(min_length=1, max_length=4000)
 
 
 class ChronicEquipment(BaseModel):
@@ -154,8 +159,8 @@ class ChronicEquipment(BaseModel):
 
 
 class TokenCreate(BaseModel):
-    role: str
-    name: str = Field(min_length=1, max_length=128)
+    role: TokenRole
+    name: Text = Field(min_length=1, max_length=128)
 
 
 class TokenCreated(BaseModel):
@@ -171,7 +176,7 @@ class TokenPublic(BaseModel):
     id: int
     name: str
     role: str
-    created_at: datetime
+    created_at: UtcDatetime
     revoked: bool
 
 
@@ -184,7 +189,7 @@ class DeadLetterPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    received_at: datetime
+    received_at: UtcDatetime
     topic: str
     payload: str
     payload_encoding: str
@@ -197,3 +202,25 @@ class Health(BaseModel):
     status: str
     series_store: bool
     database: bool
+
+
+class Problem(BaseModel):
+    """An error a handler raises itself; `detail` says what to do instead."""
+
+    detail: str
+
+
+class AllowedStates(BaseModel):
+    message: str
+    allowed: list[str] = Field(description="the legal next states from the current one")
+
+
+class TransitionConflict(BaseModel):
+    detail: AllowedStates
+
+
+class InvalidRequest(BaseModel):
+    """422: a message from the lifecycle (e.g. a missing note), or the list of field errors
+    when the request does not fit the declared shape."""
+
+    detail: str | list[dict[str, Any]]

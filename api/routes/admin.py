@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
-from api.deps import AdminDep, StoresDep, ViewerDep
+from api.deps import AdminDep, StoresDep, TokenId, ViewerDep
 from api.schemas import Me, TokenCreate, TokenCreated, TokenPublic
 from facmon.auth import HUMAN_ROLES
 from facmon.tickets.lifecycle import NOTE_REQUIRED, TRANSITIONS, State
@@ -39,10 +39,7 @@ def lifecycle(_who: ViewerDep) -> dict[str, Any]:
 
 @router.post("/tokens", response_model=TokenCreated, status_code=201)
 def create_token(body: TokenCreate, stores: StoresDep, _who: AdminDep) -> TokenCreated:
-    try:
-        token_id, token = stores.tokens.create(body.role, body.name)
-    except ValueError as exc:
-        raise HTTPException(422, str(exc)) from None
+    token_id, token = stores.tokens.create(body.role, body.name)
     return TokenCreated(id=token_id, role=body.role, name=body.name, token=token)
 
 
@@ -52,7 +49,7 @@ def list_tokens(stores: StoresDep, _who: AdminDep) -> list[TokenPublic]:
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(token_id: int, stores: StoresDep, _who: AdminDep) -> None:
+def revoke_token(token_id: TokenId, stores: StoresDep, _who: AdminDep) -> None:
     if not stores.tokens.revoke(token_id):
         raise HTTPException(404, f"no token {token_id}")
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import StoresDep, ViewerDep
+from api.deps import Offset, StoresDep, ViewerDep
 from api.schemas import DeadLetterPublic
 
 router = APIRouter(prefix="/api/dead-letters", tags=["dead letters"])
@@ -17,6 +17,6 @@ def list_dead_letters(
     stores: StoresDep,
     _who: ViewerDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[DeadLetterPublic]:
     return [DeadLetterPublic.model_validate(d) for d in stores.dead_letters.list(limit, offset)]

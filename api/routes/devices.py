@@ -8,20 +8,22 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import StoresDep, ViewerDep
-from api.schemas import DevicePublic, TelemetryPublic, TelemetrySample
+from api.schemas import DevicePublic, TelemetryPublic, TelemetrySample, Text
 from facmon.timeseries import StoreUnavailable
 
 router = APIRouter(prefix="/api/devices", tags=["devices"])
 
 
 @router.get("", response_model=list[DevicePublic])
-def list_devices(stores: StoresDep, _who: ViewerDep, kind: str | None = None) -> list[DevicePublic]:
+def list_devices(
+    stores: StoresDep, _who: ViewerDep, kind: Text | None = None
+) -> list[DevicePublic]:
     return [DevicePublic.model_validate(d) for d in stores.devices.list(kind)]
 
 
 @router.get("/{device_id}/telemetry", response_model=TelemetryPublic)
 def device_telemetry(
-    device_id: str,
+    device_id: Text,
     stores: StoresDep,
     _who: ViewerDep,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,

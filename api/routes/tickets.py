@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import EngineerDep, QualityDep, StoresDep, ViewerDep
+from api.deps import EngineerDep, Offset, QualityDep, StoresDep, TicketId, ViewerDep
 from api.schemas import (
     AssignRequest,
     CommentPublic,
     CommentRequest,
     HistoryPublic,
+    InvalidRequest,
     OccurrencePublic,
+    Problem,
     SeverityRequest,
+    Text,
     TicketDetail,
     TicketPublic,
+    TransitionConflict,
     TransitionRequest,
 )
 from facmon.tickets.lifecycle import IllegalTransition, NoteRequired, NotPermitted, allowed_next
@@ -24,6 +28,17 @@ from facmon.tickets.models import Ticket
 from facmon.tickets.store import TicketConflict, TicketFilter, TicketNotFound, TicketStore
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"])
+
+# What `_Errors` answers, declared so that clients (and the spec's checks) know the shapes.
+LIFECYCLE_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "no such ticket"},
+    409: {
+        "model": TransitionConflict,
+        "description": "illegal transition, or the ticket changed meanwhile; "
+        "`allowed` lists the legal next states",
+    },
+    422: {"model": InvalidRequest, "description": "the request is missing something it needs"},
+}
 
 
 def _public(ticket: Ticket) -> TicketPublic:
@@ -74,16 +89,16 @@ def list_tickets(
     stores: StoresDep,
     _who: ViewerDep,
     response: Response,
-    state: str | None = None,
-    severity: str | None = None,
-    site: str | None = None,
-    building: str | None = None,
-    kind: str | None = None,
-    device_id: str | None = None,
-    fault_type: str | None = None,
+    state: Text | None = None,
+    severity: Text | None = None,
+    site: Text | None = None,
+    building: Text | None = None,
+    kind: Text | None = None,
+    device_id: Text | None = None,
+    fault_type: Text | None = None,
     overdue: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[TicketPublic]:
     flt = TicketFilter(state, severity, site, building, kind, device_id, fault_type, overdue)
     tickets, total = stores.tickets.search(flt, limit, offset)
@@ -92,51 +107,52 @@ def list_tickets(
 
 
 @router.get("/{ticket_id}", response_model=TicketDetail)
-def get_ticket(ticket_id: int, stores: StoresDep, _who: ViewerDep) -> TicketDetail:
+def get_ticket(ticket_id: TicketId, stores: StoresDep, _who: ViewerDep) -> TicketDetail:
     return _detail(stores.tickets, ticket_id)
 
 
 @router.get("/{ticket_id}/history", response_model=list[HistoryPublic])
-def ticket_history(ticket_id: int, stores: StoresDep, _who: ViewerDep) -> list[HistoryPublic]:
+def ticket_history(ticket_id: TicketId, stores: StoresDep, _who: ViewerDep) -> list[HistoryPublic]:
     if stores.tickets.get(ticket_id) is None:
         raise HTTPException(404, f"no ticket {ticket_id}")
     return [HistoryPublic.model_validate(h) for h in stores.tickets.history(ticket_id)]
 
 
-@router.post(
-    "/{ticket_id}/transitions",
-    response_model=TicketDetail,
-    responses={409: {"description": "illegal transition; body lists the allowed next states"}},
-)
+@router.post("/{ticket_id}/transitions", response_model=TicketDetail, responses=LIFECYCLE_ERRORS)
 def transition_ticket(
-    ticket_id: int, body: TransitionRequest, stores: StoresDep, who: EngineerDep
+    ticket_id: TicketId, body: TransitionRequest, stores: StoresDep, who: EngineerDep
 ) -> TicketDetail:
     with _Errors():
         stores.tickets.transition(ticket_id, body.to, who.name, who.role, body.note)
     return _detail(stores.tickets, ticket_id)
 
 
-@router.post("/{ticket_id}/assign", response_model=TicketDetail)
+@router.post("/{ticket_id}/assign", response_model=TicketDetail, responses=LIFECYCLE_ERRORS)
 def assign_ticket(
-    ticket_id: int, body: AssignRequest, stores: StoresDep, who: EngineerDep
+    ticket_id: TicketId, body: AssignRequest, stores: StoresDep, who: EngineerDep
 ) -> TicketDetail:
     with _Errors():
         stores.tickets.assign(ticket_id, body.assignee, who.name, who.role, body.note)
     return _detail(stores.tickets, ticket_id)
 
 
-@router.patch("/{ticket_id}/severity", response_model=TicketDetail)
+@router.patch("/{ticket_id}/severity", response_model=TicketDetail, responses=LIFECYCLE_ERRORS)
 def set_severity(
-    ticket_id: int, body: SeverityRequest, stores: StoresDep, who: QualityDep
+    ticket_id: TicketId, body: SeverityRequest, stores: StoresDep, who: QualityDep
 ) -> TicketDetail:
     with _Errors():
         stores.tickets.set_severity(ticket_id, body.severity, who.name, who.role, body.note)
     return _detail(stores.tickets, ticket_id)
 
 
-@router.post("/{ticket_id}/comments", response_model=CommentPublic, status_code=201)
+@router.post(
+    "/{ticket_id}/comments",
+    response_model=CommentPublic,
+    status_code=201,
+    responses=LIFECYCLE_ERRORS,
+)
 def add_comment(
-    ticket_id: int, body: CommentRequest, stores: StoresDep, who: EngineerDep
+    ticket_id: TicketId, body: CommentRequest, stores: StoresDep, who: EngineerDep
 ) -> CommentPublic | JSONResponse:
     with _Errors():
         comment = stores.tickets.comment(ticket_id, who.name, body.text)
