@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException
 
@@ -71,5 +72,22 @@ def config(stores: StoresDep, _who: AdminDep) -> dict[str, Any]:
         "verification_window_s": policy.verification_window.total_seconds(),
         "auto_close_verified": policy.auto_close_verified,
         "event_sinks": list(stores.tickets.sinks),
-        "webhook_url": stores.settings.webhook_url,
+        "webhook_url": redacted_url(stores.settings.webhook_url),
     }
+
+
+def redacted_url(url: str | None) -> str | None:
+    """Where webhooks go, not how to forge one: receivers such as chat webhooks carry
+    their secret in the path or the query, and some URLs carry a password.
+
+    >>> redacted_url("https://user:pw@hooks.example.com:8443/services/T0/B1/XyZ?token=abc")
+    'https://hooks.example.com:8443/***'
+    >>> redacted_url("http://127.0.0.1:9000")
+    'http://127.0.0.1:9000'
+    """
+    if not url:
+        return url
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    hidden = "/***" if parts.path.strip("/") or parts.query or parts.fragment else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{hidden}"

@@ -114,3 +114,22 @@ def test_openapi_lists_every_endpoint(client: TestClient) -> None:
         "/healthz",
         "/metrics",
     } <= paths
+
+
+def test_config_shows_where_webhooks_go_but_not_their_secret(tmp_path: Path) -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path / "hooks",
+        webhook_url="https://bot:pw@hooks.example.com/services/T0/B1/SeCrEt?token=QuErY",
+        webhook_secret="0123456789abcdef0123",
+    )
+    stores = Stores.open(settings)
+    try:
+        _id, token = stores.tokens.create("admin", "test-admin")
+        admin = TestClient(create_app(stores), headers={"Authorization": f"Bearer {token}"})
+        body = admin.get("/api/config").text
+        assert "hooks.example.com" in body
+        for secret in ("SeCrEt", "QuErY", "pw@", "0123456789abcdef"):
+            assert secret not in body
+    finally:
+        stores.close()
