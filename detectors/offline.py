@@ -1,8 +1,15 @@
 """Generic offline detector: a device that said goodbye unexpectedly or fell silent.
 
-Catches power loss, network loss and crashed firmware. A last will (`offline`
-on the status channel) or silence longer than `offline_after_ms` opens a
-finding; a device back within the grace period (a restart) opens nothing.
+Catches power loss, network loss and crashed firmware.
+
+- A last will (`offline` on the status channel) opens a finding once
+  `will_grace_ms` (by default `offline_after_ms`) has passed without the device
+  coming back: a restart is not
+  an outage. Where devices delay their will themselves (MQTT v5 Will Delay
+  Interval: the broker sends none for a device back in time), the service's
+  grace can be 0 and the ticket opens with the will.
+- Silence longer than `offline_after_ms` opens a finding; a device heard again
+  within that time (a restart) opens nothing.
 """
 
 from __future__ import annotations
@@ -17,17 +24,22 @@ from gateway.payload import Event, Sample, StatusChange
 
 class OfflineDetector(Detector):
     name: ClassVar[str] = "offline"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     kinds: ClassVar[frozenset[str]] = frozenset({"elevator", "lighting", "pump", "access"})
     fault_type: ClassVar[str] = "offline"
     severity: ClassVar[Severity] = Severity.MAJOR
 
     def __init__(
-        self, device: DeviceRef, wall_clock_ms: Callable[[], int], offline_after_ms: int = 120_000
+        self,
+        device: DeviceRef,
+        wall_clock_ms: Callable[[], int],
+        offline_after_ms: int = 120_000,
+        will_grace_ms: int | None = None,
     ) -> None:
         super().__init__(device)
         self.wall_clock_ms = wall_clock_ms
         self.offline_after_ms = offline_after_ms
+        self.will_grace_ms = offline_after_ms if will_grace_ms is None else will_grace_ms
         self.last_heard_ms: int | None = None
         self.will_received_ms: int | None = None
         self.reported = False
@@ -48,9 +60,10 @@ class OfflineDetector(Detector):
     def on_status(self, status: StatusChange, now_ms: int) -> list[Finding]:
         if status.online:
             self._heard()
-        elif self.will_received_ms is None:
+            return []
+        if self.will_received_ms is None:
             self.will_received_ms = now_ms
-        return []
+        return self.tick(now_ms)  # no grace: the ticket opens with the will
 
     def _gone(self, now_ms: int) -> tuple[int, int, str] | None:
         if self.will_received_ms is not None:
@@ -66,9 +79,13 @@ class OfflineDetector(Detector):
 
     def tick(self, now_ms: int) -> list[Finding]:
         gone = self._gone(now_ms)
-        if self.reported or gone is None or gone[0] < self.offline_after_ms:
+        if self.reported or gone is None:
             return []
         gone_ms, onset_ms, cause = gone
+        will = self.will_received_ms is not None
+        grace_ms = self.will_grace_ms if will else self.offline_after_ms
+        if gone_ms < grace_ms:
+            return []
         self.reported = True
         return [
             self.finding(
@@ -81,6 +98,7 @@ class OfflineDetector(Detector):
                     "last_heard_ms": self.last_heard_ms,
                     "will_received_ms": self.will_received_ms,
                     "offline_after_ms": self.offline_after_ms,
+                    "will_grace_ms": self.will_grace_ms,
                 },
             )
         ]

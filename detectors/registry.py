@@ -89,8 +89,10 @@ class DetectorBank:
         offline_after_ms: int = 120_000,
         clock_ms: Callable[[], int] = wall_clock_ms,
         max_devices: int = 200_000,
+        will_grace_ms: int | None = None,
     ) -> None:
         self.offline_after_ms = offline_after_ms
+        self.will_grace_ms = will_grace_ms
         self.clock_ms = clock_ms
         self.max_devices = max_devices
         self._devices: OrderedDict[str, list[Detector]] = OrderedDict()
@@ -101,7 +103,9 @@ class DetectorBank:
             self._devices.move_to_end(device.device_id)
             return found
         detectors: list[Detector] = [cls(device) for cls in KIND_DETECTORS.get(device.kind, ())]
-        detectors.append(OfflineDetector(device, self.clock_ms, self.offline_after_ms))
+        detectors.append(
+            OfflineDetector(device, self.clock_ms, self.offline_after_ms, self.will_grace_ms)
+        )
         self._devices[device.device_id] = detectors
         if len(self._devices) > self.max_devices:
             self._devices.popitem(last=False)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dashboards.cli import add_publish_command
+from facmon.bench_latency import add_latency_command
 from facmon.kpi.cli import add_kpi_commands
 from facmon.settings import Settings
 from ingest.dead_letter_replay import add_dead_letter_commands
@@ -128,7 +129,15 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         rate_hz=args.rate,
         extra_devices=extra,
     )
-    runner = SimulationRunner(fleet, parse_mqtt_url(url), speed, client_prefix=args.client_prefix)
+    embedded = not (args.broker or Settings().mqtt_url)  # the embedded broker speaks 3.1.1
+    runner = SimulationRunner(
+        fleet,
+        parse_mqtt_url(url),
+        speed,
+        client_prefix=args.client_prefix,
+        protocol="3.1.1" if embedded else "5",
+        will_delay_s=scenario.will_delay_s,
+    )
 
     def progress(stats: RunStats) -> None:
         end = "\n" if not sys.stderr.isatty() else "\r"
@@ -250,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--runs", type=int, default=3, help="repetitions; medians are reported")
     ingest.add_argument("--json", action="store_true", help="print one JSON object")
     ingest.set_defaults(func=cmd_bench_ingest)
+    add_latency_command(bench_sub)
 
     evaluate = sub.add_parser("evaluate", help="judge detectors on data")
     eval_sub = evaluate.add_subparsers(dest="evaluate_command", required=True)

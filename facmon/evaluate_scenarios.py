@@ -389,14 +389,34 @@ def replay(
     book = TicketBook(glitch)
     topics: dict[tuple[str, Channel], str] = {}
 
+    will_delay_ms = round(scenario.will_delay_s * 1000)
+    wills: dict[str, OutMessage] = {}  # delayed last wills, as the broker holds them
+
+    def deliver(message: OutMessage) -> None:
+        clock.now_ms = message.ts_ms
+        found = _deliver(bank, message, glitch, result, topics)
+        if found:
+            book.add(found, message.ts_ms)
+
+    def send_wills_due(until_ms: int) -> None:
+        for device_id, will in sorted(wills.items(), key=lambda item: item[1].ts_ms):
+            if will.ts_ms <= until_ms:
+                del wills[device_id]
+                deliver(will)
+
     t_ms = start_ms
     while t_ms < end_ms:
         t_ms = min(t_ms + tick_ms, end_ms)
         for message in fleet.advance_to(min(t_ms, end_ms - 1)):  # [start, end)
-            clock.now_ms = message.ts_ms
-            found = _deliver(bank, message, glitch, result, topics)
-            if found:
-                book.add(found, message.ts_ms)
+            send_wills_due(message.ts_ms)
+            device_id = message.device.device_id
+            if message.action is Action.DISCONNECT and will_delay_ms:
+                wills[device_id] = replace(message, ts_ms=message.ts_ms + will_delay_ms)
+                continue
+            if message.action is Action.CONNECT:
+                wills.pop(device_id, None)  # back within the delay: no will
+            deliver(message)
+        send_wills_due(min(t_ms, end_ms - 1))
         clock.now_ms = t_ms
         book.add(bank.tick(), t_ms)
     result.tickets = book.tickets()

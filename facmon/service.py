@@ -113,7 +113,14 @@ class Service:
         self.delivery = delivery
         self.broker: EmbeddedBroker | None = None
         self.stores = Stores.open(settings)
-        self.detectors = DetectorBank(offline_after_ms=int(settings.offline_after_s * 1000))
+        self.detectors = DetectorBank(
+            offline_after_ms=int(settings.offline_after_s * 1000),
+            will_grace_ms=(
+                None
+                if settings.offline_will_grace_s is None
+                else int(settings.offline_will_grace_s * 1000)
+            ),
+        )
         self.pipeline = IngestPipeline(
             self.stores.series,
             self.stores.tickets,

@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     offline_after_s: float = Field(
         120.0, description="silence after which a device counts as offline"
     )
+    offline_will_grace_s: float | None = Field(
+        None,
+        ge=0,
+        description="wait this long after a last will before the offline ticket, so a restart "
+        "opens none (unset = offline_after_s); 0 = with the will, for devices that delay "
+        "their will themselves (MQTT v5)",
+    )
     dead_letter_payload_bytes: int = Field(2_048, description="raw payload kept per dead letter")
 
     sla_critical_dispatch_s: int = Field(15 * 60, description="critical: deadline to dispatch")

@@ -7,6 +7,7 @@ continues live, and every device timestamp stays acceptable to the ingestor.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +17,8 @@ from gateway.connection import BrokerAddress
 from gateway.contract import Channel
 from gateway.publisher import DeviceConnection
 from simulators.fleet import Action, Fleet, OutMessage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -39,7 +42,16 @@ class SimulationRunner:
         speed: float,
         client_prefix: str = "sim",
         wall_clock: Callable[[], float] = time.time,
+        protocol: str = "3.1.1",
+        will_delay_s: float = 0.0,
     ) -> None:
+        """`will_delay_s` (MQTT v5 only) is real seconds: at a `speed` above 1 the
+        broker's delay covers more simulated time than the scenario says."""
+        if will_delay_s and protocol != "5":
+            log.warning("a will delay needs MQTT v5; devices' wills go out at once")
+            will_delay_s = 0.0
+        self.protocol = protocol
+        self.will_delay_s = will_delay_s
         self.fleet = fleet
         self.address = address
         self.speed = speed
@@ -57,7 +69,11 @@ class SimulationRunner:
         conn = self.connections.get(device_id)
         if conn is None:
             conn = DeviceConnection(
-                message.device, self.address, client_id=f"{self.client_prefix}-{device_id}"
+                message.device,
+                self.address,
+                client_id=f"{self.client_prefix}-{device_id}",
+                protocol=self.protocol,
+                will_delay_s=round(self.will_delay_s),
             )
             self.connections[device_id] = conn
         return conn

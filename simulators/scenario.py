@@ -48,6 +48,7 @@ _TOP_KEYS = (
     "speed",
     "rate_hz",
     "duration",
+    "will_delay",
     "devices",
     "faults",
     "expect",
@@ -182,6 +183,9 @@ class Scenario:
     faults: tuple[FaultSpec, ...]
     expect: tuple[ExpectedTicket, ...]
     description: str = ""
+    # MQTT v5 Will Delay Interval of every device: the broker sends no will for a
+    # device back within it (a restart). 0: the will goes out when the link dies.
+    will_delay_s: float = 0.0
 
     def start_ms(self, now_ms: int) -> int:
         """Simulated start time in epoch ms: relative ('-1h') or absolute (RFC 3339)."""
@@ -449,6 +453,7 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
     speed = _positive_number(data, "speed", 1.0, source)
     rate_hz = _positive_number(data, "rate_hz", 1.0, source)
     duration = data.get("duration")
+    will_delay = data.get("will_delay")
     return Scenario(
         name=_text(data.get("name", Path(source).stem), f"{source}: name"),
         site=site,
@@ -460,6 +465,9 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
         faults=_parse_faults(data.get("faults"), by_id, source),
         expect=_parse_expect(data.get("expect"), by_id, source),
         description=_text(data.get("description", ""), f"{source}: description"),
+        will_delay_s=0.0
+        if will_delay is None
+        else _positive_s(will_delay, f"{source}: will_delay"),
     )
 
 

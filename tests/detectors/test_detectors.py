@@ -846,10 +846,14 @@ OFFLINE_CASES: list[tuple[str, list[tuple[str, float]], list[tuple[str, float, f
 ]
 
 
-def _run_offline(timeline: list[tuple[str, float]]) -> list[tuple[float, Finding]]:
+def _run_offline(
+    timeline: list[tuple[str, float]], will_grace_ms: int = OFFLINE_AFTER_MS
+) -> list[tuple[float, Finding]]:
     clock = Clock()
     dev = device("elevator")
-    detector = OfflineDetector(dev, clock, offline_after_ms=OFFLINE_AFTER_MS)
+    detector = OfflineDetector(
+        dev, clock, offline_after_ms=OFFLINE_AFTER_MS, will_grace_ms=will_grace_ms
+    )
     found: list[tuple[float, Finding]] = []
     for seq, (op, t_s) in enumerate(timeline):
         now = T0 + int(t_s * 1000)
@@ -882,7 +886,23 @@ def test_offline_table(
         ev = f.evidence
         assert ev["offline_after_ms"] == OFFLINE_AFTER_MS
         assert ev["gone_ms"] >= OFFLINE_AFTER_MS
-        assert {"last_heard_ms", "will_received_ms"} <= ev.keys()
+        assert {"last_heard_ms", "will_received_ms", "will_grace_ms"} <= ev.keys()
+
+
+@pytest.mark.parametrize("back_s", [64, 300], ids=["a restart", "an outage"])
+def test_without_a_will_grace_the_will_is_the_ticket(back_s: float) -> None:
+    """For devices that delay their own will (MQTT v5): the broker sent it only because
+    the device stayed away, so the ticket opens with it, not after a tick."""
+    timeline = _timeline(
+        _every("sample", 0, 60, 2),
+        [("will", 61), ("online", back_s)],
+        _every("sample", back_s, 900, 2),
+        _ticks(900),
+    )
+    found = _run_offline(timeline, will_grace_ms=0)
+    got = [(f.evidence["cause"], (f.onset_ms - T0) / 1000, t_s) for t_s, f in found]
+    assert got == [("last will received", 61, 61)]
+    assert found[0][1].evidence["will_grace_ms"] == 0
 
 
 def test_offline_uses_the_injected_clock_not_sample_time() -> None:
