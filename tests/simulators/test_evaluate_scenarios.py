@@ -366,3 +366,26 @@ def test_jobs_are_reproducible() -> None:
     job = Job(str(entry.path), entry.scenario, 5, 15 * MIN_MS, 0.01)
     first, second = run_jobs([job, job], workers=1)
     assert first.outcomes == second.outcomes and first.glitches == second.glitches
+
+
+def test_a_delayed_will_reaches_the_detectors_only_for_a_device_that_stays_away() -> None:
+    scenario = parse_scenario(
+        {
+            "devices": [
+                {"id": "restarts", "kind": "pump"},
+                {"id": "dies", "kind": "pump"},
+            ],
+            "rate_hz": 0.5,
+            "duration": "30m",
+            "will_delay": "120s",
+            "faults": [
+                {"device": "restarts", "type": "offline", "at": "5m", "for": "90s"},
+                {"device": "dies", "type": "offline", "at": "5m", "for": "20m"},
+            ],
+        }
+    )
+    result = replay(scenario, seed=1, glitch_rate=0.0)
+    offline = [t for t in result.tickets if t.fault_type == "offline"]
+    assert [t.device_id for t in offline] == ["dies"]
+    # the will went out 120 s into the outage; the service's grace (offline_after) follows
+    assert offline[0].opened_ms - result.start_ms >= (5 * 60 + 120 + 120) * 1000
