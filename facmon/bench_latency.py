@@ -15,9 +15,11 @@ fresh device id:
    publishes the will); the tickets list, filtered to the device, is polled until the
    ticket is there. Latency = that response - t0.
 
-A last will opens an offline ticket only after the service's offline grace
-(`FACMON_OFFLINE_AFTER_S`; a device back within it was restarting), so that row is
-also shown net of the grace. Only figures are printed: nothing here asserts a speed.
+A last will opens an offline ticket after the service's will grace
+(`FACMON_OFFLINE_WILL_GRACE_S`, by default `FACMON_OFFLINE_AFTER_S`: a device back
+within it was restarting), so with a grace that row is also shown net of it.
+`--will-grace 0` measures the set-up for devices that delay their own will (MQTT v5):
+the ticket opens with the will. Only figures are printed: nothing here asserts a speed.
 """
 
 from __future__ import annotations
@@ -233,9 +235,13 @@ def _publish(conn: DeviceConnection, steps: Sequence[Step]) -> None:
 class Rig:
     """Mosquitto, InfluxDB, the service and its API on free loopback ports, with a token."""
 
-    def __init__(self, workdir: Path, offline_after_s: float) -> None:
+    def __init__(
+        self, workdir: Path, offline_after_s: float, will_grace_s: float | None = None
+    ) -> None:
         self.workdir = workdir
         self.offline_after_s = offline_after_s
+        # The service's wait after a will (FACMON_OFFLINE_WILL_GRACE_S; unset = offline_after).
+        self.will_grace_s = offline_after_s if will_grace_s is None else will_grace_s
         self.mosquitto: MosquittoServer | None = None
         self.influx: InfluxServer | None = None
         self.service: Service | None = None
@@ -269,6 +275,7 @@ class Rig:
             influx_url=self.influx.url,
             influx_database=f"latency_{tag}",
             offline_after_s=self.offline_after_s,
+            offline_will_grace_s=self.will_grace_s,
             webhook_url=None,
             api_host="127.0.0.1",
             api_port=api_port,
@@ -422,7 +429,7 @@ class _OfflinePoller(threading.Thread):
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        grace_s = self.rig.offline_after_s
+        grace_s = self.rig.will_grace_s
         try:
             with self.rig.client() as http:
                 while len(self.seen) < self.count and not self.stop.is_set():
@@ -469,7 +476,7 @@ def run_offline(
                         f"device was silent longer than --offline-after {rig.offline_after_s:g} s"
                     )
             report(f"{spec.key}: {len(plans)} devices dropped, waiting out the grace")
-            deadline = time.perf_counter() + rig.offline_after_s + TICKET_TIMEOUT_S
+            deadline = time.perf_counter() + rig.will_grace_s + TICKET_TIMEOUT_S
             while poller.is_alive() and time.perf_counter() < deadline:
                 poller.join(0.5)
             if poller.error is not None:
@@ -477,7 +484,7 @@ def run_offline(
             missing = [p.device.device_id for p in plans if p.device.device_id not in poller.seen]
             if missing:
                 raise BenchError(
-                    f"no {fault_type} ticket within {rig.offline_after_s + TICKET_TIMEOUT_S:.0f} s "
+                    f"no {fault_type} ticket within {rig.will_grace_s + TICKET_TIMEOUT_S:.0f} s "
                     f"of the drop for {len(missing)} devices, e.g. {missing[0]}"
                 )
             trials = []
@@ -525,7 +532,7 @@ def fault_report(
         "still_warming": sorted(set(warming)),
     }
     report["p99_under_target"] = report["p99_ms"] < TARGET_MS
-    if spec.model_fault is None:
+    if spec.model_fault is None and grace_s > 0:
         after = stats([v - grace_s * 1000 for v in latencies])
         report["grace_s"] = grace_s
         report["after_grace"] = {**after, "p99_under_target": after["p99_ms"] < TARGET_MS}
@@ -604,7 +611,7 @@ def run_once(
 ) -> dict[str, dict[str, Any]]:
     """Fresh servers and service; offline first, so that the tickets of devices closed
     after other trials do not fall inside its grace wait."""
-    rig = Rig(workdir, args.offline_after)
+    rig = Rig(workdir, args.offline_after, getattr(args, "will_grace", None))
     results: dict[str, dict[str, Any]] = {}
     try:
         _progress(f"run {run}/{args.runs}: starting Mosquitto, InfluxDB, the service and the API")
@@ -616,7 +623,7 @@ def run_once(
             runner = run_offline if spec.model_fault is None else run_immediate
             trials = runner(rig, spec, plans, _progress)
             warming = [name for p in plans for name in p.warming]
-            results[spec.key] = fault_report(spec, trials, args.offline_after, warming)
+            results[spec.key] = fault_report(spec, trials, rig.will_grace_s, warming)
     finally:
         rig.stop()
     return results
@@ -631,6 +638,10 @@ def bench_latency(args: argparse.Namespace) -> int:
         if getattr(args, name) < 1:
             print(f"error: --{name} must be at least 1", file=sys.stderr)
             return 2
+    will_grace = getattr(args, "will_grace", None)
+    if will_grace is not None and will_grace < 0:
+        print("error: --will-grace must be 0 or more seconds", file=sys.stderr)
+        return 2
     if args.offline_after < MIN_OFFLINE_AFTER_S:
         print(
             f"error: --offline-after must be at least {MIN_OFFLINE_AFTER_S:g} s: a trial "
@@ -664,6 +675,7 @@ def bench_latency(args: argparse.Namespace) -> int:
         "trials": args.trials,
         "runs": args.runs,
         "offline_after_s": args.offline_after,
+        "will_grace_s": args.offline_after if will_grace is None else will_grace,
         "per_run": runs,
         "python": platform.python_version(),
         "cpu_count": os.cpu_count(),
@@ -692,6 +704,12 @@ def add_latency_command(bench_sub: Any) -> None:
         default=DEFAULT_OFFLINE_AFTER_S,
         help="the service's offline grace in seconds (FACMON_OFFLINE_AFTER_S; default "
         "%(default)g, the setting's default)",
+    )
+    latency.add_argument(
+        "--will-grace",
+        type=float,
+        help="the service's wait after a last will (FACMON_OFFLINE_WILL_GRACE_S; default: "
+        "--offline-after); 0 for devices that delay their will (MQTT v5)",
     )
     latency.add_argument("--seed", type=int, default=1, help="first simulator seed")
     latency.add_argument("--json", action="store_true", help="print one JSON object")

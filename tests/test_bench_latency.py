@@ -78,3 +78,15 @@ def test_bench_latency_reports_plausible_figures_for_every_fault() -> None:
     assert (report["trials"], report["runs"], report["target_ms"]) == (2, 1, 2_000)
     assert report["cpu_count"] >= 1 and report["python"].count(".") == 2
     assert "door_held_open 2/2:" in done.stderr
+
+
+def test_without_a_will_grace_the_offline_row_has_nothing_to_net_out() -> None:
+    argv = [sys.executable, "-m", "facmon.cli", "bench", "latency", "--faults", "offline_will"]
+    argv += ["--trials", "2", "--offline-after", "2", "--will-grace", "0", "--json"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=280)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["will_grace_s"] == 0
+    offline = report["faults"]["offline_will"]
+    assert offline["trials"] == 2 and "after_grace" not in offline
+    assert all(math.isfinite(offline[name]) and offline[name] > 0 for name in FIGURES)
