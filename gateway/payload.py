@@ -99,12 +99,19 @@ def _reject_constant(name: str) -> float:
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
+    result = dict(pairs)  # in C; only a payload with a duplicate key takes the loop
+    if len(result) == len(pairs):
+        return result
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
             raise ContractError(f"duplicate JSON key {key[:40]!r}")
-        result[key] = value
+        seen.add(key)
     return result
+
+
+# One decoder for every payload: `json.loads` with options builds a new one per call.
+_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
 
 
 def _load_json(payload: bytes) -> Any:
@@ -113,7 +120,9 @@ def _load_json(payload: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise ContractError(f"payload is not UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+        if text.startswith("\ufeff"):  # as json.loads refuses it
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        return _DECODER.decode(text)
     except RecursionError:
         raise ContractError("payload JSON is nested too deeply") from None
     except ContractError:
@@ -207,15 +216,44 @@ def _require_object(body: Any) -> dict[str, Any]:
     return body
 
 
+def _float_ranges(schema: dict[str, MetricSpec]) -> dict[str, tuple[float, float]]:
+    return {
+        name: (
+            -math.inf if spec.minimum is None else spec.minimum,
+            math.inf if spec.maximum is None else spec.maximum,
+        )
+        for name, spec in schema.items()
+        if spec.type is float
+    }
+
+
+# Per kind: the float metrics' valid ranges, so that the common case (a finite float in
+# range) is accepted without `_check_value`; anything else still goes through it.
+_FLOAT_RANGES: Final = {
+    kind.value: _float_ranges(schema) for kind, schema in TELEMETRY_SCHEMAS.items()
+}
+_SCHEMAS: Final = {kind.value: schema for kind, schema in TELEMETRY_SCHEMAS.items()}
+
+
 def _decode_telemetry(device: DeviceRef, body: dict[str, Any], ts_ms: int, seq: int) -> Sample:
     metrics = body.get("metrics")
     if not isinstance(metrics, dict):
         raise ContractError("telemetry needs an object 'metrics'")
     if not metrics:
         raise ContractError("telemetry 'metrics' is empty")
-    schema = TELEMETRY_SCHEMAS[Kind(device.kind)]
+    schema = _SCHEMAS.get(device.kind) or TELEMETRY_SCHEMAS[Kind(device.kind)]
+    ranges = _FLOAT_RANGES.get(device.kind, {})
     checked: dict[str, MetricValue] = {}
     for name, value in metrics.items():
+        bounds = ranges.get(name)
+        if (
+            bounds is not None
+            and type(value) is float
+            and bounds[0] <= value <= bounds[1]
+            and math.isfinite(value)
+        ):
+            checked[name] = value
+            continue
         spec = schema.get(name)
         if spec is None:
             raise ContractError(
