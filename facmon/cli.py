@@ -253,9 +253,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmarks that print figures")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)
     ingest = bench_sub.add_parser("ingest", help="ingest throughput vs raw broker delivery")
-    ingest.add_argument("--messages", type=int, default=20_000)
+    ingest.add_argument("--messages", type=int, default=100_000)
     ingest.add_argument("--devices", type=int, default=100)
-    ingest.add_argument("--publishers", type=int, default=2, help="publisher processes")
+    ingest.add_argument(
+        "--workers", default="1", help="ingest processes, or a list such as 1,2 to compare"
+    )
+    ingest.add_argument(
+        "--load", choices=["c", "python"], default="c", help="mosquitto_pub per device, or paho"
+    )
+    ingest.add_argument("--publishers", type=int, default=2, help="paho processes (--load python)")
     ingest.add_argument("--runs", type=int, default=3, help="repetitions; medians are reported")
     ingest.add_argument("--json", action="store_true", help="print one JSON object")
     ingest.set_defaults(func=cmd_bench_ingest)
