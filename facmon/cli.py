@@ -44,10 +44,19 @@ def _serve_api(service: Service, settings: Settings) -> None:
     server.run()
 
 
+def _exit_on_sigterm() -> None:
+    """uvicorn re-raises the SIGTERM it caught once it has stopped; as an exception it
+    unwinds through our clean-up (workers, flush), where the default action would not."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from facmon.service import Service
     from facmon.workers import IngestWorkers, plan_workers
 
+    _exit_on_sigterm()
     settings = Settings()
     service = Service(settings, ingest=settings.ingest_workers == 1)
     service.start()

@@ -44,7 +44,12 @@ def create_schema(engine: Engine) -> None:
     import ingest.dead_letters
     import ingest.device_registry  # noqa: F401
 
-    Base.metadata.create_all(engine)
+    try:
+        Base.metadata.create_all(engine)
+    except DBAPIError:
+        # Ingest workers starting together on a new database race to create the tables;
+        # the loser finds them made and checks again.
+        Base.metadata.create_all(engine)
     _add_missing_columns(engine)
 
 

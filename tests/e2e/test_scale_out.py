@@ -48,12 +48,17 @@ def postgres_schema() -> Iterator[str]:
     admin.dispose()
 
 
-def _ingest_workers(parent: psutil.Process) -> list[psutil.Process]:
-    return [
+def _ingest_workers(
+    parent: psutil.Process, seen: dict[int, psutil.Process] | None = None
+) -> list[psutil.Process]:
+    workers = [
         child
         for child in parent.children()
         if child.is_running() and "ingest" in child.cmdline() and child.status() != "zombie"
     ]
+    if seen is not None:
+        seen.update((worker.pid, worker) for worker in workers)
+    return workers
 
 
 def _publish_site(mosquitto: MosquittoServer, site: str) -> int:
@@ -108,6 +113,7 @@ def test_two_workers_split_the_sites_judge_each_device_once_and_survive_a_kill(
         text=True,
     )
     parent = psutil.Process(service.pid)
+    seen_workers: dict[int, psutil.Process] = {}
     store = InfluxStore(influx.url, database)
     engine = create_engine(database_url)
     try:
@@ -121,7 +127,8 @@ def test_two_workers_split_the_sites_judge_each_device_once_and_survive_a_kill(
         wait_until(healthy, timeout_s=60, what="facmon run to answer /healthz")
         assert service.poll() is None, service.stdout.read() if service.stdout else ""
         workers = wait_until(
-            lambda: len(w := _ingest_workers(parent)) == 2 and w, what="two ingest workers"
+            lambda: len(w := _ingest_workers(parent, seen_workers)) == 2 and w,
+            what="two ingest workers",
         )
         # Both sessions must hold their subscriptions before anything is published:
         # a worker records them once the broker has acknowledged them.
@@ -144,7 +151,11 @@ def test_two_workers_split_the_sites_judge_each_device_once_and_survive_a_kill(
         published[sites[2]] = _publish_site(mosquitto, sites[2])
         published[sites[3]] = _publish_site(mosquitto, sites[3])
         restarted = wait_until(
-            lambda: [w for w in _ingest_workers(parent) if w.pid not in {p.pid for p in workers}],
+            lambda: [
+                w
+                for w in _ingest_workers(parent, seen_workers)
+                if w.pid not in {p.pid for p in workers}
+            ],
             timeout_s=60,
             what="the killed worker started again",
         )
@@ -188,7 +199,11 @@ def test_two_workers_split_the_sites_judge_each_device_once_and_survive_a_kill(
             service.wait(30)
         except subprocess.TimeoutExpired:
             service.kill()
-        for child in parent.children(recursive=True) if parent.is_running() else []:
-            child.kill()
+        left = [w for w in seen_workers.values() if w.is_running() and w.status() != "zombie"]
+        for worker in left:
+            worker.kill()
         store.close()
         engine.dispose()
+    # SIGTERM stops the workers with the service: none may outlive it.
+    assert left == [], f"ingest workers outlived facmon run: {[w.pid for w in left]}"
+    assert service.returncode == 128 + signal.SIGTERM
