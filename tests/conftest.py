@@ -1,4 +1,5 @@
-"""Fixtures that start real servers on free ports, and a helper to await conditions."""
+"""Fixtures that start real servers on free ports, and helpers: await conditions, build
+the real ingest pipeline over a test's stores."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
+from detectors.registry import DetectorBank
 from facmon.servers import InfluxServer, MosquittoServer
+from facmon.service import Stores
+from ingest.pipeline import IngestPipeline
 
 T = TypeVar("T")
 
@@ -73,3 +77,16 @@ def output_dir() -> Path:
     path = Path(__file__).resolve().parent.parent / "test-output"
     path.mkdir(exist_ok=True)
     return path
+
+
+def pipeline_for(stores: Stores, **options: Any) -> IngestPipeline:
+    """The real pipeline over a test's stores, with every detector."""
+    return IngestPipeline(
+        stores.series,
+        stores.tickets,
+        stores.dead_letters,
+        stores.devices,
+        DetectorBank(),
+        stores.metrics,
+        **options,
+    )

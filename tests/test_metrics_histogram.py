@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from detectors.registry import DetectorBank
 from facmon.embedded_broker import free_port
 from facmon.metrics import (
     LAG_BUCKETS_S,
@@ -29,6 +28,7 @@ from facmon.timeseries import Point, StoreUnavailable
 from facmon.workers import plan_workers
 from gateway.payload import encode_telemetry
 from ingest.pipeline import InboundMessage, IngestPipeline
+from tests.conftest import pipeline_for
 
 NOW_MS = 1_750_000_000_000
 TOPIC = "facility/v1/north/b1/pump/pump-1/telemetry"
@@ -153,13 +153,8 @@ def stores(tmp_path: Path) -> Iterator[Stores]:
 
 
 def _pipeline(stores: Stores, clock_ms: list[int]) -> IngestPipeline:
-    return IngestPipeline(
-        stores.series,
-        stores.tickets,
-        stores.dead_letters,
-        stores.devices,
-        DetectorBank(),
-        stores.metrics,
+    return pipeline_for(
+        stores,
         wall_clock_ms=lambda: clock_ms[0],
     )
 

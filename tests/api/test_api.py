@@ -10,12 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from detectors.registry import DetectorBank
 from facmon.service import Stores
 from facmon.settings import Settings
 from gateway.contract import DeviceRef, telemetry_topic
 from gateway.payload import encode_telemetry
-from ingest.pipeline import InboundMessage, IngestPipeline
+from ingest.pipeline import InboundMessage
+from tests.conftest import pipeline_for
 
 NOW = int(time.time() * 1000)
 DOOR = DeviceRef("hq", "b1", "access", "door-1")
@@ -24,14 +24,7 @@ DOOR = DeviceRef("hq", "b1", "access", "door-1")
 @pytest.fixture
 def stores(tmp_path: Path) -> Iterator[Stores]:
     stores = Stores.open(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
-    pipeline = IngestPipeline(
-        stores.series,
-        stores.tickets,
-        stores.dead_letters,
-        stores.devices,
-        DetectorBank(),
-        stores.metrics,
-    )
+    pipeline = pipeline_for(stores)
     for seq in range(1, 31):
         held = 0.0 if seq < 20 else float((seq - 19) * 10)
         payload = encode_telemetry(

@@ -19,13 +19,13 @@ from sqlalchemy import create_engine, text
 from api.app import create_app
 from api.schemas import TicketSeverity, TokenRole
 from detectors.base import Finding, Severity
-from detectors.registry import DetectorBank
 from facmon.auth import HUMAN_ROLES
 from facmon.service import Stores
 from facmon.settings import Settings
 from facmon.tickets.policy import SEVERITIES
 from gateway.contract import DeviceRef, telemetry_topic
-from ingest.pipeline import InboundMessage, IngestPipeline
+from ingest.pipeline import InboundMessage
+from tests.conftest import pipeline_for
 
 POSTGRES_URL = os.environ.get(
     "FACMON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -118,14 +118,7 @@ def test_every_time_carries_its_utc_offset(
     stores: Stores, client: TestClient, ticket_id: int
 ) -> None:
     """SQLite drops the zone: times went out as naive, not RFC 3339 date-times."""
-    pipeline = IngestPipeline(
-        stores.series,
-        stores.tickets,
-        stores.dead_letters,
-        stores.devices,
-        DetectorBank(),
-        stores.metrics,
-    )
+    pipeline = pipeline_for(stores)
     topic = telemetry_topic(DeviceRef("hq", "b1", "pump", "p1"))
     pipeline.handle(InboundMessage(topic, b"{broken", int(time.time() * 1000)))
     pipeline.flush()

@@ -24,13 +24,13 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 
 from api.app import create_app
 from detectors.base import Finding, Severity
-from detectors.registry import DetectorBank
 from facmon.service import Stores
 from facmon.settings import Settings
 from facmon.tickets.lifecycle import Role
 from gateway.contract import DeviceRef, telemetry_topic
 from gateway.payload import encode_telemetry
-from ingest.pipeline import InboundMessage, IngestPipeline
+from ingest.pipeline import InboundMessage
+from tests.conftest import pipeline_for
 
 NOW = int(time.time() * 1000)
 BASE_URL = "http://testserver"
@@ -64,14 +64,7 @@ def _finding(device_id: str, fault_type: str = "bearing_wear") -> Finding:
 def _seed(stores: Stores) -> None:
     """A door with telemetry and a dead letter, and tickets 1-4 open, dispatched, rectified,
     closed, so that lifecycle calls on small ids meet every state."""
-    pipeline = IngestPipeline(
-        stores.series,
-        stores.tickets,
-        stores.dead_letters,
-        stores.devices,
-        DetectorBank(),
-        stores.metrics,
-    )
+    pipeline = pipeline_for(stores)
     door = DeviceRef("hq", "b1", "access", "door-1")
     for seq in range(1, 6):
         payload = encode_telemetry(NOW - 10_000 + seq * 1000, seq, {"door_open": False})

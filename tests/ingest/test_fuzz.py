@@ -13,12 +13,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from detectors.registry import DetectorBank
 from facmon.service import Stores
 from facmon.settings import Settings
 from gateway.contract import ContractError, DeviceRef, telemetry_topic
 from gateway.payload import decode_message, encode_telemetry
-from ingest.pipeline import InboundMessage, IngestPipeline
+from ingest.pipeline import InboundMessage
+from tests.conftest import pipeline_for
 
 NOW = int(time.time() * 1000)
 GOOD_DEVICE = DeviceRef("fuzz", "b1", "pump", "good")
@@ -90,14 +90,7 @@ def test_bad_input_never_stops_ingest_and_good_input_lands(
     assert hasattr(tmp_path_factory, "mktemp")
     folder: Path = tmp_path_factory.mktemp("fuzz")  # type: ignore[attr-defined]
     stores = Stores.open(Settings(_env_file=None, data_dir=folder))  # type: ignore[call-arg]
-    pipeline = IngestPipeline(
-        stores.series,
-        stores.tickets,
-        stores.dead_letters,
-        stores.devices,
-        DetectorBank(),
-        stores.metrics,
-    )
+    pipeline = pipeline_for(stores)
     acked: list[int] = []
     expected_bad = 0
     good_seqs = []
