@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from dashboards.cli import add_publish_command
 from facmon.bench_latency import add_latency_command
+from facmon.bench_soak import add_soak_arguments
 from facmon.kpi.cli import add_kpi_commands
 from facmon.settings import Settings
 from ingest.dead_letter_replay import add_dead_letter_commands
@@ -86,6 +87,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    from facmon.metrics import serve_metrics
     from facmon.service import Service
 
     settings = Settings()
@@ -100,12 +102,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     service = Service(settings, delivery=False)
+    registry = service.stores.metrics.registry
+    port = settings.metrics_port
+    metrics = serve_metrics(registry, settings.api_host, port) if port else None
     service.start()
     print(f"ingest worker {settings.mqtt_client_id} running", flush=True)
     try:
         while not stop.wait(1.0):
             pass
     finally:
+        if metrics:
+            metrics.shutdown()
         service.stop()
         print(f"ingest worker {settings.mqtt_client_id} stopped.", flush=True)
     return 0
@@ -182,6 +189,12 @@ def cmd_bench_ingest(args: argparse.Namespace) -> int:
     from facmon.bench import bench_ingest
 
     return bench_ingest(args)
+
+
+def cmd_bench_soak(args: argparse.Namespace) -> int:
+    from facmon.bench_soak import bench_soak
+
+    return bench_soak(args)
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
@@ -274,6 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--runs", type=int, default=3, help="repetitions; medians are reported")
     ingest.add_argument("--json", action="store_true", help="print one JSON object")
     ingest.set_defaults(func=cmd_bench_ingest)
+    soak = bench_sub.add_parser(
+        "soak", help="sustained device load on N ingest workers: lag percentiles and memory"
+    )
+    add_soak_arguments(soak)
+    soak.set_defaults(func=cmd_bench_soak)
     add_latency_command(bench_sub)
 
     evaluate = sub.add_parser("evaluate", help="judge detectors on data")
