@@ -43,7 +43,14 @@ def field_name(metric: str) -> str:
 
 
 def metric_fields(text: str) -> dict[str, float]:
-    """Sum each `facmon_*` metric of a Prometheus text exposition over its labels."""
+    r"""Sum each `facmon_*` metric of a Prometheus text exposition over its labels.
+
+    Histogram buckets are cumulative per bound, so their sum means nothing; a
+    histogram is kept as its `_sum` and `_count`.
+
+    >>> metric_fields('facmon_lag_seconds_bucket{le="1"} 3\nfacmon_lag_seconds_count 4')
+    {'lag_seconds_count': 4.0}
+    """
     fields: dict[str, float] = {}
     for line in text.splitlines():
         line = line.strip()
@@ -51,6 +58,8 @@ def metric_fields(text: str) -> dict[str, float]:
             continue
         name_and_labels, _, value = line.rpartition(" ")
         name = name_and_labels.split("{", 1)[0]
+        if name.endswith("_bucket"):
+            continue
         try:
             number = float(value)
         except ValueError:
