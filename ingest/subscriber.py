@@ -20,6 +20,7 @@ from paho.mqtt.properties import Properties
 from gateway.connection import BrokerAddress, TlsFiles, configure_client
 from gateway.contract import SUBSCRIPTION
 from ingest.pipeline import InboundMessage
+from ingest.read_ahead import ReadAheadClient
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class IngestSubscriber:
         self.subscribed = threading.Event()
         self._failure: str | None = None
         v5 = protocol == "5"
-        self.client = mqtt.Client(
+        self.client = ReadAheadClient(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,

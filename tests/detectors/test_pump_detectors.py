@@ -327,3 +327,14 @@ def test_repair_clears_the_fault(cls: type[Detector], case: Case) -> None:
     healthy = samples(PUMP, pump_rows(np.random.default_rng(5), 300), t0=batch[-1].ts_ms + 2000)
     assert feed(detector, healthy) == []
     assert detector.fault_active() is False
+
+
+def test_median_of_three_is_numpys_median_including_ties_and_infinities() -> None:
+    from detectors.pump_multivariate import median_of_three
+
+    rng = np.random.default_rng(7)
+    for _ in range(2_000):
+        rows = rng.integers(-3, 4, size=(3, 5)).astype(float)  # small integers: many ties
+        rows[rng.random(rows.shape) < 0.05] = np.inf
+        expected = np.median(rows, axis=0)
+        assert np.array_equal(median_of_three(*rows), expected)

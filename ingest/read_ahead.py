@@ -1,0 +1,77 @@
+"""A paho client that reads the broker's stream in large chunks.
+
+Stock paho reads each PUBLISH with three `recv` calls (command byte, length,
+body) and waits in `select` before every packet. At thousands of messages a
+second that was a fifth of ingest's CPU. Here the socket is read 64 KiB at a
+time, paho's small reads are served from memory, and the loop keeps reading
+while whole chunks are buffered, so `select` runs once per chunk. Everything
+else, reconnects, TLS, keepalive, acknowledgements, stays paho's own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+CHUNK_BYTES = 65_536
+PACKETS_PER_WAKEUP = 1_000  # then paho writes acks and pings before reading on
+
+
+class ReadAheadSocket:
+    """A socket whose `pending()` counts what it has buffered, which paho's loop honours
+    (it does so for TLS sockets) by not waiting in `select`."""
+
+    __slots__ = ("_buffer", "_offset", "_sock")
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._buffer = b""
+        self._offset = 0
+
+    def recv(self, bufsize: int) -> bytes:
+        if self._offset >= len(self._buffer):
+            data = self._sock.recv(CHUNK_BYTES)  # raises BlockingIOError when empty
+            if not data:
+                return data  # the broker closed the connection
+            self._buffer, self._offset = data, 0
+        start = self._offset
+        self._offset = min(start + bufsize, len(self._buffer))
+        return self._buffer[start : self._offset]
+
+    def pending(self) -> int:
+        inner = self._sock.pending() if hasattr(self._sock, "pending") else 0
+        return len(self._buffer) - self._offset + inner
+
+    def send(self, data: bytes) -> int:
+        return int(self._sock.send(data))
+
+    def fileno(self) -> int:
+        return int(self._sock.fileno())
+
+    def setblocking(self, flag: bool) -> None:
+        self._sock.setblocking(flag)
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class ReadAheadClient(mqtt.Client):
+    def _create_socket(self) -> Any:
+        return ReadAheadSocket(super()._create_socket())
+
+    def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
+        rc = super().loop_read(max_packets)
+        for _ in range(PACKETS_PER_WAKEUP):
+            sock = self._sock
+            if (
+                rc != mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+                or not isinstance(sock, ReadAheadSocket)
+                or not sock.pending()
+            ):
+                break
+            rc = super().loop_read(max_packets)
+        return rc
