@@ -188,6 +188,7 @@ class Service:
             tls=settings.mqtt_tls(),
             forget=_earlier_subscriptions(settings),
         )
+        self.pipeline.flush_acks = self.subscriber.flush_acks
         try:
             self.subscriber.start()
         except Exception:
@@ -248,10 +249,12 @@ class Service:
         self.dispatcher.start()
 
     def stop(self) -> None:
-        if self.subscriber:
-            self.subscriber.stop()
+        # The worker first: its last acknowledgements reach the broker before the
+        # disconnect, so a restart is not sent again what is already durable.
         if self.ingest:
             self.worker.stop()
+        if self.subscriber:
+            self.subscriber.stop()
         if self.kpis:
             self.kpis.stop()
         if self.dispatcher:

@@ -181,6 +181,8 @@ class IngestPipeline:
         self._points: list[Point] = []
         self._rejected: list[RejectedMessage] = []
         self._acks: list[Callable[[], None]] = []
+        # Sends what the acks of a batch queued, for transports that hold them back.
+        self.flush_acks: Callable[[], None] = _ignore
         self._ingested: dict[tuple[str, str], int] = {}
         self._sample_ts_ms: list[int] = []
         self._batch_started: float | None = None
@@ -446,6 +448,7 @@ class IngestPipeline:
             batch.devices = []
         for ack in batch.acks:
             ack()
+        self.flush_acks()
         self.metrics.observe_durable(self.wall_clock_ms(), batch.sample_ts_ms)
         batch.sample_ts_ms = []
         for (kind, channel), count in batch.ingested.items():
