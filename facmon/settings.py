@@ -77,7 +77,7 @@ class Settings(BaseSettings):
         1024**3, description="local disk kept for batches while InfluxDB is down (0 = no spool)"
     )
     batch_max_lines: int = Field(5_000, description="flush the write batch at this many lines")
-    batch_max_delay_s: float = Field(1.0, description="or after this many seconds")
+    batch_max_delay_s: float = Field(0.5, description="or after this many seconds")
     max_payload_bytes: int = Field(16 * 1024, description="larger payloads are dead letters")
     max_future_s: int = Field(300, description="device timestamps further ahead are rejected")
     max_past_s: int = Field(7 * 86_400, description="device timestamps further back are rejected")

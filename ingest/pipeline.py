@@ -62,7 +62,7 @@ class Batch:
 @dataclass(frozen=True, slots=True)
 class BatchPolicy:
     max_lines: int = 5_000
-    max_delay_s: float = 1.0
+    max_delay_s: float = 0.5
 
 
 def reason_class(reason: str) -> str:
