@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import paho.mqtt.client as mqtt
 import pytest
 
 from detectors.registry import DetectorBank
@@ -38,6 +39,19 @@ def wait_until(
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def publish_qos1(port: int, messages: Iterable[tuple[str, bytes]]) -> None:
+    """Publish (topic, payload) pairs at QoS 1; return once the broker has every one."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=unique("pub"))
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        for info in [client.publish(topic, payload, qos=1) for topic, payload in messages]:
+            info.wait_for_publish(30)
+    finally:
+        client.loop_stop()
+        client.disconnect()
 
 
 @pytest.fixture(scope="session")

@@ -9,35 +9,28 @@ import sys
 import time
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
-
 from facmon.embedded_broker import free_port
 from facmon.servers import InfluxServer, MosquittoServer
 from facmon.timeseries.influx import InfluxStore
 from gateway.contract import DeviceRef, telemetry_topic
 from gateway.payload import encode_telemetry
-from tests.conftest import unique, wait_until
+from tests.conftest import publish_qos1, unique, wait_until
 from tests.e2e.helpers import service_settings, started
 
 
 def publish(port: int, site: str, seqs: range, devices: int = 4) -> None:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=unique("pub"))
-    client.connect("127.0.0.1", port)
-    client.loop_start()
     base = int(time.time() * 1000) - 120_000
-    infos = [
-        client.publish(
-            telemetry_topic(DeviceRef(site, "b1", "elevator", f"lift-{index}")),
-            encode_telemetry(base + seq * 10, seq, {"door_close_time_s": 3.0}),
-            qos=1,
-        )
-        for seq in seqs
-        for index in range(devices)
-    ]
-    for info in infos:
-        info.wait_for_publish(30)
-    client.loop_stop()
-    client.disconnect()
+    publish_qos1(
+        port,
+        [
+            (
+                telemetry_topic(DeviceRef(site, "b1", "elevator", f"lift-{index}")),
+                encode_telemetry(base + seq * 10, seq, {"door_close_time_s": 3.0}),
+            )
+            for seq in seqs
+            for index in range(devices)
+        ],
+    )
 
 
 def exactly_once(store: InfluxStore, seqs: range, devices: int = 4) -> bool:

@@ -14,23 +14,11 @@ from facmon.servers import InfluxServer, MosquittoServer
 from facmon.timeseries.influx import InfluxStore
 from gateway.contract import DeviceRef, telemetry_topic
 from gateway.payload import encode_telemetry
-from tests.conftest import unique, wait_until
+from tests.conftest import publish_qos1, unique, wait_until
 from tests.e2e.helpers import service_settings, started
 
 DEVICES = 3
 PER_DEVICE = 400
-
-
-def publish_all(port: int, messages: list[tuple[str, bytes]]) -> None:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=unique("pub"))
-    client.connect("127.0.0.1", port)
-    client.loop_start()
-    try:
-        for info in [client.publish(topic, payload, qos=1) for topic, payload in messages]:
-            info.wait_for_publish(30)
-    finally:
-        client.loop_stop()
-        client.disconnect()
 
 
 def test_a_stopped_ingest_session_has_nothing_unacknowledged(
@@ -54,7 +42,7 @@ def test_a_stopped_ingest_session_has_nothing_unacknowledged(
     store = InfluxStore(influx.url, database)
     service = started(settings)
     try:
-        publish_all(mosquitto.port, messages)
+        publish_qos1(mosquitto.port, messages)
 
         def stored() -> int:
             series = store.query("SELECT count(seq) FROM elevator")
@@ -90,7 +78,7 @@ def test_a_stopped_ingest_session_has_nothing_unacknowledged(
     rejoined.loop_start()
     try:
         assert connected.wait(10)
-        publish_all(mosquitto.port, [(telemetry_topic(devices[0]), marker)])
+        publish_qos1(mosquitto.port, [(telemetry_topic(devices[0]), marker)])
         assert marker_seen.wait(15), "the rejoined session received no marker"
         assert received == [marker], f"{len(received) - 1} messages were never acknowledged"
     finally:
