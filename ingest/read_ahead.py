@@ -2,9 +2,9 @@
 
 Stock paho reads each PUBLISH with three `recv` calls (command byte, length,
 body) and waits in `select` before every packet, which showed high in a
-profile of ingest at thousands of messages a second. Here the socket is read 64 KiB at a
-time, paho's small reads are served from memory, and the loop keeps reading
-while whole chunks are buffered, so `select` runs once per chunk. The
+profile of ingest at thousands of messages a second. Here the socket is read
+64 KiB at a time, paho's small reads are served from memory, and the loop keeps
+reading while whole chunks are buffered, so `select` runs once per chunk. The
 acknowledgements of a durable batch go out as one write. Everything else,
 reconnects, TLS, keepalive, stays paho's own.
 """
@@ -27,10 +27,11 @@ class ReadAheadSocket:
     """A socket whose `pending()` counts what it has buffered, which paho's loop honours
     (it does so for TLS sockets) by not waiting in `select`."""
 
-    __slots__ = ("_buffer", "_offset", "_sock")
+    __slots__ = ("_buffer", "_inner_pending", "_offset", "_sock")
 
     def __init__(self, sock: Any) -> None:
         self._sock = sock
+        self._inner_pending = getattr(sock, "pending", None)  # TLS sockets buffer too
         self._buffer = b""
         self._offset = 0
 
@@ -45,8 +46,8 @@ class ReadAheadSocket:
         return self._buffer[start : self._offset]
 
     def pending(self) -> int:
-        inner = self._sock.pending() if hasattr(self._sock, "pending") else 0
-        return len(self._buffer) - self._offset + inner
+        inner = self._inner_pending() if self._inner_pending is not None else 0
+        return len(self._buffer) - self._offset + int(inner)
 
     def send(self, data: bytes) -> int:
         return int(self._sock.send(data))
