@@ -21,7 +21,7 @@ from paho.mqtt.properties import Properties
 from gateway.connection import BrokerAddress, TlsFiles, configure_client
 from gateway.contract import SUBSCRIPTION
 from ingest.pipeline import InboundMessage
-from ingest.read_ahead import ReadAheadClient
+from ingest.read_ahead import RawPublish, ReadAheadClient
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class IngestSubscriber:
     def __init__(
         self,
         address: BrokerAddress,
-        deliver: Callable[[InboundMessage], None],
+        deliver: Callable[[list[InboundMessage]], None],
         client_id: str = "facmon-ingest",
         protocol: str = "5",
         receive_maximum: int = 10_000,
@@ -78,6 +78,7 @@ class IngestSubscriber:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
+        self.client.on_publishes = self._on_publishes
 
     def _connect_properties(self) -> Properties | None:
         if self.protocol != "5":
@@ -135,12 +136,33 @@ class IngestSubscriber:
         if reason_code.is_failure:
             log.warning("lost the broker (%s); reconnecting with backoff", reason_code)
 
-    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        mid, qos = message.mid, message.qos
+    def _ack_for(self, qos: int, mid: int) -> Callable[[], None]:
         # The subscription is QoS 1, so a message is QoS 1 or (downgraded) 0, with no ack.
-        ack = partial(self._ack_later, mid) if qos == 1 else _no_ack
+        return partial(self._ack_later, mid) if qos == 1 else _no_ack
+
+    def _on_publishes(self, publishes: list[RawPublish]) -> None:
+        """The bulk path: one list per chunk read, so one hand-off to the intake thread."""
         received_ms = int(time.time() * 1000)
-        self.deliver(InboundMessage(message.topic, bytes(message.payload), received_ms, ack))
+        ack_for = self._ack_for
+        self.deliver(
+            [
+                InboundMessage(
+                    # Mosquitto refuses topics that are not UTF-8; any that slipped
+                    # through still become a dead letter, not a stopped reader.
+                    publish.topic.decode("utf-8", "replace"),
+                    publish.payload,
+                    received_ms,
+                    ack_for(publish.qos, publish.mid),
+                )
+                for publish in publishes
+            ]
+        )
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        """The packets paho's own reader takes: those split across two reads."""
+        received_ms = int(time.time() * 1000)
+        ack = self._ack_for(message.qos, message.mid)
+        self.deliver([InboundMessage(message.topic, bytes(message.payload), received_ms, ack)])
 
     def _ack_later(self, mid: int) -> None:
         with self._ack_lock:

@@ -30,7 +30,8 @@ class IngestWorker:
         max_batches_in_flight: int = 2,
     ) -> None:
         self.pipeline = pipeline
-        self.inbox: queue.Queue[InboundMessage] = queue.Queue()
+        # Lists, as the subscriber reads them: one hand-off per read, not per message.
+        self.inbox: queue.Queue[list[InboundMessage]] = queue.Queue()
         self.batches: queue.Queue[Batch | None] = queue.Queue(max_batches_in_flight)
         self.tick_interval_s = tick_interval_s
         self._stop = threading.Event()
@@ -43,11 +44,14 @@ class IngestWorker:
     def _refresh_gauges(self) -> None:
         waiting = sum(b.size for b in list(self.batches.queue) if b is not None)
         self.pipeline.metrics.pending.set(
-            self.inbox.qsize() + self.pipeline.pending + waiting + self._writing
+            sum(len(messages) for messages in list(self.inbox.queue))
+            + self.pipeline.pending
+            + waiting
+            + self._writing
         )
 
-    def submit(self, message: InboundMessage) -> None:
-        self.inbox.put(message)
+    def submit(self, messages: list[InboundMessage]) -> None:
+        self.inbox.put(messages)
 
     def start(self) -> None:
         self._intake = threading.Thread(target=self._run, name="facmon-ingest", daemon=True)
@@ -132,17 +136,26 @@ class IngestWorker:
         self._replay_after = time.monotonic() + backoff_s
         return min(backoff_s * 2, 10.0)
 
+    def _handle(self, messages: list[InboundMessage]) -> int:
+        handle = self.pipeline.handle
+        for message in messages:
+            try:  # one failure must not strand the rest of the read unacknowledged
+                handle(message)
+            except Exception:
+                log.exception("ingest pipeline error on %r", message.topic[:200])
+        return len(messages)
+
     def _run(self) -> None:
         next_tick = time.monotonic() + self.tick_interval_s
         while not self._stop.is_set():
             timeout = min(self.pipeline.seconds_until_due(), max(0.0, next_tick - time.monotonic()))
             try:
-                message = self.inbox.get(timeout=max(timeout, 0.01))
-                self.pipeline.handle(message)
+                messages = self.inbox.get(timeout=max(timeout, 0.01))
+                handled = self._handle(messages)
                 # Drain what is already queued without blocking, up to a batch.
-                for _ in range(self.pipeline.policy.max_lines):
+                while handled < self.pipeline.policy.max_lines:
                     try:
-                        self.pipeline.handle(self.inbox.get_nowait())
+                        handled += self._handle(self.inbox.get_nowait())
                     except queue.Empty:
                         break
             except queue.Empty:
