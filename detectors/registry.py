@@ -96,6 +96,9 @@ class DetectorBank:
         self.clock_ms = clock_ms
         self.max_devices = max_devices
         self._devices: OrderedDict[str, list[Detector]] = OrderedDict()
+        # Only detectors that override `tick`: calling the no-op of every detector of
+        # every device once a second was a tenth of ingest's work at 10,000 devices.
+        self._tickers: dict[str, list[Detector]] = {}
 
     def detectors_for(self, device: DeviceRef) -> list[Detector]:
         found = self._devices.get(device.device_id)
@@ -107,8 +110,12 @@ class DetectorBank:
             OfflineDetector(device, self.clock_ms, self.offline_after_ms, self.will_grace_ms)
         )
         self._devices[device.device_id] = detectors
+        tickers = [d for d in detectors if type(d).tick is not Detector.tick]
+        if tickers:
+            self._tickers[device.device_id] = tickers
         if len(self._devices) > self.max_devices:
-            self._devices.popitem(last=False)
+            dropped, _ = self._devices.popitem(last=False)
+            self._tickers.pop(dropped, None)
         return detectors
 
     def detector(self, device: DeviceRef, fault_type: str) -> Detector | None:
@@ -129,7 +136,7 @@ class DetectorBank:
 
     def tick(self) -> list[Finding]:
         now = self.clock_ms()
-        return [f for ds in self._devices.values() for d in ds for f in d.tick(now)]
+        return [f for ds in self._tickers.values() for d in ds for f in d.tick(now)]
 
     def __len__(self) -> int:
         return len(self._devices)

@@ -358,7 +358,7 @@ class IngestPipeline:
         batch = Batch(
             points=self._points,
             rejected=self._rejected,
-            devices=[replace(self._states[d]) for d in self._dirty if d in self._states],
+            devices=[self._states[d].snapshot() for d in self._dirty if d in self._states],
             acks=self._acks,
             ingested=self._ingested,
             sample_ts_ms=self._sample_ts_ms,

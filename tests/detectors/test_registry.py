@@ -68,6 +68,18 @@ def test_device_cap_drops_the_least_recently_seen() -> None:
     assert len(bank) == 3
 
 
+def test_only_kept_devices_are_ticked() -> None:
+    clock = Clock()
+    bank = DetectorBank(offline_after_ms=60_000, clock_ms=clock, max_devices=1)
+    dropped, kept = device("access", "door-a"), device("access", "door-b")
+    for ref in (dropped, kept):
+        [sample] = samples(ref, [{"door_open": False, "held_open_s": 0.0}])
+        clock.now_ms = sample.ts_ms
+        bank.on_sample(sample)
+    clock.now_ms += 60_000
+    assert [(f.device, f.fault_type) for f in bank.tick()] == [(kept, "offline")]
+
+
 def test_offline_through_the_bank_follows_the_injected_clock() -> None:
     clock = Clock()
     bank = DetectorBank(offline_after_ms=60_000, clock_ms=clock)
