@@ -617,10 +617,12 @@ class InProcessIngest:
         self.service: Any = None
 
     def start(self) -> None:
+        from facmon.gc_tuning import tune_for_long_lived_state
         from facmon.service import Service
 
         self.service = Service(self.settings)
         self.service.start()  # returns once the SUBACK arrived
+        tune_for_long_lived_state()  # as facmon run does
 
     def cpu_s(self) -> float:
         return time.process_time()  # this whole process: the service and the bench's own threads

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from dashboards.cli import add_publish_command
 from facmon.bench_latency import add_latency_command
 from facmon.bench_soak import add_soak_arguments
+from facmon.gc_tuning import tune_for_long_lived_state
 from facmon.kpi.cli import add_kpi_commands
 from facmon.settings import Settings
 from ingest.dead_letter_replay import add_dead_letter_commands
@@ -61,6 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = Settings()
     service = Service(settings, ingest=settings.ingest_workers == 1)
     service.start()
+    tune_for_long_lived_state()
     workers: IngestWorkers | None = None
     if settings.ingest_workers == 0:
         print("no ingest here: FACMON_INGEST_WORKERS=0 (run facmon ingest workers)", flush=True)
@@ -106,6 +108,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     port = settings.metrics_port
     metrics = serve_metrics(registry, settings.api_host, port) if port else None
     service.start()
+    tune_for_long_lived_state()
     print(f"ingest worker {settings.mqtt_client_id} running", flush=True)
     try:
         while not stop.wait(1.0):

@@ -67,8 +67,8 @@ class IngestWorker:
         if self._writer:
             self._writer.join(timeout_s)
 
-    def _hand_over(self) -> None:
-        batch = self.pipeline.take_batch()
+    def _hand_over(self, everything: bool = False) -> None:
+        batch = self.pipeline.take_batch(everything)
         while not self._stop.is_set():
             try:
                 self.batches.put(batch, timeout=0.5)
@@ -170,7 +170,7 @@ class IngestWorker:
                     self.pipeline.tick()
                 except Exception:
                     log.exception("ingest tick error")
-        if self.pipeline.pending or self.pipeline.flush_due():
-            self._hand_over()
+        if self.pipeline.pending or self.pipeline.unsaved_devices or self.pipeline.flush_due():
+            self._hand_over(everything=True)
         with contextlib.suppress(queue.Full):  # else the writer sees the stop flag itself
             self.batches.put(None, timeout=2.0)
