@@ -93,10 +93,11 @@ class StuckSensorDetector(Detector):
         self.persistence = Persistence(1, clear_samples)
         self.tracks = {metric: _Track() for metric, _ in self.metrics}
         self.worst: tuple[str, float, int, int] | None = None  # metric, value, run, start
+        self._learnt = False  # has any track learnt whether it is noisy?
 
     @property
     def learnt(self) -> bool:
-        return any(t.noisy is not None for t in self.tracks.values())
+        return self._learnt
 
     def score(self) -> int:
         """Longest current run of identical values among the judged signals."""
@@ -110,6 +111,7 @@ class StuckSensorDetector(Detector):
                 track.changes += not same
                 if track.pairs >= self.learn_samples:
                     track.noisy = track.changes >= self.min_change_share * track.pairs
+                    self._learnt = True
             if same:
                 track.run += 1
             else:
@@ -128,18 +130,25 @@ class StuckSensorDetector(Detector):
             judged = True
         if not judged or not self.learnt:
             return []
-        stuck = [
-            (metric, t)
-            for metric, t in self.tracks.items()
-            if t.noisy
-            and t.run >= self.min_run
-            and sample.ts_ms - t.run_start_ms >= self.min_span_ms
-        ]
-        moving = all(t.run < 3 for t in self.tracks.values() if t.noisy)
-        if stuck:
-            metric, track = max(stuck, key=lambda item: item[1].run)
+        # One pass: the longest qualifying run (the first on a tie), and whether every
+        # judged signal is moving.
+        worst: tuple[str, _Track] | None = None
+        moving = True
+        for metric, t in self.tracks.items():
+            if not t.noisy:
+                continue
+            if t.run >= 3:
+                moving = False
+            if (
+                t.run >= self.min_run
+                and sample.ts_ms - t.run_start_ms >= self.min_span_ms
+                and (worst is None or t.run > worst[1].run)
+            ):
+                worst = (metric, t)
+        if worst is not None:
+            metric, track = worst
             self.worst = (metric, track.last or 0.0, track.run, track.run_start_ms)
-        if not self.persistence.observe(bool(stuck), sample.ts_ms, moving):
+        if not self.persistence.observe(worst is not None, sample.ts_ms, moving):
             return []
         assert self.worst is not None
         metric, value, run, start = self.worst

@@ -136,13 +136,17 @@ class PumpMultivariateDetector(Detector):
             if not present:
                 return None
             self.signals = present
-        out = np.empty(len(self.signals))
-        for i, name in enumerate(self.signals):
+        values = []
+        for name in self.signals:
             value = metrics.get(name)
-            if not isinstance(value, float | int) or isinstance(value, bool):
+            if type(value) is not float:  # the common case: checked without isinstance
+                if not isinstance(value, float | int) or isinstance(value, bool):
+                    return None
+                value = float(value)
+            if not -math.inf < value < math.inf:
                 return None
-            out[i] = float(value)
-        return out if np.all(np.isfinite(out)) else None
+            values.append(value)
+        return np.array(values)
 
     def _fit(self) -> None:
         data = np.array(self._warm_values, dtype=float)

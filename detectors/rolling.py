@@ -85,12 +85,14 @@ def median_of(values: Iterable[float]) -> float:
     return (ordered[mid - 1] + ordered[mid]) / 2
 
 
-def mad_sigma_of(values: Iterable[float]) -> float:
+def mad_sigma_of(values: Iterable[float], centre: float | None = None) -> float:
     """1.4826 x the median absolute deviation: a normal sigma that ignores outliers and
-    steps (it only grows when more than half of the window deviates)."""
+    steps (it only grows when more than half of the window deviates). `centre`: the
+    values' median, when the caller has it already."""
     data = list(values)
-    centre = median_of(data)
-    return 1.4826 * median_of(abs(v - centre) for v in data)
+    if centre is None:
+        centre = median_of(data)
+    return 1.4826 * median_of([abs(v - centre) for v in data])
 
 
 class Sustained:

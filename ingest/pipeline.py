@@ -197,6 +197,7 @@ class IngestPipeline:
         self._dirty: set[str] = set()  # devices changed since their registry row was written
         self._saved: dict[str, tuple[float, bool]] = {}  # device -> (written at, online then)
         self._registry_due: float | None = None  # when the first held-back device is due
+        self._lag_ms: int | None = None  # receive time minus device time, last sample
 
     # -- intake -----------------------------------------------------------
 
@@ -262,7 +263,7 @@ class IngestPipeline:
         self._points.append(sample_point(sample))
         self._sample_ts_ms.append(sample.ts_ms)
         self._count(sample.device.kind, "telemetry")
-        self.metrics.lag.set(max(0.0, (received_ms - sample.ts_ms) / 1000))
+        self._lag_ms = received_ms - sample.ts_ms  # the gauge is set once per batch
         self._record(self._guarded(lambda: self.detectors.on_sample(sample)), received_ms)
         if self.verifier is not None:
             try:
@@ -401,6 +402,9 @@ class IngestPipeline:
     def take_batch(self, everything: bool = False) -> Batch:
         """Hand the current batch over (to a writer thread) and start a new one.
         `everything`: include every changed device, due or not (when stopping)."""
+        if self._lag_ms is not None:
+            self.metrics.lag.set(max(0.0, self._lag_ms / 1000))
+            self._lag_ms = None
         batch = Batch(
             points=self._points,
             rejected=self._rejected,
