@@ -7,10 +7,11 @@ an `MQTTMessage` per message, and calls back once per message. A profile of
 ingest at thousands of messages a second spent most of paho's thread there and
 in the per-message hand-off to the intake thread. Here the socket is read 64 KiB
 at a time; the whole QoS 0/1 PUBLISH packets in that chunk are parsed in one
-loop and handed on as one list. Packets split across chunks, and every other
-packet type, go through paho's own reader, from the same buffer. The
-acknowledgements of a durable batch go out as one write. Reconnects, TLS,
-keepalive and subscriptions stay paho's own.
+loop and handed on as one list. The packet that starts each read (paho's reader
+does the read), packets split across two reads, and every other packet type go
+through paho's own reader, from the same buffer. The acknowledgements of a
+durable batch go out as one write. Reconnects, TLS, keepalive and subscriptions
+stay paho's own.
 """
 
 from __future__ import annotations
