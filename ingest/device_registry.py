@@ -1,9 +1,11 @@
 """The device registry: every device ingest has heard from, with its liveness.
 
 Ingest keeps liveness in memory (it changes with every message) and writes the
-changed devices here once per batch, so the API and other processes can read it.
-The write is one upsert statement run for all rows: with thousands of devices per batch, loading
-and flushing ORM objects was half of the writer thread's time.
+changed devices here with its batches, so the API and other processes can read
+it: new devices and online/offline changes at once, a device heard steadily at
+most every `BatchPolicy.registry_refresh_s`. The write is one upsert statement
+run for all rows: with thousands of devices per batch, loading and flushing ORM
+objects was half of the writer thread's time.
 """
 
 from __future__ import annotations
