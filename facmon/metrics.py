@@ -87,6 +87,11 @@ class Gauge(_Metric):
             self._values[tuple(sorted(labels.items()))] = value
 
 
+# A batch write is usually tens of milliseconds; past a second it shows in the lag.
+WRITE_BUCKETS_S: tuple[float, ...] = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0,
+)  # fmt: skip
+
 # Fine around the 1 s ingest-lag target, coarse out to a minute.
 LAG_BUCKETS_S: tuple[float, ...] = (
     0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9,
@@ -342,6 +347,12 @@ class IngestMetrics:
             "facmon_ingest_durable_lag_seconds",
             "Wall time a sample became durable (acknowledged) minus its device time.",
             LAG_BUCKETS_S,
+        )
+        self.write_seconds = registry.histogram(
+            "facmon_ingest_batch_write_seconds",
+            "Time to make one batch durable: the time-series write (or spool), dead letters "
+            "and device registry, before its acknowledgements.",
+            WRITE_BUCKETS_S,
         )
         self.durable_lag_max = registry.gauge(
             "facmon_ingest_durable_lag_max_seconds",

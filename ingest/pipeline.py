@@ -467,6 +467,7 @@ class IngestPipeline:
         """Make the batch durable, then acknowledge it. Raises StoreUnavailable to retry;
         what was already written is skipped on the retry. With a spool, durable may mean
         on local disk while the store is down."""
+        started = self.monotonic_s()
         if self.spool is not None and self.spool.chunks:
             self._to_spool(batch)  # keep arrival order behind what is already spooled
         chunk = self.policy.max_lines
@@ -495,6 +496,7 @@ class IngestPipeline:
         if batch.devices:
             self.devices.save(batch.devices)
             batch.devices = []
+        self.metrics.write_seconds.observe(self.monotonic_s() - started)
         for ack in batch.acks:
             ack()
         self.flush_acks()

@@ -229,3 +229,33 @@ def test_worker_i_gets_metrics_port_base_plus_i_and_none_when_off() -> None:
     assert [spec.env["FACMON_METRICS_PORT"] for spec in plan] == ["9300", "9301", "9302"]
     off = plan_workers(Settings(**common), "mqtt://broker:1883")  # type: ignore[arg-type]
     assert all("FACMON_METRICS_PORT" not in spec.env for spec in off)
+
+
+def test_each_durable_batch_observes_its_write_time(
+    stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [50.0]
+    write = stores.series.write
+    outcomes: list[StoreUnavailable | None] = [StoreUnavailable("down for the test"), None]
+
+    def slow_write(points: Sequence[Point]) -> None:
+        now[0] += 0.3  # the store takes 0.3 s, whether it fails or not
+        failure = outcomes.pop(0)
+        if failure is not None:
+            raise failure
+        write(points)
+
+    monkeypatch.setattr(stores.series, "write", slow_write)
+    pipeline = pipeline_for(stores, wall_clock_ms=lambda: NOW_MS, monotonic_s=lambda: now[0])
+    payload = encode_telemetry(NOW_MS - 100, 1, {"current_a": 1.0})
+    pipeline.handle(InboundMessage(TOPIC, payload, NOW_MS))
+    batch = pipeline.take_batch()
+    with pytest.raises(StoreUnavailable):
+        pipeline.write_batch(batch)
+    assert stores.metrics.write_seconds.snapshot().count == 0  # not durable: not observed
+    pipeline.write_batch(batch)
+    snapshot = stores.metrics.write_seconds.snapshot()
+    assert (snapshot.count, snapshot.sum) == (1, pytest.approx(0.3))
+    assert 'facmon_ingest_batch_write_seconds_bucket{le="0.3"} 1' in (
+        stores.metrics.registry.render()
+    )
