@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from facmon.bench import KINDS, PUBLISH_WINDOW, READY_TIMEOUT_S, BenchError
 from facmon.embedded_broker import free_port
 from facmon.workers import IngestWorkers, WorkerSpec
+from ingest.read_ahead import encode_varint
 
 if TYPE_CHECKING:
     from multiprocessing.context import SpawnProcess
@@ -162,16 +163,6 @@ class PublisherError(RuntimeError):
     """The broker refused or dropped a load generator's connection."""
 
 
-def _remaining_length(length: int) -> bytes:
-    """MQTT's variable-length integer."""
-    out = bytearray()
-    while True:
-        length, digit = divmod(length, 128)
-        out.append(digit | (0x80 if length else 0))
-        if not length:
-            return bytes(out)
-
-
 class QoS1Publisher:
     """A minimal MQTT 3.1.1 client that only publishes at QoS 1 and counts PUBACKs.
 
@@ -181,9 +172,6 @@ class QoS1Publisher:
     parsed on every PUBACK), and on a small machine the load generator would then
     take the CPU that ingest is being measured on. Packets due together leave in
     one `send`, and PUBACKs are read between them.
-
-    >>> _remaining_length(127), _remaining_length(128), _remaining_length(16_383)
-    (b'\\x7f', b'\\x80\\x01', b'\\xff\\x7f')
     """
 
     def __init__(self, host: str, port: int, client_id: str, keepalive_s: int = 60) -> None:
@@ -197,7 +185,7 @@ class QoS1Publisher:
             + len(name).to_bytes(2, "big")
             + name
         )
-        self.sock.sendall(b"\x10" + _remaining_length(len(body)) + body)
+        self.sock.sendall(b"\x10" + encode_varint(len(body)) + body)
         connack = b""
         while len(connack) < 4:
             chunk = self.sock.recv(4 - len(connack))
@@ -223,7 +211,7 @@ class QoS1Publisher:
             raise PublisherError(f"packet id {packet_id} still unacknowledged after 65,535 more")
         self.inflight.add(packet_id)
         length = 2 + len(topic) + 2 + len(payload)
-        self._out += b"\x32" + _remaining_length(length) + len(topic).to_bytes(2, "big")
+        self._out += b"\x32" + encode_varint(length) + len(topic).to_bytes(2, "big")
         self._out += topic + packet_id.to_bytes(2, "big") + payload
 
     def flush(self) -> None:

@@ -40,6 +40,20 @@ class RawPublish(NamedTuple):
     payload: bytes
 
 
+def encode_varint(value: int) -> bytes:
+    """MQTT's variable byte integer (a packet's remaining length).
+
+    >>> encode_varint(127), encode_varint(128), encode_varint(16_383)
+    (b'\\x7f', b'\\x80\\x01', b'\\xff\\x7f')
+    """
+    out = bytearray()
+    while True:
+        value, digit = divmod(value, 128)
+        out.append(digit | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
 def _varint(buffer: bytes, position: int, end: int) -> tuple[int, int] | None:
     """MQTT's variable byte integer at `position`: (value, next position), or None
     when the buffer ends first or it runs past the four bytes MQTT allows."""

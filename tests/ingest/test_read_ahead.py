@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ingest.read_ahead import RawPublish, ReadAheadSocket, take_publishes
+from ingest.read_ahead import RawPublish, ReadAheadSocket, encode_varint, take_publishes
 
 
 def test_small_reads_come_from_one_buffered_chunk_in_order() -> None:
@@ -54,14 +54,7 @@ def publish_packet(
     if properties is not None:
         body += properties.pack()
     body += payload
-    length = len(body)
-    encoded = bytearray()
-    while True:
-        byte, length = length % 128, length // 128
-        encoded.append(byte | (0x80 if length else 0))
-        if not length:
-            break
-    return bytes([0x30 | qos << 1]) + bytes(encoded) + body
+    return bytes([0x30 | qos << 1]) + encode_varint(len(body)) + body
 
 
 def v5_properties(user: list[tuple[str, str]], expiry: int | None) -> Properties:
