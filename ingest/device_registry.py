@@ -11,9 +11,9 @@ objects was half of the writer thread's time.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import BigInteger, Boolean, DateTime, Engine, String, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -65,6 +65,10 @@ class DeviceState:
         )
 
 
+# Every field of the in-memory state is a column of the same name.
+STATE_COLUMNS: Final = tuple(f.name for f in fields(DeviceState))
+
+
 class DeviceRegistry:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -82,18 +86,7 @@ class DeviceRegistry:
             return
         now = utcnow()
         rows = [
-            {
-                "device_id": state.device_id,
-                "site": state.site,
-                "building": state.building,
-                "kind": state.kind,
-                "online": state.online,
-                "last_seen_ms": state.last_seen_ms,
-                "last_sample_ts_ms": state.last_sample_ts_ms,
-                "last_seq": state.last_seq,
-                "samples": state.samples,
-                "updated_at": now,
-            }
+            {**{name: getattr(state, name) for name in STATE_COLUMNS}, "updated_at": now}
             for state in states
         ]
         statement = self._insert(Device.__table__)
