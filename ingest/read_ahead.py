@@ -7,15 +7,15 @@ an `MQTTMessage` per message, and calls back once per message. A profile of
 ingest at thousands of messages a second spent most of paho's thread there and
 in the per-message hand-off to the intake thread. Here the socket is read 64 KiB
 at a time; the whole QoS 0/1 PUBLISH packets in that chunk are parsed in one
-loop and handed on as one list. The packet that starts each read (paho's reader
-does the read), packets split across two reads, and every other packet type go
-through paho's own reader, from the same buffer. The acknowledgements of a
+loop and handed on as one list. Packets split across two reads, and every other
+packet type, go through paho's own reader, from the same buffer. The acknowledgements of a
 durable batch go out as one write. Reconnects, TLS, keepalive and subscriptions
 stay paho's own.
 """
 
 from __future__ import annotations
 
+import ssl
 import struct
 import time
 from collections.abc import Callable, Sequence
@@ -131,6 +131,21 @@ class ReadAheadSocket:
         self._offset = min(start + bufsize, len(self._buffer))
         return self._buffer[start : self._offset]
 
+    def fill(self) -> bool | None:
+        """Read the next chunk into an empty buffer: True with data, False when the socket
+        has none yet, None when paho's reader must see for itself what `recv` does (the
+        connection closed or failed)."""
+        try:
+            data = self._sock.recv(CHUNK_BYTES)
+        except (BlockingIOError, ssl.SSLWantReadError):
+            return False
+        except OSError:
+            return None
+        if not data:
+            return None
+        self._buffer, self._offset = data, 0
+        return True
+
     def take_publishes(self, v5: bool, limit: int) -> list[RawPublish]:
         """The whole QoS 0/1 PUBLISH packets at the front of the buffer, consumed."""
         taken, self._offset = take_publishes(self._buffer, self._offset, v5, limit)
@@ -183,14 +198,18 @@ class ReadAheadClient(mqtt.Client):
             if not isinstance(sock, ReadAheadSocket):
                 return super().loop_read(max_packets)
             deliver = self.on_publishes
-            if deliver is not None and self._in_packet["command"] == 0 and sock.buffered():
+            if deliver is not None and self._in_packet["command"] == 0:
+                # The chunk is read here, not by paho's reader, so that its first
+                # packet is parsed in bulk with the rest.
+                if not sock.buffered() and sock.fill() is False:
+                    return success
                 messages = sock.take_publishes(v5, budget)
                 if messages:
                     self._last_bytes_received = time.monotonic()  # for paho's keepalive
                     budget -= len(messages)
                     deliver(messages)
                     continue
-            rc = super().loop_read(max_packets)  # one packet, reading a new chunk if needed
+            rc = super().loop_read(max_packets)  # one packet (or what a failed read means)
             budget -= 1
             if rc != success or not sock.pending():
                 return rc

@@ -44,6 +44,24 @@ def test_a_closed_connection_reads_as_empty() -> None:
         reader.close()
 
 
+def test_fill_says_whether_there_is_data_none_yet_or_an_end_for_paho_to_see() -> None:
+    left, right = socket.socketpair()
+    right.setblocking(False)
+    reader = ReadAheadSocket(right)
+    try:
+        assert reader.fill() is False  # nothing sent yet: the loop waits in select
+        left.sendall(b"abc")
+        assert reader.fill() is True
+        assert reader.buffered() == 3
+        assert reader.recv(3) == b"abc"
+        left.close()
+        assert reader.fill() is None  # closed: paho's reader reads the end itself
+        assert reader.buffered() == 0
+        assert reader.recv(1) == b""
+    finally:
+        reader.close()
+
+
 def publish_packet(
     topic: bytes, payload: bytes, qos: int, mid: int, properties: Properties | None
 ) -> bytes:
