@@ -35,6 +35,7 @@ from gateway.contract import DeviceRef
 from gateway.payload import Event, Sample
 
 ACCELEROMETERS = ("accelerometer1_rms_g", "accelerometer2_rms_g")
+CLEAR_SCORE = 0.7  # a score below this re-arms
 
 
 class CavitationDetector(Detector):
@@ -92,7 +93,7 @@ class CavitationDetector(Detector):
         window is full)."""
         if self.base is None or len(self._recent) < (self._recent.maxlen or 0):
             return 0.0
-        acc1, acc2, pressure, spread, flow = self.base
+        acc1, acc2, _pressure, _spread, flow = self.base
         # One transposition in C instead of a generator per column: this runs on every
         # sample of every running pump.
         acc1s, acc2s, pressures, flows = zip(*self._recent, strict=True)
@@ -100,9 +101,7 @@ class CavitationDetector(Detector):
         if acc2 > 0 and min(acc2s) >= 0:
             ratios.append(median_of(acc2s) / acc2)
         vib = max(ratios)
-        pressure_now = median_of(pressures)
-        drop = (pressure - pressure_now) / spread
-        erratic = mad_sigma_of(pressures, pressure_now) / spread
+        drop, erratic = self._pressure_terms(pressures)
         self.parts = {
             "vibration_ratio": round(vib, 4),
             "pressure_drop_sigmas": round(drop, 3),
@@ -116,6 +115,20 @@ class CavitationDetector(Detector):
         if not flowing:
             return 0.0  # no liquid through the pump: dry running, not cavitation
         return min(vib / self.vib_ratio, max(drop / self.drop_sigmas, erratic / self.erratic_ratio))
+
+    def _pressure_terms(self, pressures: tuple[float, ...]) -> tuple[float, float]:
+        """The pressure median's drop in learnt spreads, and the window's spread over
+        the learnt one."""
+        assert self.base is not None
+        pressure, spread = self.base[2], self.base[3]
+        pressure_now = median_of(pressures)
+        drop = (pressure - pressure_now) / spread
+        return drop, mad_sigma_of(pressures, pressure_now) / spread
+
+    def _pressure_evidence(self, pressures: tuple[float, ...]) -> float:
+        """The pressure's drop or spread, whichever is nearer its limit (1 at the limit)."""
+        drop, erratic = self._pressure_terms(pressures)
+        return max(drop / self.drop_sigmas, erratic / self.erratic_ratio)
 
     def on_event(self, event: Event) -> list[Finding]:
         if event.event == "start":
@@ -137,8 +150,14 @@ class CavitationDetector(Detector):
         self._recent.append(values)
         if len(self._recent) < (self._recent.maxlen or 0):
             return []
+        if self._pressure_evidence(tuple(v[2] for v in self._recent)) < CLEAR_SCORE:
+            # The score is at most the pressure evidence, so it is in the clear band
+            # whatever the vibration does: the decision needs no more medians. Nearly
+            # every sample of a healthy pump ends here.
+            self.persistence.observe(False, sample.ts_ms, True)
+            return []
         score = self.score()
-        if not self.persistence.observe(score >= 1.0, sample.ts_ms, score < 0.7):
+        if not self.persistence.observe(score >= 1.0, sample.ts_ms, score < CLEAR_SCORE):
             return []
         acc1, _acc2, pressure, spread, _flow = self.base
         return [

@@ -97,7 +97,8 @@ class LeakageDetector(Detector):
             return []
         ratio = self.score()
         base_k, base_p, base_q = self.base
-        flow_median = median_of(q for _, q in self._recent)
+        # The flow's median only matters below the ratio (nearly never): not computed else.
+        flow_median = median_of([q for _, q in self._recent]) if ratio < self.k_ratio else 0.0
         leaking = ratio < self.k_ratio and flow_median >= 0.5 * base_q
         clear = ratio > (1 + self.k_ratio) / 2
         if not self.state.observe(leaking, sample.ts_ms, clear):
