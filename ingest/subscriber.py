@@ -159,8 +159,8 @@ class IngestSubscriber:
         )
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        """The packets paho's own reader takes: the first of each read, and those split
-        across two reads."""
+        """The packets paho's own reader takes: those split across two reads, QoS 2 and
+        topic aliases."""
         received_ms = int(time.time() * 1000)
         ack = self._ack_for(message.qos, message.mid)
         self.deliver([InboundMessage(message.topic, bytes(message.payload), received_ms, ack)])

@@ -54,6 +54,9 @@ def test_fill_says_whether_there_is_data_none_yet_or_an_end_for_paho_to_see() ->
         assert reader.fill() is True
         assert reader.buffered() == 3
         assert reader.recv(3) == b"abc"
+        left.sendall(b"de")
+        assert reader.fill() is True
+        assert reader.recv(5) == b"de"  # only what this read brought, not the last one's
         left.close()
         assert reader.fill() is None  # closed: paho's reader reads the end itself
         assert reader.buffered() == 0
@@ -125,6 +128,11 @@ def test_bulk_parsing_takes_exactly_the_whole_packets(
     first, position = take_publishes(stream, 0, v5, limit=1)
     rest, end = take_publishes(stream, position, v5, limit=1_000)
     assert (first + rest, end) == (expected, len(stream))
+    # As the socket parses them: from a view of its reusable read array, into copies.
+    array = bytearray(stream)
+    taken, _ = take_publishes(memoryview(array), 0, v5, limit=1_000)
+    array[:] = bytes(len(array))  # the next read overwrites the array
+    assert taken == expected and all(type(p.payload) is bytes for p in taken)
 
 
 def test_bulk_parsing_leaves_other_packets_to_paho() -> None:
