@@ -65,6 +65,7 @@ TARGET_RSS_MB = 500.0
 KEPT_UP_SHARE = 0.99  # the load generator must publish this share of its schedule
 LAG_METRIC = "facmon_ingest_durable_lag_seconds"
 LAG_MAX_METRIC = "facmon_ingest_durable_lag_max_seconds"
+WRITE_METRIC = "facmon_ingest_batch_write_seconds"
 INGESTED_METRIC = "facmon_messages_ingested_total"
 PENDING_METRIC = "facmon_ingest_pending_messages"
 CONNECTED_LINE = "ingest.subscriber: connected to "  # logged once per session start
@@ -426,6 +427,8 @@ class WorkerTrack:
     last_hist: HistogramSnapshot | None = None
     last_ingested: float = 0.0
     hist: HistogramSnapshot | None = None
+    last_writes: HistogramSnapshot | None = None
+    writes: HistogramSnapshot | None = None  # time to make each batch durable
     ingested: float = 0.0
     max_lag_s: float = 0.0
     pending: float = 0.0
@@ -476,7 +479,7 @@ class Soak:
         """Add what this worker did since the last scrape to its running totals."""
         import httpx
 
-        from facmon.metrics import HistogramSnapshot, parse_histogram, parse_samples
+        from facmon.metrics import parse_histogram, parse_samples
 
         try:
             text = httpx.get(f"http://127.0.0.1:{track.port}/metrics", timeout=5.0).text
@@ -500,10 +503,11 @@ class Soak:
         )
         if track.last_hist is not None and restarted:
             track.restarts += 1
-        before = HistogramSnapshot.empty(hist.bounds) if restarted else track.last_hist
-        assert before is not None
-        delta = hist - before
-        track.hist = delta if track.hist is None else track.hist + delta
+        track.hist = _accumulated(track.hist, track.last_hist, hist, restarted)
+        writes = parse_histogram(text, WRITE_METRIC)
+        if writes is not None:
+            track.writes = _accumulated(track.writes, track.last_writes, writes, restarted)
+            track.last_writes = writes
         track.ingested += ingested - (0.0 if restarted else track.last_ingested)
         track.last_hist, track.last_ingested = hist, ingested
         track.max_lag_s = max(track.max_lag_s, peak)
@@ -529,6 +533,15 @@ class Soak:
         for track in self.tracks:
             if track.hist is not None:
                 total = total + track.hist
+        return total
+
+    def _write_histogram(self) -> HistogramSnapshot | None:
+        found = [t.writes for t in self.tracks if t.writes is not None]
+        if not found:
+            return None
+        total = found[0]
+        for writes in found[1:]:
+            total = total + writes
         return total
 
     # -- the command
@@ -840,6 +853,13 @@ class Soak:
                 value = min(value, max_lag)  # interpolation within a bucket can overshoot
             lag[name] = None if value is None else round(value, 4)
         lag["max"] = round(max_lag, 4)
+        writes = self._write_histogram()
+        write_s: dict[str, float | None] = {}
+        if writes is not None:
+            for name, q in (("p50", 0.5), ("p99", 0.99)):
+                value = writes.quantile(q)
+                write_s[name] = None if value is None else round(value, 4)
+            write_s["mean"] = round(writes.sum / writes.count, 4) if writes.count else None
         within = hist.share_at_most(TARGET_P99_S)
         rss_mb = [round(t.max_rss / 1e6, 1) for t in self.tracks]
         restarts = sum(t.restarts for t in self.tracks)
@@ -881,6 +901,8 @@ class Soak:
             "lag_s": lag,
             "lag_beyond_buckets": beyond,
             "lag_share_within_1s": None if within is None else round(within, 5),
+            "batch_writes": 0 if writes is None else writes.count,
+            "batch_write_s": write_s,
             "rss_max_mb": rss_mb,
             "rss_total_max_mb": round(sum(rss_mb), 1),
             "worker_restarts": restarts,
@@ -908,6 +930,21 @@ class Soak:
 
     def cleanup(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _accumulated(
+    total: HistogramSnapshot | None,
+    last: HistogramSnapshot | None,
+    now: HistogramSnapshot,
+    restarted: bool,
+) -> HistogramSnapshot:
+    """`total` plus what a worker observed since its `last` scrape (all of `now` after a
+    restart, whose counters begin at zero)."""
+    from facmon.metrics import HistogramSnapshot
+
+    before = HistogramSnapshot.empty(now.bounds) if restarted or last is None else last
+    delta = now - before
+    return delta if total is None else total + delta
 
 
 def _cpu(process: psutil.Process | None) -> float:
@@ -976,6 +1013,13 @@ def print_report(report: dict[str, Any]) -> None:
         )
     lag = "  ".join(f"{name} {_seconds(r, name)}" for name in ("p50", "p95", "p99", "max"))
     print(f"{'durable lag':<22}{lag}  ({r['lag_samples']:,} samples)")
+    write_s = r.get("batch_write_s") or {}
+    if write_s:
+        times = "  ".join(
+            f"{name} {'n/a' if value is None else f'{value:.3f} s'}"
+            for name, value in write_s.items()
+        )
+        print(f"{'batch write time':<22}{times}  ({r['batch_writes']:,} batches made durable)")
     rss = ", ".join(f"{mb:,.0f}" for mb in r["rss_max_mb"])
     print(f"{'max RSS per worker':<22}{rss} MB (total {r['rss_total_max_mb']:,.0f} MB)")
     if r["worker_restarts"] or r.get("worker_reconnects"):

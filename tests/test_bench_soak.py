@@ -42,6 +42,9 @@ def test_a_tiny_soak_reports_every_figure_and_stores_exactly_what_was_published(
     lag = report["lag_s"]
     assert set(lag) == {"p50", "p95", "p99", "max"}
     assert 0 <= lag["p50"] <= lag["p95"] <= lag["p99"] <= lag["max"]
+    writes = report["batch_write_s"]  # the workers' own histogram, over the whole run
+    assert report["batch_writes"] > 0 and set(writes) == {"p50", "p99", "mean"}
+    assert 0 < writes["p50"] <= writes["p99"] and writes["mean"] > 0
     assert len(report["rss_max_mb"]) == 2 and all(mb > 0 for mb in report["rss_max_mb"])
     assert report["rss_total_max_mb"] == pytest.approx(sum(report["rss_max_mb"]), abs=0.2)
     assert report["pass"] == (report["lag_p99_ok"] and report["rss_ok"])
@@ -58,7 +61,8 @@ def test_the_text_report_names_the_targets() -> None:
     argv += ["--devices", "8", "--duration", "3", "--workers", "1", "--publishers", "1"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr
-    for label in ("offered", "published (QoS 1)", "durable lag", "max RSS per worker"):
+    labels = ("offered", "published (QoS 1)", "durable lag", "batch write time")
+    for label in (*labels, "max RSS per worker"):
         assert label in done.stdout
     assert "stored == published   yes" in done.stdout
     assert "p99 lag < 1 s" in done.stdout and "RSS < 500 MB" in done.stdout
