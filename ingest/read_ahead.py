@@ -54,7 +54,7 @@ def encode_varint(value: int) -> bytes:
             return bytes(out)
 
 
-def _varint(buffer: bytes | memoryview, position: int, end: int) -> tuple[int, int] | None:
+def _varint(buffer: bytes, position: int, end: int) -> tuple[int, int] | None:
     """MQTT's variable byte integer at `position`: (value, next position), or None
     when the buffer ends first or it runs past the four bytes MQTT allows."""
     value = 0
@@ -69,9 +69,7 @@ def _varint(buffer: bytes | memoryview, position: int, end: int) -> tuple[int, i
     return None
 
 
-def take_publishes(
-    buffer: bytes | memoryview, start: int, v5: bool, limit: int
-) -> tuple[list[RawPublish], int]:
+def take_publishes(buffer: bytes, start: int, v5: bool, limit: int) -> tuple[list[RawPublish], int]:
     """Parse whole QoS 0/1 PUBLISH packets from `buffer[start:]`: (packets, where the
     first one not taken starts). Stops at anything else, a packet cut off by the end
     of the buffer, QoS 2, a topic alias (empty topic) or a malformed length, which
@@ -106,11 +104,7 @@ def take_publishes(
             cursor = properties[1] + properties[0]
         if cursor > packet_end or topic_end == body + 2:
             break
-        taken.append(
-            RawPublish(
-                bytes(buffer[body + 2 : topic_end]), qos, mid, bytes(buffer[cursor:packet_end])
-            )
-        )
+        taken.append(RawPublish(buffer[body + 2 : topic_end], qos, mid, buffer[cursor:packet_end]))
         position = packet_end
     return taken, position
 
@@ -119,42 +113,38 @@ class ReadAheadSocket:
     """A socket whose `pending()` counts what it has buffered, which paho's loop honours
     (it does so for TLS sockets) by not waiting in `select`."""
 
-    __slots__ = ("_buffer", "_chunk", "_inner_pending", "_offset", "_sock")
+    __slots__ = ("_buffer", "_inner_pending", "_offset", "_sock")
 
     def __init__(self, sock: Any) -> None:
         self._sock = sock
         self._inner_pending = getattr(sock, "pending", None)  # TLS sockets buffer too
-        # Every read lands in this one array. A fresh 64 KiB `bytes` per read, shrunk
-        # to what arrived, left holes that long-lived objects filled: a worker's
-        # resident memory grew by hundreds of MB in minutes at thousands of messages
-        # a second.
-        self._chunk = memoryview(bytearray(CHUNK_BYTES))
-        self._buffer = self._chunk[:0]  # what the last read brought
+        self._buffer = b""
         self._offset = 0
 
-    def _read(self) -> int:
-        """Read the next chunk (raises as `recv` does); its length, 0 when closed."""
-        read = int(self._sock.recv_into(self._chunk))
-        self._buffer, self._offset = self._chunk[:read], 0
-        return read
-
     def recv(self, bufsize: int) -> bytes:
-        if self._offset >= len(self._buffer) and not self._read():
-            return b""  # the broker closed the connection
+        if self._offset >= len(self._buffer):
+            data = self._sock.recv(CHUNK_BYTES)  # raises BlockingIOError when empty
+            if not data:
+                return data  # the broker closed the connection
+            self._buffer, self._offset = data, 0
         start = self._offset
         self._offset = min(start + bufsize, len(self._buffer))
-        return bytes(self._buffer[start : self._offset])
+        return self._buffer[start : self._offset]
 
     def fill(self) -> bool | None:
         """Read the next chunk into an empty buffer: True with data, False when the socket
         has none yet, None when paho's reader must see for itself what `recv` does (the
         connection closed or failed)."""
         try:
-            return True if self._read() else None
+            data = self._sock.recv(CHUNK_BYTES)
         except (BlockingIOError, ssl.SSLWantReadError):
             return False
         except OSError:
             return None
+        if not data:
+            return None
+        self._buffer, self._offset = data, 0
+        return True
 
     def take_publishes(self, v5: bool, limit: int) -> list[RawPublish]:
         """The whole QoS 0/1 PUBLISH packets at the front of the buffer, consumed."""
