@@ -114,7 +114,7 @@ class CavitationDetector(Detector):
             flowing = flow_ratio >= self.min_flow_ratio
         if not flowing:
             return 0.0  # no liquid through the pump: dry running, not cavitation
-        return min(vib / self.vib_ratio, max(drop / self.drop_sigmas, erratic / self.erratic_ratio))
+        return min(vib / self.vib_ratio, self._pressure_score(drop, erratic))
 
     def _pressure_terms(self, pressures: tuple[float, ...]) -> tuple[float, float]:
         """The pressure median's drop in learnt spreads, and the window's spread over
@@ -125,9 +125,8 @@ class CavitationDetector(Detector):
         drop = (pressure - pressure_now) / spread
         return drop, mad_sigma_of(pressures, pressure_now) / spread
 
-    def _pressure_evidence(self, pressures: tuple[float, ...]) -> float:
+    def _pressure_score(self, drop: float, erratic: float) -> float:
         """The pressure's drop or spread, whichever is nearer its limit (1 at the limit)."""
-        drop, erratic = self._pressure_terms(pressures)
         return max(drop / self.drop_sigmas, erratic / self.erratic_ratio)
 
     def on_event(self, event: Event) -> list[Finding]:
@@ -150,7 +149,8 @@ class CavitationDetector(Detector):
         self._recent.append(values)
         if len(self._recent) < (self._recent.maxlen or 0):
             return []
-        if self._pressure_evidence(tuple(v[2] for v in self._recent)) < CLEAR_SCORE:
+        pressure_terms = self._pressure_terms(tuple(v[2] for v in self._recent))
+        if self._pressure_score(*pressure_terms) < CLEAR_SCORE:
             # The score is at most the pressure evidence, so it is in the clear band
             # whatever the vibration does: the decision needs no more medians. Nearly
             # every sample of a healthy pump ends here.
