@@ -102,6 +102,11 @@ def add_soak_arguments(parser: argparse.ArgumentParser) -> None:
         help="FACMON_BATCH_MAX_DELAY_S for the workers (default: the service default)",
     )
     parser.add_argument(
+        "--batch-min-delay",
+        type=float,
+        help="FACMON_BATCH_MIN_DELAY_S for the workers (default: the service default)",
+    )
+    parser.add_argument(
         "--database-url",
         help="FACMON_DATABASE_URL for the workers (default: SQLite in a temporary directory)",
     )
@@ -589,6 +594,8 @@ class Soak:
         }
         if args.batch_delay is not None:
             env["FACMON_BATCH_MAX_DELAY_S"] = str(args.batch_delay)
+        if args.batch_min_delay is not None:
+            env["FACMON_BATCH_MIN_DELAY_S"] = str(args.batch_min_delay)
         if args.database_url:
             env["FACMON_DATABASE_URL"] = args.database_url
         workers = LoggedWorkers(specs, env, logs)
@@ -883,6 +890,7 @@ class Soak:
             "publishers": args.publishers,
             "sites": args.sites,
             "batch_max_delay_s": args.batch_delay,
+            "batch_min_delay_s": args.batch_min_delay,
             "offered_per_s": round(args.devices * args.rate, 1),
             "published_per_s": round(published / args.duration, 1),
             "scheduled": scheduled,

@@ -133,7 +133,9 @@ class Service:
                 settings.max_future_s * 1000,
                 settings.max_past_s * 1000,
             ),
-            policy=BatchPolicy(settings.batch_max_lines, settings.batch_max_delay_s),
+            policy=BatchPolicy(
+                settings.batch_max_lines, settings.batch_max_delay_s, settings.batch_min_delay_s
+            ),
             verifier=TelemetryVerifier(self.stores.tickets, self.detectors),
             spool=(
                 Spool(settings.spool_path, settings.spool_max_bytes)

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     )
     batch_max_lines: int = Field(5_000, description="flush the write batch at this many lines")
     batch_max_delay_s: float = Field(0.5, description="or after this many seconds")
+    batch_min_delay_s: float = Field(
+        0.1,
+        ge=0,
+        description="an idle writer takes the batch once it is this old (lower: less lag, "
+        "more writes)",
+    )
     max_payload_bytes: int = Field(16 * 1024, description="larger payloads are dead letters")
     max_future_s: int = Field(300, description="device timestamps further ahead are rejected")
     max_past_s: int = Field(7 * 86_400, description="device timestamps further back are rejected")

@@ -2,7 +2,10 @@
 
 The intake thread owns the pipeline, so detectors and batches need no locks.
 The writer thread writes one batch while the next one fills, so a slow
-InfluxDB round trip does not stop validation. At most `max_batches_in_flight`
+InfluxDB round trip does not stop validation. Batches are group commits: an
+idle writer takes the batch once it is `min_delay_s` old, a busy one takes
+what gathered during its write as soon as it is done, so lag follows the
+write time rather than the longest batch delay. At most `max_batches_in_flight`
 batches wait for the writer; past that, intake waits too, and the
 unacknowledged messages make the broker hold the rest (receive maximum).
 When the store is down, the writer keeps the batch, backs off and retries.
@@ -38,6 +41,7 @@ class IngestWorker:
         self._intake: threading.Thread | None = None
         self._writer: threading.Thread | None = None
         self._writing = 0
+        self._writer_busy = False
         self._replay_after = 0.0
         self.pipeline.metrics.registry.on_collect(self._refresh_gauges)
 
@@ -49,6 +53,9 @@ class IngestWorker:
             + waiting
             + self._writing
         )
+
+    def _writer_idle(self) -> bool:
+        return not self._writer_busy and self.batches.empty()
 
     def submit(self, messages: list[InboundMessage]) -> None:
         self.inbox.put(messages)
@@ -93,6 +100,7 @@ class IngestWorker:
             if batch is None:
                 return
             self._writing = batch.size
+            self._writer_busy = True
             while True:
                 try:
                     self.pipeline.write_batch(batch)
@@ -120,6 +128,9 @@ class IngestWorker:
                     return
                 backoff_s = min(backoff_s * 2, 10.0)
             self._writing = 0
+            self._writer_busy = False
+            if self.batches.empty():
+                self.inbox.put([])  # wake the intake: the batch gathered meanwhile may go now
 
     def _replay(self, backoff_s: float) -> float:
         """Drain the spool while no batch waits; back off while the store stays down."""
@@ -148,7 +159,10 @@ class IngestWorker:
     def _run(self) -> None:
         next_tick = time.monotonic() + self.tick_interval_s
         while not self._stop.is_set():
-            timeout = min(self.pipeline.seconds_until_due(), max(0.0, next_tick - time.monotonic()))
+            timeout = min(
+                self.pipeline.seconds_until_due(self._writer_idle()),
+                max(0.0, next_tick - time.monotonic()),
+            )
             try:
                 messages = self.inbox.get(timeout=max(timeout, 0.01))
                 handled = self._handle(messages)
@@ -162,7 +176,7 @@ class IngestWorker:
                 pass
             except Exception:
                 log.exception("ingest pipeline error")
-            if self.pipeline.flush_due():
+            if self.pipeline.flush_due(self._writer_idle()):
                 self._hand_over()
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + self.tick_interval_s

@@ -97,6 +97,7 @@ def test_ingest_killed_mid_batch_loses_and_doubles_nothing(
         # The first ingest holds its whole batch (1,200 lines, far from 5,000) until
         # killed; the second flushes quickly.
         "FACMON_BATCH_MAX_DELAY_S": "60",
+        "FACMON_BATCH_MIN_DELAY_S": "60",
     }
 
     def start_ingest() -> subprocess.Popen[bytes]:
@@ -131,6 +132,7 @@ def test_ingest_killed_mid_batch_loses_and_doubles_nothing(
             first.kill()
     assert not exactly_once(store, range(1, 301)), "the kill came too late to test anything"
     env["FACMON_BATCH_MAX_DELAY_S"] = "0.5"
+    env["FACMON_BATCH_MIN_DELAY_S"] = "0.1"
     second = start_ingest()
     try:
         wait_until(
