@@ -7,12 +7,13 @@ serve, which is why `influxdb-client` (v2 API and Flux only) is not used.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
 from facmon.timeseries.base import Point, Row, StoreUnavailable
+from facmon.timeseries.influx_write import LineProtocolWriter, WriteRefused
 from facmon.timeseries.line_protocol import encode_points
 
 
@@ -44,6 +45,10 @@ class InfluxStore:
         self.retention_policy = retention_policy
         auth = (username, password or "") if username else None
         self._client = httpx.Client(base_url=self.url, auth=auth, timeout=timeout_s)
+        params = {"db": database, "precision": "ms"}
+        if retention_policy:
+            params["rp"] = retention_policy
+        self._writer = LineProtocolWriter(self.url, params, username, password, timeout_s)
         self._database_ready = not create_database
         if create_database:
             # Not fatal: writes spool meanwhile and create it once InfluxDB answers.
@@ -83,23 +88,12 @@ class InfluxStore:
             return
         if not self._database_ready:
             self.create_database()
-        params = {"db": self.database, "precision": "ms"}
-        if self.retention_policy:
-            params["rp"] = self.retention_policy
         try:
-            response = self._client.post(
-                "/write", params=params, content=_sent_once(encode_points(points))
-            )
-        except httpx.HTTPError as exc:
-            raise StoreUnavailable(f"InfluxDB write failed: {exc}") from exc
-        if response.status_code >= 500:
-            raise StoreUnavailable(f"InfluxDB write failed: {response.status_code} {response.text}")
-        if response.status_code == 400:
+            self._writer.write(encode_points(points))
+        except WriteRefused as exc:
             # Part of the batch was refused (e.g. a field type conflict); InfluxDB
             # keeps the valid lines, so retrying would loop forever.
-            raise InfluxQueryError(f"InfluxDB rejected points: {response.text[:500]}")
-        if response.status_code >= 300:
-            raise StoreUnavailable(f"InfluxDB write failed: {response.status_code} {response.text}")
+            raise InfluxQueryError(str(exc)) from exc
 
     def query(self, influxql: str) -> list[dict[str, Any]]:
         """Run InfluxQL; return the series of the first statement with epoch-ms times."""
@@ -148,14 +142,5 @@ class InfluxStore:
             return False
 
     def close(self) -> None:
+        self._writer.close()
         self._client.close()
-
-
-def _sent_once(body: bytes) -> Iterator[bytes]:
-    """The body as a one-shot stream. httpx's request and response objects form
-    reference cycles, which only the garbage collector frees; a body passed as
-    bytes stayed in them, so a worker writing a few hundred KB a second grew by
-    hundreds of MB between full collections. Once sent, the exhausted generator no
-    longer holds the body, so it is freed at once. (InfluxDB takes the chunked
-    transfer encoding that a stream implies.)"""
-    yield body

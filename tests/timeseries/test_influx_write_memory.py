@@ -1,8 +1,8 @@
 """A write's body must be freed when the write returns, not when the collector runs.
 
-httpx's request and response objects form reference cycles. Ingest raises the
-collector's thresholds (facmon/gc_tuning.py), so a body caught in one stayed in
-memory for minutes: a worker grew by hundreds of MB in a soak.
+Ingest raises the collector's thresholds (facmon/gc_tuning.py), so a body caught
+in a reference cycle stays in memory for minutes: through httpx, whose request
+and response objects form cycles, a worker grew by hundreds of MB in a soak.
 """
 
 from __future__ import annotations
