@@ -26,6 +26,7 @@ from gateway.contract import SERVICE_TOPIC_PREFIXES, ContractError, DeviceRef
 from gateway.payload import DEFAULT_LIMITS, Event, Sample, StatusChange, TimeLimits, decode_message
 from ingest.dead_letters import DeadLetterStore, RejectedMessage
 from ingest.device_registry import DeviceRegistry, DeviceState
+from ingest.row_schedule import RowSchedule
 from ingest.spool import Spool
 from ingest.verification import TelemetryVerifier
 
@@ -198,9 +199,7 @@ class IngestPipeline:
         self._sample_ts_ms: list[int] = []
         self._batch_started: float | None = None
         self._states: dict[str, DeviceState] = {}
-        self._dirty: set[str] = set()  # devices changed since their registry row was written
-        self._saved: dict[str, tuple[float, bool]] = {}  # device -> (written at, online then)
-        self._registry_due: float | None = None  # when the first held-back device is due
+        self._rows = RowSchedule(policy.registry_refresh_s, self.monotonic_s)
         self._lag_ms: int | None = None  # receive time minus device time, last sample
 
     # -- intake -----------------------------------------------------------
@@ -239,7 +238,7 @@ class IngestPipeline:
         if state is None:
             state = DeviceState(device.device_id, device.site, device.building, device.kind)
             self._states[device.device_id] = state
-        self._dirty.add(device.device_id)
+        self._rows.changed(device.device_id)
         return state
 
     def _count(self, kind: str, channel: str) -> None:
@@ -255,6 +254,8 @@ class IngestPipeline:
         """
         if not state.online or state.last_seen_ms is None:
             self._points.append(status_point(StatusChange(device, True), received_ms))
+        if not state.online:
+            self._rows.liveness_changed(device.device_id)
         state.online = True
 
     def _take_sample(self, sample: Sample, received_ms: int) -> None:
@@ -285,6 +286,8 @@ class IngestPipeline:
 
     def _take_status(self, status: StatusChange, received_ms: int) -> None:
         state = self._state(status.device)
+        if state.online != status.online:
+            self._rows.liveness_changed(status.device.device_id)
         state.online = status.online
         state.last_seen_ms = received_ms
         self._points.append(status_point(status, received_ms))
@@ -332,7 +335,7 @@ class IngestPipeline:
             if state is not None and finding.fault_type == "offline" and state.online:
                 # Silence: record the change as the status channel would have.
                 state.online = False
-                self._dirty.add(state.device_id)
+                self._rows.liveness_changed(state.device_id)
                 self._points.append(status_point(StatusChange(finding.device, False), now))
                 if self._batch_started is None:
                     self._batch_started = self.monotonic_s()
@@ -360,7 +363,8 @@ class IngestPipeline:
 
     def flush_due(self, writer_idle: bool = False) -> bool:
         """`writer_idle`: nothing is being written, so the batch may leave at `min_delay_s`."""
-        if self._registry_due is not None and self.monotonic_s() >= self._registry_due:
+        registry_due = self._rows.next_due
+        if registry_due is not None and self.monotonic_s() >= registry_due:
             return True
         if not self._acks and not self._points:
             return False
@@ -371,7 +375,8 @@ class IngestPipeline:
 
     def seconds_until_due(self, writer_idle: bool = False) -> float:
         now = self.monotonic_s()
-        registry = math.inf if self._registry_due is None else self._registry_due - now
+        registry_due = self._rows.next_due
+        registry = math.inf if registry_due is None else registry_due - now
         delay_s = self._delay_s(writer_idle)
         if self._batch_started is None:
             return max(0.0, min(delay_s, registry))
@@ -379,35 +384,7 @@ class IngestPipeline:
 
     @property
     def unsaved_devices(self) -> int:
-        return len(self._dirty)
-
-    def _devices_due(self, everything: bool) -> list[DeviceState]:
-        """Snapshots of the changed devices whose registry row is due; the rest wait."""
-        now = self.monotonic_s()
-        refresh_s = self.policy.registry_refresh_s
-        due: list[DeviceState] = []
-        waiting: set[str] = set()
-        first_due: float | None = None
-        for device_id in self._dirty:
-            state = self._states.get(device_id)
-            if state is None:
-                continue
-            saved = self._saved.get(device_id)
-            if (
-                everything
-                or saved is None
-                or saved[1] != state.online
-                or now - saved[0] >= refresh_s
-            ):
-                due.append(state.snapshot())
-                self._saved[device_id] = (now, state.online)
-            else:
-                waiting.add(device_id)
-                when = saved[0] + refresh_s
-                first_due = when if first_due is None else min(first_due, when)
-        self._dirty = waiting
-        self._registry_due = first_due
-        return due
+        return len(self._rows)
 
     def take_batch(self, everything: bool = False) -> Batch:
         """Hand the current batch over (to a writer thread) and start a new one.
@@ -418,7 +395,7 @@ class IngestPipeline:
         batch = Batch(
             points=self._points,
             rejected=self._rejected,
-            devices=self._devices_due(everything),
+            devices=self._rows.take_due(self._states, everything),
             acks=self._acks,
             ingested=self._ingested,
             sample_ts_ms=self._sample_ts_ms,
