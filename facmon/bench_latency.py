@@ -333,15 +333,29 @@ def _get(http: httpx.Client, path: str, **params: str | int) -> Any:
     return response.json()
 
 
+def _latest_seq(http: httpx.Client, device_id: str) -> int | None:
+    response = http.get(f"/api/devices/{device_id}/telemetry", params={"limit": 1})
+    if response.status_code == 404:
+        return None  # not in the device registry yet
+    if response.status_code != 200:
+        raise BenchError(
+            f"GET /api/devices/{device_id}/telemetry answered {response.status_code}: "
+            f"{response.text[:300]}"
+        )
+    samples = response.json()["samples"]
+    return int(samples[0]["metrics"]["seq"]) if samples else None
+
+
 def wait_stored(http: httpx.Client, plan: Plan) -> None:
-    """Until the API lists the device with the lead's last sample (it is durable and has
-    passed the detectors, which run before the write)."""
+    """Until the API serves the lead's last sample from the time-series store (it is
+    durable and has passed the detectors, which run before the write). Not the device
+    list: a device heard steadily has its row there rewritten only every few seconds,
+    and a trial device must not fall silent that long."""
     device, seq = plan.device, plan.lead_seq
     deadline = time.monotonic() + STORED_TIMEOUT_S
     while True:
-        for row in _get(http, "/api/devices", kind=device.kind):
-            if row["device_id"] == device.device_id and row["last_seq"] == seq:
-                return
+        if _latest_seq(http, device.device_id) == seq:
+            return
         if time.monotonic() > deadline:
             raise BenchError(
                 f"device {device.device_id}: sample {seq} not stored within "
