@@ -8,7 +8,11 @@ as a real QoS 1 publish on its own topic, paced on the wall clock and spread
 evenly over the period, stamped with its publish time. Many devices share one
 MQTT connection per load-generator process, as behind an edge gateway, through
 a minimal QoS 1 publisher (`QoS1Publisher`, a quarter of paho's CPU per message)
-so that the load generator leaves the CPU to what is measured.
+so that the load generator leaves the CPU to what is measured. The devices it
+stands in for have processors of their own, so by default the load generators
+run at a lower CPU priority (`--generator-nice`): when the machine is full they
+yield to the servers and ingest rather than compete with them. The report says
+how far they fell behind their schedule, so a starved generator cannot hide lag.
 
 Lag is measured where it happens: each worker observes, when a batch is
 durable and acknowledged, `now - device timestamp` for each of its samples in
@@ -75,6 +79,7 @@ DRAIN_STALL_S = 60.0  # stop waiting for the backlog once nothing moved this lon
 RECOUNT_S = 5.0  # while draining, count the store at most this often
 SLEEP_AHEAD_S = 0.002  # publish what is due within this; sleep otherwise
 SEND_BATCH = 64  # most PUBLISH packets per send
+GENERATOR_NICE = 10
 AUTOSAVE = "autosave_interval 60\n"
 # Per publisher, in the shared counter array:
 SENT, ACKED, MAX_LATE, LATE_1S, ERRORS, SCHEDULED, BLOCKED_S = range(7)
@@ -96,6 +101,15 @@ def add_soak_arguments(parser: argparse.ArgumentParser) -> None:
         "--sites", type=int, help="sites the devices spread over (default: 4 per worker)"
     )
     parser.add_argument("--interval", type=float, default=10.0, help="seconds between progress")
+    parser.add_argument(
+        "--generator-nice",
+        type=int,
+        default=GENERATOR_NICE,
+        choices=range(0, 20),
+        metavar="0-19",
+        help="niceness added to the load generators, which stand in for devices with "
+        f"processors of their own (default: {GENERATOR_NICE}; 0 competes with ingest)",
+    )
     parser.add_argument(
         "--batch-delay",
         type=float,
@@ -287,6 +301,7 @@ def _publisher_process(
     counters: _Shared,
     index: int,
     results: Queue[Report],
+    niceness: int = 0,
 ) -> None:
     """One MQTT connection publishing for its slice of devices on the shared schedule.
 
@@ -299,6 +314,7 @@ def _publisher_process(
     from gateway.payload import encode_telemetry
     from simulators.models import MODELS
 
+    os.nice(niceness)
     base = index * STRIDE
     period = 1.0 / rate_hz
     models = [MODELS[slot.kind](np.random.default_rng(slot.seed)) for slot in slots]
@@ -477,6 +493,7 @@ class Soak:
         self.intervals: list[Interval] = []
         self.tracks: list[WorkerTrack] = []
         self.bounds: tuple[float, ...] = ()
+        self.generator_nice: int | None = None  # as the generators' processes report it
 
     # -- metrics of the workers
 
@@ -622,6 +639,7 @@ class Soak:
                     counters,
                     p,
                     results,
+                    args.generator_nice,
                 ),
                 daemon=True,
             )
@@ -729,6 +747,7 @@ class Soak:
             "influxd": psutil.Process(influx.process.pid),
         }
         loaders = [psutil.Process(p.pid) for p in publishers]
+        self.generator_nice = min(p.nice() for p in loaders) - os.nice(0)
         for process in [*servers.values(), *loaders]:
             process.cpu_percent(None)
         psutil.cpu_percent(None)
@@ -888,6 +907,7 @@ class Soak:
             "duration_s": args.duration,
             "workers": args.workers,
             "publishers": args.publishers,
+            "generator_nice": self.generator_nice,
             "sites": args.sites,
             "batch_max_delay_s": args.batch_delay,
             "batch_min_delay_s": args.batch_min_delay,
@@ -996,7 +1016,8 @@ def print_report(report: dict[str, Any]) -> None:
     print(
         f"facmon bench soak: {r['devices']:,} devices at {r['rate_hz']:g} Hz for "
         f"{r['duration_s']:g} s, {r['workers']} ingest workers, {r['publishers']} load "
-        f"generators, {r['sites']} sites (Python {r['python']}, {r['cpu_count']} CPUs, "
+        f"generators (nice {r['generator_nice']}), {r['sites']} sites "
+        f"(Python {r['python']}, {r['cpu_count']} CPUs, "
         f"{r['wall_s']:.0f} s)"
     )
     print(f"{'offered':<22}{r['offered_per_s']:>12,.0f} samples/s  ({r['scheduled']:,} scheduled)")

@@ -33,6 +33,7 @@ def test_a_tiny_soak_reports_every_figure_and_stores_exactly_what_was_published(
     report = json.loads(done.stdout)
 
     assert (report["devices"], report["workers"], report["publishers"]) == (50, 2, 2)
+    assert report["generator_nice"] == 10  # the devices' CPU yields to what is measured
     assert report["offered_per_s"] == 50.0
     assert report["scheduled"] == 500  # 50 devices x 10 periods
     assert report["sent"] == report["published"] > 0
@@ -59,8 +60,10 @@ def test_a_tiny_soak_reports_every_figure_and_stores_exactly_what_was_published(
 def test_the_text_report_names_the_targets() -> None:
     argv = [sys.executable, "-m", "facmon.cli", "bench", "soak"]
     argv += ["--devices", "8", "--duration", "3", "--workers", "1", "--publishers", "1"]
+    argv += ["--generator-nice", "0"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr
+    assert "1 load generators (nice 0)" in done.stdout
     labels = ("offered", "published (QoS 1)", "durable lag", "batch write time")
     for label in (*labels, "max RSS per worker"):
         assert label in done.stdout
