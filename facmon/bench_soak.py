@@ -11,8 +11,9 @@ a minimal QoS 1 publisher (`QoS1Publisher`, a quarter of paho's CPU per message)
 so that the load generator leaves the CPU to what is measured. The devices it
 stands in for have processors of their own, so by default the load generators
 run at a lower CPU priority (`--generator-nice`): when the machine is full they
-yield to the servers and ingest rather than compete with them. The report says
-how far they fell behind their schedule, so a starved generator cannot hide lag.
+yield to the servers and ingest rather than compete with them. Lag counts from
+the actual publish, so the report says how far they fell behind their schedule:
+lag that a starved generator held back shows there.
 
 Lag is measured where it happens: each worker observes, when a batch is
 durable and acknowledged, `now - device timestamp` for each of its samples in

@@ -33,7 +33,8 @@ def test_a_tiny_soak_reports_every_figure_and_stores_exactly_what_was_published(
     report = json.loads(done.stdout)
 
     assert (report["devices"], report["workers"], report["publishers"]) == (50, 2, 2)
-    assert report["generator_nice"] == 10  # the devices' CPU yields to what is measured
+    # the devices' CPU yields to what is measured (niceness stops at 19)
+    assert report["generator_nice"] == min(19, os.nice(0) + 10) - os.nice(0)
     assert report["offered_per_s"] == 50.0
     assert report["scheduled"] == 500  # 50 devices x 10 periods
     assert report["sent"] == report["published"] > 0
