@@ -24,10 +24,12 @@ def _no_nul(value: str) -> str:
 # 500), so it is refused up front, alike on every backend.
 Text = Annotated[str, AfterValidator(_no_nul)]
 
-# The roles a token may carry (facmon.auth.HUMAN_ROLES) and the ticket severities
-# (facmon.tickets.policy.SEVERITIES), spelled out so the spec lists them for clients.
+# The roles a token may carry (facmon.auth.HUMAN_ROLES), the ticket severities
+# (facmon.tickets.policy.SEVERITIES) and the states a transition may lead to (the targets in
+# facmon.tickets.lifecycle.TRANSITIONS), spelled out so the spec lists them for clients.
 TokenRole = Literal["viewer", "engineer", "quality", "admin"]
 TicketSeverity = Literal["critical", "major", "minor"]
+TransitionTarget = Literal["dispatched", "rectified", "verified", "closed", "reopened"]
 
 
 class DevicePublic(BaseModel):
@@ -129,7 +131,9 @@ class TicketDetail(TicketPublic):
 
 
 class TransitionRequest(BaseModel):
-    to: Text = Field(description="target state")
+    to: TransitionTarget = Field(
+        description="target state; GET /api/lifecycle says which moves your role may make"
+    )
     note: Text | None = Field(None, max_length=4000)
 
 

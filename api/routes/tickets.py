@@ -20,10 +20,17 @@ from api.schemas import (
     Text,
     TicketDetail,
     TicketPublic,
+    TicketSeverity,
     TransitionConflict,
     TransitionRequest,
 )
-from facmon.tickets.lifecycle import IllegalTransition, NoteRequired, NotPermitted, allowed_next
+from facmon.tickets.lifecycle import (
+    IllegalTransition,
+    NoteRequired,
+    NotPermitted,
+    State,
+    allowed_next,
+)
 from facmon.tickets.models import Ticket
 from facmon.tickets.store import TicketConflict, TicketFilter, TicketNotFound, TicketStore
 
@@ -89,8 +96,8 @@ def list_tickets(
     stores: StoresDep,
     _who: ViewerDep,
     response: Response,
-    state: Text | None = None,
-    severity: Text | None = None,
+    state: State | None = None,
+    severity: TicketSeverity | None = None,
     site: Text | None = None,
     building: Text | None = None,
     kind: Text | None = None,

@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.schemas import TransitionTarget
 from detectors.base import Finding, Severity
 from facmon.clock import ManualClock
 from facmon.service import Stores
 from facmon.settings import Settings
+from facmon.tickets.lifecycle import TRANSITIONS, State
 from gateway.contract import DeviceRef
 
 T0 = datetime(2027, 5, 1, 9, 0, tzinfo=UTC)
@@ -119,3 +122,39 @@ def test_severity_override(stores: Stores, client: TestClient) -> None:
     assert (body["severity"], body["detector_severity"]) == ("critical", "minor")
     bad = client.patch(f"/api/tickets/{ticket_id}/severity", json={"severity": "urgent"})
     assert bad.status_code == 422
+
+
+def test_unknown_filter_state_or_severity_is_422_naming_the_allowed_values(
+    stores: Stores, client: TestClient
+) -> None:
+    """An unknown state used to answer 200 with an empty list: a typo looked like no tickets."""
+    open_ticket(stores, "p1")
+    bogus = client.get("/api/tickets", params={"state": "bogus"})
+    assert bogus.status_code == 422, bogus.text
+    error = bogus.json()["detail"][0]
+    assert error["loc"] == ["query", "state"]
+    assert all(f"'{state.value}'" in error["msg"] for state in State), error["msg"]
+    urgent = client.get("/api/tickets", params={"severity": "urgent"})
+    assert urgent.status_code == 422
+    assert "'critical', 'major' or 'minor'" in urgent.json()["detail"][0]["msg"]
+    assert len(client.get("/api/tickets", params={"state": "open"}).json()) == 1
+
+
+def test_transition_target_is_an_enum_of_the_lifecycle_targets(
+    stores: Stores, client: TestClient
+) -> None:
+    """`{"to": "done"}` used to be a 409 (as if "done" were a state it could not reach yet)."""
+    ticket_id = open_ticket(stores, "p1")
+    done = client.post(f"/api/tickets/{ticket_id}/transitions", json={"to": "done"})
+    assert done.status_code == 422, done.text
+    assert done.json()["detail"][0]["loc"] == ["body", "to"]
+    assert "'dispatched'" in done.json()["detail"][0]["msg"]
+    spec = client.get("/openapi.json").json()
+    target = spec["components"]["schemas"]["TransitionRequest"]["properties"]["to"]
+    targets = {to.value for (_from, to) in TRANSITIONS}
+    assert set(target["enum"]) == targets == set(get_args(TransitionTarget))
+    filter_state = next(
+        p for p in spec["paths"]["/api/tickets"]["get"]["parameters"] if p["name"] == "state"
+    )
+    ref = filter_state["schema"]["anyOf"][0]["$ref"].rsplit("/", 1)[1]
+    assert spec["components"]["schemas"][ref]["enum"] == [state.value for state in State]
