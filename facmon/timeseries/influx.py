@@ -13,12 +13,23 @@ from typing import Any
 import httpx
 
 from facmon.timeseries.base import Point, Row, StoreUnavailable
-from facmon.timeseries.influx_write import LineProtocolWriter, WriteRefused
-from facmon.timeseries.line_protocol import encode_points
+from facmon.timeseries.influx_write import DatabaseNotFound, LineProtocolWriter, WriteRefused
+from facmon.timeseries.line_protocol import encode_points, encode_valid
 
 
 class InfluxQueryError(RuntimeError):
     """InfluxDB answered a query with an error (bad InfluxQL, unknown database...)."""
+
+
+class PointsRefused(InfluxQueryError):
+    """InfluxDB stored a batch except `refused`: (point, reason) pairs, each reason
+    InfluxDB's own message (or why the point cannot be line protocol). Retrying them
+    cannot help; the caller keeps them as dead letters."""
+
+    def __init__(self, refused: list[tuple[Point, str]]) -> None:
+        first = refused[0][1] if refused else ""
+        super().__init__(f"InfluxDB refused {len(refused)} point(s), first: {first[:300]}")
+        self.refused = refused
 
 
 def quote_ident(name: str) -> str:
@@ -84,16 +95,59 @@ class InfluxStore:
         return body
 
     def write(self, points: Sequence[Point]) -> None:
+        """Store the points, or raise StoreUnavailable (nothing refused; retry them all).
+
+        Raises PointsRefused once every other point is stored: a batch InfluxDB refuses
+        in part (400) is split in halves until each refused point stands alone, so one
+        bad point never holds back the rest. Rewriting the stored halves is harmless:
+        a point with the same series and time is the same point."""
         if not points:
             return
         if not self._database_ready:
-            self.create_database()
+            self._create_database_or_unavailable()
+        body, kept, unencodable = encode_valid(points)
+        refused = [(points[index], reason) for index, reason in unencodable]
+        if kept:
+            batch = points if not unencodable else [points[index] for index in kept]
+            self._write_or_split(batch, body, refused)
+        if refused:
+            raise PointsRefused(refused)
+
+    def _write_or_split(
+        self, points: Sequence[Point], body: bytes, refused: list[tuple[Point, str]]
+    ) -> None:
         try:
-            self._writer.write(encode_points(points))
+            self._write_body(body)
         except WriteRefused as exc:
-            # Part of the batch was refused (e.g. a field type conflict); InfluxDB
-            # keeps the valid lines, so retrying would loop forever.
-            raise InfluxQueryError(str(exc)) from exc
+            if len(points) == 1:
+                refused.append((points[0], f"InfluxDB refused the point: {exc.message}"))
+                return
+            middle = len(points) // 2
+            for half in (points[:middle], points[middle:]):
+                self._write_or_split(half, encode_points(half), refused)
+
+    def _write_body(self, body: bytes) -> None:
+        try:
+            self._writer.write(body)
+        except DatabaseNotFound:
+            # Dropped, or a new server behind the same URL: make it again, write once more.
+            self._create_database_or_unavailable()
+            try:
+                self._writer.write(body)
+            except DatabaseNotFound as exc:
+                raise StoreUnavailable(
+                    f"InfluxDB database {self.database!r} is still missing after "
+                    f"CREATE DATABASE: {exc}"
+                ) from exc
+
+    def _create_database_or_unavailable(self) -> None:
+        try:
+            self.create_database()
+        except (InfluxQueryError, ValueError) as exc:  # ValueError: not JSON (a proxy's page)
+            raise StoreUnavailable(
+                f"InfluxDB cannot create database {self.database!r}: {exc}; "
+                "check FACMON_INFLUX_DATABASE and the user's rights"
+            ) from exc
 
     def query(self, influxql: str) -> list[dict[str, Any]]:
         """Run InfluxQL; return the series of the first statement with epoch-ms times."""

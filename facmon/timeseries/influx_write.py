@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import json
 import ssl
 import threading
 from urllib.parse import urlencode, urlsplit
@@ -28,7 +29,27 @@ _STALE_CONNECTION = (
 
 
 class WriteRefused(RuntimeError):
-    """InfluxDB answered 400: it kept the valid lines and refused the rest for good."""
+    """InfluxDB answered 400 (or 413): it kept the valid lines and refused the rest for good.
+
+    `message` is InfluxDB's own text, e.g. `partial write: field type conflict: ...`."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"InfluxDB refused points ({status}): {message}")
+        self.status = status
+        self.message = message
+
+
+class DatabaseNotFound(RuntimeError):
+    """InfluxDB answered 404: the database is gone (dropped, or a fresh server)."""
+
+
+def _error_text(body: str) -> str:
+    """InfluxDB's `{"error": "..."}` message, or the raw body when it is not that."""
+    try:
+        message = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        message = None
+    return (message if isinstance(message, str) else body)[:1000]
 
 
 class LineProtocolWriter:
@@ -64,7 +85,9 @@ class LineProtocolWriter:
         return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout_s)
 
     def write(self, body: bytes) -> None:
-        """Raises StoreUnavailable (retry later) or WriteRefused (do not retry)."""
+        """Sorts InfluxDB's answer as Telegraf's InfluxDB output does: StoreUnavailable for
+        connection errors, 5xx and credentials (retry later), WriteRefused for 400/413
+        (points refused for good; the rest is stored), DatabaseNotFound for 404."""
         with self._lock:
             reused = self._connection is not None
             try:
@@ -77,8 +100,10 @@ class LineProtocolWriter:
             except (OSError, http.client.HTTPException) as exc:
                 self._drop()
                 raise StoreUnavailable(f"InfluxDB write failed: {exc!r}") from exc
-        if status == 400:
-            raise WriteRefused(f"InfluxDB rejected points: {text[:500]}")
+        if status in (400, 413):
+            raise WriteRefused(status, _error_text(text))
+        if status == 404:
+            raise DatabaseNotFound(_error_text(text))
         if status in (401, 403):
             raise StoreUnavailable(
                 f"InfluxDB refused the write ({status}): set FACMON_INFLUX_USERNAME/PASSWORD "

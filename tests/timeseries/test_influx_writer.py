@@ -17,7 +17,7 @@ import pytest
 
 from facmon.servers import InfluxServer
 from facmon.timeseries.base import Point, StoreUnavailable
-from facmon.timeseries.influx import InfluxQueryError, InfluxStore
+from facmon.timeseries.influx import InfluxStore, PointsRefused
 
 
 def points(ts_ms: int, count: int = 20) -> list[Point]:
@@ -116,7 +116,7 @@ def test_the_request_names_database_retention_precision_and_user(
 @pytest.mark.parametrize(
     ("status", "error", "says"),
     [
-        (400, InfluxQueryError, "rejected points"),
+        (400, PointsRefused, "refused the point: field type conflict"),
         (401, StoreUnavailable, "FACMON_INFLUX_USERNAME"),
         (503, StoreUnavailable, "503"),
     ],
