@@ -136,6 +136,39 @@ EVENT_TYPES: Final[dict[Kind, frozenset[str]]] = {
 
 STATUS_VALUES: Final = frozenset({"online", "offline"})
 
+# Event `data` keys become InfluxDB field keys next to the point's own fields and
+# tags: a plain identifier needs no escaping anywhere (no newline, backslash, comma,
+# space, quote or lone surrogate), and the point's own names may not be reused.
+EVENT_DATA_KEY: Final = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
+RESERVED_EVENT_DATA_KEYS: Final = frozenset(
+    {"time", "event", "seq", "site", "building", "device_id", "kind"}
+)
+
+
+def validate_event_data_key(key: str) -> str:
+    """Refuse a `data` key that would corrupt or collide in the stored event point.
+
+    >>> validate_event_data_key("code")
+    'code'
+    >>> try:
+    ...     validate_event_data_key("seq")
+    ... except ContractError as exc:
+    ...     print(str(exc)[:32])
+    event data key 'seq' is reserved
+    """
+    if not EVENT_DATA_KEY.fullmatch(key):
+        shown = key[:60].encode("unicode_escape").decode("ascii")
+        raise ContractError(
+            f"event data key {shown!r} is not a valid identifier: use 1-40 characters "
+            "from A-Z a-z 0-9 _ starting with a letter"
+        )
+    if key.lower() in RESERVED_EVENT_DATA_KEYS:
+        raise ContractError(
+            f"event data key {key!r} is reserved (the event's own fields and tags: "
+            f"{', '.join(sorted(RESERVED_EVENT_DATA_KEYS))}): rename it"
+        )
+    return key
+
 
 def validate_identifier(value: str, what: str) -> str:
     """Reject identifiers that would break topics, tags or keys (`+`, `#`, `/`, ...)."""

@@ -29,6 +29,7 @@ from gateway.contract import (
     MetricSpec,
     parse_topic,
     telemetry_topic,
+    validate_event_data_key,
 )
 
 MetricValue = float | int | bool
@@ -281,13 +282,13 @@ def _decode_event(device: DeviceRef, body: dict[str, Any], ts_ms: int, seq: int)
     data = body.get("data", {})
     if not isinstance(data, dict):
         raise ContractError("event 'data' must be an object")
-    checked: dict[str, MetricValue] = {}
     for key, value in data.items():
-        if _is_event_value(value):
-            checked[str(key)[:40]] = value
-        else:
-            raise ContractError(f"event data {str(key)[:40]!r} must be a finite number or boolean")
-    return Event(device, ts_ms, seq, name, checked)
+        validate_event_data_key(key)
+        if not _is_event_value(value):
+            raise ContractError(
+                f"event data {key!r} must be a finite number or boolean, got {type(value).__name__}"
+            )
+    return Event(device, ts_ms, seq, name, data)
 
 
 def decode_message(
