@@ -14,6 +14,7 @@ from facmon.bench_latency import add_latency_command
 from facmon.bench_soak import add_soak_arguments
 from facmon.gc_tuning import tune_for_long_lived_state
 from facmon.kpi.cli import add_kpi_commands
+from facmon.provisioning import add_device_commands
 from facmon.settings import Settings
 from ingest.dead_letter_replay import add_dead_letter_commands
 
@@ -267,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_kpi_commands(sub)
     add_dead_letter_commands(sub)
+    add_device_commands(sub)
 
     token = sub.add_parser("token", help="API tokens")
     token_sub = token.add_subparsers(dest="token_command", required=True)

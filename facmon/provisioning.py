@@ -1,0 +1,160 @@
+"""`facmon devices provision|service-passwords`: broker accounts without plain-text passwords.
+
+Both commands edit the broker's dynamic-security file (see `facmon.dynsec`)
+offline and generate every password: only hashes go into the file, and each
+password is shown once or written to a file only its owner can read (mode
+0600). The broker reads the file at start-up, so restart it afterwards.
+
+    facmon devices provision hq/tower-a/pump/pump-01 hq/tower-a/elevator/lift-1 \\
+        --passwords-out device-passwords.txt
+    facmon devices service-passwords --env-file .env   # for docker-compose
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Final
+
+from facmon import dynsec
+from gateway.contract import ContractError, DeviceRef
+
+DEFAULT_FILE: Final = Path("deploy/mosquitto/dynamic-security.json")
+# The docker-compose variables that carry the service accounts' passwords.
+SERVICE_ENV_VARS: Final = {
+    dynsec.SERVICE_ACCOUNT: "MQTT_FACMON_PASSWORD",
+    dynsec.DEMO_GATEWAY_ACCOUNT: "MQTT_SIM_PASSWORD",
+}
+RESTART_HINT: Final = "restart the broker so that it loads them"
+
+
+def parse_device(text: str) -> DeviceRef:
+    """`site/building/kind/device_id`, the four levels of the device's topics.
+
+    >>> parse_device("hq/tower-a/pump/pump-01")
+    DeviceRef(site='hq', building='tower-a', kind='pump', device_id='pump-01')
+    """
+    parts = text.split("/")
+    if len(parts) != 4:
+        raise argparse.ArgumentTypeError(
+            f"device {text!r} must be site/building/kind/device_id, e.g. hq/tower-a/pump/pump-01"
+        )
+    return DeviceRef(*parts)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to a file that only its owner may read, whatever the umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def merge_env(path: Path, values: Mapping[str, str]) -> None:
+    """Set `values` in a dotenv file, keeping its other lines; the file ends up 0600."""
+    kept = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            name = line.split("=", 1)[0].strip()
+            if name not in values:
+                kept.append(line)
+    lines = kept + [f"{name}={value}" for name, value in values.items()]
+    write_private(path, "\n".join(lines) + "\n")
+
+
+def _print_or_write(passwords: Mapping[str, str], out: str | None) -> None:
+    text = "".join(f"{name} {password}\n" for name, password in passwords.items())
+    if out:
+        write_private(Path(out), text)
+        print(f"passwords written to {out} (mode 0600)", file=sys.stderr)
+    else:
+        print("passwords, shown once (account, password):", file=sys.stderr)
+        sys.stdout.write(text)
+
+
+def cmd_provision(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    devices: Sequence[DeviceRef] = args.devices
+    config = dynsec.load(path)
+    passwords = {}
+    try:
+        for device in devices:
+            password = dynsec.new_password()
+            dynsec.provision_device(config, device, password)
+            passwords[device.device_id] = password
+    except (ContractError, dynsec.ProvisioningError) as exc:
+        print(f"error: {exc}; nothing was changed in {path}", file=sys.stderr)
+        return 2
+    dynsec.save(path, config)
+    print(
+        f"{len(devices)} device account(s) in {path}, each bound to its device id as "
+        f"client id and allowed to publish only on its own topics; {RESTART_HINT}",
+        file=sys.stderr,
+    )
+    _print_or_write(passwords, args.passwords_out)
+    return 0
+
+
+def cmd_service_passwords(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    config = dynsec.load(path)
+    accounts = args.accounts or list(SERVICE_ENV_VARS)
+    passwords = {}
+    try:
+        for account in accounts:
+            password = dynsec.new_password()
+            dynsec.set_password(config, account, password)
+            passwords[account] = password
+    except dynsec.ProvisioningError as exc:
+        print(f"error: {exc}; nothing was changed in {path}", file=sys.stderr)
+        return 2
+    dynsec.save(path, config)
+    print(f"new passwords for {', '.join(accounts)} in {path}; {RESTART_HINT}", file=sys.stderr)
+    if args.env_file:
+        merge_env(
+            Path(args.env_file),
+            {
+                SERVICE_ENV_VARS.get(name, f"MQTT_{name.upper()}_PASSWORD"): pw
+                for name, pw in passwords.items()
+            },
+        )
+        print(f"passwords written to {args.env_file} (mode 0600)", file=sys.stderr)
+    else:
+        _print_or_write(passwords, None)
+    return 0
+
+
+def add_device_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    devices = sub.add_parser("devices", help="broker accounts for devices and the service")
+    devices_sub = devices.add_subparsers(dest="devices_command", required=True)
+    file_help = f"the broker's dynamic-security file (default: {DEFAULT_FILE})"
+
+    provision = devices_sub.add_parser(
+        "provision",
+        help="create device accounts (or renew their passwords) bound to their own topics",
+    )
+    provision.add_argument(
+        "devices", nargs="+", type=parse_device, metavar="SITE/BUILDING/KIND/DEVICE_ID"
+    )
+    provision.add_argument("--file", default=str(DEFAULT_FILE), help=file_help)
+    provision.add_argument(
+        "--passwords-out", help="write `device_id password` lines here (mode 0600), not stdout"
+    )
+    provision.set_defaults(func=cmd_provision)
+
+    service = devices_sub.add_parser(
+        "service-passwords", help="new passwords for the service's (and demo simulator's) accounts"
+    )
+    service.add_argument(
+        "accounts", nargs="*", help=f"accounts (default: {', '.join(SERVICE_ENV_VARS)})"
+    )
+    service.add_argument("--file", default=str(DEFAULT_FILE), help=file_help)
+    service.add_argument(
+        "--env-file",
+        help="set MQTT_FACMON_PASSWORD and MQTT_SIM_PASSWORD in this dotenv file (mode 0600), "
+        "which docker-compose reads, instead of printing them",
+    )
+    service.set_defaults(func=cmd_service_passwords)
