@@ -191,3 +191,10 @@ def provision_device(config: Config, device: DeviceRef, password: str) -> None:
 def set_password(config: Config, username: str, password: str) -> None:
     """A new password for an existing account; its client id and roles stay."""
     find_client(config, username).update(hashed_password(password))
+
+
+def lock(config: Config, username: str) -> None:
+    """Remove the account's password: the broker then refuses every login to it."""
+    client = find_client(config, username)
+    for key in ("password", "salt", "iterations"):
+        client.pop(key, None)

@@ -1,4 +1,4 @@
-"""`facmon devices provision|service-passwords`: broker accounts without plain-text passwords.
+"""`facmon devices provision|service-passwords|lock`: broker accounts without plain-text passwords.
 
 Both commands edit the broker's dynamic-security file (see `facmon.dynsec`)
 offline and generate every password: only hashes go into the file, and each
@@ -8,6 +8,7 @@ password is shown once or written to a file only its owner can read (mode
     facmon devices provision hq/tower-a/pump/pump-01 hq/tower-a/elevator/lift-1 \\
         --passwords-out device-passwords.txt
     facmon devices service-passwords --env-file .env   # for docker-compose
+    facmon devices lock sim                            # no demo simulator in production
 """
 
 from __future__ import annotations
@@ -127,6 +128,20 @@ def cmd_service_passwords(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lock(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    config = dynsec.load(path)
+    try:
+        for account in args.accounts:
+            dynsec.lock(config, account)
+    except dynsec.ProvisioningError as exc:
+        print(f"error: {exc}; nothing was changed in {path}", file=sys.stderr)
+        return 2
+    dynsec.save(path, config)
+    print(f"{', '.join(args.accounts)} locked in {path}; {RESTART_HINT}", file=sys.stderr)
+    return 0
+
+
 def add_device_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     devices = sub.add_parser("devices", help="broker accounts for devices and the service")
     devices_sub = devices.add_subparsers(dest="devices_command", required=True)
@@ -158,3 +173,10 @@ def add_device_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         "which docker-compose reads, instead of printing them",
     )
     service.set_defaults(func=cmd_service_passwords)
+
+    lock = devices_sub.add_parser(
+        "lock", help="remove accounts' passwords, e.g. the demo simulator's `sim` in production"
+    )
+    lock.add_argument("accounts", nargs="+")
+    lock.add_argument("--file", default=str(DEFAULT_FILE), help=file_help)
+    lock.set_defaults(func=cmd_lock)
