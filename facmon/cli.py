@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from dashboards.cli import add_publish_command
 from facmon.bench_latency import add_latency_command
 from facmon.bench_soak import add_soak_arguments
@@ -16,6 +18,7 @@ from facmon.gc_tuning import tune_for_long_lived_state
 from facmon.kpi.cli import add_kpi_commands
 from facmon.provisioning import add_device_commands
 from facmon.settings import Settings
+from facmon.settings_errors import explain as explain_settings_error
 from ingest.dead_letter_replay import add_dead_letter_commands
 
 if TYPE_CHECKING:
@@ -337,6 +340,11 @@ def main(argv: list[str] | None = None) -> int:
         result: int = args.func(args)
     except KeyboardInterrupt:
         return 130
+    except ValidationError as exc:  # settings from FACMON_* variables
+        if args.verbose:
+            raise
+        print(f"error: {explain_settings_error(exc)}", file=sys.stderr)
+        return 2
     except Exception as exc:  # last resort: a clear message instead of a traceback
         if args.verbose:
             raise

@@ -18,6 +18,48 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from facmon.tickets.policy import Deadlines, TicketPolicy
 from gateway.connection import TlsFiles
 
+POSTGRES_EXTRA = "install the PostgreSQL extra: .venv/bin/pip install -e '.[postgres]'"
+
+
+def check_database_driver(url: str) -> None:
+    """A PostgreSQL URL needs psycopg, which only the `postgres` extra installs; say so
+    now rather than as an import error from deep inside SQLAlchemy. The URL may hold a
+    password, so messages never quote it."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError(
+            "FACMON_DATABASE_URL is not a database URL: write sqlite:////path/to/file.sqlite "
+            "or postgresql+psycopg://user:password@host/database"
+        ) from None
+    try:
+        parsed.get_dialect().import_dbapi()
+    except ImportError as exc:
+        backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+        if backend == "postgresql" and driver == "psycopg":
+            raise ValueError(
+                "FACMON_DATABASE_URL names PostgreSQL (postgresql+psycopg://), but its driver "
+                "psycopg is not installed: " + POSTGRES_EXTRA
+            ) from None
+        if backend == "postgresql":
+            raise ValueError(
+                f"FACMON_DATABASE_URL asks for the PostgreSQL driver '{driver}', which is not "
+                "installed: write postgresql+psycopg://... and " + POSTGRES_EXTRA
+            ) from None
+        raise ValueError(
+            f"FACMON_DATABASE_URL needs the Python module {exc.name or driver!r} for "
+            f"{backend}+{driver}, which is not installed: install it, or use sqlite or "
+            "postgresql+psycopg"
+        ) from None
+    except Exception:  # an unknown dialect
+        raise ValueError(
+            "FACMON_DATABASE_URL names a database SQLAlchemy does not know: write "
+            "sqlite:////path/to/file.sqlite or postgresql+psycopg://user:password@host/database"
+        ) from None
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FACMON_", extra="ignore")
@@ -60,7 +102,10 @@ class Settings(BaseSettings):
         "on one member (EMQX hash_clientid); Mosquitto round-robins, so split by sites there",
     )
     embedded_broker_port: int = Field(
-        1884, description="port of the embedded broker; a free one is chosen if it is taken"
+        1884,
+        ge=0,
+        le=65535,
+        description="port of the embedded broker; a free one is chosen if it is taken",
     )
 
     influx_url: str | None = Field(None, description="InfluxDB v1 HTTP API; unset = SQLite")
@@ -140,7 +185,7 @@ class Settings(BaseSettings):
     )
 
     api_host: str = Field("127.0.0.1", description="API bind address")
-    api_port: int = Field(8000, description="API port")
+    api_port: int = Field(8000, ge=1, le=65535, description="API port")
     metrics_port: int = Field(
         0,
         ge=0,
@@ -178,6 +223,12 @@ class Settings(BaseSettings):
                     "when FACMON_WEBHOOK_URL is set (e.g. python -c 'import secrets; "
                     "print(secrets.token_hex(32))')"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _check_database_driver(self) -> Settings:
+        if self.database_url:
+            check_database_driver(self.database_url)
         return self
 
     def ticket_policy(self) -> TicketPolicy:
