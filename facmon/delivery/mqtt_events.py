@@ -1,7 +1,11 @@
 """Ticket events on MQTT: `facility/v1/tickets/{site}/{building}/{device_id}/{event_type}`.
 
-An event counts as delivered only when the broker has acknowledged it (QoS 1
-PUBACK); until then the outbox row stays pending and is published again later.
+An event counts as delivered only when the broker has accepted it: a QoS 1
+PUBACK with a success reason code. The session speaks MQTT v5 because with
+3.1.1 Mosquitto acknowledges a publish its ACL refused, so refused events
+would be marked delivered while no subscriber got them; a v5 PUBACK carries the
+refusal (reason code 0x80 or above, e.g. 0x87 Not authorized). Until accepted,
+the outbox row stays pending and is published again later.
 The same event may therefore arrive twice; subscribers deduplicate on
 `event_id` in the payload. Ingest ignores this topic tree
 (`gateway.contract.SERVICE_TOPIC_PREFIXES`).
@@ -64,16 +68,18 @@ class MqttEventSender:
         self.publish_timeout_s = publish_timeout_s
         self.connected = threading.Event()
         self._started = False
+        self._acks_lock = threading.Lock()
+        self._acks: dict[int, mqtt.ReasonCode] = {}
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=client_id,
-            protocol=mqtt.MQTTv311,
-            clean_session=True,
+            protocol=mqtt.MQTTv5,
         )
         configure_client(self.client, address, tls)
         self.client.reconnect_delay_set(min_delay=1, max_delay=max_reconnect_delay_s)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self.client.on_publish = self._on_publish
 
     def _on_connect(
         self,
@@ -103,10 +109,25 @@ class MqttEventSender:
                 "ticket events lost %s (%s); reconnecting", self.address.redacted(), reason_code
             )
 
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason_code: mqtt.ReasonCode,
+        properties: mqtt.Properties | None,
+    ) -> None:
+        # paho calls this before it marks the message published, so `send` finds
+        # the reason code as soon as its wait ends.
+        with self._acks_lock:
+            self._acks[mid] = reason_code
+
     def start(self, wait_s: float = 0.0) -> bool:
         """Begin connecting in the background; optionally wait up to `wait_s` for it."""
         if not self._started:
-            self.client.connect_async(self.address.host, self.address.port, keepalive=30)
+            self.client.connect_async(
+                self.address.host, self.address.port, keepalive=30, clean_start=True
+            )
             self.client.loop_start()
             self._started = True
         return self.connected.wait(wait_s) if wait_s > 0 else self.connected.is_set()
@@ -124,8 +145,16 @@ class MqttEventSender:
             info.wait_for_publish(self.publish_timeout_s)
         except (RuntimeError, ValueError) as exc:
             return SendResult.failed(f"publish failed: {exc}")
-        if not info.is_published():
+        published = info.is_published()
+        with self._acks_lock:
+            ack = self._acks.pop(info.mid, None)
+        if not published:
             return SendResult.failed(f"no PUBACK within {self.publish_timeout_s} s")
+        if ack is not None and ack.is_failure:
+            return SendResult.failed(
+                f"broker {self.address.redacted()} refused {topic}: {ack} (reason code "
+                f"{ack.value:#04x}); the MQTT login needs write access to {TICKET_TOPIC_ROOT}/#"
+            )
         return SendResult.delivered()
 
     def close(self) -> None:

@@ -31,8 +31,8 @@ class V5Client:
     def __init__(
         self,
         port: int,
-        user: str,
-        password: str,
+        user: str | None,
+        password: str | None,
         client_id: str,
         clean_start: bool = True,
         session_expiry_s: int = 0,
@@ -40,7 +40,8 @@ class V5Client:
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
         )
-        self.client.username_pw_set(user, password)
+        if user is not None:
+            self.client.username_pw_set(user, password)
         self.messages: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
         self._acks: dict[int, mqtt.ReasonCode] = {}

@@ -1,0 +1,5 @@
+"""The delivery tests' outbox fixtures (a SQLite ticket database, a manual clock)."""
+
+from tests.delivery.conftest import clock, sqlite_engine
+
+__all__ = ["clock", "sqlite_engine"]
