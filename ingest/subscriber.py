@@ -4,6 +4,13 @@ MQTT v5 is the default: its Receive Maximum lets the broker send thousands of
 messages before any is acknowledged, which is what acknowledge-after-durable
 needs (with 3.1.1, Mosquitto stalls at `max_inflight_messages`, 20 by default).
 3.1.1 stays available for brokers without v5, such as the embedded one.
+
+Over v5 ingest also subscribes with Retain Handling 1 ("send retained messages
+only for a new subscription"). Ingest subscribes again on every connect, and
+the broker would resend each retained message each time: a retained malformed
+message became a new dead letter at every reconnect. With a persistent session
+the subscription outlives the connection, so a retained message comes once per
+session. Ingest cannot clear it: its account may not publish on device topics.
 """
 
 from __future__ import annotations
@@ -103,7 +110,13 @@ class IngestSubscriber:
         log.info(
             "connected to %s (session present: %s)", self.address.redacted(), flags.session_present
         )
-        client.subscribe([(topic_filter, 1) for topic_filter in self.subscriptions])
+        if self.protocol == "5":
+            options = mqtt.SubscribeOptions(
+                qos=1, retainHandling=mqtt.SubscribeOptions.RETAIN_SEND_IF_NEW_SUB
+            )
+            client.subscribe([(topic_filter, options) for topic_filter in self.subscriptions])
+        else:
+            client.subscribe([(topic_filter, 1) for topic_filter in self.subscriptions])
         if self.forget:
             log.info("dropping earlier subscriptions: %s", ", ".join(self.forget))
             client.unsubscribe(list(self.forget))
