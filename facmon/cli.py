@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from facmon.bench_latency import add_latency_command
 from facmon.bench_soak import add_soak_arguments
 from facmon.gc_tuning import tune_for_long_lived_state
 from facmon.kpi.cli import add_kpi_commands
+from facmon.ports import StartupError, bind_api_socket
 from facmon.provisioning import add_device_commands
 from facmon.settings import Settings
 from facmon.settings_errors import explain as explain_settings_error
@@ -37,7 +39,8 @@ def _setup_logging(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _serve_api(service: Service, settings: Settings) -> None:
+def _serve_api(service: Service, settings: Settings, sock: socket.socket) -> None:
+    """Serve on `sock`, bound before the service started (see facmon.ports)."""
     import uvicorn
 
     from api.app import create_app
@@ -47,7 +50,7 @@ def _serve_api(service: Service, settings: Settings) -> None:
         app, host=settings.api_host, port=settings.api_port, log_level="warning", access_log=False
     )
     server = uvicorn.Server(config)
-    server.run()
+    server.run(sockets=[sock])
 
 
 def _exit_on_sigterm() -> None:
@@ -64,6 +67,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     _exit_on_sigterm()
     settings = Settings()
+    sock = bind_api_socket(settings.api_host, settings.api_port, ".venv/bin/facmon run")
     service = Service(settings, ingest=settings.ingest_workers == 1)
     service.start()
     tune_for_long_lived_state()
@@ -79,7 +83,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"{settings.ingest_workers} ingest workers started", flush=True)
     print(f"API on http://{settings.api_host}:{settings.api_port} (OpenAPI at /docs)", flush=True)
     try:
-        _serve_api(service, settings)
+        _serve_api(service, settings, sock)
     finally:
         if workers:
             workers.stop()
@@ -131,34 +135,87 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.scenario) if args.scenario else None, args.seed, _serve_api)
 
 
+def _simulation_broker(args: argparse.Namespace, settings: Settings) -> tuple[str, str]:
+    """The broker URL and where it came from: --broker, FACMON_MQTT_URL, or the embedded
+    broker a demo or service started from this folder (which may have moved off 1884)."""
+    from facmon.demo import demo_data_dir
+    from facmon.embedded_broker import find_embedded_broker
+
+    if args.broker:
+        return args.broker, "from --broker"
+    if settings.mqtt_url:
+        return settings.mqtt_url, "from FACMON_MQTT_URL"
+    found = find_embedded_broker(
+        [settings.data_dir, demo_data_dir(settings)], settings.embedded_broker_port
+    )
+    return found.url, found.source
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from gateway.connection import parse_mqtt_url
+    from simulators.broker_probe import BrokerUnavailable, negotiate_protocol
     from simulators.fleet import Fleet
-    from simulators.runner import RunStats, SimulationRunner, format_progress
+    from simulators.runner import (
+        RunStats,
+        SimulationRunner,
+        format_progress,
+        future_start_problem,
+    )
     from simulators.scenario import ScenarioError, builtin_scenario, load_scenario
 
+    now_ms = int(time.time() * 1000)
     try:
         scenario = load_scenario(Path(args.scenario) if args.scenario else builtin_scenario("demo"))
+        if args.start is not None:
+            scenario = replace(scenario, start=args.start)
+        start_ms = scenario.start_ms(now_ms)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    url = args.broker or Settings().mqtt_url or "mqtt://127.0.0.1:1884"
+    problem = future_start_problem(scenario.name, start_ms, now_ms)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    settings = Settings()
+    url, source = _simulation_broker(args, settings)
+    address = parse_mqtt_url(url)
+    try:
+        if args.protocol == "auto":
+            protocol, note = negotiate_protocol(address, settings.mqtt_tls())
+        else:
+            protocol, note = args.protocol, None
+    except BrokerUnavailable as exc:
+        hint = (
+            "pass --broker mqtt://host:port"
+            if args.broker
+            else (
+                "start `make demo` or `facmon run` in this folder first, or pass "
+                "--broker mqtt://host:port"
+            )
+        )
+        print(f"error: {exc}; the URL: {source}. To fix: {hint}", file=sys.stderr)
+        return 2
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     extra = max(0, args.devices - len(scenario.devices)) if args.devices is not None else 0
+    if args.devices is not None and args.devices < len(scenario.devices):
+        print(
+            f"note: --devices {args.devices} is fewer than the scenario's "
+            f"{len(scenario.devices)} devices; running the scenario's devices only",
+            file=sys.stderr,
+        )
     speed = args.speed or scenario.speed
     fleet = Fleet(
-        scenario,
-        seed=args.seed,
-        start_ms=scenario.start_ms(int(time.time() * 1000)),
-        rate_hz=args.rate,
-        extra_devices=extra,
+        scenario, seed=args.seed, start_ms=start_ms, rate_hz=args.rate, extra_devices=extra
     )
-    embedded = not (args.broker or Settings().mqtt_url)  # the embedded broker speaks 3.1.1
     runner = SimulationRunner(
         fleet,
-        parse_mqtt_url(url),
+        address,
         speed,
         client_prefix=args.client_prefix,
-        protocol="3.1.1" if embedded else "5",
+        protocol=protocol,
         will_delay_s=scenario.will_delay_s,
     )
 
@@ -169,7 +226,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     duration = args.duration if args.duration is not None else scenario.duration_s
     print(
         f"simulating {len(fleet.devices)} devices of scenario '{scenario.name}' against "
-        f"{parse_mqtt_url(url).redacted()} at {speed:g}x (Ctrl-C stops)",
+        f"{address.redacted()} (MQTT {protocol}; {source}) at {speed:g}x (Ctrl-C stops)",
         file=sys.stderr,
     )
     try:
@@ -204,11 +261,24 @@ def cmd_bench_soak(args: argparse.Namespace) -> int:
     return bench_soak(args)
 
 
+def _database_shown(url: str) -> tuple[str, bool]:
+    """The ticket database as the user can find it (absolute path, no password), and
+    whether it is a SQLite file that does not exist yet."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        path = Path(parsed.database).resolve()
+        return str(path), not path.exists()
+    return parsed.render_as_string(hide_password=True), False
+
+
 def cmd_token_create(args: argparse.Namespace) -> int:
     from facmon.auth import TokenStore
     from facmon.db import create_schema, make_engine
 
     settings = Settings()
+    where, new = _database_shown(settings.ticket_database_url)
     engine = make_engine(settings.ticket_database_url)
     create_schema(engine)
     try:
@@ -216,7 +286,17 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"token {token_id} ({args.role}); shown once, store it now:", file=sys.stderr)
+    finally:
+        engine.dispose()
+    print(f"token {token_id} ({args.role}) written to {where}", file=sys.stderr)
+    if new:
+        print(
+            "note: that is a new database: the service only accepts the token if it uses "
+            "the same one. Run this from the folder where the service runs, or set "
+            "FACMON_DATA_DIR (or FACMON_DATABASE_URL) as the service has it.",
+            file=sys.stderr,
+        )
+    print("The token is shown once; store it now:", file=sys.stderr)
     print(token)
     return 0
 
@@ -251,14 +331,32 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     sim = sub.add_parser("simulate", help="publish simulated devices to a broker")
-    sim.add_argument("--devices", type=int, help="total devices (scenario devices + generated)")
+    sim.add_argument(
+        "--devices",
+        type=int,
+        help="devices in all: the scenario's own, plus healthy generated ones up to this number",
+    )
     sim.add_argument("--rate", type=float, help="samples per simulated second per device")
     sim.add_argument("--scenario", help="scenario YAML (default: the built-in demo)")
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument("--speed", type=float, help="simulated seconds per real second")
     sim.add_argument("--duration", type=float, help="simulated seconds to run (default: forever)")
     sim.add_argument("--messages", type=int, help="stop after this many samples")
-    sim.add_argument("--broker", help="mqtt://host:port (default: FACMON_MQTT_URL)")
+    sim.add_argument(
+        "--broker",
+        help="mqtt://host:port (default: FACMON_MQTT_URL, else the embedded broker of a demo "
+        "or service running from this folder, else port FACMON_EMBEDDED_BROKER_PORT)",
+    )
+    sim.add_argument(
+        "--protocol",
+        choices=["auto", "5", "3.1.1"],
+        default="auto",
+        help="MQTT version (auto: v5 if the broker accepts it, else 3.1.1)",
+    )
+    sim.add_argument(
+        "--start",
+        help="override the scenario's start: --start=-1h, or an RFC 3339 time in the past",
+    )
     sim.add_argument("--client-prefix", default="sim", help="prefix of device client ids")
     sim.set_defaults(func=cmd_simulate)
 
@@ -340,6 +438,9 @@ def main(argv: list[str] | None = None) -> int:
         result: int = args.func(args)
     except KeyboardInterrupt:
         return 130
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except ValidationError as exc:  # settings from FACMON_* variables
         if args.verbose:
             raise

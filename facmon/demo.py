@@ -4,11 +4,18 @@ around the whole quality loop through the real API.
 A demo quality lead dispatches the door-held-open ticket, a technician fixes the
 door (the simulator's fault clears), the lead marks it rectified, telemetry
 verifies it, and the lead closes it. The other tickets stay open on the board.
+
+Every run does the same: the demo keeps its data in its own folder
+(`.data/demo`), empties it at start and says so. Earlier tickets would otherwise
+be reopened rather than opened, and the walk-through would wait for an `open`
+ticket that never comes.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -17,10 +24,17 @@ from typing import Any
 
 import httpx
 
+from facmon.embedded_broker import recorded_owner
+from facmon.ports import StartupError, bind_api_socket
 from facmon.service import Service
 from facmon.settings import Settings
 from simulators.fleet import Fleet
-from simulators.runner import RunStats, SimulationRunner, format_progress
+from simulators.runner import (
+    RunStats,
+    SimulationRunner,
+    format_progress,
+    future_start_problem,
+)
 from simulators.scenario import builtin_scenario, load_scenario
 
 DEMO_DEFAULTS = {
@@ -29,12 +43,42 @@ DEMO_DEFAULTS = {
 }
 
 
+DEMO_FOLDER = "demo"
+
+
+class DemoError(StartupError):
+    """The demo cannot start; the message says what to do."""
+
+
+def demo_data_dir(settings: Settings) -> Path:
+    """The demo's own folder inside FACMON_DATA_DIR: `facmon run` data stay untouched."""
+    return settings.data_dir / DEMO_FOLDER
+
+
 def demo_settings() -> Settings:
     """Shorter windows than production, so the loop closes while you watch."""
     overrides: dict[str, Any] = {
         field: value for env, (field, value) in DEMO_DEFAULTS.items() if env not in os.environ
     }
-    return Settings(**overrides)
+    base = Settings(**overrides)
+    return base.model_copy(update={"data_dir": demo_data_dir(base)})
+
+
+def reset_demo_folder(folder: Path) -> str:
+    """Empty the demo's folder for a run that starts like the first; say what was done."""
+    owner = recorded_owner(folder)
+    if owner is not None:
+        raise DemoError(
+            f"another demo (process {owner}) is running with {folder}: stop it first, or "
+            "give this one its own folder and ports, e.g. FACMON_DATA_DIR=/tmp/demo2 "
+            "FACMON_API_PORT=8001 .venv/bin/facmon demo"
+        )
+    if folder.exists() and any(folder.iterdir()):
+        shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        return "fresh: the previous demo run's data were removed"
+    folder.mkdir(parents=True, exist_ok=True)
+    return "fresh"
 
 
 class DemoQualityLead(threading.Thread):
@@ -126,18 +170,28 @@ def _report_tickets(service: Service, stop: threading.Event, say: Callable[[str]
 def run_demo(
     scenario_path: Path | None,
     seed: int,
-    serve: Callable[[Service, Settings], None],
+    serve: Callable[[Service, Settings, socket.socket], None],
 ) -> int:
     def say(text: str) -> None:
         print(f"  {text}", flush=True)
 
     settings = demo_settings()
+    # Everything that can refuse to start does so before the banner and the token.
+    sock = bind_api_socket(settings.api_host, settings.api_port, "make demo")
     scenario = load_scenario(scenario_path or builtin_scenario("demo"))
+    now_ms = int(time.time() * 1000)
+    problem = future_start_problem(scenario.name, scenario.start_ms(now_ms), now_ms, option=False)
+    if problem:
+        raise DemoError(problem)
+    data_note = reset_demo_folder(settings.data_dir)
+    if settings.database_url:
+        data_note += "; tickets live in FACMON_DATABASE_URL, which the demo does not reset"
     service = Service(settings)
     service.start()
     assert service.address is not None
+    broker_note = service.broker.port_note if service.broker else ""
     _token_id, token = service.stores.tokens.create("quality", "demo-quality-lead")
-    fleet = Fleet(scenario, seed=seed, start_ms=scenario.start_ms(int(time.time() * 1000)))
+    fleet = Fleet(scenario, seed=seed, start_ms=scenario.start_ms(now_ms))
     runner = SimulationRunner(fleet, service.address, scenario.speed, client_prefix="demo")
     stop = threading.Event()
 
@@ -156,8 +210,8 @@ def run_demo(
         f"  API:          {base}/docs\n"
         f"  tickets:      {base}/api/tickets   (send 'Authorization: Bearer <token>')\n"
         f"  metrics:      {base}/metrics\n"
-        f"  MQTT broker (embedded): {service.address.redacted()}\n"
-        f"  data:         {settings.data_dir.resolve()}\n"
+        f"  MQTT broker (embedded): {service.address.redacted()}{broker_note}\n"
+        f"  data:         {settings.data_dir.resolve()} ({data_note})\n"
         f"  scenario '{scenario.name}': {len(fleet.devices)} devices, "
         f"{len(scenario.faults)} injected faults, {scenario.speed:g}x real time\n"
         "Tickets appear below as detectors open them; the demo quality lead walks the\n"
@@ -168,7 +222,7 @@ def run_demo(
     reporter.start()
     lead.start()
     try:
-        serve(service, settings)
+        serve(service, settings, sock)
     finally:
         print("stopping...", flush=True)
         stop.set()

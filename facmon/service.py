@@ -160,7 +160,9 @@ class Service:
     def start(self) -> None:
         url = self.settings.mqtt_url
         if not url:
-            self.broker = EmbeddedBroker(self.settings.embedded_broker_port)
+            self.broker = EmbeddedBroker(
+                self.settings.embedded_broker_port, endpoint_dir=self.settings.data_dir
+            )
             self.broker.start()
             url = self.broker.url
         self.address = parse_mqtt_url(url)
@@ -238,7 +240,10 @@ class Service:
             )
         if settings.ticket_events_mqtt:
             events = MqttEventSender(
-                address, client_id=f"{settings.mqtt_client_id}-events", tls=settings.mqtt_tls()
+                address,
+                client_id=f"{settings.mqtt_client_id}-events",
+                tls=settings.mqtt_tls(),
+                protocol=self.mqtt_protocol,
             )
             events.start()
             self.senders["mqtt"] = events

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from gateway.connection import BrokerAddress
 from gateway.contract import Channel
@@ -137,6 +138,35 @@ class SimulationRunner:
         for conn in self.connections.values():
             conn.close()
         self.connections.clear()
+
+
+def future_start_problem(
+    scenario: str, start_ms: int, now_ms: int, option: bool = True
+) -> str | None:
+    """Why a scenario starting after `now_ms` would publish nothing, and what to run.
+
+    Simulated time never passes the wall clock, so such a run would wait silently
+    until the start date. The suggestion keeps the scenario's time of day; `option`
+    offers `--start` besides the file's `start:`.
+    """
+    if start_ms <= now_ms:
+        return None
+    day_ms = 86_400_000
+    past = start_ms - ((start_ms - now_ms) // day_ms + 1) * day_ms
+    start = datetime.fromtimestamp(start_ms / 1000, UTC)
+    same_time = datetime.fromtimestamp(past / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ahead_h = (start_ms - now_ms) / 3_600_000
+    ahead = f"{ahead_h / 24:.0f} days" if ahead_h >= 48 else f"{ahead_h:.1f} h"
+    fix = (
+        f"--start {same_time} (the same time of day) or --start=-1h, or set 'start:' in the file"
+        if option
+        else f"'start: {same_time}' (the same time of day) or 'start: -1h' in the file"
+    )
+    return (
+        f"scenario '{scenario}' starts at {start:%Y-%m-%d %H:%M} UTC, {ahead} from now. "
+        "Simulated time never runs ahead of the clock, so nothing would be published "
+        f"before then. To run it now, start it in the past: {fix}"
+    )
 
 
 def format_progress(stats: RunStats) -> str:
