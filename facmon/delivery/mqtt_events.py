@@ -5,7 +5,8 @@ PUBACK with a success reason code. The session speaks MQTT v5 because with
 3.1.1 Mosquitto acknowledges a publish its ACL refused, so refused events
 would be marked delivered while no subscriber got them; a v5 PUBACK carries the
 refusal (reason code 0x80 or above, e.g. 0x87 Not authorized). Until accepted,
-the outbox row stays pending and is published again later.
+the outbox row stays pending and is published again later. The embedded broker
+speaks only 3.1.1 (and has no ACL), so the service passes its protocol on.
 The same event may therefore arrive twice; subscribers deduplicate on
 `event_id` in the payload. Ingest ignores this topic tree
 (`gateway.contract.SERVICE_TOPIC_PREFIXES`).
@@ -63,6 +64,7 @@ class MqttEventSender:
         publish_timeout_s: float = 10.0,
         max_reconnect_delay_s: int = 30,
         tls: TlsFiles | None = None,
+        protocol: str = "5",
     ) -> None:
         self.address = address
         self.publish_timeout_s = publish_timeout_s
@@ -73,7 +75,7 @@ class MqttEventSender:
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=client_id,
-            protocol=mqtt.MQTTv5,
+            protocol=mqtt.MQTTv5 if protocol == "5" else mqtt.MQTTv311,
         )
         configure_client(self.client, address, tls)
         self.client.reconnect_delay_set(min_delay=1, max_delay=max_reconnect_delay_s)
@@ -125,9 +127,7 @@ class MqttEventSender:
     def start(self, wait_s: float = 0.0) -> bool:
         """Begin connecting in the background; optionally wait up to `wait_s` for it."""
         if not self._started:
-            self.client.connect_async(
-                self.address.host, self.address.port, keepalive=30, clean_start=True
-            )
+            self.client.connect_async(self.address.host, self.address.port, keepalive=30)
             self.client.loop_start()
             self._started = True
         return self.connected.wait(wait_s) if wait_s > 0 else self.connected.is_set()
