@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import stat
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +18,15 @@ import pytest
 from facmon.cli import main
 from facmon.dynsec import check_password, find_client
 from gateway.contract import Channel, DeviceRef, topic_for
+from gateway.payload import encode_telemetry
 from tests.conftest import unique, wait_until
+from tests.e2e.helpers import service_settings, started
 from tests.security.clients import NOT_AUTHORIZED, V5Client, refusal
 from tests.security.shipped_broker import SHIPPED_DIR, ShippedBroker
 
 # The passwords the repository once documented, and what people try first.
 DEMO_PASSWORDS = {"facmon": "change-me-facmon", "sim": "change-me-sim"}
+INGEST_ID = "facmon-ingest"  # the service's default, which the shipped stack uses
 
 
 @dataclass
@@ -144,33 +148,34 @@ def test_logins_are_bound_to_their_client_ids(stand: Stand) -> None:
     assert refusal(port, pump.device_id, pw[lift.device_id], pump.device_id) == NOT_AUTHORIZED
 
 
-def test_ingest_session_cannot_be_taken_over(stand: Stand) -> None:
-    """A device login asking for ingest's client id with a clean start is refused, and every
-    sample queued for ingest meanwhile arrives when ingest comes back."""
+def test_ingest_session_cannot_be_taken_over(stand: Stand, tmp_path: Path) -> None:
+    """With ingest stopped, a device login asking for ingest's client id with a clean start
+    is refused, and every sample queued for ingest meanwhile is stored when it comes back."""
     port, pw, pump = stand.broker.port, stand.passwords, stand.pump
-    ingest_id = unique("facmon-ingest")
-    ingest = V5Client(
-        port, "facmon", pw["facmon"], ingest_id, clean_start=True, session_expiry_s=600
+    settings = service_settings(
+        tmp_path, mqtt_url=stand.broker.url_for("facmon", pw["facmon"]), mqtt_client_id=INGEST_ID
     )
-    ingest.subscribe(f"facility/v1/{pump.site}/#")
-    ingest.close()
+    started(settings).stop()  # leaves ingest's persistent session subscribed
 
     device = V5Client(port, pump.device_id, pw[pump.device_id], pump.device_id)
     try:
-        topic = topic_for(pump, Channel.TELEMETRY)
-        assert {device.publish(topic, str(seq).encode()) for seq in range(101)} == {0}
+        topic, now_ms = topic_for(pump, Channel.TELEMETRY), int(time.time() * 1000)
+        samples = [
+            encode_telemetry(now_ms - 1000 + seq, seq, {"current_a": 2.0}) for seq in range(101)
+        ]
+        assert {device.publish(topic, sample) for sample in samples} == {0}
     finally:
         device.close()
-    assert refusal(port, pump.device_id, pw[pump.device_id], ingest_id) == NOT_AUTHORIZED
+    assert refusal(port, pump.device_id, pw[pump.device_id], INGEST_ID) == NOT_AUTHORIZED
 
-    back = V5Client(
-        port, "facmon", pw["facmon"], ingest_id, clean_start=False, session_expiry_s=600
-    )
+    service = started(settings)
     try:
-        wait_until(lambda: len(back.received()) >= 101, what="the 101 queued samples")
-        assert sorted(int(payload) for _, payload in back.received()) == list(range(101))
+        wait_until(
+            lambda: service.stores.series.count("pump", pump.device_id) == 101,
+            what="the 101 samples queued while ingest was away",
+        )
     finally:
-        back.close()
+        service.stop()
 
 
 def test_only_the_service_publishes_ticket_events(stand: Stand) -> None:
