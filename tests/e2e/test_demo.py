@@ -1,0 +1,194 @@
+"""`facmon demo` as a new user runs it: the same every time, and clear when it cannot start."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from facmon.embedded_broker import free_port
+
+
+@dataclass
+class DemoRun:
+    process: subprocess.Popen[str]
+    lines: queue.Queue[str] = field(default_factory=queue.Queue)
+    seen: list[str] = field(default_factory=list)
+
+    def wait_for(self, pattern: str, timeout_s: float = 60.0) -> re.Match[str]:
+        """The first line (seen or to come) matching `pattern`."""
+        regex = re.compile(pattern)
+        for line in self.seen:
+            if found := regex.search(line):
+                return found
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.2)
+            except queue.Empty:
+                if self.process.poll() is not None and self.lines.empty():
+                    break
+                continue
+            self.seen.append(line)
+            if found := regex.search(line):
+                return found
+        pytest.fail(f"no line matching {pattern!r}; the demo printed:\n" + "".join(self.seen))
+
+
+def demo_env(data_dir: Path, api_port: int) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FACMON_")}
+    return {
+        **clean,
+        "FACMON_DATA_DIR": str(data_dir),
+        "FACMON_API_PORT": str(api_port),
+        "FACMON_EMBEDDED_BROKER_PORT": "0",
+    }
+
+
+@contextmanager
+def demo(cwd: Path, env: dict[str, str]) -> Iterator[DemoRun]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "facmon.cli", "demo"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    run = DemoRun(process)
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            run.lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        yield run
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def opened_total(base: str) -> float:
+    text = httpx.get(f"{base}/metrics", timeout=10).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("facmon_tickets_opened_total{")
+    )
+
+
+def test_make_demo_twice_does_the_same_each_time(tmp_path: Path) -> None:
+    """A second run over the same data folder opens its tickets afresh and walks the loop."""
+    port = free_port()
+    env = demo_env(tmp_path / "data", port)
+    base = f"http://127.0.0.1:{port}"
+    outcomes = []
+    for _run in range(2):
+        started = time.time()
+        with demo(tmp_path, env) as run:
+            data_line = run.wait_for(r"data: +(\S+) \((.*)\)").group(2)
+            token = run.wait_for(r"token of role quality: (fm_\S+)").group(1)
+            door = run.wait_for(r"ticket #(\d+) \[\w+\] access-01 door_held_open").group(1)
+            dispatched = run.wait_for(r"quality lead: dispatching ticket #(\d+)").group(1)
+            run.wait_for(r"quality lead: #\d+ rectified")
+            tickets = httpx.get(
+                f"{base}/api/tickets",
+                params={"device_id": "access-01"},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=10,
+            ).json()
+            opened = opened_total(base)
+            run.process.send_signal(signal.SIGINT)
+            assert run.process.wait(30) == 130  # as after Ctrl-C
+            run.wait_for(r"^stopped\.")
+        assert dispatched == door
+        assert [t["state"] for t in tickets] == ["rectified"]
+        assert all(
+            time.mktime(time.strptime(t["opened_at"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+            >= started - 1
+            for t in tickets
+        ), "a ticket from an earlier run"
+        assert opened > 0, "facmon_tickets_opened_total stayed 0"
+        outcomes.append((data_line, door == dispatched, [t["fault_type"] for t in tickets]))
+    first, second = outcomes
+    assert first[0] == "fresh"
+    assert second[0] == "fresh: the previous demo run's data were removed"
+    assert first[1:] == second[1:]
+
+
+def test_demo_with_the_api_port_taken_says_which_variable_to_change(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = demo_env(tmp_path / "data", port)
+        result = subprocess.run(
+            [sys.executable, "-m", "facmon.cli", "demo"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert f"the API port {port} on 127.0.0.1 is not available" in result.stderr
+    assert "FACMON_API_PORT=" in result.stderr and "make demo" in result.stderr
+    # Nothing was printed or started before the check: no banner, no token, no traceback.
+    assert "facility-monitor demo" not in result.stdout and "fm_" not in result.stdout
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "data" / "demo").exists()
+
+
+def test_facmon_run_with_the_api_port_taken_fails_before_announcing_it(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        env = demo_env(tmp_path / "data", port)
+        result = subprocess.run(
+            [sys.executable, "-m", "facmon.cli", "run"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert "API on" not in result.stdout
+    assert f"the API port {port} on 127.0.0.1 is not available" in result.stderr
+    assert "FACMON_API_PORT=" in result.stderr and "facmon run" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_second_demo_on_the_same_folder_is_refused_while_the_first_runs(tmp_path: Path) -> None:
+    env = demo_env(tmp_path / "data", free_port())
+    with demo(tmp_path, env) as first:
+        first.wait_for(r"token of role quality")
+        second = subprocess.run(
+            [sys.executable, "-m", "facmon.cli", "demo"],
+            cwd=tmp_path,
+            env={**env, "FACMON_API_PORT": str(free_port())},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 2
+        assert "another demo" in second.stderr and "FACMON_DATA_DIR" in second.stderr
+        assert first.process.poll() is None
+        assert (tmp_path / "data" / "demo" / "facmon.sqlite").exists()
