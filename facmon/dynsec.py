@@ -8,7 +8,9 @@ a device cannot take over another client's persistent session (ingest's
 `use_username_as_clientid`, forces one client id per login, and the service
 opens several sessions (ingest, its workers, ticket events) with one login.
 
-Each device gets its own account bound to its device id and its own role,
+Each device gets its own account, named by its device id and bound to the
+client id `dev-{device_id}` (what the device library in `gateway/` uses unless
+told otherwise), and its own role,
 which may publish only on its three topics (telemetry, event, status under its
 site, building and kind) and subscribe to nothing. The service's account reads
 `facility/#` and is the only one that may publish under `facility/v1/tickets/`.
@@ -23,7 +25,7 @@ an offline guess any easier.
 >>> provision_device(config, device, "s3cret")
 >>> client = find_client(config, "pump-01")
 >>> client["clientid"], client["roles"]
-('pump-01', [{'rolename': 'device-pump-01'}])
+('dev-pump-01', [{'rolename': 'device-pump-01'}])
 >>> check_password(client, "s3cret"), check_password(client, "guess")
 (True, False)
 >>> [acl["topic"] for acl in find_role(config, "device-pump-01")["acls"]]
@@ -146,6 +148,12 @@ def find_role(config: Config, rolename: str) -> Config:
     raise ProvisioningError(f"no role {rolename!r} in the dynamic-security file")
 
 
+def device_client_id(device_id: str) -> str:
+    """The one client id a device's login is accepted under: `gateway.publisher`'s and
+    `gateway.store_forward`'s default."""
+    return f"dev-{device_id}"
+
+
 def device_role(device_id: str) -> str:
     return f"device-{device_id}"
 
@@ -172,14 +180,14 @@ def _check_device(device: DeviceRef) -> None:
 
 
 def provision_device(config: Config, device: DeviceRef, password: str) -> None:
-    """Create or update the device's account (bound to its id) and its role."""
+    """Create or update the device's account (bound to its client id) and its role."""
     _check_device(device)
     rolename = device_role(device.device_id)
     role = {"rolename": rolename, "acls": device_acls(device)}
     config["roles"] = [r for r in config["roles"] if r.get("rolename") != rolename] + [role]
     client = {
         "username": device.device_id,
-        "clientid": device.device_id,
+        "clientid": device_client_id(device.device_id),
         "textname": f"{device.kind} at {device.site}/{device.building}",
         **hashed_password(password),
         "roles": [{"rolename": rolename}],

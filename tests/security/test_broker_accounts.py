@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 
 from facmon.cli import main
-from facmon.dynsec import check_password, find_client
+from facmon.dynsec import check_password, device_client_id, find_client
+from gateway.connection import parse_mqtt_url
 from gateway.contract import Channel, DeviceRef, topic_for
 from gateway.payload import encode_telemetry
+from gateway.publisher import DeviceConnection, PublishError
 from tests.conftest import unique, wait_until
 from tests.e2e.helpers import service_settings, started
 from tests.security.clients import NOT_AUTHORIZED, V5Client, refusal
@@ -97,7 +99,7 @@ def test_provisioning_writes_hashes_and_private_password_files(
         assert check_password(find_client(config, name), password)
     for private in (tmp_path / ".env", tmp_path / "devices.txt"):
         assert stat.S_IMODE(private.stat().st_mode) == 0o600, private
-    assert find_client(config, stand.pump.device_id)["clientid"] == stand.pump.device_id
+    assert find_client(config, stand.pump.device_id)["clientid"] == f"dev-{stand.pump.device_id}"
 
 
 def test_a_device_publishes_only_on_its_own_topics(stand: Stand) -> None:
@@ -105,7 +107,7 @@ def test_a_device_publishes_only_on_its_own_topics(stand: Stand) -> None:
     pump, lift = stand.pump, stand.lift
     listener = V5Client(port, "facmon", pw["facmon"], unique("listener"))
     assert listener.subscribe("facility/#") == 1
-    device = V5Client(port, pump.device_id, pw[pump.device_id], pump.device_id)
+    device = V5Client(port, pump.device_id, pw[pump.device_id], device_client_id(pump.device_id))
     try:
         own = [topic_for(pump, channel) for channel in Channel]
         foreign = [
@@ -129,10 +131,43 @@ def test_a_device_publishes_only_on_its_own_topics(stand: Stand) -> None:
         listener.close()
 
 
+def test_the_device_library_works_with_a_provisioned_account(stand: Stand) -> None:
+    """gateway.publisher's default client id is the bound one; its retained `online` and its
+    last will `offline` are on the device's own topics. Another device's login is refused."""
+    port, pw, pump = stand.broker.port, stand.passwords, stand.pump
+    listener = V5Client(port, "facmon", pw["facmon"], unique("listener"))
+    assert listener.subscribe(f"facility/v1/{pump.site}/#") == 1
+    device = DeviceConnection(
+        pump, parse_mqtt_url(stand.broker.url_for(pump.device_id, pw[pump.device_id]))
+    )
+    try:
+        device.connect()
+        device.publish(Channel.TELEMETRY, b"sample").wait_for_publish(10)
+        device.drop()  # vanishes: the broker publishes its will
+        status = topic_for(pump, Channel.STATUS)
+        wait_until(lambda: (status, b"offline") in listener.received(), what="the device's will")
+        assert listener.received() == [
+            (status, b"online"),
+            (topic_for(pump, Channel.TELEMETRY), b"sample"),
+            (status, b"offline"),
+        ]
+        impostor = DeviceConnection(
+            stand.lift,
+            parse_mqtt_url(stand.broker.url_for(pump.device_id, pw[pump.device_id])),
+            connect_timeout_s=2,  # DeviceConnection waits this long even after a refusal
+        )
+        with pytest.raises(PublishError, match="Not authorized"):
+            impostor.connect()
+    finally:
+        listener.close()
+
+
 def test_a_device_may_not_subscribe(stand: Stand) -> None:
     """A device reads nothing: not other devices' data, not ticket events."""
     pump, pw = stand.pump, stand.passwords
-    device = V5Client(stand.broker.port, pump.device_id, pw[pump.device_id], pump.device_id)
+    device = V5Client(
+        stand.broker.port, pump.device_id, pw[pump.device_id], device_client_id(pump.device_id)
+    )
     try:
         for topic_filter in ("facility/#", "facility/v1/tickets/#", topic_for(pump, Channel.EVENT)):
             assert device.subscribe(topic_filter) == NOT_AUTHORIZED, topic_filter
@@ -142,10 +177,11 @@ def test_a_device_may_not_subscribe(stand: Stand) -> None:
 
 def test_logins_are_bound_to_their_client_ids(stand: Stand) -> None:
     port, pw, pump, lift = stand.broker.port, stand.passwords, stand.pump, stand.lift
-    assert refusal(port, pump.device_id, pw[pump.device_id], pump.device_id) is None
-    for taken in ("facmon-ingest", lift.device_id, f"{pump.device_id}-2"):
+    own = device_client_id(pump.device_id)
+    assert refusal(port, pump.device_id, pw[pump.device_id], own) is None
+    for taken in ("facmon-ingest", device_client_id(lift.device_id), pump.device_id):
         assert refusal(port, pump.device_id, pw[pump.device_id], taken) == NOT_AUTHORIZED, taken
-    assert refusal(port, pump.device_id, pw[lift.device_id], pump.device_id) == NOT_AUTHORIZED
+    assert refusal(port, pump.device_id, pw[lift.device_id], own) == NOT_AUTHORIZED
 
 
 def test_ingest_session_cannot_be_taken_over(stand: Stand, tmp_path: Path) -> None:
@@ -157,7 +193,7 @@ def test_ingest_session_cannot_be_taken_over(stand: Stand, tmp_path: Path) -> No
     )
     started(settings).stop()  # leaves ingest's persistent session subscribed
 
-    device = V5Client(port, pump.device_id, pw[pump.device_id], pump.device_id)
+    device = V5Client(port, pump.device_id, pw[pump.device_id], device_client_id(pump.device_id))
     try:
         topic, now_ms = topic_for(pump, Channel.TELEMETRY), int(time.time() * 1000)
         samples = [
@@ -184,7 +220,7 @@ def test_only_the_service_publishes_ticket_events(stand: Stand) -> None:
     listener = V5Client(port, "facmon", pw["facmon"], unique("listener"))
     listener.subscribe(f"facility/v1/tickets/{pump.site}/#")
     sim = V5Client(port, "sim", pw["sim"], unique("sim"))
-    device = V5Client(port, pump.device_id, pw[pump.device_id], pump.device_id)
+    device = V5Client(port, pump.device_id, pw[pump.device_id], device_client_id(pump.device_id))
     service = V5Client(port, "facmon", pw["facmon"], unique("facmon-events"))
     try:
         assert sim.publish(ticket_topic, b"forged by the simulator") == NOT_AUTHORIZED
