@@ -79,6 +79,13 @@ def _print_or_write(passwords: Mapping[str, str], out: str | None) -> None:
 def cmd_provision(args: argparse.Namespace) -> int:
     path = Path(args.file)
     devices: Sequence[DeviceRef] = args.devices
+    if args.passwords_out and Path(args.passwords_out).exists():
+        print(
+            f"error: {args.passwords_out} exists and may hold passwords not yet given to their "
+            "devices: pass another --passwords-out file; nothing was changed",
+            file=sys.stderr,
+        )
+        return 2
     config = dynsec.load(path)
     passwords = {}
     try:

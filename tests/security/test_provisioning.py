@@ -89,3 +89,15 @@ def test_a_locked_account_is_refused_by_the_broker(
         assert refusal(broker.port, "sim", password, unique("sim")) == NOT_AUTHORIZED
     finally:
         broker.stop()
+
+
+def test_a_passwords_file_is_never_overwritten(
+    dynsec_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "devices.txt"
+    args = ["devices", "provision", "--file", str(dynsec_file), "--passwords-out", str(out)]
+    assert main([*args, "hq/b1/pump/p1"]) == 0
+    first, config = out.read_text(), dynsec_file.read_text()
+    assert main([*args, "hq/b1/pump/p2"]) == 2
+    assert "exists and may hold passwords" in capsys.readouterr().err
+    assert out.read_text() == first and dynsec_file.read_text() == config
