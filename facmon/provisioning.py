@@ -96,13 +96,14 @@ def cmd_provision(args: argparse.Namespace) -> int:
     except (ContractError, dynsec.ProvisioningError) as exc:
         print(f"error: {exc}; nothing was changed in {path}", file=sys.stderr)
         return 2
+    # Passwords first: a file of unused passwords is harmless, hashes of lost ones are not.
+    _print_or_write(passwords, args.passwords_out)
     dynsec.save(path, config)
     print(
-        f"{len(devices)} device account(s) in {path}, each bound to its device id as "
-        f"client id and allowed to publish only on its own topics; {RESTART_HINT}",
+        f"{len(devices)} device account(s) in {path}, each bound to client id "
+        f"dev-<device_id> and allowed to publish only on its own topics; {RESTART_HINT}",
         file=sys.stderr,
     )
-    _print_or_write(passwords, args.passwords_out)
     return 0
 
 
@@ -119,8 +120,6 @@ def cmd_service_passwords(args: argparse.Namespace) -> int:
     except dynsec.ProvisioningError as exc:
         print(f"error: {exc}; nothing was changed in {path}", file=sys.stderr)
         return 2
-    dynsec.save(path, config)
-    print(f"new passwords for {', '.join(accounts)} in {path}; {RESTART_HINT}", file=sys.stderr)
     if args.env_file:
         merge_env(
             Path(args.env_file),
@@ -132,6 +131,8 @@ def cmd_service_passwords(args: argparse.Namespace) -> int:
         print(f"passwords written to {args.env_file} (mode 0600)", file=sys.stderr)
     else:
         _print_or_write(passwords, None)
+    dynsec.save(path, config)
+    print(f"new passwords for {', '.join(accounts)} in {path}; {RESTART_HINT}", file=sys.stderr)
     return 0
 
 
