@@ -217,9 +217,11 @@ def test_simulate_uses_v5_where_the_broker_speaks_it(
 ) -> None:
     scenario = _scenario(tmp_path / "s.yaml", site)
     args = ["--broker", mosquitto.url, "--scenario", str(scenario), "--messages", "5"]
-    result = _simulate(args, tmp_path, {})
+    result = _simulate([*args, "--devices", "3"], tmp_path, {})
     assert result.returncode == 0, result.stderr
     assert "(MQTT 5; from --broker)" in result.stderr and "note:" not in result.stderr
+    # --devices counts all devices: the scenario's one plus two generated.
+    assert "simulating 3 devices" in result.stderr
 
 
 def test_simulate_refuses_a_scenario_dated_in_the_future_and_says_how_to_run_it(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from facmon.cli import build_parser
 from facmon.settings import Settings
 
@@ -24,3 +26,50 @@ def test_documented_facmon_commands_parse() -> None:
     for command in commands:
         words = command.replace("\\", " ").split()
         parser.parse_args(words)
+
+
+WORDS = {4: "four", 5: "five", 7: "seven", 12: "twelve"}
+DEMO_TICKETS = 7  # what tests/e2e/test_demo.py sees the demo open
+
+
+def test_the_demo_paragraph_matches_the_demo_scenario() -> None:
+    from simulators.scenario import builtin_scenario, load_scenario
+
+    demo = load_scenario(builtin_scenario("demo"))
+    buildings = {device.building for device in demo.devices}
+    said = f"{WORDS[len(demo.devices)]} devices in {WORDS[len(buildings)]} buildings"
+    assert said in README
+    assert all(f"`{building}`" in README for building in buildings)
+    assert f"{WORDS[len(demo.faults)]} injected faults" in README
+    assert f"{WORDS[DEMO_TICKETS]} tickets" in README
+    assert f"The other {WORDS.get(DEMO_TICKETS - 1, 'six')} tickets stay open" in README
+
+
+def test_documented_simulate_commands_would_publish_now() -> None:
+    """A README `facmon simulate` must not name a scenario dated in the future without
+    --start, nor the demo's own scenario (it would collide with the demo's devices)."""
+    import time
+
+    from simulators.runner import future_start_problem
+    from simulators.scenario import load_scenario
+
+    root = Path(__file__).resolve().parent.parent
+    commands = re.findall(r"\.venv/bin/facmon (simulate(?:[^\n`#\\]|\\\n)*)", README)
+    assert commands
+    now_ms = int(time.time() * 1000)
+    for command in commands:
+        args = build_parser().parse_args(command.replace("\\", " ").split())
+        if args.scenario is None:
+            continue
+        assert not args.scenario.endswith("scenarios/demo.yaml"), command
+        scenario = load_scenario(root / args.scenario)
+        start = scenario.start_ms(now_ms) if args.start is None else now_ms - 3_600_000
+        assert future_start_problem(scenario.name, start, now_ms) is None, command
+
+
+def test_devices_wording_matches_the_option(capsys: pytest.CaptureFixture[str]) -> None:
+    """README, --help and behaviour agree: N devices in all (tests/test_cli.py runs it)."""
+    assert "`--devices N` runs N devices in all" in README
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["simulate", "--help"])
+    assert "devices in all" in " ".join(capsys.readouterr().out.split())

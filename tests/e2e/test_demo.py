@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from facmon.embedded_broker import free_port
+from tests.test_readme import DEMO_TICKETS
 
 
 @dataclass
@@ -111,6 +112,14 @@ def test_make_demo_twice_does_the_same_each_time(tmp_path: Path) -> None:
             door = run.wait_for(r"ticket #(\d+) \[\w+\] access-01 door_held_open").group(1)
             dispatched = run.wait_for(r"quality lead: dispatching ticket #(\d+)").group(1)
             run.wait_for(r"quality lead: #\d+ rectified")
+            if _run == 1:  # once: every ticket the README promises, and no more
+                run.wait_for(rf"ticket #{DEMO_TICKETS} \[")
+                every = httpx.get(
+                    f"{base}/api/tickets",
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=10,
+                ).json()
+                assert len(every) == DEMO_TICKETS
             tickets = httpx.get(
                 f"{base}/api/tickets",
                 params={"device_id": "access-01"},
