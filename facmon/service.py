@@ -191,6 +191,7 @@ class Service:
             subscriptions=filters,
             tls=settings.mqtt_tls(),
             forget=_earlier_subscriptions(settings),
+            read_ahead=settings.mqtt_read_ahead,
         )
         self.pipeline.flush_acks = self.subscriber.flush_acks
         try:

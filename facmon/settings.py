@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     mqtt_session_expiry_s: int = Field(
         86_400, description="how long the broker keeps the ingest session while disconnected"
     )
+    mqtt_read_ahead: bool = Field(
+        True,
+        description="parse PUBLISH packets in bulk (ingest.read_ahead); false uses stock paho",
+    )
     mqtt_ca_file: str | None = Field(
         None, description="CA bundle to verify an mqtts:// broker (unset = system store)"
     )

@@ -11,10 +11,17 @@ loop and handed on as one list. Packets split across two reads, and every other
 packet type, go through paho's own reader, from the same buffer. The acknowledgements of a
 durable batch go out as one write. Reconnects, TLS, keepalive and subscriptions
 stay paho's own.
+
+This leans on paho's private members (`PAHO_PRIVATE_MEMBERS`), so pyproject pins
+paho to the minor series it was tested with, and at import the module checks
+that each member is still there: if one is missing, `read_ahead_supported()` is
+False, one warning says which, and `make_ingest_client` hands out stock paho
+(with `ack_many` as one `ack` per message), slower but correct.
 """
 
 from __future__ import annotations
 
+import logging
 import ssl
 import struct
 import time
@@ -23,6 +30,14 @@ from typing import Any, NamedTuple
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.client import PUBACK
+
+log = logging.getLogger(__name__)
+
+# What the read-ahead client uses of paho's internals: methods it overrides or
+# calls, then attributes of a client instance it reads.
+PAHO_PRIVATE_METHODS = ("_packet_queue", "_create_socket")
+PAHO_PRIVATE_ATTRIBUTES = ("_sock", "_in_packet", "_protocol", "_last_bytes_received")
+PAHO_PRIVATE_MEMBERS = PAHO_PRIVATE_METHODS + PAHO_PRIVATE_ATTRIBUTES
 
 CHUNK_BYTES = 65_536
 MESSAGES_PER_WAKEUP = 5_000  # then paho writes acks and pings before reading on
@@ -214,3 +229,52 @@ class ReadAheadClient(mqtt.Client):
             if rc != success or not sock.pending():
                 return rc
         return success
+
+
+def missing_paho_members(client_class: type[mqtt.Client] = mqtt.Client) -> list[str]:
+    """The private paho members the read-ahead needs that `client_class` lacks.
+
+    >>> missing_paho_members()
+    []
+    """
+    missing = [
+        name for name in PAHO_PRIVATE_METHODS if not callable(getattr(client_class, name, None))
+    ]
+    probe = client_class(mqtt.CallbackAPIVersion.VERSION2)
+    in_packet = getattr(probe, "_in_packet", None)
+    missing += [name for name in PAHO_PRIVATE_ATTRIBUTES if not hasattr(probe, name)]
+    if isinstance(in_packet, dict) and "command" not in in_packet:
+        missing.append("_in_packet['command']")
+    return missing
+
+
+_MISSING_AT_IMPORT = missing_paho_members()
+if _MISSING_AT_IMPORT:
+    log.warning(
+        "paho-mqtt %s lacks %s: ingest reads with stock paho (slower); pin paho-mqtt to "
+        "the series in pyproject.toml to get the read-ahead back",
+        getattr(mqtt, "__version__", "?"),
+        ", ".join(_MISSING_AT_IMPORT),
+    )
+
+
+def read_ahead_supported() -> bool:
+    """Whether the installed paho still has every private member the read-ahead uses."""
+    return not _MISSING_AT_IMPORT
+
+
+class StockClient(mqtt.Client):
+    """Stock paho with the subscriber's `ack_many`, for when the read-ahead is off."""
+
+    on_publishes: Callable[[list[RawPublish]], None] | None = None
+
+    def ack_many(self, mids: Sequence[int]) -> None:
+        for mid in mids:
+            self.ack(mid, 1)
+
+
+def make_ingest_client(read_ahead: bool, **client_options: Any) -> ReadAheadClient | StockClient:
+    """The ingest's paho client: the read-ahead one when asked for and supported."""
+    if read_ahead and read_ahead_supported():
+        return ReadAheadClient(mqtt.CallbackAPIVersion.VERSION2, **client_options)
+    return StockClient(mqtt.CallbackAPIVersion.VERSION2, **client_options)

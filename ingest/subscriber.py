@@ -28,7 +28,7 @@ from paho.mqtt.properties import Properties
 from gateway.connection import BrokerAddress, TlsFiles, configure_client
 from gateway.contract import SUBSCRIPTION
 from ingest.pipeline import InboundMessage
-from ingest.read_ahead import RawPublish, ReadAheadClient
+from ingest.read_ahead import RawPublish, make_ingest_client
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +53,12 @@ class IngestSubscriber:
         subscriptions: Sequence[str] = (SUBSCRIPTION,),
         tls: TlsFiles | None = None,
         forget: Sequence[str] = (),
+        read_ahead: bool = True,
     ) -> None:
         """`forget`: filters a persistent session may still hold from an earlier topic
         split; they are dropped once the current ones are in place, so nothing queued
-        in between is lost."""
+        in between is lost. `read_ahead`: bulk parsing (`ingest.read_ahead`), or stock
+        paho when False (FACMON_MQTT_READ_AHEAD=false)."""
         if not subscriptions:
             raise ValueError("ingest needs at least one topic filter")
         self.address = address
@@ -72,8 +74,8 @@ class IngestSubscriber:
         self._ack_lock = threading.Lock()
         self._unsent_acks: list[int] = []
         v5 = protocol == "5"
-        self.client = ReadAheadClient(
-            mqtt.CallbackAPIVersion.VERSION2,
+        self.client = make_ingest_client(
+            read_ahead,
             client_id=client_id,
             protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
             clean_session=None if v5 else False,
