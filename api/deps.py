@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from facmon.auth import Principal
 from facmon.service import Stores
@@ -25,6 +26,8 @@ TokenId = Annotated[
 ]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip, for paging")]
 
+# Where AuthenticatedRoute leaves the caller for `current_principal` (request.state).
+PRINCIPAL_STATE = "principal"
 _bearer = HTTPBearer(auto_error=False, description="API token from `facmon token create`")
 
 
@@ -36,21 +39,34 @@ def get_stores(request: Request) -> Stores:
 StoresDep = Annotated[Stores, Depends(get_stores)]
 
 
-def current_principal(
-    stores: StoresDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer":
+def authenticate(stores: Stores, authorization: str | None) -> Principal:
+    """The caller named by an `Authorization: Bearer <token>` header, or a 401 saying what
+    to send instead."""
+    scheme, token = get_authorization_scheme_param(authorization)
+    if scheme.lower() != "bearer" or not token:
         raise HTTPException(
             401,
             "missing bearer token: send 'Authorization: Bearer <token>' "
             "(create one with `facmon token create --role viewer`)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    principal = stores.tokens.authenticate(credentials.credentials)
+    principal = stores.tokens.authenticate(token)
     if principal is None:
         raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
     return principal
+
+
+def current_principal(
+    request: Request,
+    stores: StoresDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller, as `api.routing.AuthenticatedRoute` found them before the body was read;
+    `credentials` is declared so that the spec lists the bearer scheme."""
+    known = getattr(request.state, PRINCIPAL_STATE, None)
+    if isinstance(known, Principal):
+        return known
+    return authenticate(stores, request.headers.get("Authorization"))
 
 
 def require(role: Role) -> Callable[[Principal], Principal]:

@@ -7,9 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import Offset, StoresDep, ViewerDep
+from api.routing import AuthenticatedRoute
 from api.schemas import DeadLetterPublic
 
-router = APIRouter(prefix="/api/dead-letters", tags=["dead letters"])
+router = APIRouter(
+    prefix="/api/dead-letters", tags=["dead letters"], route_class=AuthenticatedRoute
+)
 
 
 @router.get("", response_model=list[DeadLetterPublic])

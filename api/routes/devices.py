@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import StoresDep, ViewerDep
+from api.routing import AuthenticatedRoute
 from api.schemas import DevicePublic, TelemetryPublic, TelemetrySample, Text
 from facmon.timeseries import StoreUnavailable
 
-router = APIRouter(prefix="/api/devices", tags=["devices"])
+router = APIRouter(prefix="/api/devices", tags=["devices"], route_class=AuthenticatedRoute)
 
 
 @router.get("", response_model=list[DevicePublic])

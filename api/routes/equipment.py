@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import StoresDep, ViewerDep
+from api.routing import AuthenticatedRoute
 from api.schemas import ChronicEquipment
 
-router = APIRouter(prefix="/api/equipment", tags=["equipment"])
+router = APIRouter(prefix="/api/equipment", tags=["equipment"], route_class=AuthenticatedRoute)
 
 
 @router.get("/chronic", response_model=list[ChronicEquipment])

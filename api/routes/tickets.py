@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import JSONResponse
 
 from api.deps import EngineerDep, Offset, QualityDep, StoresDep, TicketId, ViewerDep
+from api.routing import AuthenticatedRoute
 from api.schemas import (
     AssignRequest,
     CommentPublic,
@@ -34,7 +35,7 @@ from facmon.tickets.lifecycle import (
 from facmon.tickets.models import Ticket
 from facmon.tickets.store import TicketConflict, TicketFilter, TicketNotFound, TicketStore
 
-router = APIRouter(prefix="/api/tickets", tags=["tickets"])
+router = APIRouter(prefix="/api/tickets", tags=["tickets"], route_class=AuthenticatedRoute)
 
 # What `_Errors` answers, declared so that clients (and the spec's checks) know the shapes.
 LIFECYCLE_ERRORS: dict[int | str, dict[str, Any]] = {

@@ -1,0 +1,117 @@
+"""Authentication before the body, and a body limit that counts streamed bytes, on every
+route that takes a body (the app in-process; tests/api/test_body_limit_live.py runs a
+300 MiB upload against uvicorn)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.types import Message, Receive, Scope, Send
+
+from api.app import MAX_BODY_BYTES, create_app
+from detectors.base import Finding, Severity
+from facmon.service import Stores
+from facmon.settings import Settings
+from gateway.contract import DeviceRef
+
+# One valid body per operation that takes one, so that with a token the route reads it.
+BODIES: dict[str, dict[str, object]] = {
+    "/api/tickets/{ticket_id}/transitions": {"to": "dispatched"},
+    "/api/tickets/{ticket_id}/assign": {"assignee": "team-a"},
+    "/api/tickets/{ticket_id}/severity": {"severity": "minor"},
+    "/api/tickets/{ticket_id}/comments": {"text": "seen"},
+    "/api/tokens": {"role": "viewer", "name": "x"},
+}
+
+
+@pytest.fixture
+def stores(tmp_path: Path) -> Iterator[Stores]:
+    stores = Stores.open(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
+    yield stores
+    stores.close()
+
+
+class BodyReads:
+    """The app, with a record of whether it asked for any of the request body."""
+
+    def __init__(self, stores: Stores) -> None:
+        self.app = create_app(stores)
+        self.read = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def watched() -> Message:
+            message = await receive()
+            self.read = self.read or message["type"] == "http.request"
+            return message
+
+        await self.app(scope, watched, send)
+
+
+def _ticket(stores: Stores) -> int:
+    finding = Finding(
+        DeviceRef("hq", "b1", "pump", "p1"),
+        "bearing_wear",
+        Severity.MAJOR,
+        "pump_bearing_wear",
+        "1",
+        int(time.time() * 1000),
+        "vibration rising",
+        {"value": 0.3},
+    )
+    return stores.tickets.record(finding).ticket_id
+
+
+def test_every_route_with_a_body_authenticates_before_reading_it(stores: Stores) -> None:
+    """FastAPI reads the body before it solves dependencies: a token checked only by a
+    dependency let an unknown caller's body be read (300 MiB of it, chunked) before the 401."""
+    admin = stores.tokens.create("admin", "root")[1]
+    watched = BodyReads(stores)
+    client = TestClient(watched)
+    spec = client.get("/openapi.json").json()
+    routes = [
+        (path, method.upper())
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation
+    ]
+    assert {path for path, _ in routes} == set(BODIES), "a body route without a test body"
+    ticket_id = _ticket(stores)
+    for path, method in routes:
+        url = path.format(ticket_id=ticket_id)
+        for headers in ({}, {"Authorization": "Bearer fm_not-a-token"}):
+            watched.read = False
+            response = client.request(method, url, json=BODIES[path], headers=headers)
+            assert response.status_code == 401, (method, path, response.text)
+            assert not watched.read, f"{method} {path} read the body before the 401"
+        watched.read = False
+        answered = client.request(
+            method, url, json=BODIES[path], headers={"Authorization": f"Bearer {admin}"}
+        )
+        assert answered.status_code < 300, (method, path, answered.text)
+        assert watched.read, f"{method} {path} did not read its body"
+
+
+def test_a_streamed_body_over_the_limit_is_413_naming_the_limit(stores: Stores) -> None:
+    """A chunked body announces no length; the limit counts the bytes as they come."""
+    engineer = stores.tokens.create("engineer", "e")[1]
+    client = TestClient(create_app(stores), headers={"Authorization": f"Bearer {engineer}"})
+    sent: list[int] = []
+
+    def body() -> Iterator[bytes]:
+        for _ in range(64):  # 4 MiB offered in 64 KiB pieces
+            sent.append(1)
+            yield b"x" * 65536
+
+    url = f"/api/tickets/{_ticket(stores)}/comments"
+    response = client.post(url, content=body(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413, response.text
+    assert f"limit of {MAX_BODY_BYTES} bytes" in response.json()["detail"]
+    announced = client.post(url, content=b"x" * (MAX_BODY_BYTES + 1))
+    assert announced.status_code == 413
+    assert f"limit of {MAX_BODY_BYTES} bytes" in announced.json()["detail"]
+    fits = client.post(url, json={"text": "y" * 4000})
+    assert fits.status_code == 201, fits.text
