@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import socket
 import sys
 import time
@@ -25,6 +26,7 @@ from ingest.dead_letter_replay import add_dead_letter_commands
 
 if TYPE_CHECKING:
     from facmon.service import Service
+    from gateway.contract import DeviceRef
 
 log = logging.getLogger("facmon")
 
@@ -151,11 +153,40 @@ def _simulation_broker(args: argparse.Namespace, settings: Settings) -> tuple[st
     return found.url, found.source
 
 
+def _simulation_passwords(
+    args: argparse.Namespace, devices: list[DeviceRef]
+) -> dict[str, str] | None:
+    """Each device's own broker password, from --credentials or FACMON_SIMULATOR_PASSWORDS;
+    None when neither is given (a broker without accounts, such as the embedded one)."""
+    from simulators import credentials as creds
+
+    if args.credentials:
+        passwords = creds.load_file(Path(args.credentials))
+        source = f"--credentials {args.credentials}"
+    elif os.environ.get(creds.ENV_VAR):
+        passwords, source = creds.parse_inline(os.environ[creds.ENV_VAR]), creds.ENV_VAR
+    else:
+        return None
+    lacking = creds.missing(passwords, [device.device_id for device in devices])
+    if lacking:
+        more = f" and {len(lacking) - 5} more" if len(lacking) > 5 else ""
+        scenario = args.scenario or "simulators/scenarios/demo.yaml"
+        count = f" --devices {args.devices}" if args.devices else ""
+        raise creds.CredentialsError(
+            f"{source} has no password for {len(lacking)} of the {len(devices)} simulated "
+            f"devices ({', '.join(lacking[:5])}{more}). Give them accounts with `facmon devices "
+            f"provision --scenario {scenario}{count} --passwords-out NEW_FILE` and pass that "
+            "file, then restart the broker"
+        )
+    return passwords
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from gateway.connection import parse_mqtt_url
     from simulators.broker_probe import BrokerUnavailable, negotiate_protocol
+    from simulators.credentials import CredentialsError
     from simulators.fleet import Fleet
     from simulators.runner import (
         RunStats,
@@ -178,27 +209,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    settings = Settings()
-    url, source = _simulation_broker(args, settings)
-    address = parse_mqtt_url(url)
-    try:
-        if args.protocol == "auto":
-            protocol, note = negotiate_protocol(address, settings.mqtt_tls())
-        else:
-            protocol, note = args.protocol, None
-    except BrokerUnavailable as exc:
-        hint = (
-            "pass --broker mqtt://host:port"
-            if args.broker
-            else (
-                "start `make demo` or `facmon run` in this folder first, or pass "
-                "--broker mqtt://host:port"
-            )
-        )
-        print(f"error: {exc}; the URL: {source}. To fix: {hint}", file=sys.stderr)
-        return 2
-    if note:
-        print(f"note: {note}", file=sys.stderr)
     extra = max(0, args.devices - len(scenario.devices)) if args.devices is not None else 0
     if args.devices is not None and args.devices < len(scenario.devices):
         print(
@@ -210,6 +220,44 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     fleet = Fleet(
         scenario, seed=args.seed, start_ms=start_ms, rate_hz=args.rate, extra_devices=extra
     )
+    try:
+        passwords = _simulation_passwords(args, [device.ref for device in fleet.devices])
+    except CredentialsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    settings = Settings()
+    url, source = _simulation_broker(args, settings)
+    address = parse_mqtt_url(url)
+    probe_address, probe_id = address, None
+    if passwords is not None:  # a device's login is bound to its client id: probe as one
+        first = fleet.devices[0].ref.device_id
+        probe_address = replace(address, username=first, password=passwords[first])
+        probe_id = f"dev-{first}"
+    try:
+        if args.protocol == "auto":
+            protocol, note = negotiate_protocol(
+                probe_address, settings.mqtt_tls(), client_id=probe_id
+            )
+        else:
+            protocol, note = args.protocol, None
+    except BrokerUnavailable as exc:
+        hint = (
+            "pass --broker mqtt://host:port"
+            if args.broker
+            else (
+                "start `make demo` or `facmon run` in this folder first, or pass "
+                "--broker mqtt://host:port"
+            )
+        )
+        if passwords is not None:
+            hint = (
+                f"check that device {first}'s password in the simulator's passwords is the "
+                "one last provisioned and that the broker was restarted since"
+            )
+        print(f"error: {exc}; the URL: {source}. To fix: {hint}", file=sys.stderr)
+        return 2
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     runner = SimulationRunner(
         fleet,
         address,
@@ -217,6 +265,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         client_prefix=args.client_prefix,
         protocol=protocol,
         will_delay_s=scenario.will_delay_s,
+        passwords=passwords,
     )
 
     def progress(stats: RunStats) -> None:
@@ -226,7 +275,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     duration = args.duration if args.duration is not None else scenario.duration_s
     print(
         f"simulating {len(fleet.devices)} devices of scenario '{scenario.name}' against "
-        f"{address.redacted()} (MQTT {protocol}; {source}) at {speed:g}x (Ctrl-C stops)",
+        f"{address.redacted()} (MQTT {protocol}; {source}) at {speed:g}x"
+        f"{', each device with its own account' if passwords is not None else ''} (Ctrl-C stops)",
         file=sys.stderr,
     )
     try:
@@ -357,7 +407,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--start",
         help="override the scenario's start: --start=-1h, or an RFC 3339 time in the past",
     )
-    sim.add_argument("--client-prefix", default="sim", help="prefix of device client ids")
+    sim.add_argument(
+        "--client-prefix",
+        default="sim",
+        help="prefix of device client ids on a broker without accounts",
+    )
+    sim.add_argument(
+        "--credentials",
+        metavar="FILE",
+        help="log each device in with its own account and bound client id dev-<device_id>: "
+        "the `device_id password` file `facmon devices provision --passwords-out` wrote "
+        "(default: FACMON_SIMULATOR_PASSWORDS, device_id=password,... as "
+        "`facmon devices provision --env-file` writes it)",
+    )
     sim.set_defaults(func=cmd_simulate)
 
     dashboards = sub.add_parser("dashboards", help="Grafana dashboards as code")

@@ -13,7 +13,10 @@ client id `dev-{device_id}` (what the device library in `gateway/` uses unless
 told otherwise), and its own role,
 which may publish only on its three topics (telemetry, event, status under its
 site, building and kind) and subscribe to nothing. The service's account reads
-`facility/#` and is the only one that may publish under `facility/v1/tickets/`.
+`facility/#` and is the only one that may publish under `facility/v1/tickets/`;
+it is the only login not bound to a client id. There is no gateway account that
+may publish as any device: the simulator logs each simulated device in with that
+device's own account, so no login but the service's can open ingest's session.
 
 Passwords are hashed as Mosquitto does (PBKDF2-HMAC-SHA512, a random 12-byte
 salt, base64); they are random 192-bit strings, so the broker's default 101
@@ -50,8 +53,7 @@ from gateway.contract import SERVICE_TOPIC_PREFIXES, Channel, DeviceRef, topic_f
 Config = dict[str, Any]
 
 SERVICE_ACCOUNT: Final = "facmon"
-DEMO_GATEWAY_ACCOUNT: Final = "sim"
-RESERVED_ACCOUNTS: Final = (SERVICE_ACCOUNT, DEMO_GATEWAY_ACCOUNT)
+RESERVED_ACCOUNTS: Final = (SERVICE_ACCOUNT,)
 HASH_ITERATIONS: Final = 101
 SALT_BYTES: Final = 12
 

@@ -8,7 +8,13 @@ password is shown once or written to a file only its owner can read (mode
     facmon devices provision hq/tower-a/pump/pump-01 hq/tower-a/elevator/lift-1 \\
         --passwords-out device-passwords.txt
     facmon devices service-passwords --env-file .env   # for docker-compose
-    facmon devices lock sim                            # no demo simulator in production
+    facmon devices provision --scenario simulators/scenarios/demo.yaml --env-file .env
+    facmon devices lock pump-01                        # a decommissioned device
+
+The simulator has no account of its own: `--scenario` provisions the devices a
+`facmon simulate` run would publish as, and the simulator logs each in with its
+own password (`facmon simulate --credentials FILE`, or FACMON_SIMULATOR_PASSWORDS
+from the MQTT_SIMULATOR_PASSWORDS that `--env-file` sets for docker-compose).
 """
 
 from __future__ import annotations
@@ -16,19 +22,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
 from facmon import dynsec
 from gateway.contract import ContractError, DeviceRef
+from simulators import credentials
 
 DEFAULT_FILE: Final = Path("deploy/mosquitto/dynamic-security.json")
 # The docker-compose variables that carry the service accounts' passwords.
-SERVICE_ENV_VARS: Final = {
-    dynsec.SERVICE_ACCOUNT: "MQTT_FACMON_PASSWORD",
-    dynsec.DEMO_GATEWAY_ACCOUNT: "MQTT_SIM_PASSWORD",
-}
+SERVICE_ENV_VARS: Final = {dynsec.SERVICE_ACCOUNT: "MQTT_FACMON_PASSWORD"}
+# The docker-compose variable that carries the simulated devices' passwords.
+SIMULATOR_ENV_VAR: Final = "MQTT_SIMULATOR_PASSWORDS"
 RESTART_HINT: Final = "restart the broker so that it loads them"
 
 
@@ -54,6 +60,27 @@ def write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
+def read_env(path: Path, name: str) -> str:
+    """The value of `name` in a dotenv file, '' if the file or the name is absent."""
+    if not path.exists():
+        return ""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == name:
+            return value.strip()
+    return ""
+
+
+def scenario_devices(path: Path, total: int | None) -> list[DeviceRef]:
+    """The devices `facmon simulate --scenario path --devices total` publishes as."""
+    from simulators.fleet import Fleet
+    from simulators.scenario import load_scenario
+
+    scenario = load_scenario(path)
+    extra = max(0, total - len(scenario.devices)) if total is not None else 0
+    return [device.ref for device in Fleet(scenario, 1, 0, extra_devices=extra).devices]
+
+
 def merge_env(path: Path, values: Mapping[str, str]) -> None:
     """Set `values` in a dotenv file, keeping its other lines; the file ends up 0600."""
     kept = []
@@ -77,8 +104,26 @@ def _print_or_write(passwords: Mapping[str, str], out: str | None) -> None:
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
+    from simulators.scenario import ScenarioError
+
     path = Path(args.file)
-    devices: Sequence[DeviceRef] = args.devices
+    devices: list[DeviceRef] = list(args.devices)
+    if args.scenario:
+        try:
+            devices += scenario_devices(Path(args.scenario), args.scenario_devices)
+        except ScenarioError as exc:
+            print(f"error: --scenario: {exc}; nothing was changed", file=sys.stderr)
+            return 2
+    elif args.scenario_devices is not None:
+        print("error: --devices counts a scenario's devices: pass --scenario too", file=sys.stderr)
+        return 2
+    if not devices:
+        print(
+            "error: name the devices (site/building/kind/device_id ...) or pass --scenario "
+            "FILE for the devices a simulator run publishes as; nothing was changed",
+            file=sys.stderr,
+        )
+        return 2
     if args.passwords_out and Path(args.passwords_out).exists():
         print(
             f"error: {args.passwords_out} exists and may hold passwords not yet given to their "
@@ -97,7 +142,17 @@ def cmd_provision(args: argparse.Namespace) -> int:
         print(f"error: {exc}; nothing was changed in {path}", file=sys.stderr)
         return 2
     # Passwords first: a file of unused passwords is harmless, hashes of lost ones are not.
-    _print_or_write(passwords, args.passwords_out)
+    if args.env_file:
+        env_file = Path(args.env_file)
+        kept = credentials.parse_inline(read_env(env_file, SIMULATOR_ENV_VAR), SIMULATOR_ENV_VAR)
+        merge_env(env_file, {SIMULATOR_ENV_VAR: credentials.format_inline(kept | passwords)})
+        print(
+            f"passwords set in {SIMULATOR_ENV_VAR} in {args.env_file} (mode 0600), for the "
+            "simulator (FACMON_SIMULATOR_PASSWORDS)",
+            file=sys.stderr,
+        )
+    if args.passwords_out or not args.env_file:
+        _print_or_write(passwords, args.passwords_out)
     dynsec.save(path, config)
     print(
         f"{len(devices)} device account(s) in {path}, each bound to client id "
@@ -160,16 +215,35 @@ def add_device_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         help="create device accounts (or renew their passwords) bound to their own topics",
     )
     provision.add_argument(
-        "devices", nargs="+", type=parse_device, metavar="SITE/BUILDING/KIND/DEVICE_ID"
+        "devices", nargs="*", type=parse_device, metavar="SITE/BUILDING/KIND/DEVICE_ID"
+    )
+    provision.add_argument(
+        "--scenario",
+        metavar="FILE",
+        help="also every device `facmon simulate --scenario FILE` publishes as",
+    )
+    provision.add_argument(
+        "--devices",
+        dest="scenario_devices",
+        type=int,
+        metavar="N",
+        help="with --scenario: the --devices N the simulator runs with (generated devices too)",
     )
     provision.add_argument("--file", default=str(DEFAULT_FILE), help=file_help)
     provision.add_argument(
-        "--passwords-out", help="write `device_id password` lines here (mode 0600), not stdout"
+        "--passwords-out",
+        help="write `device_id password` lines here (mode 0600), not stdout; "
+        "`facmon simulate --credentials` reads this file",
+    )
+    provision.add_argument(
+        "--env-file",
+        help=f"add the passwords to {SIMULATOR_ENV_VAR} in this dotenv file (mode 0600), "
+        "which docker-compose gives the simulator, instead of printing them",
     )
     provision.set_defaults(func=cmd_provision)
 
     service = devices_sub.add_parser(
-        "service-passwords", help="new passwords for the service's (and demo simulator's) accounts"
+        "service-passwords", help="new passwords for the service's account"
     )
     service.add_argument(
         "accounts", nargs="*", help=f"accounts (default: {', '.join(SERVICE_ENV_VARS)})"
@@ -177,13 +251,15 @@ def add_device_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     service.add_argument("--file", default=str(DEFAULT_FILE), help=file_help)
     service.add_argument(
         "--env-file",
-        help="set MQTT_FACMON_PASSWORD and MQTT_SIM_PASSWORD in this dotenv file (mode 0600), "
+        help="set MQTT_FACMON_PASSWORD in this dotenv file (mode 0600), "
         "which docker-compose reads, instead of printing them",
     )
     service.set_defaults(func=cmd_service_passwords)
 
     lock = devices_sub.add_parser(
-        "lock", help="remove accounts' passwords, e.g. the demo simulator's `sim` in production"
+        "lock",
+        help="remove accounts' passwords, e.g. a decommissioned device's, or the shared `sim` "
+        "account that files from before per-device simulator logins still have",
     )
     lock.add_argument("accounts", nargs="+")
     lock.add_argument("--file", default=str(DEFAULT_FILE), help=file_help)

@@ -21,13 +21,19 @@ class BrokerUnavailable(RuntimeError):
     """The broker cannot be reached, or refuses every MQTT version we speak."""
 
 
-def _try(address: BrokerAddress, protocol: str, tls: TlsFiles | None, timeout_s: float) -> str:
+def _try(
+    address: BrokerAddress,
+    protocol: str,
+    tls: TlsFiles | None,
+    timeout_s: float,
+    client_id: str | None = None,
+) -> str:
     """'' when the broker accepts `protocol`, else its reason."""
     answered = threading.Event()
     reason: list[str] = []
     client = mqtt.Client(
         mqtt.CallbackAPIVersion.VERSION2,
-        client_id=f"probe-{uuid.uuid4().hex[:12]}",
+        client_id=client_id or f"probe-{uuid.uuid4().hex[:12]}",
         protocol=PROTOCOLS[protocol],
     )
     configure_client(client, address, tls)
@@ -62,13 +68,18 @@ def _try(address: BrokerAddress, protocol: str, tls: TlsFiles | None, timeout_s:
 
 
 def negotiate_protocol(
-    address: BrokerAddress, tls: TlsFiles | None = None, timeout_s: float = 5.0
+    address: BrokerAddress,
+    tls: TlsFiles | None = None,
+    timeout_s: float = 5.0,
+    client_id: str | None = None,
 ) -> tuple[str, str | None]:
-    """The version to use ('5' preferred, else '3.1.1') and a note when it fell back."""
-    refused_v5 = _try(address, "5", tls, timeout_s)
+    """The version to use ('5' preferred, else '3.1.1') and a note when it fell back.
+
+    `client_id` is for logins bound to one id (a device's account): the probe must use it."""
+    refused_v5 = _try(address, "5", tls, timeout_s, client_id)
     if not refused_v5:
         return "5", None
-    refused_v311 = _try(address, "3.1.1", tls, timeout_s)
+    refused_v311 = _try(address, "3.1.1", tls, timeout_s, client_id)
     if not refused_v311:
         note = (
             f"the broker at {address.redacted()} refused MQTT v5 ({refused_v5}); "

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from gateway.connection import BrokerAddress
@@ -45,9 +45,14 @@ class SimulationRunner:
         wall_clock: Callable[[], float] = time.time,
         protocol: str = "3.1.1",
         will_delay_s: float = 0.0,
+        passwords: Mapping[str, str] | None = None,
     ) -> None:
         """`will_delay_s` (MQTT v5 only) is real seconds: at a `speed` above 1 the
-        broker's delay covers more simulated time than the scenario says."""
+        broker's delay covers more simulated time than the scenario says.
+
+        With `passwords` (device_id -> password, see `simulators.credentials`) each
+        device logs in with its own account and its bound client id `dev-<device_id>`,
+        as a real device does; `address`'s user and `client_prefix` are then unused."""
         if will_delay_s and protocol != "5":
             log.warning("a will delay needs MQTT v5; devices' wills go out at once")
             will_delay_s = 0.0
@@ -58,6 +63,7 @@ class SimulationRunner:
         self.speed = speed
         self.client_prefix = client_prefix
         self.wall_clock = wall_clock
+        self.passwords = passwords
         self.connections: dict[str, DeviceConnection] = {}
         self.stats = RunStats(devices=len(fleet.devices))
         self._stop = threading.Event()
@@ -69,10 +75,15 @@ class SimulationRunner:
         device_id = message.device.device_id
         conn = self.connections.get(device_id)
         if conn is None:
+            address: BrokerAddress = self.address
+            client_id: str | None = f"{self.client_prefix}-{device_id}"
+            if self.passwords is not None:
+                address = replace(address, username=device_id, password=self.passwords[device_id])
+                client_id = None  # the device library's default, dev-<device_id>
             conn = DeviceConnection(
                 message.device,
-                self.address,
-                client_id=f"{self.client_prefix}-{device_id}",
+                address,
+                client_id=client_id,
                 protocol=self.protocol,
                 will_delay_s=round(self.will_delay_s),
             )

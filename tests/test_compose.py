@@ -35,15 +35,20 @@ def _tool(name: str) -> str:
     return path
 
 
-# What `facmon devices service-passwords --env-file .env` provides; the file has no defaults.
-MQTT_PASSWORDS = {"MQTT_FACMON_PASSWORD": "test-facmon-pw", "MQTT_SIM_PASSWORD": "test-sim-pw"}
+# What `facmon devices service-passwords --env-file .env` and `facmon devices provision
+# --scenario ... --env-file .env` provide; the file has no defaults.
+MQTT_PASSWORDS = {
+    "MQTT_FACMON_PASSWORD": "test-facmon-pw",
+    "MQTT_SIMULATOR_PASSWORDS": "elevator-01=test-pw-1,pump-01=test-pw-2",
+}
 
 
-def _compose(*args: str, passwords: bool = True) -> subprocess.CompletedProcess[str]:
+def _compose(
+    *args: str, passwords: dict[str, str] = MQTT_PASSWORDS
+) -> subprocess.CompletedProcess[str]:
     # A clean environment, so that the file's own defaults are what gets checked.
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/")}
-    if passwords:
-        env.update(MQTT_PASSWORDS)
+    env.update(passwords)
     return subprocess.run(
         [_tool("docker-compose"), "--project-directory", str(REPO), "-f", str(COMPOSE_FILE), *args],
         cwd=REPO,
@@ -99,11 +104,46 @@ def test_compose_file_is_valid() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_compose_refuses_to_start_without_mqtt_passwords() -> None:
-    result = _compose("config", "-q", passwords=False)
+@pytest.mark.parametrize(
+    ("unset", "command"),
+    [
+        ("MQTT_FACMON_PASSWORD", "facmon devices service-passwords --env-file .env"),
+        (
+            "MQTT_SIMULATOR_PASSWORDS",
+            "facmon devices provision --scenario simulators/scenarios/demo.yaml --env-file .env",
+        ),
+    ],
+)
+def test_compose_refuses_to_start_without_mqtt_passwords(unset: str, command: str) -> None:
+    others = {name: value for name, value in MQTT_PASSWORDS.items() if name != unset}
+    result = _compose("config", "-q", passwords=others)
     assert result.returncode != 0
-    assert "MQTT_FACMON_PASSWORD is unset" in result.stderr
-    assert "facmon devices service-passwords --env-file .env" in result.stderr
+    assert f"{unset} is unset" in result.stderr
+    assert f"run `{command}` first" in result.stderr
+
+
+def test_the_simulator_logs_in_as_the_devices_the_documented_command_provisions(
+    services: dict[str, Any],
+) -> None:
+    """The command compose's error message gives provisions exactly the devices the
+    simulator service runs, and the simulator gets their passwords, not a login of its own."""
+    from facmon.cli import build_parser
+    from facmon.provisioning import scenario_devices
+
+    result = _compose("config", "-q", passwords={"MQTT_FACMON_PASSWORD": "x"})
+    command = result.stderr.split("run `", 1)[1].split("`", 1)[0].split()
+    assert command[:3] == ["facmon", "devices", "provision"]
+    provision = build_parser().parse_args(command[1:])
+    simulator = services["simulator"]
+    simulate = build_parser().parse_args(simulator["command"][1:])
+    assert simulate.credentials is None  # the passwords come from the environment
+    provisioned = scenario_devices(REPO / provision.scenario, provision.scenario_devices)
+    simulated = scenario_devices(REPO / simulate.scenario, simulate.devices)
+    assert provisioned == simulated and len(simulated) == 12
+    environment = simulator["environment"]
+    assert environment["FACMON_SIMULATOR_PASSWORDS"] == MQTT_PASSWORDS["MQTT_SIMULATOR_PASSWORDS"]
+    assert urlsplit(environment["FACMON_MQTT_URL"]).username is None
+    assert "FACMON_MQTT_CLIENT_ID" not in environment
 
 
 def test_stack_has_every_part(services: dict[str, Any]) -> None:
@@ -119,8 +159,6 @@ def test_stack_has_every_part(services: dict[str, Any]) -> None:
     assert facmon["environment"]["FACMON_INFLUX_URL"] == "http://influxdb:8086"
     assert facmon["environment"]["FACMON_API_HOST"] == "0.0.0.0"
     assert facmon["environment"]["FACMON_DATA_DIR"] == "/data"
-    # One MQTT client id per connection, or the broker keeps evicting one of them.
-    assert simulator["environment"]["FACMON_MQTT_CLIENT_ID"] not in {"", "facmon-ingest"}
 
 
 def test_grafana_mounts_what_provisioning_expects(services: dict[str, Any]) -> None:
@@ -161,9 +199,10 @@ def test_mosquitto_keeps_a_deep_bounded_queue_across_restarts() -> None:
 def test_compose_logins_are_shipped_accounts_without_a_password(
     services: dict[str, Any],
 ) -> None:
-    """The service and simulator log in with accounts the file has, locked until set."""
+    """The service logs in with the one shipped account, locked until set; it is the only
+    account not bound to a client id, and the file ships no other (no shared gateway)."""
     clients = _dynsec_clients()
-    for service in ("facmon", "simulator"):
-        user, password = _mqtt_credentials(services[service])
-        assert password in MQTT_PASSWORDS.values()
-        assert "password" not in clients[user], f"{user} ships with a password hash"
+    user, password = _mqtt_credentials(services["facmon"])
+    assert password == MQTT_PASSWORDS["MQTT_FACMON_PASSWORD"]
+    assert list(clients) == [user] == ["facmon"]
+    assert "password" not in clients[user], f"{user} ships with a password hash"

@@ -10,7 +10,6 @@ import pytest
 
 from facmon.cli import main
 from facmon.dynsec import check_password, find_client
-from tests.conftest import unique
 from tests.security.clients import NOT_AUTHORIZED, refusal
 from tests.security.shipped_broker import SHIPPED_DIR, ShippedBroker
 
@@ -78,15 +77,15 @@ def test_a_locked_account_is_refused_by_the_broker(
 ) -> None:
     broker = ShippedBroker(tmp_path / "broker")
     file = str(broker.dynsec_file)
-    assert main(["devices", "service-passwords", "sim", "--file", file]) == 0
+    assert main(["devices", "provision", "hq/b1/pump/p1", "--file", file]) == 0
     ((_, password),) = (line.split() for line in capsys.readouterr().out.splitlines())
     broker.start()
     try:
-        assert refusal(broker.port, "sim", password, unique("sim")) is None
-        assert main(["devices", "lock", "sim", "--file", file]) == 0
+        assert refusal(broker.port, "p1", password, "dev-p1") is None
+        assert main(["devices", "lock", "p1", "--file", file]) == 0
         broker.stop()
         broker.start()
-        assert refusal(broker.port, "sim", password, unique("sim")) == NOT_AUTHORIZED
+        assert refusal(broker.port, "p1", password, "dev-p1") == NOT_AUTHORIZED
     finally:
         broker.stop()
 
