@@ -3,7 +3,7 @@
 from facmon.delivery.base import PendingEvent, Sender, SendResult
 from facmon.delivery.dispatcher import OutboxDispatcher, backoff_seconds
 from facmon.delivery.mqtt_events import MqttEventSender, event_topic
-from facmon.delivery.webhook import WebhookSender, sign, verify_signature
+from facmon.delivery.webhook import WebhookSender, sign, signature_problem, verify_signature
 
 __all__ = [
     "MqttEventSender",
@@ -15,5 +15,6 @@ __all__ = [
     "backoff_seconds",
     "event_topic",
     "sign",
+    "signature_problem",
     "verify_signature",
 ]

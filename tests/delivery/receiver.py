@@ -1,13 +1,21 @@
-"""A real webhook receiver on a loopback port that can fail, hang, go away and come back."""
+"""A real webhook receiver on a loopback port that can fail, hang, go away and come back.
+
+Given the secret, it checks signatures as the documented receiver does
+(`facmon.delivery.signature_problem`, 5-minute tolerance) against its own clock, and answers
+401 to a forged, altered or replayed request.
+"""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from facmon.delivery import signature_problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +26,8 @@ class Request:
     content_type: str
     body: bytes
     status: int
+    received_at: float  # unix seconds on the receiver's clock
+    problem: str | None = None  # why the signature was refused, when checked
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -34,8 +44,15 @@ Policy = Callable[[str, int], int]
 
 
 class Receiver:
-    def __init__(self, policy: Policy | None = None) -> None:
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        secret: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.policy: Policy = policy or (lambda _event_id, _n: 200)
+        self.secret = secret
+        self.clock = clock
         self.requests: list[Request] = []
         self.hold = threading.Event()  # while set, requests wait (to provoke timeouts)
         self.release = threading.Event()
@@ -58,16 +75,23 @@ class Receiver:
                 if receiver.hold.is_set():
                     receiver.release.wait(30)
                 event_id = self.headers.get("X-Facmon-Event-Id", "")
+                signature = self.headers.get("X-Facmon-Signature", "")
+                received_at = receiver.clock()
+                problem = None
+                if receiver.secret is not None:
+                    problem = signature_problem(receiver.secret, body, signature, now=received_at)
                 with receiver._lock:
-                    status = receiver.policy(event_id, len(receiver.requests))
+                    status = 401 if problem else receiver.policy(event_id, len(receiver.requests))
                     receiver.requests.append(
                         Request(
                             event_id=event_id,
                             event_type=self.headers.get("X-Facmon-Event-Type", ""),
-                            signature=self.headers.get("X-Facmon-Signature", ""),
+                            signature=signature,
                             content_type=self.headers.get("Content-Type", ""),
                             body=body,
                             status=status,
+                            received_at=received_at,
+                            problem=problem,
                         )
                     )
                 self.send_response(status)

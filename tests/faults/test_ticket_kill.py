@@ -275,7 +275,7 @@ def assert_complete(
     )
     for request in requests:
         assert request.body == stored.get(request.event_id), "a repeat carries the same event"
-        assert verify_signature(SECRET, request.body, request.signature)
+        assert verify_signature(SECRET, request.body, request.signature, now=request.received_at)
     seen: dict[int, list[str]] = defaultdict(list)
     for request in accepted:
         if request.event_id not in seen[request.ticket_id]:
