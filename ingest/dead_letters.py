@@ -73,7 +73,9 @@ class DeadLetterStore:
             payload_encoding=encoding,
             payload_size=len(message.payload),
             truncated=len(message.payload) > self.keep_bytes,
-            reason=message.reason[:1000],
+            # A reason may quote what was refused (a lone surrogate, a NUL), which
+            # neither database would take: the row must never fail for it.
+            reason=_printable(message.reason, 1000),
         )
 
     def add_many(self, messages: Sequence[RejectedMessage]) -> None:

@@ -111,7 +111,7 @@ def encode_valid(points: Sequence[Point]) -> tuple[bytes, list[int], list[tuple[
     The whole batch is tried first, so a clean batch costs what `encode_points` does."""
     try:
         return encode_points(points), list(range(len(points))), []
-    except ValueError:  # UnicodeEncodeError included
+    except Exception:  # ValueError, UnicodeEncodeError, or a bug: find the point(s) to blame
         pass
     lines: list[bytes] = []
     kept: list[int] = []
@@ -119,7 +119,7 @@ def encode_valid(points: Sequence[Point]) -> tuple[bytes, list[int], list[tuple[
     for index, point in enumerate(points):
         try:
             lines.append(encode_point(point).encode())
-        except ValueError as exc:
+        except Exception as exc:  # one point must never hold back its batch
             refused.append((index, f"cannot be written as line protocol: {exc}"))
         else:
             kept.append(index)
