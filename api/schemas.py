@@ -206,6 +206,7 @@ class Health(BaseModel):
     status: str
     series_store: bool
     database: bool
+    reason: str | None = None  # why it is degraded, e.g. time-series writes failing
 
 
 class Problem(BaseModel):

@@ -30,6 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 
+from facmon.write_health import WriteHealth
+
 
 def _labels(labels: dict[str, str]) -> str:
     if not labels:
@@ -358,6 +360,13 @@ class IngestMetrics:
             "facmon_ingest_durable_lag_max_seconds",
             "Largest durable lag since this process started (the histogram has no maximum).",
         )
+        # Read by /healthz in this process; worker processes show it as the gauge.
+        self.write_health = WriteHealth()
+        failing = registry.gauge(
+            "facmon_ingest_write_failing_seconds",
+            "How long time-series writes have been failing (0 while they work).",
+        )
+        registry.on_collect(lambda: failing.set(self.write_health.failing_for_s()))
 
     def observe_durable(self, durable_ms: int, sample_ts_ms: Sequence[int]) -> None:
         """One call per batch: the lags of all its samples in one numpy pass.

@@ -157,9 +157,8 @@ def validate_event_data_key(key: str) -> str:
     event data key 'seq' is reserved
     """
     if not EVENT_DATA_KEY.fullmatch(key):
-        shown = key[:60].encode("unicode_escape").decode("ascii")
         raise ContractError(
-            f"event data key {shown!r} is not a valid identifier: use 1-40 characters "
+            f"event data key {key[:60]!a} is not a valid identifier: use 1-40 characters "
             "from A-Z a-z 0-9 _ starting with a letter"
         )
     if key.lower() in RESERVED_EVENT_DATA_KEYS:

@@ -21,11 +21,14 @@ from detectors.registry import DetectorBank
 from facmon.metrics import IngestMetrics
 from facmon.tickets import TicketStore
 from facmon.timeseries import Point, SeriesStore, StoreUnavailable
-from facmon.timeseries.influx import InfluxQueryError
+from facmon.timeseries.base import FieldValue
+from facmon.timeseries.influx import PointsRefused
+from facmon.write_health import HealthTrackedStore
 from gateway.contract import SERVICE_TOPIC_PREFIXES, ContractError, DeviceRef
 from gateway.payload import DEFAULT_LIMITS, Event, Sample, StatusChange, TimeLimits, decode_message
 from ingest.dead_letters import DeadLetterStore, RejectedMessage
 from ingest.device_registry import DeviceRegistry, DeviceState
+from ingest.recent_timestamps import RecentTimestamps
 from ingest.row_schedule import RowSchedule
 from ingest.spool import Spool
 from ingest.verification import TelemetryVerifier
@@ -55,6 +58,9 @@ class Batch:
     acks: list[Callable[[], None]]
     ingested: dict[tuple[str, str], int]
     sample_ts_ms: list[int] = field(default_factory=list)  # for the durable-lag histogram
+    # id(point) -> the message it came from, so a point the store refuses becomes
+    # that message's dead letter.
+    sources: dict[int, InboundMessage] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -78,6 +84,10 @@ class BatchPolicy:
 def reason_class(reason: str) -> str:
     """A short label for the metric, so that reasons do not explode its cardinality."""
     for needle, label in (
+        ("duplicate timestamp", "duplicate"),
+        ("refused the point", "refused"),
+        ("line protocol", "refused"),
+        ("reserved", "reserved"),
         ("UTF-8", "encoding"),
         ("JSON", "json"),
         ("nested", "json"),
@@ -111,7 +121,13 @@ def sample_point(sample: Sample) -> Point:
 
 
 def event_point(event: Event) -> Point:
+    """The event as a point; its `data` values are stored as floats (a boolean as 1.0
+    or 0.0), so that a key sent as an integer, a float or a boolean never conflicts
+    with the type InfluxDB fixed for it. The point's own fields come last and win."""
     device = event.device
+    fields: dict[str, FieldValue] = {key: float(value) for key, value in event.data.items()}
+    fields["event"] = event.event
+    fields["seq"] = event.seq
     return Point(
         "events",
         {
@@ -120,7 +136,7 @@ def event_point(event: Event) -> Point:
             "device_id": device.device_id,
             "kind": device.kind,
         },
-        {"event": event.event, "seq": event.seq, **event.data},
+        fields,
         event.ts_ms,
     )
 
@@ -180,7 +196,12 @@ class IngestPipeline:
         self._spool_warned = False
         if spool is not None:
             metrics.registry.on_collect(self._spool_gauges)
-        self.series = series
+        # Every write reports to the health check: failing longer than a few batch
+        # delays turns /healthz degraded.
+        self.series = HealthTrackedStore(series, metrics.write_health)
+        metrics.write_health.degraded_after_s = max(3 * policy.max_delay_s, 1.0)
+        self._recent_ts = RecentTimestamps()
+        self._sources: dict[int, InboundMessage] = {}
         self.tickets = tickets
         self.dead_letters = dead_letters
         self.devices = devices
@@ -223,9 +244,9 @@ class IngestPipeline:
             self._reject(message, f"internal validation error: {type(exc).__name__}")
             return
         if decoded.sample is not None:
-            self._take_sample(decoded.sample, message.received_ms)
+            self._take_sample(decoded.sample, message)
         elif decoded.event is not None:
-            self._take_event(decoded.event, message.received_ms)
+            self._take_event(decoded.event, message)
         elif decoded.status is not None:
             self._take_status(decoded.status, message.received_ms)
 
@@ -258,14 +279,26 @@ class IngestPipeline:
             self._rows.liveness_changed(device.device_id)
         state.online = True
 
-    def _take_sample(self, sample: Sample, received_ms: int) -> None:
+    def _take_sample(self, sample: Sample, message: InboundMessage) -> None:
+        clash = self._recent_ts.clash(sample.device.device_id, sample.ts_ms, sample.seq)
+        if clash is not None:
+            self._reject(
+                message,
+                f"duplicate timestamp: ts {sample.ts_ms} of device {sample.device.device_id} "
+                f"is already stored with seq {clash}, this sample has seq {sample.seq}; "
+                "it would overwrite that sample: give each sample its own timestamp",
+            )
+            return
+        received_ms = message.received_ms
         state = self._state(sample.device)
         self._heard(sample.device, state, received_ms)
         state.last_seen_ms = received_ms
         state.last_sample_ts_ms = max(state.last_sample_ts_ms or 0, sample.ts_ms)
         state.last_seq = sample.seq
         state.samples += 1
-        self._points.append(sample_point(sample))
+        point = sample_point(sample)
+        self._sources[id(point)] = message
+        self._points.append(point)
         self._sample_ts_ms.append(sample.ts_ms)
         self._count(sample.device.kind, "telemetry")
         self._lag_ms = received_ms - sample.ts_ms  # the gauge is set once per batch
@@ -276,11 +309,14 @@ class IngestPipeline:
             except Exception:  # verification must not stop ingestion
                 log.exception("telemetry verification failed")
 
-    def _take_event(self, event: Event, received_ms: int) -> None:
+    def _take_event(self, event: Event, message: InboundMessage) -> None:
+        received_ms = message.received_ms
         state = self._state(event.device)
         self._heard(event.device, state, received_ms)
         state.last_seen_ms = received_ms
-        self._points.append(event_point(event))
+        point = event_point(event)
+        self._sources[id(point)] = message
+        self._points.append(point)
         self._count(event.device.kind, "event")
         self._record(self._guarded(lambda: self.detectors.on_event(event)), received_ms)
 
@@ -399,9 +435,10 @@ class IngestPipeline:
             acks=self._acks,
             ingested=self._ingested,
             sample_ts_ms=self._sample_ts_ms,
+            sources=self._sources,
         )
         self._points, self._rejected, self._acks, self._ingested = [], [], [], {}
-        self._sample_ts_ms = []
+        self._sample_ts_ms, self._sources = [], {}
         self._batch_started = None
         return batch
 
@@ -471,11 +508,9 @@ class IngestPipeline:
                     )
                 self._to_spool(batch)
                 break
-            except InfluxQueryError as exc:
-                # InfluxDB stored the valid lines and refused the rest for good
-                # (e.g. a field type conflict): retrying cannot help.
-                self.metrics.write_errors.inc()
-                log.error("time-series store refused part of a batch: %s", exc)
+            except PointsRefused as exc:
+                # The rest is stored; the refused points cannot be, however often retried.
+                self._dead_letter_refused(batch, exc.refused)
             del batch.points[:chunk]
         if batch.rejected:
             self.dead_letters.add_many(batch.rejected)
@@ -493,6 +528,20 @@ class IngestPipeline:
             self.metrics.ingested.inc(count, kind=kind, channel=channel)
         batch.acks, batch.ingested = [], {}
         self.metrics.batches.inc()
+
+    def _dead_letter_refused(self, batch: Batch, refused: list[tuple[Point, str]]) -> None:
+        """Each point the store refused becomes its message's dead letter, with the reason."""
+        log.warning("time-series store refused %d point(s): %s", len(refused), refused[0][1])
+        for point, reason in refused:
+            source = batch.sources.get(id(point))
+            if source is None:  # a point the service made (status, ticket): keep it as text
+                letter = RejectedMessage(
+                    f"(service point) {point.measurement}", repr(point).encode(), reason
+                )
+            else:
+                letter = RejectedMessage(source.topic, source.payload, reason)
+            batch.rejected.append(letter)
+            self.metrics.dead_letters.inc(reason=reason_class(reason))
 
     def flush(self) -> None:
         """Take and write the current batch, and every changed device, in the caller's thread."""

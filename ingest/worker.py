@@ -114,7 +114,10 @@ class IngestWorker:
                         backoff_s,
                         exc,
                     )
-                except Exception:
+                except Exception as exc:  # e.g. the dead-letter database is down
+                    self.pipeline.metrics.write_health.failed(
+                        f"batch write failed: {type(exc).__name__}: {exc}"
+                    )
                     log.exception(
                         "batch write failed, %d messages held unacknowledged, retry in %.1f s",
                         batch.size,

@@ -20,11 +20,25 @@ def healthz(stores: StoresDep, response: Response) -> Health:
         database_ok = True
     except Exception:
         database_ok = False
-    healthy = series_ok and database_ok
+    reasons = [
+        problem
+        for problem, ok in (
+            ("time-series store does not answer its ping", series_ok),
+            ("database does not answer", database_ok),
+        )
+        if not ok
+    ]
+    writes = stores.metrics.write_health.problem()
+    if writes:
+        reasons.append(writes)
+    healthy = not reasons
     if not healthy:
         response.status_code = 503
     return Health(
-        status="ok" if healthy else "degraded", series_store=series_ok, database=database_ok
+        status="ok" if healthy else "degraded",
+        series_store=series_ok,
+        database=database_ok,
+        reason="; ".join(reasons) or None,
     )
 
 
