@@ -53,8 +53,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-
-
 def recorded_owner(folder: Path) -> int | None:
     """The live process whose embedded broker is recorded in `folder`, if any."""
     try:
