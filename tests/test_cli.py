@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+import pytest
 import yaml
 
 from facmon.embedded_broker import EmbeddedBroker
@@ -191,7 +192,7 @@ def test_simulate_without_broker_honours_the_embedded_broker_port(
 
 
 def test_simulate_falls_back_to_3_1_1_with_one_line_against_the_embedded_broker(
-    site: str, tmp_path: Path
+    site: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The README's example: --broker pointing at the demo's amqtt, which refuses v5."""
     broker = EmbeddedBroker(0)
@@ -206,6 +207,10 @@ def test_simulate_falls_back_to_3_1_1_with_one_line_against_the_embedded_broker(
         assert len(notes) == 1 and "refused MQTT v5" in notes[0] and "3.1.1" in notes[0]
         assert "published 50 samples" in result.stderr
         wait_until(lambda: sum(t.endswith("/telemetry") for t in received) == 50, what="samples")
+        # The broker's side says it in one warning, not amqtt's error with a traceback.
+        refused = [r for r in caplog.records if r.name.startswith("amqtt")]
+        assert [r.levelname for r in refused] == ["WARNING"]
+        assert "tried an MQTT version other than 3.1.1" in refused[0].getMessage()
     finally:
         listener.loop_stop()
         listener.disconnect()

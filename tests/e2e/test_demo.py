@@ -201,3 +201,42 @@ def test_a_second_demo_on_the_same_folder_is_refused_while_the_first_runs(tmp_pa
         assert "another demo" in second.stderr and "FACMON_DATA_DIR" in second.stderr
         assert first.process.poll() is None
         assert (tmp_path / "data" / "demo" / "facmon.sqlite").exists()
+
+
+def test_demo_with_a_scenario_dated_in_the_future_says_how_to_run_it(tmp_path: Path) -> None:
+    library = Path(__file__).resolve().parents[2] / "simulators/scenarios/library"
+    env = demo_env(tmp_path / "data", free_port())
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "facmon.cli",
+            "demo",
+            "--scenario",
+            str(library / "pump-cavitation.yaml"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "scenario 'pump-cavitation' starts at 2027-01-15 09:00 UTC" in result.stderr
+    assert "'start: -1h' in the file" in result.stderr
+    assert "facility-monitor demo" not in result.stdout and "Traceback" not in result.stderr
+
+
+def test_an_api_host_that_is_not_an_address_is_named(tmp_path: Path) -> None:
+    env = {**demo_env(tmp_path / "data", free_port()), "FACMON_API_HOST": "no-such-host.invalid"}
+    result = subprocess.run(
+        [sys.executable, "-m", "facmon.cli", "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "FACMON_API_HOST=no-such-host.invalid is not an address" in result.stderr
+    assert "API on" not in result.stdout and "Traceback" not in result.stderr
