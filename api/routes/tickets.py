@@ -82,7 +82,7 @@ class _Errors:
         if isinstance(error, IllegalTransition):
             raise HTTPException(409, {"message": str(error), "allowed": error.allowed})
         if isinstance(error, TicketConflict):
-            raise HTTPException(409, {"message": str(error), "allowed": []})
+            raise HTTPException(409, {"message": str(error), "allowed": error.allowed})
         if isinstance(error, NotPermitted):
             raise HTTPException(403, str(error))
         if isinstance(error, NoteRequired | ValueError):

@@ -27,6 +27,7 @@ from facmon.tickets.lifecycle import (
     IllegalTransition,
     Role,
     State,
+    allowed_next,
     check_transition,
 )
 from facmon.tickets.models import Ticket, TicketComment, TicketHistory, TicketOccurrence, aware
@@ -42,7 +43,16 @@ class TicketNotFound(LookupError):
 
 
 class TicketConflict(RuntimeError):
-    """Someone else changed the ticket first; reload and try again."""
+    """Someone else changed the ticket first; reload and try again. `allowed` lists the
+    legal next states from the state it is in now."""
+
+    def __init__(self, message: str, allowed: builtins.list[str] | None = None) -> None:
+        super().__init__(message)
+        self.allowed = allowed or []
+
+
+def _standing(state: str, assignee: str | None) -> str:
+    return f"{state}, " + (f"assigned to {assignee}" if assignee else "unassigned")
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,7 +431,7 @@ class TicketStore:
                 session, ticket_id, current, State(target), actor, role, note, now, **values
             ):
                 session.rollback()
-                raise TicketConflict(f"ticket {ticket_id} changed meanwhile; reload it")
+                raise self._changed_meanwhile(ticket_id, current, ticket.assignee)
             if target == State.VERIFIED and role is Role.SYSTEM and self.policy.auto_close_verified:
                 self._move(
                     session,
@@ -439,22 +449,41 @@ class TicketStore:
     def assign(
         self, ticket_id: int, assignee: str, actor: str, role: Role, note: str | None
     ) -> Ticket:
-        """Assigning dispatches an open or reopened ticket; on a dispatched one it reassigns."""
+        """Assigning dispatches an open or reopened ticket; on a dispatched one it reassigns.
+
+        Either is conditional on what this call read: when two people assign at once, one
+        wins and the other gets a TicketConflict saying who has the ticket now, instead of
+        an "illegal transition" or a silent overwrite.
+        """
         ticket = self.require(ticket_id)
         if ticket.state in (State.OPEN, State.REOPENED):
-            return self.transition(
-                ticket_id, State.DISPATCHED, actor, role, note, assignee=assignee
-            )
+            try:
+                return self.transition(
+                    ticket_id, State.DISPATCHED, actor, role, note, assignee=assignee
+                )
+            except (IllegalTransition, TicketConflict):
+                if self.require(ticket_id).state == ticket.state:
+                    raise
+                raise self._changed_meanwhile(ticket_id, ticket.state, ticket.assignee) from None
         if ticket.state != State.DISPATCHED:
             raise IllegalTransition(ticket.state, State.DISPATCHED)
         check_transition(State.OPEN, State.DISPATCHED, role, note)
+        seen_assignee = (
+            Ticket.assignee.is_(None)
+            if ticket.assignee is None
+            else Ticket.assignee == ticket.assignee
+        )
         with Session(self.engine) as session:
             now = self.clock.now()
-            session.execute(
+            changed = session.execute(
                 update(Ticket)
-                .where(Ticket.id == ticket_id)
+                .where(Ticket.id == ticket_id, Ticket.state == State.DISPATCHED, seen_assignee)
                 .values(assignee=assignee, updated_at=now)
-            )
+                .returning(Ticket.id)
+            ).first()
+            if changed is None:
+                session.rollback()
+                raise self._changed_meanwhile(ticket_id, ticket.state, ticket.assignee)
             self._history(
                 session,
                 ticket_id,
@@ -467,6 +496,20 @@ class TicketStore:
             )
             session.commit()
         return self.require(ticket_id)
+
+    def _changed_meanwhile(
+        self, ticket_id: int, seen_state: str, seen_assignee: str | None
+    ) -> TicketConflict:
+        """A lost race, told as it happened: what this request read, what is there now."""
+        now = self.require(ticket_id)
+        history = self.history(ticket_id)
+        by = f" (last change by {history[-1].actor})" if history else ""
+        return TicketConflict(
+            f"ticket {ticket_id} changed while this request ran: it was "
+            f"{_standing(seen_state, seen_assignee)} and is now "
+            f"{_standing(now.state, now.assignee)}{by}; reload it and try again if still needed",
+            allowed_next(now.state),
+        )
 
     def set_severity(
         self, ticket_id: int, severity: str, actor: str, role: Role, note: str | None
