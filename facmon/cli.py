@@ -254,6 +254,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 f"check that device {first}'s password in the simulator's passwords is the "
                 "one last provisioned and that the broker was restarted since"
             )
+        elif "Not authorized" in str(exc):
+            hint = (
+                "on a broker with accounts each simulated device logs in with its own: run "
+                "`facmon devices provision --scenario FILE --passwords-out NEW_FILE`, restart "
+                "the broker, and pass --credentials NEW_FILE"
+            )
         print(f"error: {exc}; the URL: {source}. To fix: {hint}", file=sys.stderr)
         return 2
     if note:

@@ -138,3 +138,22 @@ def test_a_device_without_a_password_is_named_before_anything_connects(
     assert "(elevator-0003, lighting-0004)" in err
     assert f"facmon devices provision --scenario {scenario} --devices 4 --passwords-out" in err
     assert time.monotonic() - started_at < 10
+
+
+def test_without_device_passwords_the_refusal_says_how_to_get_them(
+    tmp_path: Path, site: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped broker has no login for the simulator itself."""
+    broker = ShippedBroker(tmp_path / "broker")
+    scenario, _ = _scenario(tmp_path / "small.yaml", site)
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    broker.start()
+    try:
+        url = f"mqtt://anyone:guess@127.0.0.1:{broker.port}"
+        assert main(["simulate", "--broker", url, "--scenario", str(scenario)]) == 2
+    finally:
+        broker.stop()
+    err = capsys.readouterr().err
+    assert "Not authorized" in err and "guess" not in err
+    assert "facmon devices provision --scenario FILE --passwords-out NEW_FILE" in err
+    assert "pass --credentials NEW_FILE" in err
