@@ -94,6 +94,11 @@ WRITE_BUCKETS_S: tuple[float, ...] = (
     0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0,
 )  # fmt: skip
 
+# A spool drain after an outage: seconds for a short one, minutes for a long one.
+SPOOL_DRAIN_BUCKETS_S: tuple[float, ...] = (
+    0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0,
+)  # fmt: skip
+
 # Fine around the 1 s ingest-lag target, coarse out to a minute.
 LAG_BUCKETS_S: tuple[float, ...] = (
     0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9,
@@ -338,6 +343,14 @@ class IngestMetrics:
         )
         self.spool_points = registry.gauge("facmon_spool_points", "Points waiting in the spool.")
         self.spool_bytes = registry.gauge("facmon_spool_bytes", "Bytes waiting in the spool.")
+        self.spool_replayed = registry.counter(
+            "facmon_spool_replayed_points_total", "Spooled points written to the store."
+        )
+        self.spool_drain_seconds = registry.histogram(
+            "facmon_spool_drain_seconds",
+            "Time from the store taking back the first spooled chunk to an empty spool.",
+            SPOOL_DRAIN_BUCKETS_S,
+        )
         self.pending = registry.gauge(
             "facmon_ingest_pending_messages", "Messages received but not yet durable."
         )

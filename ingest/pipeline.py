@@ -36,6 +36,11 @@ from ingest.verification import TelemetryVerifier
 log = logging.getLogger(__name__)
 
 
+# Time spent replaying the spool before each batch: the spool drains while live
+# traffic flows, and a live batch waits at most about this much longer.
+SPOOL_REPLAY_BUDGET_S = 0.5
+
+
 def _ignore() -> None:
     return None
 
@@ -194,6 +199,9 @@ class IngestPipeline:
         self.verifier = verifier
         self.spool = spool
         self._spool_warned = False
+        self._replay_after = 0.0  # no replay attempt before this (store down: back off)
+        self._replay_backoff_s = 0.5
+        self._drain_started: float | None = None  # when the store took a chunk back
         if spool is not None:
             metrics.registry.on_collect(self._spool_gauges)
         # Every write reports to the health check: failing longer than a few batch
@@ -470,22 +478,56 @@ class IngestPipeline:
                 self.spool.max_bytes,
             )
 
-    def replay_spool(self, max_chunks: int = 20) -> int:
-        """Write spooled points to the store, oldest first; raises StoreUnavailable."""
-        if self.spool is None:
-            return 0
-        replayed = 0
-        while replayed < max_chunks:
-            chunk_id, points = self.spool.oldest()
-            if chunk_id is None:
-                break
-            self.series.write(points)
-            self.spool.remove(chunk_id)
-            replayed += 1
-        if replayed and not self.spool.chunks:
+    def drain_spool(self, budget_s: float = SPOOL_REPLAY_BUDGET_S) -> None:
+        """Write spooled points to the store, oldest first, for about `budget_s`.
+
+        Called before every batch as well as when ingest is idle, so that the spool
+        drains while live traffic flows instead of only once it stops. While the
+        store stays down, attempts back off (0.5 s doubling to 10 s) instead of
+        costing every batch a failed write.
+        """
+        spool = self.spool
+        if spool is None or not spool.chunks or self.monotonic_s() < self._replay_after:
+            return
+        started = self.monotonic_s()
+        while spool.chunks and self.monotonic_s() - started < budget_s:
+            chunk_ids, points = spool.oldest(self.policy.max_lines)
+            try:
+                self.series.write(points)
+            except StoreUnavailable as exc:
+                self._replay_after = self.monotonic_s() + self._replay_backoff_s
+                self._replay_backoff_s = min(self._replay_backoff_s * 2, 10.0)
+                log.info("spool replay waits for the store (%d points held): %s", spool.points, exc)
+                return
+            except PointsRefused as exc:  # the rest of the chunk was stored
+                self._dead_letter_spooled(exc.refused)
+            spool.remove(chunk_ids)
+            self.metrics.spool_replayed.inc(len(points))
+            self._replay_backoff_s = 0.5
+            if self._drain_started is None:
+                self._drain_started = started  # the store took the first chunk back
+        if not spool.chunks:
+            drain_s = self.monotonic_s() - (self._drain_started or started)
+            self.metrics.spool_drain_seconds.observe(drain_s)
+            self._drain_started = None
             self._spool_warned = False
-            log.info("spool drained: the time-series store has every spooled point")
-        return replayed
+            log.info(
+                "spool drained in %.1f s: the time-series store has every spooled point", drain_s
+            )
+
+    def _dead_letter_spooled(self, refused: list[tuple[Point, str]]) -> None:
+        """Spooled points keep no message: a refused one is kept as its text."""
+        log.warning(
+            "time-series store refused %d spooled point(s): %s", len(refused), refused[0][1]
+        )
+        self.dead_letters.add_many(
+            [
+                RejectedMessage(f"(spooled point) {point.measurement}", repr(point).encode(), why)
+                for point, why in refused
+            ]
+        )
+        for _, why in refused:
+            self.metrics.dead_letters.inc(reason=reason_class(why))
 
     def write_batch(self, batch: Batch) -> None:
         """Make the batch durable, then acknowledge it. Raises StoreUnavailable to retry;
@@ -493,7 +535,9 @@ class IngestPipeline:
         on local disk while the store is down."""
         started = self.monotonic_s()
         if self.spool is not None and self.spool.chunks:
-            self._to_spool(batch)  # keep arrival order behind what is already spooled
+            self.drain_spool()  # live traffic must not keep the spool from draining
+            if self.spool.chunks:
+                self._to_spool(batch)  # keep arrival order behind what is still spooled
         chunk = self.policy.max_lines
         while batch.points:
             try:

@@ -2,16 +2,24 @@
 
 While InfluxDB is down, batches go to a SQLite file and their messages are
 acknowledged: the spool is durable, so they are safe. Once the store answers
-again the spool is replayed oldest first, and new batches queue behind it, so
-the store receives points in arrival order. The spool is bounded: past the
-bound, batches stay unacknowledged and the broker holds the rest.
+again the spool is replayed oldest first, a slice before every batch (and
+whenever ingest is idle), so it drains while traffic flows; new batches queue
+behind what is left, so the store receives points in arrival order. The spool
+is bounded: past the bound, batches stay unacknowledged and the broker holds
+the rest.
 
 >>> import tempfile, pathlib
 >>> spool = Spool(pathlib.Path(tempfile.mkdtemp()) / "spool.sqlite", max_bytes=10_000)
 >>> spool.put([Point("pump", {"device_id": "p1"}, {"seq": 1}, 1000)])
 True
->>> [p.fields for p in spool.oldest()[1]]
-[{'seq': 1}]
+>>> spool.put([Point("pump", {"device_id": "p1"}, {"seq": 2}, 2000)])
+True
+>>> ids, points = spool.oldest()
+>>> [p.fields["seq"] for p in points]
+[1, 2]
+>>> spool.remove(ids)
+>>> spool.points
+0
 """
 
 from __future__ import annotations
@@ -70,24 +78,37 @@ class Spool:
             self.bytes += len(body)
         return True
 
-    def oldest(self) -> tuple[int, list[Point]] | tuple[None, list[Point]]:
+    def oldest(self, max_points: int = 5_000) -> tuple[list[int], list[Point]]:
+        """The oldest chunks, merged up to `max_points` (at least one chunk): a drain
+        writes the many small chunks of group-commit batches a few thousand at a time."""
+        ids: list[int] = []
+        points: list[Point] = []
         with self._lock:
-            row = self._db.execute("SELECT id, body FROM spool ORDER BY id LIMIT 1").fetchone()
-        if row is None:
-            return None, []
-        return int(row[0]), _decode(row[1])
+            rows = self._db.execute(
+                "SELECT id, points, body FROM spool ORDER BY id LIMIT ?", (max(1, max_points),)
+            )
+            for chunk_id, count, body in rows:
+                if ids and len(points) + int(count) > max_points:
+                    break
+                ids.append(int(chunk_id))
+                points += _decode(body)
+        return ids, points
 
-    def remove(self, chunk_id: int) -> None:
+    def remove(self, chunk_ids: Sequence[int]) -> None:
+        """Forget chunks the store now holds, in one transaction (one sync to disk)."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT points, LENGTH(body) FROM spool WHERE id = ?", (chunk_id,)
-            ).fetchone()
-            if row is None:
-                return
-            self._db.execute("DELETE FROM spool WHERE id = ?", (chunk_id,))
-            self.chunks -= 1
-            self.points -= int(row[0])
-            self.bytes -= int(row[1])
+            self._db.execute("BEGIN")
+            for chunk_id in chunk_ids:
+                row = self._db.execute(
+                    "SELECT points, LENGTH(body) FROM spool WHERE id = ?", (chunk_id,)
+                ).fetchone()
+                if row is None:
+                    continue
+                self._db.execute("DELETE FROM spool WHERE id = ?", (chunk_id,))
+                self.chunks -= 1
+                self.points -= int(row[0])
+                self.bytes -= int(row[1])
+            self._db.execute("COMMIT")
 
     @property
     def fill(self) -> float:

@@ -42,7 +42,6 @@ class IngestWorker:
         self._writer: threading.Thread | None = None
         self._writing = 0
         self._writer_busy = False
-        self._replay_after = 0.0
         self.pipeline.metrics.registry.on_collect(self._refresh_gauges)
 
     def _refresh_gauges(self) -> None:
@@ -95,7 +94,7 @@ class IngestWorker:
             except queue.Empty:
                 if self._stop.is_set() and (self._intake is None or not self._intake.is_alive()):
                     return
-                backoff_s = self._replay(backoff_s)
+                self._replay()
                 continue
             if batch is None:
                 return
@@ -135,20 +134,12 @@ class IngestWorker:
             if self.batches.empty():
                 self.inbox.put([])  # wake the intake: the batch gathered meanwhile may go now
 
-    def _replay(self, backoff_s: float) -> float:
-        """Drain the spool while no batch waits; back off while the store stays down."""
-        spool = self.pipeline.spool
-        if spool is None or not spool.chunks or time.monotonic() < self._replay_after:
-            return backoff_s
+    def _replay(self) -> None:
+        """Drain the spool while no batch waits (before each batch, write_batch does it)."""
         try:
-            self.pipeline.replay_spool()
-            return 0.5
-        except StoreUnavailable as exc:
-            log.info("spool replay waits for the store (%d points held): %s", spool.points, exc)
+            self.pipeline.drain_spool()
         except Exception:
             log.exception("spool replay failed")
-        self._replay_after = time.monotonic() + backoff_s
-        return min(backoff_s * 2, 10.0)
 
     def _handle(self, messages: list[InboundMessage]) -> int:
         handle = self.pipeline.handle
