@@ -22,7 +22,7 @@ from __future__ import annotations
 
 
 class RecentTimestamps:
-    def __init__(self, per_device: int = 16) -> None:
+    def __init__(self, per_device: int = 8) -> None:
         self.per_device = per_device
         self._seen: dict[str, dict[int, int]] = {}
 
