@@ -261,6 +261,11 @@ def test_health_is_degraded_with_the_reason_while_writes_fail(
         assert degraded["series_store"] is True  # the ping alone would not tell
         assert "time-series writes failing for" in degraded["reason"]
         assert "retention policy not found: weekly" in degraded["reason"]
+        rendered = stores.metrics.registry.render()  # what a worker process shows
+        [failing] = [
+            line for line in rendered.splitlines() if line.startswith("facmon_ingest_write_failing")
+        ]
+        assert float(failing.split()[1]) >= 1.0
         assert not running.acked
 
         assert isinstance(stores.series, InfluxStore)
