@@ -46,28 +46,29 @@ def upload_chunked(port: int, path: str, headers: dict[str, str], total: int) ->
     head += "Content-Type: application/json\r\n"
     head += "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
     chunk = b"%x\r\n" % CHUNK + b"x" * CHUNK + b"\r\n"
-    sent = 0
+    chunks = -(-total // CHUNK)  # the last chunk may carry a little more than asked
+    queued = 0  # chunks handed to the socket, the closing "0" chunk included
     deadline = time.monotonic() + 50
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(head.encode("ascii"))
         sock.setblocking(False)
         pending = memoryview(b"")
         while time.monotonic() < deadline:
-            more = bool(pending) or sent < total
+            more = bool(pending) or queued <= chunks
             readable, writable, _ = select.select([sock], [sock] if more else [], [], 1.0)
             if readable:
                 break
             if not writable:
                 continue
             if not pending:
-                pending = memoryview(chunk if sent + CHUNK <= total else b"0\r\n\r\n")
-                sent += CHUNK
+                pending = memoryview(chunk if queued < chunks else b"0\r\n\r\n")
+                queued += 1
             try:
                 pending = pending[sock.send(pending) :]
             except (BrokenPipeError, ConnectionResetError):
                 break
         else:
-            pytest.fail(f"no answer within 50 s after sending {sent} body bytes")
+            pytest.fail(f"no answer within 50 s after sending {queued} chunks of {CHUNK} bytes")
         sock.setblocking(True)
         data = b""
         try:
@@ -79,7 +80,8 @@ def upload_chunked(port: int, path: str, headers: dict[str, str], total: int) ->
         except ConnectionResetError:
             pass
     status = int(data.split(b" ", 2)[1])
-    return Answer(status, data.partition(b"\r\n\r\n")[2], min(sent, total))
+    whole_chunks = min(queued - (1 if pending else 0), chunks)
+    return Answer(status, data.partition(b"\r\n\r\n")[2], whole_chunks * CHUNK)
 
 
 def _length(response: bytes) -> int:
@@ -110,9 +112,15 @@ class ApiProcess:
     def peak_rss_bytes(self) -> int:
         return _proc_kib(self.process.pid, "VmHWM") * 1024
 
+    def reset_peak(self) -> None:
+        """Start the peak (VmHWM) afresh from the resident size now."""
+        Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")
 
-@pytest.fixture
-def api_process(tmp_path: Path) -> Iterator[ApiProcess]:
+
+@pytest.fixture(scope="module")
+def api_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
+    """One server for the module: its start (imports) took over 60 s on a busy two-core machine."""
+    tmp_path = tmp_path_factory.mktemp("api")
     stores = Stores.open(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
     engineer = stores.tokens.create("engineer", "engineer-user")[1]
     stores.close()
@@ -124,11 +132,11 @@ def api_process(tmp_path: Path) -> Iterator[ApiProcess]:
 
         def up() -> bool:
             try:
-                return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).is_success
+                return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code > 0
             except httpx.HTTPError:
                 return process.poll() is not None
 
-        wait_until(up, timeout_s=30, what="the API process to answer /healthz")
+        wait_until(up, timeout_s=120, what="the API process to answer /healthz")
         assert process.poll() is None, "the API process exited"
         yield ApiProcess(process, port, engineer)
     finally:
@@ -147,6 +155,7 @@ def test_a_300_mib_chunked_upload_is_refused_without_being_read(
         f"http://127.0.0.1:{api_process.port}{path}", json={"text": "x"}, headers=headers
     )
     assert small.status_code == (404 if token else 401), small.text
+    api_process.reset_peak()
     before = api_process.rss_bytes()
     answer = upload_chunked(api_process.port, path, headers, UPLOAD_BYTES)
     growth = api_process.peak_rss_bytes() - before
