@@ -84,7 +84,12 @@ def test_dead_letters(client: TestClient) -> None:
 def test_healthz(client: TestClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "series_store": True, "database": True}
+    assert response.json() == {
+        "status": "ok",
+        "series_store": True,
+        "database": True,
+        "reason": None,
+    }
 
 
 def test_metrics(client: TestClient) -> None:
