@@ -182,6 +182,7 @@ def _simulation_passwords(
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    import json
     from dataclasses import replace
 
     from gateway.connection import parse_mqtt_url
@@ -194,8 +195,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         format_progress,
         future_start_problem,
     )
-    from simulators.scenario import ScenarioError, builtin_scenario, load_scenario
+    from simulators.scenario import (
+        ScenarioError,
+        builtin_scenario,
+        load_scenario,
+        scenario_json_schema,
+    )
 
+    if args.schema:
+        print(json.dumps(scenario_json_schema(), indent=2))
+        return 0
     now_ms = int(time.time() * 1000)
     try:
         scenario = load_scenario(Path(args.scenario) if args.scenario else builtin_scenario("demo"))
@@ -394,6 +403,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--rate", type=float, help="samples per simulated second per device")
     sim.add_argument("--scenario", help="scenario YAML (default: the built-in demo)")
+    sim.add_argument(
+        "--schema",
+        action="store_true",
+        help="print the JSON Schema of scenario files and exit",
+    )
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument("--speed", type=float, help="simulated seconds per real second")
     sim.add_argument("--duration", type=float, help="simulated seconds to run (default: forever)")

@@ -4,16 +4,21 @@ names the entry and the fix, durations parse."""
 from __future__ import annotations
 
 import copy
+import inspect
+import json
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import numpy as np
 import pytest
 import yaml
 
-from gateway.contract import ContractError, topic_for
+import simulators
+from facmon.cli import main as cli_main
+from gateway.contract import topic_for
 from gateway.payload import decode_message
 from simulators.fleet import Fleet
 from simulators.models import GENERIC_FAULTS, MODELS, ElevatorModel, LightingModel
@@ -24,7 +29,9 @@ from simulators.scenario import (
     load_scenario,
     parse_duration_s,
     parse_scenario,
+    scenario_json_schema,
 )
+from simulators.scenario_params import DEVICE_PARAMS, FAULT_PARAMS
 
 PUMP = {"id": "p1", "kind": "pump"}
 
@@ -216,7 +223,7 @@ BAD_DOCUMENTS: list[tuple[str, Any, list[str]]] = [
     (
         "model param out of the model's range",
         {"devices": [{**ELEVATOR, "params": {"floors": 0}}]},
-        ["devices[0].params", "an elevator cannot be built with {'floors': 0}", "check the values"],
+        ["devices[0].params.floors", "0 is out of range", "use 1 to 200"],
     ),
     # faults
     (
@@ -257,7 +264,7 @@ BAD_DOCUMENTS: list[tuple[str, Any, list[str]]] = [
     (
         "fault param not a number",
         doc(faults=[{"device": "p1", "type": "bearing_wear", "params": {"rate_g_per_h": "fast"}}]),
-        ["faults[0].params.rate_g_per_h", "'fast'", "not a number like 0.15"],
+        ["faults[0].params.rate_g_per_h", "'fast'", "not a number like 0.02"],
     ),
     (
         "bad fault start",
@@ -558,36 +565,206 @@ def test_any_document_either_fails_with_a_scenario_error_or_runs() -> None:
     assert outcomes["accepted"] >= 25 and outcomes["rejected"] >= 100, outcomes
 
 
-# -- gaps that remain: closing them needs knowledge only simulators/models.py has ----------
+# -- parameters: every name and range is declared -------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GAP simulators/scenario.py: fault parameter names are not checked, because the "
-    "models read them with ActiveFault.param(name, default) and declare no list; a typo "
-    "silently runs the fault with its default (rate_g_per_hour -> 0.02 g/h)",
-)
 def test_misspelt_fault_parameter_is_rejected() -> None:
     fault = {"device": "p1", "type": "bearing_wear", "params": {"rate_g_per_hour": 0.15}}
-    with pytest.raises(ScenarioError, match=r"faults\[0\]\.params"):
+    with pytest.raises(ScenarioError) as error:
         parse_scenario(doc(faults=[fault]), source="bad.yaml")
+    assert str(error.value) == (
+        "bad.yaml: faults[0].params: a bearing_wear fault takes no parameter "
+        "'rate_g_per_hour' (did you mean 'rate_g_per_h'?); choose from rate_g_per_h"
+    )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ContractError,
-    reason="GAP simulators/scenario.py: device parameters are checked for name, type and "
-    "whether the model can be built, not for physical range: nominal_current_a 1e6 is "
-    "accepted and the fleet then publishes current_a far above the contract's 200 A",
+@pytest.mark.parametrize(
+    ("fault", "fragments"),
+    [
+        (
+            {"type": "lamp_failure", "params": {"remaining_fraction": 1.5}},
+            ["faults[0].params.remaining_fraction: 1.5 is out of range; use 0 to 1"],
+        ),
+        (
+            {"type": "bearing_wear", "params": {"rate_g_per_h": -0.1}},
+            ["faults[0].params.rate_g_per_h: -0.1 is out of range; use 0 to 10"],
+        ),
+        (
+            {"type": "fault_code", "params": {"code": 70_000}},
+            ["faults[0].params.code: 70000 is out of range; use 0 to 65535"],
+        ),
+        (
+            {"type": "fault_code", "params": {"code": 42.5}},
+            ["faults[0].params.code: 42.5 is not a whole number like 1003"],
+        ),
+        (
+            {"type": "offline", "params": {"duration": 5}},
+            ["faults[0].params: an offline fault takes no parameter 'duration'; remove 'params'"],
+        ),
+        (
+            {"type": "bogus_wear"},
+            ["faults[0]: a pump cannot have fault 'bogus_wear'", "did you mean 'bearing_wear'"],
+        ),
+    ],
+    ids=lambda v: str(v)[:40],
 )
+def test_fault_parameters_are_checked_per_fault_type(
+    fault: dict[str, Any], fragments: list[str]
+) -> None:
+    device = {"device": "p1"} if fault["type"] not in ("lamp_failure", "fault_code") else {}
+    kind = {"lamp_failure": LAMP, "fault_code": ELEVATOR}.get(fault["type"], PUMP)
+    entry = {"device": kind["id"], **device, **fault}
+    with pytest.raises(ScenarioError) as error:
+        parse_scenario({"devices": [kind], "faults": [entry]}, source="bad.yaml")
+    for fragment in fragments:
+        assert f"bad.yaml: {fragment}" in str(error.value) or fragment in str(error.value)
+    assert str(error.value).startswith("bad.yaml: faults[0]")
+
+
+def test_fault_parameters_given_are_passed_on_and_defaults_stay_with_the_model() -> None:
+    fault = {"device": "l1", "type": "lamp_failure", "params": {"remaining_fraction": 0}}
+    offset = {"device": "l1", "type": "out_of_range"}
+    sc = parse_scenario({"devices": [LAMP], "faults": [fault, offset]})
+    assert sc.faults[0].params == {"remaining_fraction": 0.0}
+    assert sc.faults[1].params == {}  # the model's own per-kind offset applies
+
+
 def test_device_params_cannot_make_the_fleet_break_the_contract() -> None:
     params = {"nominal_current_a": 1e6, "on_hour": 0, "off_hour": 24}
-    try:
-        sc = parse_scenario({"devices": [{**LAMP, "params": params}]}, source="bad.yaml")
-    except ScenarioError:
-        return  # rejected up front: fine
-    for m in Fleet(sc, seed=1, start_ms=T0).advance_to(T0 + 10_000):
+    with pytest.raises(ScenarioError, match=r"nominal_current_a: 1000000\.0 is out of range"):
+        parse_scenario({"devices": [{**LAMP, "params": params}]}, source="bad.yaml")
+    # the largest values allowed still publish inside the contract
+    widest = {"nominal_current_a": 100.0, "on_hour": 0, "off_hour": 24, "daylight_lux": 1e5}
+    sc = parse_scenario(
+        {"devices": [{**LAMP, "params": widest}, {**ELEVATOR, "params": {"floors": 200}}]}
+    )
+    fleet = Fleet(sc, seed=1, start_ms=T0, rate_hz=1 / 60)
+    messages = fleet.advance_to(T0 + 86_400_000)  # a whole day: noon daylight, every hour
+    assert len(messages) > 100
+    for m in messages:
         decode_message(topic_for(m.device, m.channel), m.payload, now_ms=m.ts_ms)
+
+
+def _model_param_reads() -> dict[str, set[str]]:
+    """fault type -> the parameter names each model in simulators/models.py reads for it."""
+    reads: dict[str, set[str]] = {}
+    for model in MODELS.values():
+        source = inspect.getsource(model)
+        variable_type = dict(re.findall(r"(\w+) = _find\(faults, \"(\w+)\"\)", source))
+        for variable, name in re.findall(r"(\w+)\.param\(\"(\w+)\"", source):
+            if variable in variable_type:
+                reads.setdefault(variable_type[variable], set()).add(name)
+        for variable in re.findall(r"self\._announce\((\w+), ", source):
+            if variable in variable_type:
+                reads.setdefault(variable_type[variable], set()).add("report_event")
+    return reads
+
+
+def test_declared_fault_parameters_are_what_the_models_read() -> None:
+    reads = _model_param_reads()
+    assert reads["bearing_wear"] == {"rate_g_per_h"}  # the scan finds what it should
+    every_type = set().union(*(m.fault_types for m in MODELS.values())) | GENERIC_FAULTS
+    assert set(FAULT_PARAMS) == every_type
+    for fault_type, params in FAULT_PARAMS.items():
+        expected = reads.get(fault_type, set()) | (
+            {"offset"} if fault_type == "out_of_range" else set()
+        )
+        assert set(params.model_fields) == expected, fault_type
+
+
+def test_declared_device_parameters_are_the_model_constructors() -> None:
+    assert set(DEVICE_PARAMS) == set(MODELS)
+    for kind, model in MODELS.items():
+        arguments = list(inspect.signature(model).parameters.values())[1:]
+        declared = DEVICE_PARAMS[kind].model_fields
+        assert {p.name: p.default for p in arguments} == {
+            name: field.default for name, field in declared.items()
+        }, kind
+
+
+# -- messages name the line ------------------------------------------------------------------
+
+
+def test_file_messages_give_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "lines.yaml"
+    path.write_text(
+        "name: lines\n"
+        "devices:\n"
+        "  - {id: p1, kind: pump}\n"
+        "  - id: l1\n"
+        "    kind: lighting\n"
+        "    params:\n"
+        "      on_hours: 6\n"
+        "faults:\n"
+        "  - {device: p1, type: bearing_wear, params: {rate_g_per_h: 50}}\n"
+        "  - {device: p11, type: offline}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError) as error:
+        load_scenario(path)
+    assert str(error.value).splitlines() == [
+        f"{path}: devices[1].params: a lighting takes no parameter 'on_hours' "
+        "(did you mean 'on_hour'?); choose from daylight_lux, nominal_current_a, off_hour, "
+        "on_hour (line 7)",
+        f"{path}: faults[0].params.rate_g_per_h: 50 is out of range; use 0 to 10 (line 9)",
+    ]
+    path.write_text(path.read_text().replace("on_hours", "on_hour").replace(": 50}", ": 1}"))
+    with pytest.raises(ScenarioError) as error:
+        load_scenario(path)
+    assert str(error.value) == (
+        f"{path}: faults[1]: device 'p11' is not in 'devices' (did you mean 'p1'?); "
+        "add it there or fix the id (line 10)"
+    )
+
+
+def test_missing_keys_and_duplicates_point_at_their_entry(tmp_path: Path) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text("devices:\n  - {id: p1, kind: pump}\n  - {id: p1, kind: pump}\n")
+    with pytest.raises(ScenarioError, match=r"duplicate device ids \['p1'\].*\(line 3\)$"):
+        load_scenario(path)
+    path.write_text("devices:\n  - {id: p1, kind: pump}\nexpect:\n  - {device: p1}\n")
+    with pytest.raises(ScenarioError, match=r"expect\[0\]: missing 'fault_type'.*\(line 4\)"):
+        load_scenario(path)
+
+
+# -- the published JSON Schema ---------------------------------------------------------------
+
+SCHEMA_FILE = Path(simulators.__file__).parent / "scenario.schema.json"
+
+
+class _YamlAsEditorsSee(yaml.SafeLoader):
+    """Timestamps stay text, as in YAML 1.2 and the JSON an editor validates."""
+
+
+_YamlAsEditorsSee.yaml_implicit_resolvers = {
+    first: [r for r in resolvers if r[0] != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def test_the_published_schema_is_the_generated_one() -> None:
+    published = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    assert published == scenario_json_schema(), (
+        "regenerate: .venv/bin/facmon simulate --schema > simulators/scenario.schema.json"
+    )
+
+
+def test_the_schema_accepts_every_builtin_scenario_and_refuses_a_misspelt_parameter() -> None:
+    validator = jsonschema_rs.validator_for(scenario_json_schema())
+    paths = sorted(BUILTIN_DIR.rglob("*.yaml"))
+    assert len(paths) > 20
+    for path in paths:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlAsEditorsSee)
+        assert validator.is_valid(data), (path, [str(e) for e in validator.iter_errors(data)])
+    fault = {"device": "p1", "type": "bearing_wear", "params": {"rate_g_per_hour": 0.1}}
+    assert not validator.is_valid(doc(faults=[fault]))
+    assert validator.is_valid(doc(faults=[{**fault, "params": {"rate_g_per_h": 0.1}}]))
+    assert not validator.is_valid(doc(devices=[{**LAMP, "params": {"on_hour": 25}}]))
+
+
+def test_simulate_schema_prints_the_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["simulate", "--schema"]) == 0
+    assert json.loads(capsys.readouterr().out) == scenario_json_schema()
 
 
 def test_load_scenario_reports_unreadable_and_invalid_files(tmp_path: Path) -> None:
