@@ -15,10 +15,16 @@ from __future__ import annotations
 from collections import deque
 from typing import ClassVar
 
-from detectors.base import Detector, Finding, Severity, number
-from detectors.rolling import Persistence
+from detectors.base import Detector, DetectorConfig, Finding, Severity, number
+from detectors.decision import Persistence
 from gateway.contract import DeviceRef
 from gateway.payload import Sample
+
+
+class BruteForceConfig(DetectorConfig):
+    window_s: float = 300.0
+    threshold: int = 10  # refused credentials in the window
+    max_entries: int = 1000  # bounded state: refusals remembered at most
 
 
 class BruteForceDetector(Detector):
@@ -27,25 +33,26 @@ class BruteForceDetector(Detector):
     kinds: ClassVar[frozenset[str]] = frozenset({"access"})
     fault_type: ClassVar[str] = "credential_brute_force"
     severity: ClassVar[Severity] = Severity.MAJOR
+    Config: ClassVar[type[BruteForceConfig]] = BruteForceConfig
+    config: BruteForceConfig
 
-    def __init__(
-        self,
-        device: DeviceRef,
-        window_s: float = 300.0,
-        threshold: int = 10,
-        max_entries: int = 1000,
-    ) -> None:
-        super().__init__(device)
-        self.window_ms = int(window_s * 1000)
-        self.threshold = threshold
+    def __init__(self, device: DeviceRef, config: BruteForceConfig | None = None) -> None:
+        super().__init__(device, config)
+        c = self.config
+        self.window_ms = int(c.window_s * 1000)
+        self.threshold = c.threshold
         self.persistence = Persistence(1, 1)
-        self._events: deque[tuple[int, int]] = deque(maxlen=max_entries)
+        self._events: deque[tuple[int, int]] = deque(maxlen=c.max_entries)
         self._count = 0
         self.now_ms: int | None = None
 
-    def score(self) -> int:
-        """Refused credentials in the window."""
-        return self._count
+    def score(self, now_ms: int) -> float | None:
+        """Refused credentials in the window that ends at `now_ms` (None before any
+        sample)."""
+        if self.now_ms is None:
+            return None
+        since = max(now_ms, self.now_ms) - self.window_ms
+        return float(sum(n for ts, n in self._events if ts > since))
 
     def _expire(self, now_ms: int) -> None:
         while self._events and self._events[0][0] <= now_ms - self.window_ms:

@@ -18,10 +18,17 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detectors.base import Detector, Finding, Severity, flag, number
-from detectors.rolling import Persistence
+from detectors.base import Detector, DetectorConfig, Finding, Severity, flag, number
+from detectors.decision import Persistence
 from gateway.contract import DeviceRef
 from gateway.payload import Event, Sample
+
+
+class DoorForcedConfig(DetectorConfig):
+    grace_s: float = 10.0  # a credential this long before the opening covers it
+    min_open_s: float = 20.0
+    max_gap_s: float = 300.0  # silence longer than this: watching starts again
+    clear_samples: int = 2
 
 
 class DoorForcedDetector(Detector):
@@ -30,28 +37,28 @@ class DoorForcedDetector(Detector):
     kinds: ClassVar[frozenset[str]] = frozenset({"access"})
     fault_type: ClassVar[str] = "door_forced"
     severity: ClassVar[Severity] = Severity.CRITICAL
+    Config: ClassVar[type[DoorForcedConfig]] = DoorForcedConfig
+    config: DoorForcedConfig
 
-    def __init__(
-        self,
-        device: DeviceRef,
-        grace_s: float = 10.0,
-        min_open_s: float = 20.0,
-        max_gap_s: float = 300.0,
-        clear_samples: int = 2,
-    ) -> None:
-        super().__init__(device)
-        self.grace_ms = int(grace_s * 1000)
-        self.min_open_ms = int(min_open_s * 1000)
-        self.max_gap_ms = int(max_gap_s * 1000)
-        self.persistence = Persistence(1, clear_samples)
+    def __init__(self, device: DeviceRef, config: DoorForcedConfig | None = None) -> None:
+        super().__init__(device, config)
+        c = self.config
+        self.grace_ms = int(c.grace_s * 1000)
+        self.min_open_ms = int(c.min_open_s * 1000)
+        self.max_gap_ms = int(c.max_gap_s * 1000)
+        self.persistence = Persistence(1, c.clear_samples)
         self.last_valid_ms: int | None = None
         self.watched_since_ms: int | None = None
         self.last_ms: int | None = None
         self.opened_ms: int | None = None  # when the current opening began
         self.heard = False
 
-    def score(self, ts_ms: int) -> float:
-        """Seconds the door has stood open without a credential (0 when closed or badged)."""
+    def score(self, now_ms: int) -> float | None:
+        """Seconds the door has stood open without a credential at `now_ms` (0 when
+        closed or badged; None before the door's state is heard)."""
+        return self._open_s(now_ms) if self.heard else None
+
+    def _open_s(self, ts_ms: int) -> float:
         if self.opened_ms is None or self._credited(self.opened_ms):
             return 0.0
         return (ts_ms - self.opened_ms) / 1000
@@ -86,7 +93,7 @@ class DoorForcedDetector(Detector):
             self.watched_since_ms is not None
             and self.watched_since_ms <= self.opened_ms - self.grace_ms
         )
-        open_s = self.score(sample.ts_ms)
+        open_s = self._open_s(sample.ts_ms)
         forced = watched and open_s * 1000 >= self.min_open_ms
         if not self.persistence.observe(forced, sample.ts_ms, False):
             return []
@@ -125,4 +132,4 @@ class DoorForcedDetector(Detector):
     def fault_active(self) -> bool | None:
         if not self.heard:
             return None
-        return self.persistence.fired or self.score(self.last_ms or 0) * 1000 >= self.min_open_ms
+        return self.persistence.fired or self._open_s(self.last_ms or 0) * 1000 >= self.min_open_ms

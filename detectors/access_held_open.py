@@ -10,10 +10,15 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detectors.base import Detector, Finding, Severity, number
-from detectors.rolling import Persistence
+from detectors.base import Detector, DetectorConfig, Finding, Severity, number
+from detectors.decision import Persistence
 from gateway.contract import DeviceRef
 from gateway.payload import Sample
+
+
+class DoorHeldOpenConfig(DetectorConfig):
+    limit_s: float = 60.0
+    persist: int = 2
 
 
 class DoorHeldOpenDetector(Detector):
@@ -23,14 +28,21 @@ class DoorHeldOpenDetector(Detector):
     fault_type: ClassVar[str] = "door_held_open"
     severity: ClassVar[Severity] = Severity.MAJOR
 
-    def __init__(self, device: DeviceRef, limit_s: float = 60.0, persist: int = 2) -> None:
-        super().__init__(device)
-        self.limit_s = limit_s
-        self.persistence = Persistence(persist)
+    Config: ClassVar[type[DoorHeldOpenConfig]] = DoorHeldOpenConfig
+    config: DoorHeldOpenConfig
+
+    def __init__(self, device: DeviceRef, config: DoorHeldOpenConfig | None = None) -> None:
+        super().__init__(device, config)
+        self.limit_s = self.config.limit_s
+        self.persistence = Persistence(self.config.persist)
         self.last_score: float | None = None
 
+    def score(self, now_ms: int) -> float | None:
+        """Seconds the door was held open at the last sample (0 when closed)."""
+        return self.last_score
+
     @staticmethod
-    def score(sample: Sample) -> float:
+    def _held_s(sample: Sample) -> float:
         held = number(sample.metrics, "held_open_s")
         if sample.metrics.get("door_open") is not True or held is None:
             return 0.0
@@ -42,7 +54,7 @@ class DoorHeldOpenDetector(Detector):
             door_open is True and number(sample.metrics, "held_open_s") is None
         ):
             return []  # a partial sample (or a non-finite reading) says nothing either way
-        held_s = self.score(sample)
+        held_s = self._held_s(sample)
         self.last_score = held_s
         if not self.persistence.observe(held_s > self.limit_s, sample.ts_ms, door_open is False):
             return []

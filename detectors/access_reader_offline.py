@@ -12,10 +12,16 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detectors.base import Detector, Finding, Severity, flag
-from detectors.rolling import Sustained
+from detectors.base import Detector, DetectorConfig, Finding, Severity, flag
+from detectors.decision import Sustained
 from gateway.contract import DeviceRef
 from gateway.payload import Sample
+
+
+class ReaderOfflineConfig(DetectorConfig):
+    min_s: float = 60.0
+    min_samples: int = 2
+    clear_samples: int = 2
 
 
 class ReaderOfflineDetector(Detector):
@@ -25,16 +31,21 @@ class ReaderOfflineDetector(Detector):
     fault_type: ClassVar[str] = "reader_offline"
     severity: ClassVar[Severity] = Severity.MAJOR
 
-    def __init__(
-        self, device: DeviceRef, min_s: float = 60.0, min_samples: int = 2, clear_samples: int = 2
-    ) -> None:
-        super().__init__(device)
-        self.state = Sustained(int(min_s * 1000), 0, min_samples, clear_samples)
+    Config: ClassVar[type[ReaderOfflineConfig]] = ReaderOfflineConfig
+    config: ReaderOfflineConfig
+
+    def __init__(self, device: DeviceRef, config: ReaderOfflineConfig | None = None) -> None:
+        super().__init__(device, config)
+        c = self.config
+        self.state = Sustained(int(c.min_s * 1000), 0, c.min_samples, c.clear_samples)
         self.last_ms: int | None = None
 
-    def score(self) -> float:
-        """Seconds the reader has been silent (0 while its heartbeat is heard)."""
-        return self.state.held_ms(self.last_ms or 0) / 1000
+    def score(self, now_ms: int) -> float | None:
+        """Seconds the reader has been silent at `now_ms` (0 while its heartbeat is heard;
+        None before the first report)."""
+        if self.last_ms is None:
+            return None
+        return self.state.held_ms(max(now_ms, self.last_ms)) / 1000
 
     def update(self, sample: Sample) -> list[Finding]:
         reader_ok = flag(sample.metrics, "reader_ok")

@@ -2,8 +2,24 @@
 
 A detector instance watches one device. `update` takes one validated sample
 and returns findings (usually none); `tick` lets time-based detectors (offline)
-speak when no sample arrives. Scoring and deciding stay separate: `score`
-returns the raw statistic, `update` applies warm-up and hysteresis to it.
+speak when no sample arrives. Scoring and deciding stay separate: `score(now_ms)`
+returns the raw statistic (None while the detector cannot tell, e.g. in warm-up),
+and `update` hands it to a decider from `detectors.decision` (warm-up, persistence,
+hysteresis), as River's thresholders wrap an anomaly score.
+
+A detector's parameters are one frozen `Config` with defaults, readable back as
+`detector.config`, so that settings can later come from a file per site or device:
+
+>>> from pydantic import BaseModel, ConfigDict
+
+from gateway.contract import DeviceRef
+>>> from detectors.access_held_open import DoorHeldOpenDetector
+>>> door = DeviceRef("s", "b", "access", "d1")
+>>> DoorHeldOpenDetector(door).config.limit_s
+60.0
+>>> config = DoorHeldOpenDetector.Config.model_validate({"limit_s": 30})
+>>> DoorHeldOpenDetector(door, config).config.limit_s
+30.0
 """
 
 from __future__ import annotations
@@ -11,7 +27,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, Self, cast
+
+from pydantic import BaseModel, ConfigDict
 
 from gateway.contract import DeviceRef
 from gateway.payload import Event, MetricValue, Sample, StatusChange
@@ -37,6 +55,26 @@ class Finding:
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
+class DetectorConfig(BaseModel):
+    """A detector's parameters: frozen (shared safely by every device's instance) and
+    strict (a misspelt parameter in a settings file is an error, not a silent default).
+    Each detector subclasses it with its own fields and defaults."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @classmethod
+    def defaults(cls) -> Self:
+        """The default configuration, built once per class: being frozen, it is shared by
+        every device's detector (a fleet creates detectors by the ten thousand)."""
+        found = _DEFAULTS.get(cls)
+        if found is None:
+            found = _DEFAULTS[cls] = cls()
+        return cast(Self, found)
+
+
+_DEFAULTS: dict[type[DetectorConfig], DetectorConfig] = {}
+
+
 class Detector:
     """Base class: one instance per device, bounded state, silent during warm-up."""
 
@@ -45,9 +83,24 @@ class Detector:
     kinds: ClassVar[frozenset[str]]
     fault_type: ClassVar[str]
     severity: ClassVar[Severity] = Severity.MAJOR
+    Config: ClassVar[type[DetectorConfig]] = DetectorConfig
 
-    def __init__(self, device: DeviceRef) -> None:
+    def __init__(self, device: DeviceRef, config: DetectorConfig | None = None) -> None:
+        if config is None:
+            config = self.Config.defaults()
+        elif not isinstance(config, self.Config):
+            raise TypeError(
+                f"{type(self).__name__} takes a {self.Config.__name__}, "
+                f"not a {type(config).__name__}"
+            )
         self.device = device
+        self.config = config
+
+    def score(self, now_ms: int) -> float | None:
+        """The statistic the decision judges, as of `now_ms` (time-based detectors use it;
+        the others answer with what the last sample gave). None while the detector cannot
+        tell (warm-up, nothing heard, a window not yet full)."""
+        raise NotImplementedError
 
     def update(self, sample: Sample) -> list[Finding]:
         return []

@@ -14,12 +14,18 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detectors.base import Detector, Finding, Severity, flag, number
+from detectors.base import Detector, DetectorConfig, Finding, Severity, flag, number
+from detectors.decision import Sustained
 from detectors.elevator_levelling import AT_LANDING_FLOOR
 from detectors.elevator_trend import MOVING_MS
-from detectors.rolling import Sustained
 from gateway.contract import DeviceRef
 from gateway.payload import Event, Sample
+
+
+class EntrapmentConfig(DetectorConfig):
+    min_s: float = 30.0
+    min_samples: int = 2
+    clear_samples: int = 2
 
 
 class EntrapmentDetector(Detector):
@@ -29,16 +35,23 @@ class EntrapmentDetector(Detector):
     fault_type: ClassVar[str] = "entrapment"
     severity: ClassVar[Severity] = Severity.CRITICAL
 
-    def __init__(
-        self, device: DeviceRef, min_s: float = 30.0, min_samples: int = 2, clear_samples: int = 2
-    ) -> None:
-        super().__init__(device)
-        self.state = Sustained(int(min_s * 1000), 0, min_samples, clear_samples)
+    Config: ClassVar[type[EntrapmentConfig]] = EntrapmentConfig
+    config: EntrapmentConfig
+
+    def __init__(self, device: DeviceRef, config: EntrapmentConfig | None = None) -> None:
+        super().__init__(device, config)
+        c = self.config
+        self.state = Sustained(int(c.min_s * 1000), 0, c.min_samples, c.clear_samples)
         self.heard = False
+        self.off_landing: float | None = None
         self.last_position: float | None = None
 
+    def score(self, now_ms: int) -> float | None:
+        """How far the car stood from a landing at the last sample (see `_off_landing`)."""
+        return self.off_landing
+
     @staticmethod
-    def score(sample: Sample) -> float | None:
+    def _off_landing(sample: Sample) -> float | None:
         """How far the standing, closed car is from a landing, in floors (0 when it moves,
         has its doors open or stands at a landing; None for a sample without the signals)."""
         speed = number(sample.metrics, "speed_ms")
@@ -51,10 +64,11 @@ class EntrapmentDetector(Detector):
         return abs(position - round(position))
 
     def update(self, sample: Sample) -> list[Finding]:
-        off_landing = self.score(sample)
+        off_landing = self._off_landing(sample)
         if off_landing is None:
             return []
         self.heard = True
+        self.off_landing = off_landing
         self.last_position = number(sample.metrics, "position_floor")
         trapped = off_landing > AT_LANDING_FLOOR
         if not self.state.observe(trapped, sample.ts_ms):

@@ -13,12 +13,18 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detectors.base import Detector, Finding, Severity, number
-from detectors.rolling import Sustained
+from detectors.base import Detector, DetectorConfig, Finding, Severity, number
+from detectors.decision import Sustained
 from gateway.contract import DeviceRef
 from gateway.payload import Event, Sample
 
 MAX_CODES = 10  # codes kept per episode, for the evidence
+
+
+class FaultCodeConfig(DetectorConfig):
+    min_s: float = 60.0
+    min_samples: int = 2
+    clear_samples: int = 3
 
 
 class FaultCodeDetector(Detector):
@@ -28,18 +34,20 @@ class FaultCodeDetector(Detector):
     fault_type: ClassVar[str] = "fault_code"
     severity: ClassVar[Severity] = Severity.MAJOR
 
-    def __init__(
-        self, device: DeviceRef, min_s: float = 60.0, min_samples: int = 2, clear_samples: int = 3
-    ) -> None:
-        super().__init__(device)
-        self.state = Sustained(int(min_s * 1000), 0, min_samples, clear_samples)
+    Config: ClassVar[type[FaultCodeConfig]] = FaultCodeConfig
+    config: FaultCodeConfig
+
+    def __init__(self, device: DeviceRef, config: FaultCodeConfig | None = None) -> None:
+        super().__init__(device, config)
+        c = self.config
+        self.state = Sustained(int(c.min_s * 1000), 0, c.min_samples, c.clear_samples)
         self.heard = False
         self.code = 0
         self.codes: list[int] = []
 
-    def score(self) -> int:
-        """The code last reported (0 = no fault)."""
-        return self.code
+    def score(self, now_ms: int) -> float | None:
+        """The code last reported (0 = no fault; None before the first)."""
+        return float(self.code) if self.heard else None
 
     def _remember(self, code: int) -> None:
         if code and code not in self.codes and len(self.codes) < MAX_CODES:

@@ -16,13 +16,21 @@ from __future__ import annotations
 from collections import deque
 from typing import ClassVar
 
-from detectors.base import Detector, Finding, Severity, number
+from detectors.base import Detector, DetectorConfig, Finding, Severity, number
+from detectors.decision import Hysteresis
 from detectors.elevator_trend import MOVING_MS
-from detectors.rolling import Persistence, median_of
+from detectors.rolling import median_of
 from gateway.contract import DeviceRef
 from gateway.payload import Sample
 
 AT_LANDING_FLOOR = 0.1  # a car further than this from a whole floor is between floors
+
+
+class LevellingErrorConfig(DetectorConfig):
+    limit_mm: float = 10.0
+    window: int = 15
+    persist: int = 5
+    clear_needed: int = 15
 
 
 class LevellingErrorDetector(Detector):
@@ -33,22 +41,19 @@ class LevellingErrorDetector(Detector):
     severity: ClassVar[Severity] = Severity.MAJOR
     metric: ClassVar[str] = "levelling_error_mm"
 
-    def __init__(
-        self,
-        device: DeviceRef,
-        limit_mm: float = 10.0,
-        window: int = 15,
-        persist: int = 5,
-        clear_needed: int = 15,
-    ) -> None:
-        super().__init__(device)
-        self.limit_mm = limit_mm
-        self.recent: deque[float] = deque(maxlen=window)
-        self.persistence = Persistence(persist, clear_needed)
+    Config: ClassVar[type[LevellingErrorConfig]] = LevellingErrorConfig
+    config: LevellingErrorConfig
 
-    def score(self) -> float:
-        """Median absolute levelling error over the window, in mm."""
-        return median_of(self.recent) if self.recent else 0.0
+    def __init__(self, device: DeviceRef, config: LevellingErrorConfig | None = None) -> None:
+        super().__init__(device, config)
+        c = self.config
+        self.limit_mm = c.limit_mm
+        self.recent: deque[float] = deque(maxlen=c.window)
+        self.persistence = Hysteresis(c.persist, c.clear_needed)
+
+    def score(self, now_ms: int) -> float | None:
+        """Median absolute levelling error over the window, in mm (None until it is full)."""
+        return median_of(self.recent) if len(self.recent) == self.recent.maxlen else None
 
     def update(self, sample: Sample) -> list[Finding]:
         error = number(sample.metrics, self.metric)
@@ -63,9 +68,8 @@ class LevellingErrorDetector(Detector):
         self.recent.append(abs(error))
         if len(self.recent) < (self.recent.maxlen or 0):
             return []
-        median = self.score()
-        clear = median < 0.5 * self.limit_mm
-        if not self.persistence.observe(median > self.limit_mm, sample.ts_ms, clear):
+        median = median_of(self.recent)
+        if not self.persistence.decide(median, self.limit_mm, 0.5 * self.limit_mm, sample.ts_ms):
             return []
         return [
             self.finding(

@@ -17,7 +17,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detectors.elevator_trend import RunningCarTrendDetector
+from detectors.elevator_trend import RunningCarTrendConfig, RunningCarTrendDetector
+
+
+class MotorCurrentTrendConfig(RunningCarTrendConfig):
+    limit_factor: float = 1.3
+    rise_margin: float = 0.15
 
 
 class MotorCurrentTrendDetector(RunningCarTrendDetector):
@@ -31,5 +36,4 @@ class MotorCurrentTrendDetector(RunningCarTrendDetector):
     level_digits: ClassVar[int] = 1
     slope_digits: ClassVar[int] = 2
     evidence_digits: ClassVar[int] = 3
-    default_limit_factor: ClassVar[float] = 1.3
-    default_rise_margin: ClassVar[float] = 0.15
+    Config: ClassVar[type[MotorCurrentTrendConfig]] = MotorCurrentTrendConfig

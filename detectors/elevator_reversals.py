@@ -18,10 +18,20 @@ from __future__ import annotations
 from collections import deque
 from typing import ClassVar
 
-from detectors.base import Detector, Finding, Severity, number
-from detectors.rolling import Persistence
+from detectors.base import Detector, DetectorConfig, Finding, Severity, number
+from detectors.decision import Hysteresis
 from gateway.contract import DeviceRef
 from gateway.payload import Sample
+
+
+class DoorReversalConfig(DetectorConfig):
+    warmup_trips: int = 200
+    window_trips: int = 200
+    rel_factor: float = 3.0
+    abs_margin: float = 0.15
+    persist: int = 3
+    clear_needed: int = 10
+    max_entries: int = 2_000  # bounded state: samples kept in the window at most
 
 
 class DoorReversalDetector(Detector):
@@ -31,24 +41,18 @@ class DoorReversalDetector(Detector):
     fault_type: ClassVar[str] = "door_reversals"
     severity: ClassVar[Severity] = Severity.MAJOR
 
-    def __init__(
-        self,
-        device: DeviceRef,
-        warmup_trips: int = 200,
-        window_trips: int = 200,
-        rel_factor: float = 3.0,
-        abs_margin: float = 0.15,
-        persist: int = 3,
-        clear_needed: int = 10,
-        max_entries: int = 2_000,
-    ) -> None:
-        super().__init__(device)
-        self.warmup_trips = warmup_trips
-        self.window_trips = window_trips
-        self.rel_factor = rel_factor
-        self.abs_margin = abs_margin
-        self.max_entries = max_entries
-        self.persistence = Persistence(persist, clear_needed)
+    Config: ClassVar[type[DoorReversalConfig]] = DoorReversalConfig
+    config: DoorReversalConfig
+
+    def __init__(self, device: DeviceRef, config: DoorReversalConfig | None = None) -> None:
+        super().__init__(device, config)
+        c = self.config
+        self.warmup_trips = c.warmup_trips
+        self.window_trips = c.window_trips
+        self.rel_factor = c.rel_factor
+        self.abs_margin = c.abs_margin
+        self.max_entries = c.max_entries
+        self.persistence = Hysteresis(c.persist, c.clear_needed)
         self.baseline: float | None = None
         self._warm_trips = 0
         self._warm_reversals = 0
@@ -61,8 +65,13 @@ class DoorReversalDetector(Detector):
         assert self.baseline is not None
         return max(self.rel_factor * self.baseline, self.baseline + self.abs_margin)
 
-    def score(self) -> float:
-        """Reversals per trip over the window (0 before any trip)."""
+    def score(self, now_ms: int) -> float | None:
+        """Reversals per trip over the window (None until the warm-up and a full window)."""
+        if self.baseline is None or self._trips < self.window_trips:
+            return None
+        return self._rate()
+
+    def _rate(self) -> float:
         return self._reversals / self._trips if self._trips else 0.0
 
     def _add(self, trips: int, reversals: int) -> None:
@@ -94,9 +103,9 @@ class DoorReversalDetector(Detector):
             return []
         if trips_n == 0 or self._trips < self.window_trips:
             return []
-        rate, limit = self.score(), self.limit
-        clear = rate < self.baseline + 0.5 * (limit - self.baseline)
-        if not self.persistence.observe(rate > limit, sample.ts_ms, clear):
+        rate, limit = self._rate(), self.limit
+        clear_below = self.baseline + 0.5 * (limit - self.baseline)
+        if not self.persistence.decide(rate, limit, clear_below, sample.ts_ms):
             return []
         return [
             self.finding(

@@ -10,12 +10,23 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detectors.base import Detector, Finding, Severity, number
+from detectors.base import Detector, DetectorConfig, Finding, Severity, number
 from detectors.trend import TrendTracker
 from gateway.contract import DeviceRef
 from gateway.payload import Sample
 
 MOVING_MS = 0.05  # below this the car is standing (levelling creep included)
+
+
+class RunningCarTrendConfig(DetectorConfig):
+    """Buckets of `bucket_s`; the limit is `limit_factor` x the learnt baseline, and a
+    rise counts once the level is `rise_margin` above it (each subclass sets these)."""
+
+    bucket_s: float = 600.0
+    warmup_buckets: int = 6
+    limit_factor: float
+    rise_margin: float
+    horizon_h: float = 7 * 24.0
 
 
 class RunningCarTrendDetector(Detector):
@@ -28,30 +39,24 @@ class RunningCarTrendDetector(Detector):
     level_digits: ClassVar[int]
     slope_digits: ClassVar[int]
     evidence_digits: ClassVar[int] = 5
-    default_limit_factor: ClassVar[float]
-    default_rise_margin: ClassVar[float]
+    Config: ClassVar[type[RunningCarTrendConfig]] = RunningCarTrendConfig
+    config: RunningCarTrendConfig
 
-    def __init__(
-        self,
-        device: DeviceRef,
-        bucket_s: float = 600.0,
-        warmup_buckets: int = 6,
-        limit_factor: float | None = None,
-        rise_margin: float | None = None,
-        horizon_h: float = 7 * 24.0,
-    ) -> None:
-        super().__init__(device)
+    def __init__(self, device: DeviceRef, config: RunningCarTrendConfig | None = None) -> None:
+        super().__init__(device, config)
+        c = self.config
         self.trend = TrendTracker(
-            bucket_s=bucket_s,
-            warmup_buckets=warmup_buckets,
-            limit_factor=self.default_limit_factor if limit_factor is None else limit_factor,
-            rise_margin=self.default_rise_margin if rise_margin is None else rise_margin,
-            horizon_h=horizon_h,
+            bucket_s=c.bucket_s,
+            warmup_buckets=c.warmup_buckets,
+            limit_factor=c.limit_factor,
+            rise_margin=c.rise_margin,
+            horizon_h=c.horizon_h,
         )
 
-    def score(self) -> tuple[float, float, float]:
-        """Slope of the reading while running, per hour, with its 95 % bounds."""
-        return self.trend.score()
+    def score(self, now_ms: int) -> float | None:
+        """Slope of the reading while running, per hour (None until the trend is fitted;
+        `trend.fit()` gives its 95 % bounds too)."""
+        return self.trend.fit()[0] if self.trend.ready else None
 
     def usable(self, value: float) -> bool:
         """Whether a reading may join the trend (subclasses drop broken-sensor values)."""

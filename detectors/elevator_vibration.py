@@ -16,8 +16,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detectors.elevator_trend import RunningCarTrendDetector
+from detectors.elevator_trend import RunningCarTrendConfig, RunningCarTrendDetector
 from detectors.generic_out_of_range import plausible
+
+
+class CarVibrationTrendConfig(RunningCarTrendConfig):
+    limit_factor: float = 1.5
+    rise_margin: float = 0.2
 
 
 class CarVibrationTrendDetector(RunningCarTrendDetector):
@@ -30,8 +35,7 @@ class CarVibrationTrendDetector(RunningCarTrendDetector):
     per_day: ClassVar[str] = "m/s2 a day"
     level_digits: ClassVar[int] = 3
     slope_digits: ClassVar[int] = 3
-    default_limit_factor: ClassVar[float] = 1.5
-    default_rise_margin: ClassVar[float] = 0.2
+    Config: ClassVar[type[CarVibrationTrendConfig]] = CarVibrationTrendConfig
 
     def usable(self, value: float) -> bool:
         # A broken sensor (gravity in the RMS ...) is out_of_range's finding.

@@ -25,9 +25,10 @@ from collections import deque
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
-from detectors.base import Detector, Finding, Severity, number
+from detectors.base import Detector, DetectorConfig, Finding, Severity, number
+from detectors.decision import Persistence
 from detectors.generic_stuck import gate_open
-from detectors.rolling import Persistence, median_of
+from detectors.rolling import median_of
 from gateway.contract import DeviceRef
 from gateway.payload import Sample
 
@@ -68,6 +69,12 @@ def plausible(kind: str, metric: str, value: float) -> bool:
     return True
 
 
+class OutOfRangeConfig(DetectorConfig):
+    window: int = 5
+    persist: int = 3
+    clear_needed: int = 5
+
+
 class OutOfRangeDetector(Detector):
     name: ClassVar[str] = "generic_out_of_range"
     version: ClassVar[str] = "1"
@@ -75,24 +82,28 @@ class OutOfRangeDetector(Detector):
     fault_type: ClassVar[str] = "out_of_range"
     severity: ClassVar[Severity] = Severity.MAJOR
 
-    def __init__(
-        self, device: DeviceRef, window: int = 5, persist: int = 3, clear_needed: int = 5
-    ) -> None:
-        super().__init__(device)
+    Config: ClassVar[type[OutOfRangeConfig]] = OutOfRangeConfig
+    config: OutOfRangeConfig
+
+    def __init__(self, device: DeviceRef, config: OutOfRangeConfig | None = None) -> None:
+        super().__init__(device, config)
+        c = self.config
         self.bands = PLAUSIBLE.get(device.kind, ())
         self.recent: dict[str, deque[float]] = {
-            band.metric: deque(maxlen=window) for band in self.bands
+            band.metric: deque(maxlen=c.window) for band in self.bands
         }
         # readings outside the clear band in each window: while none is, the median is
         # inside and need not be computed (nearly every sample of a healthy device)
         self.strays = dict.fromkeys(self.recent, 0)
-        self.persistence = Persistence(persist, clear_needed)
+        self.persistence = Persistence(c.persist, c.clear_needed)
         self.heard = False
         self.outside: tuple[str, float, float, float] | None = None
 
-    def score(self) -> float:
+    def score(self, now_ms: int) -> float | None:
         """How far the worst median lies outside its band, as a share of the band's width
-        (0 inside)."""
+        (0 inside; None before a judged reading)."""
+        if not self.heard:
+            return None
         worst = 0.0
         for band in self.bands:
             window = self.recent[band.metric]

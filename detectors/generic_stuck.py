@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Final
 
-from detectors.base import Detector, Finding, Severity, flag, number
-from detectors.rolling import Persistence
+from detectors.base import Detector, DetectorConfig, Finding, Severity, flag, number
+from detectors.decision import Persistence
 from gateway.contract import DeviceRef
 from gateway.payload import MetricValue, Sample
 
@@ -68,6 +68,14 @@ class _Track:
         self.run_start_ms = 0
 
 
+class StuckSensorConfig(DetectorConfig):
+    learn_samples: int = 50  # pairs of readings that tell whether a signal is noisy
+    min_change_share: float = 0.9
+    min_run: int = 30
+    min_span_s: float = 600.0
+    clear_samples: int = 10
+
+
 class StuckSensorDetector(Detector):
     name: ClassVar[str] = "generic_stuck_sensor"
     version: ClassVar[str] = "1"
@@ -75,22 +83,18 @@ class StuckSensorDetector(Detector):
     fault_type: ClassVar[str] = "stuck_sensor"
     severity: ClassVar[Severity] = Severity.MAJOR
 
-    def __init__(
-        self,
-        device: DeviceRef,
-        learn_samples: int = 50,
-        min_change_share: float = 0.9,
-        min_run: int = 30,
-        min_span_s: float = 600.0,
-        clear_samples: int = 10,
-    ) -> None:
-        super().__init__(device)
+    Config: ClassVar[type[StuckSensorConfig]] = StuckSensorConfig
+    config: StuckSensorConfig
+
+    def __init__(self, device: DeviceRef, config: StuckSensorConfig | None = None) -> None:
+        super().__init__(device, config)
+        c = self.config
         self.metrics = STUCK_METRICS.get(device.kind, ())
-        self.learn_samples = learn_samples
-        self.min_change_share = min_change_share
-        self.min_run = min_run
-        self.min_span_ms = int(min_span_s * 1000)
-        self.persistence = Persistence(1, clear_samples)
+        self.learn_samples = c.learn_samples
+        self.min_change_share = c.min_change_share
+        self.min_run = c.min_run
+        self.min_span_ms = int(c.min_span_s * 1000)
+        self.persistence = Persistence(1, c.clear_samples)
         self.tracks = {metric: _Track() for metric, _ in self.metrics}
         self.worst: tuple[str, float, int, int] | None = None  # metric, value, run, start
         self._learnt = False  # has any track learnt whether it is noisy?
@@ -99,9 +103,12 @@ class StuckSensorDetector(Detector):
     def learnt(self) -> bool:
         return self._learnt
 
-    def score(self) -> int:
-        """Longest current run of identical values among the judged signals."""
-        return max((t.run for t in self.tracks.values() if t.noisy), default=0)
+    def score(self, now_ms: int) -> float | None:
+        """Longest current run of identical values among the judged signals (None until a
+        signal has learnt whether it is noisy)."""
+        if not self.learnt:
+            return None
+        return float(max((t.run for t in self.tracks.values() if t.noisy), default=0))
 
     def _observe(self, track: _Track, value: float, ts_ms: int) -> None:
         if track.last is not None:

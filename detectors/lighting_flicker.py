@@ -18,10 +18,20 @@ from __future__ import annotations
 from collections import deque
 from typing import ClassVar
 
-from detectors.base import Detector, Finding, Severity, flag, number
-from detectors.rolling import Persistence, mad_sigma_of, median_of
+from detectors.base import Detector, DetectorConfig, Finding, Severity, flag, number
+from detectors.decision import Hysteresis
+from detectors.rolling import mad_sigma_of, median_of
 from gateway.contract import DeviceRef
 from gateway.payload import Sample
+
+
+class FlickerConfig(DetectorConfig):
+    window: int = 15
+    warmup_windows: int = 10
+    min_cv: float = 0.10
+    rel_factor: float = 4.0
+    persist: int = 5
+    clear_needed: int = 15
 
 
 class FlickerDetector(Detector):
@@ -31,22 +41,17 @@ class FlickerDetector(Detector):
     fault_type: ClassVar[str] = "flicker"
     severity: ClassVar[Severity] = Severity.MINOR
 
-    def __init__(
-        self,
-        device: DeviceRef,
-        window: int = 15,
-        warmup_windows: int = 10,
-        min_cv: float = 0.10,
-        rel_factor: float = 4.0,
-        persist: int = 5,
-        clear_needed: int = 15,
-    ) -> None:
-        super().__init__(device)
-        self.recent: deque[float] = deque(maxlen=window)
-        self.warmup: deque[float] = deque(maxlen=warmup_windows)
-        self.min_cv = min_cv
-        self.rel_factor = rel_factor
-        self.persistence = Persistence(persist, clear_needed)
+    Config: ClassVar[type[FlickerConfig]] = FlickerConfig
+    config: FlickerConfig
+
+    def __init__(self, device: DeviceRef, config: FlickerConfig | None = None) -> None:
+        super().__init__(device, config)
+        c = self.config
+        self.recent: deque[float] = deque(maxlen=c.window)
+        self.warmup: deque[float] = deque(maxlen=c.warmup_windows)
+        self.min_cv = c.min_cv
+        self.rel_factor = c.rel_factor
+        self.persistence = Hysteresis(c.persist, c.clear_needed)
         self.baseline_cv: float | None = None
         self.was_on: bool | None = None
 
@@ -55,8 +60,13 @@ class FlickerDetector(Detector):
         assert self.baseline_cv is not None
         return max(self.min_cv, self.rel_factor * self.baseline_cv)
 
-    def score(self) -> float:
-        """Robust CV of the on-state current over the window (0 while it is not full)."""
+    def score(self, now_ms: int) -> float | None:
+        """Robust CV of the on-state current over the window (None until the baseline is
+        learnt)."""
+        return None if self.baseline_cv is None else self._cv()
+
+    def _cv(self) -> float:
+        """The robust CV (0 while the window is not full)."""
         if len(self.recent) < (self.recent.maxlen or 0):
             return 0.0
         centre = median_of(self.recent)
@@ -74,14 +84,14 @@ class FlickerDetector(Detector):
         self.recent.append(current)
         if len(self.recent) < (self.recent.maxlen or 0) or median_of(self.recent) <= 0:
             return []
-        cv = self.score()
+        cv = self._cv()
         if self.baseline_cv is None:
             self.warmup.append(cv)
             if len(self.warmup) == self.warmup.maxlen:
                 self.baseline_cv = median_of(self.warmup)
             return []
         limit = self.limit
-        if not self.persistence.observe(cv > limit, sample.ts_ms, cv < 0.5 * limit):
+        if not self.persistence.decide(cv, limit, 0.5 * limit, sample.ts_ms):
             return []
         return [
             self.finding(

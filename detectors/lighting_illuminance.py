@@ -17,10 +17,20 @@ from __future__ import annotations
 from collections import deque
 from typing import ClassVar
 
-from detectors.base import Detector, Finding, Severity, flag, number
-from detectors.rolling import Persistence, median_of
+from detectors.base import Detector, DetectorConfig, Finding, Severity, flag, number
+from detectors.decision import Hysteresis
+from detectors.rolling import median_of
 from gateway.contract import DeviceRef
 from gateway.payload import Sample
+
+
+class IlluminanceLowConfig(DetectorConfig):
+    standard_lux: float = 75.0  # the lighting standard for the space (EN 12464-1)
+    window: int = 15
+    persist: int = 5
+    clear_needed: int = 15
+    clear_ratio: float = 1.2  # re-armed above this x the standard
+    warm_up_s: float = 120.0  # after switch-on, lamps run up to full output
 
 
 class IlluminanceLowDetector(Detector):
@@ -30,28 +40,23 @@ class IlluminanceLowDetector(Detector):
     fault_type: ClassVar[str] = "illuminance_low"
     severity: ClassVar[Severity] = Severity.MAJOR
 
-    def __init__(
-        self,
-        device: DeviceRef,
-        standard_lux: float = 75.0,
-        window: int = 15,
-        persist: int = 5,
-        clear_needed: int = 15,
-        clear_ratio: float = 1.2,
-        warm_up_s: float = 120.0,
-    ) -> None:
-        super().__init__(device)
-        self.standard_lux = standard_lux
-        self.recent: deque[float] = deque(maxlen=window)
-        self.persistence = Persistence(persist, clear_needed)
-        self.clear_ratio = clear_ratio
-        self.warm_up_ms = int(warm_up_s * 1000)
+    Config: ClassVar[type[IlluminanceLowConfig]] = IlluminanceLowConfig
+    config: IlluminanceLowConfig
+
+    def __init__(self, device: DeviceRef, config: IlluminanceLowConfig | None = None) -> None:
+        super().__init__(device, config)
+        c = self.config
+        self.standard_lux = c.standard_lux
+        self.recent: deque[float] = deque(maxlen=c.window)
+        self.persistence = Hysteresis(c.persist, c.clear_needed, rising=False)
+        self.clear_ratio = c.clear_ratio
+        self.warm_up_ms = int(c.warm_up_s * 1000)
         self.on_since_ms: int | None = None
         self.was_on: bool | None = None
 
-    def score(self) -> float:
-        """Median illuminance over the window, in lx."""
-        return median_of(self.recent) if self.recent else 0.0
+    def score(self, now_ms: int) -> float | None:
+        """Median illuminance over the window, in lx (None until it is full)."""
+        return median_of(self.recent) if len(self.recent) == self.recent.maxlen else None
 
     def update(self, sample: Sample) -> list[Finding]:
         on = flag(sample.metrics, "on")
@@ -68,9 +73,9 @@ class IlluminanceLowDetector(Detector):
         self.recent.append(lux)
         if len(self.recent) < (self.recent.maxlen or 0):
             return []
-        median = self.score()
-        clear = median > self.standard_lux * self.clear_ratio
-        if not self.persistence.observe(median < self.standard_lux, sample.ts_ms, clear):
+        median = median_of(self.recent)
+        clear_above = self.standard_lux * self.clear_ratio
+        if not self.persistence.decide(median, self.standard_lux, clear_above, sample.ts_ms):
             return []
         return [
             self.finding(

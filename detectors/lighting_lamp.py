@@ -12,10 +12,18 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detectors.base import Detector, Finding, Severity, number
-from detectors.rolling import Persistence, RollingWindow
+from detectors.base import Detector, DetectorConfig, Finding, Severity, number
+from detectors.decision import Hysteresis
+from detectors.rolling import RollingWindow
 from gateway.contract import DeviceRef
 from gateway.payload import Sample
+
+
+class LampFailureConfig(DetectorConfig):
+    warmup: int = 30
+    window: int = 5
+    persist: int = 5
+    min_ratio: float = 0.6  # of the learnt current
 
 
 class LampFailureDetector(Detector):
@@ -25,24 +33,27 @@ class LampFailureDetector(Detector):
     fault_type: ClassVar[str] = "lamp_failure"
     severity: ClassVar[Severity] = Severity.MAJOR
 
-    def __init__(
-        self,
-        device: DeviceRef,
-        warmup: int = 30,
-        window: int = 5,
-        persist: int = 5,
-        min_ratio: float = 0.6,
-    ) -> None:
-        super().__init__(device)
-        self.warmup = RollingWindow(warmup)
-        self.recent = RollingWindow(window)
+    Config: ClassVar[type[LampFailureConfig]] = LampFailureConfig
+    config: LampFailureConfig
+
+    def __init__(self, device: DeviceRef, config: LampFailureConfig | None = None) -> None:
+        super().__init__(device, config)
+        c = self.config
+        self.warmup = RollingWindow(c.warmup)
+        self.recent = RollingWindow(c.window)
         # Re-arming needs several windows of normal draw: an intermittent driver
         # fault stays one finding.
-        self.persistence = Persistence(persist, clear_needed=4 * window)
-        self.min_ratio = min_ratio
+        self.persistence = Hysteresis(c.persist, 4 * c.window, rising=False)
+        self.min_ratio = c.min_ratio
         self.expected_a: float | None = None
 
-    def score(self) -> float:
+    def score(self, now_ms: int) -> float | None:
+        """The window's median current as a share of the learnt one (None until both)."""
+        if self.expected_a is None or not self.recent.full:
+            return None
+        return self._ratio()
+
+    def _ratio(self) -> float:
         if not self.expected_a:
             return 1.0
         return self.recent.median() / self.expected_a
@@ -69,9 +80,8 @@ class LampFailureDetector(Detector):
             # window (a healthy circuit, nearly every sample).
             self.persistence.observe(False, sample.ts_ms, True)
             return []
-        ratio = self.score()
-        clear = ratio > clear_above
-        if not self.persistence.observe(ratio < self.min_ratio, sample.ts_ms, clear):
+        ratio = self._ratio()
+        if not self.persistence.decide(ratio, self.min_ratio, clear_above, sample.ts_ms):
             return []
         return [
             self.finding(

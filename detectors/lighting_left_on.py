@@ -29,12 +29,22 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from detectors.base import Detector, Finding, Severity, flag, number
-from detectors.rolling import Sustained
+from detectors.base import Detector, DetectorConfig, Finding, Severity, flag, number
+from detectors.decision import Sustained
 from gateway.contract import DeviceRef
 from gateway.payload import Sample
 
 HOUR_MS = 3_600_000
+
+
+class LightsLeftOnConfig(DetectorConfig):
+    hold_s: float = 1800.0
+    min_seen_s: float = 1800.0  # observed time per hour of day before it is judged
+    memory_h: float = 7.0  # the learnt schedule forgets with this time constant
+    off_share: float = 0.05  # an hour lit less than this share is a dark hour
+    bright_lux: float = 2000.0
+    max_gap_s: float = 600.0
+    clear_samples: int = 3
 
 
 class LightsLeftOnDetector(Detector):
@@ -44,24 +54,18 @@ class LightsLeftOnDetector(Detector):
     fault_type: ClassVar[str] = "lights_left_on"
     severity: ClassVar[Severity] = Severity.MINOR
 
-    def __init__(
-        self,
-        device: DeviceRef,
-        hold_s: float = 1800.0,
-        min_seen_s: float = 1800.0,
-        memory_h: float = 7.0,
-        off_share: float = 0.05,
-        bright_lux: float = 2000.0,
-        max_gap_s: float = 600.0,
-        clear_samples: int = 3,
-    ) -> None:
-        super().__init__(device)
-        self.state = Sustained(int(hold_s * 1000), 0, 2, clear_samples)
-        self.min_seen_s = min_seen_s
-        self.memory_s = memory_h * 3600
-        self.off_share = off_share
-        self.bright_lux = bright_lux
-        self.max_gap_ms = int(max_gap_s * 1000)
+    Config: ClassVar[type[LightsLeftOnConfig]] = LightsLeftOnConfig
+    config: LightsLeftOnConfig
+
+    def __init__(self, device: DeviceRef, config: LightsLeftOnConfig | None = None) -> None:
+        super().__init__(device, config)
+        c = self.config
+        self.state = Sustained(int(c.hold_s * 1000), 0, 2, c.clear_samples)
+        self.min_seen_s = c.min_seen_s
+        self.memory_s = c.memory_h * 3600
+        self.off_share = c.off_share
+        self.bright_lux = c.bright_lux
+        self.max_gap_ms = int(c.max_gap_s * 1000)
         self.lit_s = [0.0] * 24
         self.seen_s = [0.0] * 24
         self.last_ts: int | None = None
@@ -96,9 +100,10 @@ class LightsLeftOnDetector(Detector):
             return False
         return all(self.learnt_dark(h) for h in (hour - 1, hour, hour + 1))
 
-    def score(self, ts_ms: int) -> float:
-        """Seconds the circuit has been lit while it should be dark (0 when it should not)."""
-        return self.state.held_ms(ts_ms) / 1000
+    def score(self, now_ms: int) -> float | None:
+        """Seconds the circuit has been lit while it should be dark (0 when it should not;
+        None until the schedule is learnt)."""
+        return self.state.held_ms(now_ms) / 1000 if self._ready else None
 
     def update(self, sample: Sample) -> list[Finding]:
         on = flag(sample.metrics, "on")

@@ -17,9 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
-from detectors.base import Detector, Finding, Severity
+from detectors.base import Detector, DetectorConfig, Finding, Severity
 from gateway.contract import DeviceRef
 from gateway.payload import Event, Sample, StatusChange
+
+
+class OfflineConfig(DetectorConfig):
+    offline_after_ms: int = 120_000  # silence this long is an outage
+    will_grace_ms: int | None = None  # after a last will; None: `offline_after_ms`
 
 
 class OfflineDetector(Detector):
@@ -29,17 +34,20 @@ class OfflineDetector(Detector):
     fault_type: ClassVar[str] = "offline"
     severity: ClassVar[Severity] = Severity.MAJOR
 
+    Config: ClassVar[type[OfflineConfig]] = OfflineConfig
+    config: OfflineConfig
+
     def __init__(
         self,
         device: DeviceRef,
         wall_clock_ms: Callable[[], int],
-        offline_after_ms: int = 120_000,
-        will_grace_ms: int | None = None,
+        config: OfflineConfig | None = None,
     ) -> None:
-        super().__init__(device)
+        super().__init__(device, config)
+        c = self.config
         self.wall_clock_ms = wall_clock_ms
-        self.offline_after_ms = offline_after_ms
-        self.will_grace_ms = offline_after_ms if will_grace_ms is None else will_grace_ms
+        self.offline_after_ms = c.offline_after_ms
+        self.will_grace_ms = c.offline_after_ms if c.will_grace_ms is None else c.will_grace_ms
         self.last_heard_ms: int | None = None
         self.will_received_ms: int | None = None
         self.reported = False
@@ -72,10 +80,10 @@ class OfflineDetector(Detector):
             return now_ms - self.last_heard_ms, self.last_heard_ms, "silence"
         return None
 
-    def score(self, now_ms: int) -> float:
-        """Milliseconds the device has been gone (0 while it is heard from)."""
+    def score(self, now_ms: int) -> float | None:
+        """Milliseconds the device has been gone at `now_ms` (None before it is heard)."""
         gone = self._gone(now_ms)
-        return float(gone[0]) if gone else 0.0
+        return float(gone[0]) if gone else None
 
     def tick(self, now_ms: int) -> list[Finding]:
         gone = self._gone(now_ms)

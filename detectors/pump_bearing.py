@@ -15,11 +15,25 @@ from __future__ import annotations
 from collections import deque
 from typing import ClassVar
 
-from detectors.base import Detector, Finding, Severity, number
-from detectors.rolling import Persistence, RollingWindow, median_of
+from detectors.base import Detector, DetectorConfig, Finding, Severity, number
+from detectors.decision import Persistence
+from detectors.rolling import RollingWindow, median_of
 from detectors.trend import finite_hours, steepest_rising_trend
 from gateway.contract import DeviceRef
 from gateway.payload import Sample
+
+
+class BearingWearConfig(DetectorConfig):
+    bucket_s: float = 60.0
+    warmup_buckets: int = 10
+    trend_buckets: int = 120
+    min_trend_buckets: int = 8
+    limit_factor: float = 1.5  # the alarm limit, x the learnt baseline
+    rise_margin: float = 0.05
+    horizon_h: float = 7 * 24.0
+    persist: int = 3
+    short_trend_buckets: int = 30
+    max_bucket_samples: int = 600
 
 
 class BearingWearDetector(Detector):
@@ -30,33 +44,24 @@ class BearingWearDetector(Detector):
     severity: ClassVar[Severity] = Severity.MAJOR
     metric: ClassVar[str] = "accelerometer1_rms_g"
 
-    def __init__(
-        self,
-        device: DeviceRef,
-        bucket_s: float = 60.0,
-        warmup_buckets: int = 10,
-        trend_buckets: int = 120,
-        min_trend_buckets: int = 8,
-        limit_factor: float = 1.5,
-        rise_margin: float = 0.05,
-        horizon_h: float = 7 * 24.0,
-        persist: int = 3,
-        short_trend_buckets: int = 30,
-        max_bucket_samples: int = 600,
-    ) -> None:
-        super().__init__(device)
-        self.bucket_ms = int(bucket_s * 1000)
-        self.warmup = RollingWindow(warmup_buckets)
-        self.history: deque[tuple[int, float]] = deque(maxlen=trend_buckets)
-        self.min_trend_buckets = min_trend_buckets
-        self.short_trend_buckets = short_trend_buckets
-        self.limit_factor = limit_factor
-        self.rise_margin = rise_margin
-        self.horizon_h = horizon_h
-        self.persistence = Persistence(persist)
+    Config: ClassVar[type[BearingWearConfig]] = BearingWearConfig
+    config: BearingWearConfig
+
+    def __init__(self, device: DeviceRef, config: BearingWearConfig | None = None) -> None:
+        super().__init__(device, config)
+        c = self.config
+        self.bucket_ms = int(c.bucket_s * 1000)
+        self.warmup = RollingWindow(c.warmup_buckets)
+        self.history: deque[tuple[int, float]] = deque(maxlen=c.trend_buckets)
+        self.min_trend_buckets = c.min_trend_buckets
+        self.short_trend_buckets = c.short_trend_buckets
+        self.limit_factor = c.limit_factor
+        self.rise_margin = c.rise_margin
+        self.horizon_h = c.horizon_h
+        self.persistence = Persistence(c.persist)
         self.baseline: float | None = None
         self._bucket_start: int | None = None
-        self._bucket: deque[float] = deque(maxlen=max_bucket_samples)
+        self._bucket: deque[float] = deque(maxlen=c.max_bucket_samples)
 
     @property
     def limit(self) -> float:
@@ -86,7 +91,14 @@ class BearingWearDetector(Detector):
             return []
         return self._on_bucket(*closed)
 
-    def score(self) -> tuple[float, float, float]:
+    def score(self, now_ms: int) -> float | None:
+        """The vibration's slope in g per hour (None until the trend is fitted; `fit()`
+        gives its 95 % bounds too)."""
+        if self.baseline is None or len(self.history) < self.min_trend_buckets:
+            return None
+        return self.fit()[0]
+
+    def fit(self) -> tuple[float, float, float]:
         """Theil-Sen slope and its 95 % bounds, in g per hour.
 
         Wear starts at an unknown time, so the trend is fitted over the last 10
@@ -110,7 +122,7 @@ class BearingWearDetector(Detector):
             return []
         recent_level = float(median_of(v for _, v in list(self.history)[-3:]))
         clear = recent_level < self.baseline * (1 + self.rise_margin / 2)
-        slope, low, high = self.score()
+        slope, low, high = self.fit()
         limit = self.limit
         elevated = recent_level > self.baseline * (1 + self.rise_margin)
         hours_to_limit = (limit - recent_level) / slope if slope > 0 else float("inf")

@@ -23,19 +23,26 @@ from __future__ import annotations
 from collections import deque
 from typing import ClassVar
 
-from detectors.base import Detector, Finding, Severity, flag, number
-from detectors.rolling import (
-    Persistence,
-    RunningSince,
-    mad_sigma_of,
-    median_of,
-    robust_spread,
-)
+from detectors.base import Detector, DetectorConfig, Finding, Severity, flag, number
+from detectors.decision import Persistence, RunningSince
+from detectors.rolling import mad_sigma_of, median_of, robust_spread
 from gateway.contract import DeviceRef
 from gateway.payload import Event, Sample
 
 ACCELEROMETERS = ("accelerometer1_rms_g", "accelerometer2_rms_g")
 CLEAR_SCORE = 0.7  # a score below this re-arms
+
+
+class CavitationConfig(DetectorConfig):
+    warmup: int = 60
+    window: int = 15
+    vib_ratio: float = 1.25  # vibration x the learnt level
+    drop_sigmas: float = 4.0  # pressure drop in learnt spreads
+    erratic_ratio: float = 3.0  # pressure spread x the learnt one
+    min_flow_ratio: float = 0.5  # below: dry running, not cavitation
+    persist: int = 5
+    clear_needed: int = 15
+    settle_s: float = 30.0
 
 
 class CavitationDetector(Detector):
@@ -45,28 +52,20 @@ class CavitationDetector(Detector):
     fault_type: ClassVar[str] = "cavitation"
     severity: ClassVar[Severity] = Severity.MAJOR
 
-    def __init__(
-        self,
-        device: DeviceRef,
-        warmup: int = 60,
-        window: int = 15,
-        vib_ratio: float = 1.25,
-        drop_sigmas: float = 4.0,
-        erratic_ratio: float = 3.0,
-        min_flow_ratio: float = 0.5,
-        persist: int = 5,
-        clear_needed: int = 15,
-        settle_s: float = 30.0,
-    ) -> None:
-        super().__init__(device)
-        self.vib_ratio = vib_ratio
-        self.drop_sigmas = drop_sigmas
-        self.erratic_ratio = erratic_ratio
-        self.min_flow_ratio = min_flow_ratio
-        self.persistence = Persistence(persist, clear_needed)
-        self.running = RunningSince(int(settle_s * 1000))
-        self._warm: deque[tuple[float, float, float, float]] = deque(maxlen=warmup)
-        self._recent: deque[tuple[float, float, float, float]] = deque(maxlen=window)
+    Config: ClassVar[type[CavitationConfig]] = CavitationConfig
+    config: CavitationConfig
+
+    def __init__(self, device: DeviceRef, config: CavitationConfig | None = None) -> None:
+        super().__init__(device, config)
+        c = self.config
+        self.vib_ratio = c.vib_ratio
+        self.drop_sigmas = c.drop_sigmas
+        self.erratic_ratio = c.erratic_ratio
+        self.min_flow_ratio = c.min_flow_ratio
+        self.persistence = Persistence(c.persist, c.clear_needed)
+        self.running = RunningSince(int(c.settle_s * 1000))
+        self._warm: deque[tuple[float, float, float, float]] = deque(maxlen=c.warmup)
+        self._recent: deque[tuple[float, float, float, float]] = deque(maxlen=c.window)
         # learnt: accelerometer 1 and 2 levels, pressure level and spread, flow level
         self.base: tuple[float, float, float, float, float] | None = None
         self.parts: dict[str, float] = {}
@@ -88,11 +87,16 @@ class CavitationDetector(Detector):
         self.base = (acc1, acc2, pressure, spread, flow)
         self._warm.clear()
 
-    def score(self) -> float:
-        """min(vibration evidence, pressure evidence), each 1 at its limit (0 before the
-        window is full)."""
+    def score(self, now_ms: int) -> float | None:
+        """min(vibration evidence, pressure evidence), each 1 at its limit (None until
+        the warm-up is over and the window full)."""
         if self.base is None or len(self._recent) < (self._recent.maxlen or 0):
-            return 0.0
+            return None
+        return self._score()
+
+    def _score(self) -> float:
+        """The score, with its parts kept in `parts` for the evidence."""
+        assert self.base is not None
         acc1, acc2, _pressure, _spread, flow = self.base
         # One transposition in C instead of a generator per column: this runs on every
         # sample of every running pump.
@@ -156,7 +160,7 @@ class CavitationDetector(Detector):
             # every sample of a healthy pump ends here.
             self.persistence.observe(False, sample.ts_ms, True)
             return []
-        score = self.score()
+        score = self._score()
         if not self.persistence.observe(score >= 1.0, sample.ts_ms, score < CLEAR_SCORE):
             return []
         acc1, _acc2, pressure, spread, _flow = self.base

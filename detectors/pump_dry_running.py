@@ -19,10 +19,21 @@ from __future__ import annotations
 from collections import deque
 from typing import ClassVar
 
-from detectors.base import Detector, Finding, Severity, flag, number
-from detectors.rolling import RunningSince, Sustained, median_of
+from detectors.base import Detector, DetectorConfig, Finding, Severity, flag, number
+from detectors.decision import RunningSince, Sustained
+from detectors.rolling import median_of
 from gateway.contract import DeviceRef
 from gateway.payload import Event, Sample
+
+
+class DryRunningConfig(DetectorConfig):
+    warmup: int = 60
+    flow_ratio: float = 0.2  # of the learnt flow
+    current_ratio: float = 0.85  # of the learnt current
+    min_s: float = 20.0
+    min_samples: int = 3
+    clear_samples: int = 5
+    settle_s: float = 30.0
 
 
 class DryRunningDetector(Detector):
@@ -32,27 +43,26 @@ class DryRunningDetector(Detector):
     fault_type: ClassVar[str] = "dry_running"
     severity: ClassVar[Severity] = Severity.CRITICAL
 
-    def __init__(
-        self,
-        device: DeviceRef,
-        warmup: int = 60,
-        flow_ratio: float = 0.2,
-        current_ratio: float = 0.85,
-        min_s: float = 20.0,
-        min_samples: int = 3,
-        clear_samples: int = 5,
-        settle_s: float = 30.0,
-    ) -> None:
-        super().__init__(device)
-        self.flow_ratio = flow_ratio
-        self.current_ratio = current_ratio
-        self.state = Sustained(int(min_s * 1000), 0, min_samples, clear_samples)
-        self.running = RunningSince(int(settle_s * 1000))
-        self._warm: deque[tuple[float, float]] = deque(maxlen=warmup)
+    Config: ClassVar[type[DryRunningConfig]] = DryRunningConfig
+    config: DryRunningConfig
+
+    def __init__(self, device: DeviceRef, config: DryRunningConfig | None = None) -> None:
+        super().__init__(device, config)
+        c = self.config
+        self.flow_ratio = c.flow_ratio
+        self.current_ratio = c.current_ratio
+        self.state = Sustained(int(c.min_s * 1000), 0, c.min_samples, c.clear_samples)
+        self.running = RunningSince(int(c.settle_s * 1000))
+        self._warm: deque[tuple[float, float]] = deque(maxlen=c.warmup)
         self.base: tuple[float, float] | None = None  # flow, current
         self.last: tuple[float, float] = (0.0, 0.0)
 
-    def score(self) -> tuple[float, float]:
+    def score(self, now_ms: int) -> float | None:
+        """The last settled flow as a fraction of the learnt flow (None during the warm-up;
+        `shares()` gives the current's share too)."""
+        return None if self.base is None else self.shares()[0]
+
+    def shares(self) -> tuple[float, float]:
         """Last settled flow and current as fractions of their learnt levels."""
         if self.base is None:
             return 1.0, 1.0
@@ -97,7 +107,7 @@ class DryRunningDetector(Detector):
                 self._warm.clear()
             return []
         self.last = (flow, current)
-        flow_share, current_share = self.score()
+        flow_share, current_share = self.shares()
         dry = flow_share < self.flow_ratio and current_share < self.current_ratio
         if not self.state.observe(dry, sample.ts_ms, flow_share >= 0.5):
             return []

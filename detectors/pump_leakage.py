@@ -21,10 +21,22 @@ from __future__ import annotations
 from collections import deque
 from typing import ClassVar
 
-from detectors.base import Detector, Finding, Severity, flag, number
-from detectors.rolling import RunningSince, Sustained, median_of, robust_spread
+from detectors.base import Detector, DetectorConfig, Finding, Severity, flag, number
+from detectors.decision import RunningSince, Sustained
+from detectors.rolling import median_of, robust_spread
 from gateway.contract import DeviceRef
 from gateway.payload import Event, Sample
+
+
+class LeakageConfig(DetectorConfig):
+    warmup: int = 60
+    window: int = 30
+    k_ratio: float = 0.75  # system resistance below this share of normal: a leak
+    min_pressure_sigmas: float = 5.0  # below: pressure too noisy to judge resistance
+    hold_s: float = 120.0
+    min_samples: int = 10
+    clear_samples: int = 30
+    settle_s: float = 30.0
 
 
 class LeakageDetector(Detector):
@@ -34,25 +46,18 @@ class LeakageDetector(Detector):
     fault_type: ClassVar[str] = "leakage"
     severity: ClassVar[Severity] = Severity.MAJOR
 
-    def __init__(
-        self,
-        device: DeviceRef,
-        warmup: int = 60,
-        window: int = 30,
-        k_ratio: float = 0.75,
-        min_pressure_sigmas: float = 5.0,
-        hold_s: float = 120.0,
-        min_samples: int = 10,
-        clear_samples: int = 30,
-        settle_s: float = 30.0,
-    ) -> None:
-        super().__init__(device)
-        self.k_ratio = k_ratio
-        self.min_pressure_sigmas = min_pressure_sigmas
-        self.state = Sustained(int(hold_s * 1000), 0, min_samples, clear_samples)
-        self.running = RunningSince(int(settle_s * 1000))
-        self._warm: deque[tuple[float, float]] = deque(maxlen=warmup)
-        self._recent: deque[tuple[float, float]] = deque(maxlen=window)
+    Config: ClassVar[type[LeakageConfig]] = LeakageConfig
+    config: LeakageConfig
+
+    def __init__(self, device: DeviceRef, config: LeakageConfig | None = None) -> None:
+        super().__init__(device, config)
+        c = self.config
+        self.k_ratio = c.k_ratio
+        self.min_pressure_sigmas = c.min_pressure_sigmas
+        self.state = Sustained(int(c.hold_s * 1000), 0, c.min_samples, c.clear_samples)
+        self.running = RunningSince(int(c.settle_s * 1000))
+        self._warm: deque[tuple[float, float]] = deque(maxlen=c.warmup)
+        self._recent: deque[tuple[float, float]] = deque(maxlen=c.window)
         self.base: tuple[float, float, float] | None = None  # k, pressure, flow
         self.measurable: bool | None = None
 
@@ -65,8 +70,15 @@ class LeakageDetector(Detector):
         self.base = (k, pressure, flow)
         self._warm.clear()
 
-    def score(self) -> float:
-        """Median system resistance k = p / Q^2 over the window, as a share of normal."""
+    def score(self, now_ms: int) -> float | None:
+        """Median system resistance k = p / Q^2 over the window, as a share of normal
+        (None until the warm-up is over and the window full, or when the pressure is
+        too noisy to measure it)."""
+        if self.fault_active() is None:
+            return None
+        return self._ratio()
+
+    def _ratio(self) -> float:
         if not self.measurable or self.base is None or not self._recent:
             return 1.0
         ks = [p / (q * q) for p, q in self._recent if q > 0]
@@ -95,7 +107,7 @@ class LeakageDetector(Detector):
         self._recent.append((pressure, flow))
         if len(self._recent) < (self._recent.maxlen or 0):
             return []
-        ratio = self.score()
+        ratio = self._ratio()
         base_k, base_p, base_q = self.base
         # The flow's median only matters below the ratio (nearly never): not computed else.
         flow_median = median_of([q for _, q in self._recent]) if ratio < self.k_ratio else 0.0

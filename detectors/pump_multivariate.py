@@ -39,9 +39,10 @@ from collections.abc import Iterable
 from typing import ClassVar, Final
 
 import numpy as np
+from pydantic import Field
 
-from detectors.base import Detector, Finding, Severity
-from detectors.rolling import Persistence
+from detectors.base import Detector, DetectorConfig, Finding, Severity
+from detectors.decision import Persistence
 from gateway.contract import DeviceRef
 from gateway.payload import MetricValue, Sample
 
@@ -65,6 +66,18 @@ def median_of_three(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
 
 
+class PumpMultivariateConfig(DetectorConfig):
+    warmup_samples: int = Field(400, ge=2)
+    smooth_s: float = 5.0  # smoothing time constant (at least `min_smooth_samples`)
+    min_smooth_samples: float = 3.0
+    threshold: float = 2.5  # deviation in learnt spreads
+    clear_ratio: float = 0.7  # re-armed below this x the threshold
+    persist: int = 5
+    clear_persist: int = 5
+    baseline_s: float = 1800.0  # the learnt level follows slow drift this slowly
+    signals: tuple[str, ...] = PUMP_SIGNALS
+
+
 class PumpMultivariateDetector(Detector):
     name: ClassVar[str] = "pump_multivariate"
     version: ClassVar[str] = "2"
@@ -72,30 +85,20 @@ class PumpMultivariateDetector(Detector):
     fault_type: ClassVar[str] = "pump_anomaly"
     severity: ClassVar[Severity] = Severity.MAJOR
 
-    def __init__(
-        self,
-        device: DeviceRef,
-        warmup_samples: int = 400,
-        smooth_s: float = 5.0,
-        min_smooth_samples: float = 3.0,
-        threshold: float = 2.5,
-        clear_ratio: float = 0.7,
-        persist: int = 5,
-        clear_persist: int = 5,
-        baseline_s: float = 1800.0,
-        signals: tuple[str, ...] = PUMP_SIGNALS,
-    ) -> None:
-        super().__init__(device)
-        if warmup_samples < 2:
-            raise ValueError("warmup_samples must be at least 2")
-        self.warmup_samples = warmup_samples
-        self.smooth_s = smooth_s
-        self.min_smooth_samples = min_smooth_samples
-        self.threshold = threshold
-        self.clear_level = threshold * clear_ratio
-        self.baseline_s = baseline_s
-        self.candidates = signals
-        self.persistence = Persistence(persist, clear_persist)
+    Config: ClassVar[type[PumpMultivariateConfig]] = PumpMultivariateConfig
+    config: PumpMultivariateConfig
+
+    def __init__(self, device: DeviceRef, config: PumpMultivariateConfig | None = None) -> None:
+        super().__init__(device, config)
+        c = self.config
+        self.warmup_samples = c.warmup_samples
+        self.smooth_s = c.smooth_s
+        self.min_smooth_samples = c.min_smooth_samples
+        self.threshold = c.threshold
+        self.clear_level = c.threshold * c.clear_ratio
+        self.baseline_s = c.baseline_s
+        self.candidates = c.signals
+        self.persistence = Persistence(c.persist, c.clear_persist)
         self.signals: tuple[str, ...] | None = None  # fixed by the first usable sample
         # The warm-up samples, one row each, allocated with the first: a fifth of the
         # memory of Python tuples, which at thousands of pumps was a hundred MB.
@@ -124,11 +127,13 @@ class PumpMultivariateDetector(Detector):
             return None
         return self.persistence.active
 
-    def score(self) -> float:
+    def score(self, now_ms: int) -> float | None:
         """The largest absolute deviation of a smoothed signal from its learnt level, in
-        learnt spreads (0 until the warm-up is over)."""
-        if self.z is None:
-            return 0.0
+        learnt spreads (None until the warm-up is over)."""
+        return None if self.z is None else self._deviation()
+
+    def _deviation(self) -> float:
+        assert self.z is not None
         return float(np.max(np.abs(self.z)))
 
     def _values(self, metrics: dict[str, MetricValue]) -> np.ndarray | None:
@@ -197,7 +202,7 @@ class PumpMultivariateDetector(Detector):
         filtered = median_of_three(*self._recent) if len(self._recent) == 3 else values
         self.smooth += self._alpha(dt_s, self.smooth_s) * (filtered - self.smooth)
         self.z = (self.smooth - self.level) / self.spread
-        score = self.score()
+        score = self._deviation()
         clear = score < self.clear_level
         fired = self.persistence.observe(score >= self.threshold, sample.ts_ms, clear)
         if clear and not self.persistence.active:

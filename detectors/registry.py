@@ -30,7 +30,7 @@ from detectors.lighting_flicker import FlickerDetector
 from detectors.lighting_illuminance import IlluminanceLowDetector
 from detectors.lighting_lamp import LampFailureDetector
 from detectors.lighting_left_on import LightsLeftOnDetector
-from detectors.offline import OfflineDetector
+from detectors.offline import OfflineConfig, OfflineDetector
 from detectors.pump_bearing import BearingWearDetector
 from detectors.pump_cavitation import CavitationDetector
 from detectors.pump_dry_running import DryRunningDetector
@@ -93,6 +93,10 @@ class DetectorBank:
     ) -> None:
         self.offline_after_ms = offline_after_ms
         self.will_grace_ms = will_grace_ms
+        # one frozen config for every device's offline detector
+        self._offline_config = OfflineConfig(
+            offline_after_ms=offline_after_ms, will_grace_ms=will_grace_ms
+        )
         self.clock_ms = clock_ms
         self.max_devices = max_devices
         self._devices: OrderedDict[str, list[Detector]] = OrderedDict()
@@ -106,9 +110,7 @@ class DetectorBank:
             self._devices.move_to_end(device.device_id)
             return found
         detectors: list[Detector] = [cls(device) for cls in KIND_DETECTORS.get(device.kind, ())]
-        detectors.append(
-            OfflineDetector(device, self.clock_ms, self.offline_after_ms, self.will_grace_ms)
-        )
+        detectors.append(OfflineDetector(device, self.clock_ms, self._offline_config))
         self._devices[device.device_id] = detectors
         tickers = [d for d in detectors if type(d).tick is not Detector.tick]
         if tickers:

@@ -24,7 +24,8 @@ from typing import Any, Final
 
 import numpy as np
 
-from detectors.rolling import Persistence, median_of
+from detectors.decision import Persistence
+from detectors.rolling import median_of
 
 # norm.ppf(0.025): the two-sided 95 % interval of Sen (1968)
 _Z_975: Final = -1.959963984540054
@@ -123,7 +124,7 @@ class TrendTracker:
         self._bucket.append(value)
         return None if closed is None else self._on_bucket(*closed, now_ms=ts_ms)
 
-    def score(self) -> tuple[float, float, float]:
+    def fit(self) -> tuple[float, float, float]:
         """Theil-Sen slope and its 95 % bounds, in units per hour: the steepest significant
         rise among the last 10 buckets, the last `short_trend_buckets` and the whole
         history (wear starts at an unknown time; a flat past would dilute a fast ramp),
@@ -149,7 +150,7 @@ class TrendTracker:
         # The recent level describes the middle of the last three buckets; the time to the
         # limit counts from now (with 10-min buckets, that is a quarter of an hour later).
         age_h = max(now_ms - sorted(t for t, _ in last3)[len(last3) // 2], 0) / 3_600_000
-        slope, low, high = self.score()
+        slope, low, high = self.fit()
         elevated = recent > baseline * (1 + self.rise_margin)
         hours = (limit - recent) / slope - age_h if slope > 0 else float("inf")
         predicted = elevated and low > 0 and hours <= self.horizon_h

@@ -52,7 +52,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from detectors.pump_multivariate import PumpMultivariateDetector
+from detectors.pump_multivariate import PumpMultivariateConfig, PumpMultivariateDetector
 from gateway.contract import DeviceRef
 from gateway.payload import Sample
 
@@ -211,7 +211,7 @@ DetectorFactory = Callable[[DeviceRef], PumpMultivariateDetector]
 
 
 def _default_factory(device: DeviceRef) -> PumpMultivariateDetector:
-    return PumpMultivariateDetector(device, warmup_samples=FIT_ROWS)
+    return PumpMultivariateDetector(device, PumpMultivariateConfig(warmup_samples=FIT_ROWS))
 
 
 @dataclass

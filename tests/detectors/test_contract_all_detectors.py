@@ -4,6 +4,8 @@ The classes are discovered from `registry.KIND_DETECTORS` plus the generic
 `OfflineDetector`, and cross-checked against every `Detector` subclass defined
 in the `detectors` package, so a new detector cannot skip this file: it needs
 an entry in `SPECS` (how to build it, a series that makes it fire, its warm-up).
+Every detector scores with the one signature `score(now_ms) -> float | None` and
+reads its parameters from one frozen, strict `Config` with defaults.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
-from typing import Any
+from typing import Any, get_type_hints
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 import detectors
 from detectors.access_brute_force import BruteForceDetector
@@ -27,7 +30,7 @@ from detectors.access_forced_open import DoorForcedDetector
 from detectors.access_held_open import DoorHeldOpenDetector
 from detectors.access_lock_slowing import LockSlowingDetector
 from detectors.access_reader_offline import ReaderOfflineDetector
-from detectors.base import Detector, Finding, Severity
+from detectors.base import Detector, DetectorConfig, Finding, Severity
 from detectors.elevator_door import DoorSlowingDetector
 from detectors.elevator_entrapment import EntrapmentDetector
 from detectors.elevator_fault_code import FaultCodeDetector
@@ -356,11 +359,13 @@ SPECS: dict[type[Detector], Spec] = {
 CLASSES = registered()
 
 
-def build(cls: type[Detector], clock: Clock | None = None) -> Detector:
+def build(
+    cls: type[Detector], clock: Clock | None = None, config: DetectorConfig | None = None
+) -> Detector:
     dev = device(_kind_of(cls))
     if "wall_clock_ms" in inspect.signature(cls).parameters:
-        return cls(dev, clock or Clock())  # type: ignore[call-arg]
-    return cls(dev)
+        return cls(dev, clock or Clock(), config)  # type: ignore[call-arg, arg-type]
+    return cls(dev, config)
 
 
 def run(cls: type[Detector], steps: list[Step]) -> list[tuple[int, Finding]]:
@@ -395,6 +400,62 @@ def test_class_declares_identity(cls: type[Detector]) -> None:
 def test_detector_names_are_unique() -> None:
     names = [cls.name for cls in CLASSES]
     assert len(names) == len(set(names))
+
+
+# -- the interface: one score, one config -----------------------------------------
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_score_has_the_one_signature(cls: type[Detector]) -> None:
+    assert cls.score is not Detector.score, "every detector scores"
+    assert list(inspect.signature(cls.score).parameters) == ["self", "now_ms"]
+    assert get_type_hints(cls.score) == {"now_ms": int, "return": float | None}
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_score_is_unknown_at_first_and_a_number_when_a_finding_is_made(
+    cls: type[Detector],
+) -> None:
+    clock = Clock()
+    detector = build(cls, clock)
+    assert detector.score(T0) is None
+    scores: list[float | None] = []
+    for ts, sample in SPECS[cls].fault():
+        clock.now_ms = ts
+        found = detector.update(sample) if sample is not None else []
+        found += detector.tick(ts)
+        if found:
+            scores.append(detector.score(ts))
+    assert scores, "the fault series must produce a finding"
+    for score in scores:
+        assert isinstance(score, float) and math.isfinite(score)
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_config_is_one_frozen_strict_model_with_defaults_read_back(
+    cls: type[Detector],
+) -> None:
+    assert issubclass(cls.Config, DetectorConfig) and cls.Config is not DetectorConfig
+    fields = cls.Config.model_fields
+    assert fields and not [name for name, f in fields.items() if f.is_required()]
+    defaults = cls.Config()
+    assert build(cls).config == defaults
+    with pytest.raises(ValidationError):
+        setattr(defaults, next(iter(fields)), 1)
+    with pytest.raises(ValidationError, match="no_such_parameter"):
+        cls.Config.model_validate({"no_such_parameter": 1})
+    # what a settings file would hold: the dump loads back to the same config, and the
+    # detector keeps the very object it was given
+    loaded = cls.Config.model_validate_json(defaults.model_dump_json())
+    assert loaded == defaults
+    assert build(cls, config=loaded).config is loaded
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_another_detectors_config_is_refused(cls: type[Detector]) -> None:
+    other = next(c for c in CLASSES if not issubclass(c.Config, cls.Config))
+    with pytest.raises(TypeError, match=cls.Config.__name__):
+        build(cls, config=other.Config())
 
 
 # -- the contract ---------------------------------------------------------------
@@ -506,7 +567,7 @@ def _odd_rows(kind: str, needs: frozenset[str] = frozenset()) -> list[Metrics]:
         for other, schema in TELEMETRY_SCHEMAS.items()
         if other.value != kind
     ]
-    rows = [{}, {"unrelated": 1.0}, {"x" * 40: -1}, *partial, *other_kinds]
+    rows: list[Metrics] = [{}, {"unrelated": 1.0}, {"x" * 40: -1}, *partial, *other_kinds]
     return [row for row in rows if not _complete(row, needs)]
 
 

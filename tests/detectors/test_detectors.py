@@ -17,11 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from detectors.access_held_open import DoorHeldOpenDetector
+from detectors.access_held_open import DoorHeldOpenConfig, DoorHeldOpenDetector
 from detectors.base import Detector, Finding, Severity
 from detectors.elevator_door import DoorSlowingDetector
 from detectors.lighting_lamp import LampFailureDetector
-from detectors.offline import OfflineDetector
+from detectors.offline import OfflineConfig, OfflineDetector
 from detectors.pump_bearing import BearingWearDetector
 from gateway.payload import Event, StatusChange
 from tests.detectors.series import (
@@ -652,14 +652,17 @@ def test_door_held_open_limit_is_per_site() -> None:
     assert (
         len(
             feed(
-                DoorHeldOpenDetector(device("access"), limit_s=30.0),
+                DoorHeldOpenDetector(device("access"), DoorHeldOpenConfig(limit_s=30.0)),
                 samples(device("access"), rows),
             )
         )
         == 1
     )
     assert (
-        feed(DoorHeldOpenDetector(device("access"), limit_s=600.0), samples(device("access"), rows))
+        feed(
+            DoorHeldOpenDetector(device("access"), DoorHeldOpenConfig(limit_s=600.0)),
+            samples(device("access"), rows),
+        )
         == []
     )
 
@@ -851,9 +854,8 @@ def _run_offline(
 ) -> list[tuple[float, Finding]]:
     clock = Clock()
     dev = device("elevator")
-    detector = OfflineDetector(
-        dev, clock, offline_after_ms=OFFLINE_AFTER_MS, will_grace_ms=will_grace_ms
-    )
+    config = OfflineConfig(offline_after_ms=OFFLINE_AFTER_MS, will_grace_ms=will_grace_ms)
+    detector = OfflineDetector(dev, clock, config)
     found: list[tuple[float, Finding]] = []
     for seq, (op, t_s) in enumerate(timeline):
         now = T0 + int(t_s * 1000)

@@ -14,7 +14,7 @@ import pytest
 
 from detectors.base import Severity
 from detectors.lighting_flicker import FlickerDetector
-from detectors.lighting_illuminance import IlluminanceLowDetector
+from detectors.lighting_illuminance import IlluminanceLowConfig, IlluminanceLowDetector
 from detectors.lighting_left_on import LightsLeftOnDetector
 from tests.detectors.series import (
     T0,
@@ -274,6 +274,6 @@ def test_illuminance_low_evidence_and_standard_per_area() -> None:
     assert finding.fault_type == "illuminance_low" and finding.severity is Severity.MAJOR
     assert finding.evidence["threshold"] == 75.0
     assert finding.evidence["value"] == pytest.approx(40.0, rel=0.05)
-    office = IlluminanceLowDetector(LIGHTING, standard_lux=500.0)
+    office = IlluminanceLowDetector(LIGHTING, IlluminanceLowConfig(standard_lux=500.0))
     rows = _on(np.random.default_rng(3), 100)
     assert len(feed(office, samples(LIGHTING, rows))) == 1  # 160 lx is dark for desks

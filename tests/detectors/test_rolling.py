@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detectors.rolling import Persistence, RollingWindow
+from detectors.decision import Persistence
+from detectors.rolling import RollingWindow
 
 # Observations: F = the fault condition holds, D = dead band (neither fault nor clear),
 # C = the clear condition holds.

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from detectors.pump_multivariate import PumpMultivariateDetector
+from detectors.pump_multivariate import PumpMultivariateConfig, PumpMultivariateDetector
 from facmon.evaluate_skab import (
     FIT_ROWS,
     PREDICTIONS_HEADER,
@@ -305,7 +305,7 @@ def _pump_rows(flow: list[float], seed: int = 1) -> list[Sample]:
 
 
 def test_a_starved_pump_raises_one_finding_after_the_warm_up() -> None:
-    detector = PumpMultivariateDetector(DEVICE, warmup_samples=100)
+    detector = PumpMultivariateDetector(DEVICE, PumpMultivariateConfig(warmup_samples=100))
     samples = _pump_rows([32.0] * 300 + [26.0] * 100 + [32.0] * 100)
     findings = []
     states = []
@@ -324,7 +324,7 @@ def test_a_starved_pump_raises_one_finding_after_the_warm_up() -> None:
 
 
 def test_samples_missing_a_monitored_signal_or_not_running_are_skipped() -> None:
-    detector = PumpMultivariateDetector(DEVICE, warmup_samples=10)
+    detector = PumpMultivariateDetector(DEVICE, PumpMultivariateConfig(warmup_samples=10))
     samples = _pump_rows([32.0] * 20)
     for sample in samples[:10]:
         detector.update(sample)
