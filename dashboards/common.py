@@ -12,7 +12,6 @@ several values and All (`.*`) alike.
 
 from __future__ import annotations
 
-import inspect
 from typing import Final, Literal
 
 from dashboards.model import (
@@ -29,8 +28,8 @@ from gateway.contract import TELEMETRY_SCHEMAS, Kind, MetricSpec
 
 def detector_default(detector: type[Detector], parameter: str) -> float:
     """A detector's default setting, so that a line drawn for it follows its code."""
-    default = inspect.signature(detector.__init__).parameters[parameter].default
-    if not isinstance(default, int | float):
+    default = getattr(detector.Config.defaults(), parameter)
+    if isinstance(default, bool) or not isinstance(default, int | float):
         raise TypeError(f"{detector.__name__}.{parameter} has no numeric default")
     return float(default)
 

@@ -148,7 +148,7 @@ def _relative(rule: str) -> str:
 
 
 def elevator_signals() -> tuple[Panel, ...]:
-    margin_s = detector_default(DoorSlowingDetector, "min_margin_s")
+    margin_s = detector_default(DoorSlowingDetector, "min_margin")
     rel = detector_default(DoorSlowingDetector, "rel_margin")
     persist = detector_default(DoorSlowingDetector, "persist")
     kind = Kind.ELEVATOR
