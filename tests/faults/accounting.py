@@ -54,10 +54,15 @@ class SteadyFleet:
         self._client.reconnect_delay_set(min_delay=0.2, max_delay=1)
         # Messages published while the broker is away wait in the client, unbounded.
         self._client.max_queued_messages_set(0)
+        self.connects = 0  # CONNACKs so far: a restarted broker shows as one more
+        self._client.on_connect = self._on_connect
         self._client.connect("127.0.0.1", port)
         self._client.loop_start()
         self._thread = threading.Thread(target=self._run, name="steady-fleet", daemon=True)
         self._base_ms = int(time.time() * 1000) - 60_000
+
+    def _on_connect(self, *_: object) -> None:
+        self.connects += 1
 
     def __enter__(self) -> SteadyFleet:
         self._thread.start()

@@ -49,7 +49,12 @@ def test_broker_killed_while_ingest_is_down_loses_at_most_the_autosave_window(
             broker.stop(kill=True)
             killed = time.monotonic()
             broker.start()
-            wait_until(lambda: fleet.ticks * 20 - len(fleet.acknowledged()) < 40, what="catch-up")
+            wait_until(lambda: fleet.connects >= 2, what="the fleet to reconnect")
+            since = fleet.ticks
+            wait_until(
+                lambda: fleet.ticks > since + 10 and len(fleet.acknowledged()) >= since * 20,
+                what="the fleet to publish through the restarted broker",
+            )
         service = started(settings)
         try:
             last = {(device, fleet.ticks) for device in fleet.devices}
