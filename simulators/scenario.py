@@ -17,10 +17,10 @@ A scenario is YAML, so that a quality engineer can read what a test claims:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import yaml
@@ -138,7 +138,7 @@ def _reported_fault_types(kind: str) -> frozenset[str]:
     )
 
 
-def _fault_hint(data: Any) -> Any:
+def _fault_hint(data: Any) -> Callable[[int, Any], str]:
     """Words for a fault type no device kind has: the choices of its device's kind."""
 
     def hint(index: int, fault_type: Any) -> str:
@@ -168,7 +168,7 @@ class _Checker:
     def __init__(self, source: str, line_of: LineOf | None) -> None:
         self.source, self.line_of = source, line_of
 
-    def fail(self, path: tuple[str | int, ...], problem: str, line_at: Any = None) -> None:
+    def fail(self, path: tuple[str | int, ...], problem: str, line_at: Any = None) -> NoReturn:
         line_of = self.line_of
         if line_of and line_at is not None:
             raise ScenarioError(located(self.source, path, problem, lambda _: line_of(line_at)))
@@ -207,7 +207,6 @@ class _Checker:
                 f"{did_you_mean(device_id, devices)}; add it there or fix the id",
                 (*path, "device"),
             )
-            raise AssertionError  # unreachable: fail raises
         return device
 
     def faults(
