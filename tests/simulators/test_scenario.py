@@ -672,6 +672,20 @@ def test_declared_fault_parameters_are_what_the_models_read() -> None:
         assert set(params.model_fields) == expected, fault_type
 
 
+def test_declared_fault_defaults_are_the_models_defaults() -> None:
+    """The schema tells authors the default a model uses when a parameter is left out."""
+    checked = 0
+    for model in MODELS.values():
+        source = inspect.getsource(model)
+        variable_type = dict(re.findall(r"(\w+) = _find\(faults, \"(\w+)\"\)", source))
+        for variable, name, default in re.findall(r"(\w+)\.param\(\"(\w+)\", (-?[\d.]+)\)", source):
+            if variable in variable_type:
+                field = FAULT_PARAMS[variable_type[variable]].model_fields[name]
+                assert field.default == float(default), (variable_type[variable], name)
+                checked += 1
+    assert checked >= 25
+
+
 def test_declared_device_parameters_are_the_model_constructors() -> None:
     assert set(DEVICE_PARAMS) == set(MODELS)
     for kind, model in MODELS.items():
