@@ -13,12 +13,13 @@ comes back within the re-arm stays one finding.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import ClassVar
 
 from detectors.base import Detector, DetectorConfig, Finding, number
 from detectors.decision import Hysteresis
 from detectors.generic_out_of_range import plausible
-from detectors.rolling import RollingWindow
+from detectors.rolling import median_of
 from gateway.contract import DeviceRef
 from gateway.payload import Sample
 
@@ -52,8 +53,9 @@ class SlowingDetector(Detector):
     def __init__(self, device: DeviceRef, config: SlowingConfig | None = None) -> None:
         super().__init__(device, config)
         c = self.config
-        self.warmup = RollingWindow(c.warmup)
-        self.recent = RollingWindow(c.window)
+        # plain deques: this runs on every sample of every door and lock
+        self.warmup: deque[float] = deque(maxlen=c.warmup)
+        self.recent: deque[float] = deque(maxlen=c.window)
         self.persistence = Hysteresis(c.persist, c.clear_needed)
         self.min_margin = c.min_margin
         self.rel_margin = c.rel_margin
@@ -65,9 +67,9 @@ class SlowingDetector(Detector):
 
     def score(self, now_ms: int) -> float | None:
         """Median over the window minus the baseline, in the metric's unit."""
-        if self.baseline is None or not self.recent.full:
+        if self.baseline is None or len(self.recent) < (self.recent.maxlen or 0):
             return None
-        return self.recent.median() - self.baseline
+        return median_of(self.recent) - self.baseline
 
     def update(self, sample: Sample) -> list[Finding]:
         value = number(sample.metrics, self.metric)
@@ -76,15 +78,16 @@ class SlowingDetector(Detector):
         if self.skip_implausible and not plausible(self.device.kind, self.metric, value):
             return []
         if self.baseline is None:
-            self.warmup.add(value)
-            if self.warmup.full:
-                self.baseline = self.warmup.median()
-                self.warmup.values.clear()  # learnt: the readings are no longer needed
+            self.warmup.append(value)
+            if len(self.warmup) == self.warmup.maxlen:
+                self.baseline = median_of(self.warmup)
+                self.warmup.clear()  # learnt: the readings are no longer needed
             return []
-        self.recent.add(value)
-        if not self.recent.full:
+        recent = self.recent
+        recent.append(value)
+        if len(recent) < (recent.maxlen or 0):
             return []
-        median, limit = self.recent.median(), self.limit()
+        median, limit = median_of(recent), self.limit()
         clear_below = limit - 0.5 * (limit - self.baseline)
         if not self.persistence.decide(median, limit, clear_below, sample.ts_ms):
             return []
@@ -93,7 +96,7 @@ class SlowingDetector(Detector):
     def _finding(self, ts_ms: int, median: float, limit: float) -> Finding:
         assert self.baseline is not None
         d, e, u = self.summary_digits, self.evidence_digits, self.unit
-        window = list(self.recent.values)
+        window = list(self.recent)
         return self.finding(
             self.persistence.first_ms or ts_ms,
             f"{self.label} {median:.{d}f} {u}, baseline {self.baseline:.{d}f} {u} "
@@ -110,6 +113,6 @@ class SlowingDetector(Detector):
         )
 
     def fault_active(self) -> bool | None:
-        if self.baseline is None or not self.recent.full:
+        if self.baseline is None or len(self.recent) < (self.recent.maxlen or 0):
             return None
         return self.persistence.active
