@@ -29,7 +29,8 @@ system-deps:
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy facmon gateway ingest detectors api simulators dashboards
+	$(BIN)/mypy contract gateway storage observability detectors quality ingest api dashboards simulators facmon tools
+	$(BIN)/lint-imports
 
 test: $(VENV)/.test-installed system-deps lint
 	$(BIN)/python -m pytest -q

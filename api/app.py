@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from api.body_limit import BodyLimit
 from api.routes import admin, dead_letters, devices, equipment, health, tickets
-from facmon.service import Stores
+from api.stores import Stores
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY_BYTES = 64 * 1024

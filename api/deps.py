@@ -9,9 +9,9 @@ from fastapi import Depends, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
-from facmon.auth import Principal
-from facmon.service import Stores
-from facmon.tickets.lifecycle import Role, role_allows
+from api.stores import Stores
+from quality.accounts import Principal
+from quality.tickets.lifecycle import Role, role_allows
 
 # A number the database cannot hold names no row, but reaching the driver it was a 500:
 # SQLite raises OverflowError past 64 bits, PostgreSQL "integer out of range" past the 32

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from facmon.tickets.models import aware
+from quality.tickets.models import aware
 
 # SQLite hands times back without their zone; every stored time is UTC, and a client must be
 # able to read it as one (RFC 3339 `date-time` needs the offset).
@@ -24,9 +24,9 @@ def _no_nul(value: str) -> str:
 # 500), so it is refused up front, alike on every backend.
 Text = Annotated[str, AfterValidator(_no_nul)]
 
-# The roles a token may carry (facmon.auth.HUMAN_ROLES), the ticket severities
-# (facmon.tickets.policy.SEVERITIES) and the states a transition may lead to (the targets in
-# facmon.tickets.lifecycle.TRANSITIONS), spelled out so the spec lists them for clients.
+# The roles a token may carry (quality.accounts.HUMAN_ROLES), the ticket severities
+# (quality.tickets.policy.SEVERITIES) and the states a transition may lead to (the targets in
+# quality.tickets.lifecycle.TRANSITIONS), spelled out so the spec lists them for clients.
 TokenRole = Literal["viewer", "engineer", "quality", "admin"]
 TicketSeverity = Literal["critical", "major", "minor"]
 TransitionTarget = Literal["dispatched", "rectified", "verified", "closed", "reopened"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from gateway.contract import (
+from contract.topics import (
     EVENT_TYPES,
     STATUS_VALUES,
     TELEMETRY_SCHEMAS,

@@ -28,12 +28,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
+from contract.topics import Kind
 from dashboards.kinds import kind_dashboard
 from dashboards.model import Dashboard
 from dashboards.overview import facility_overview
 from dashboards.quality import quality_loop
 from dashboards.service_health import service_health
-from gateway.contract import Kind
 
 DASHBOARDS: Final[tuple[Callable[[], Dashboard], ...]] = (
     facility_overview,

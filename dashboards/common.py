@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
+from contract.topics import TELEMETRY_SCHEMAS, Kind, MetricSpec
 from dashboards.model import (
     InfluxQLAnnotation,
     InfluxQLTarget,
@@ -23,7 +24,6 @@ from dashboards.model import (
 )
 from detectors.access_held_open import DoorHeldOpenDetector
 from detectors.base import Detector
-from gateway.contract import TELEMETRY_SCHEMAS, Kind, MetricSpec
 
 
 def detector_default(detector: type[Detector], parameter: str) -> float:
@@ -87,7 +87,7 @@ def metric(kind: Kind, name: str) -> MetricSpec:
     try:
         return TELEMETRY_SCHEMAS[kind][name]
     except KeyError:
-        raise ValueError(f"{kind.value} has no metric {name!r} in gateway.contract") from None
+        raise ValueError(f"{kind.value} has no metric {name!r} in contract.topics") from None
 
 
 def grafana_unit(spec: MetricSpec) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final, Literal
 
+from contract.topics import Kind
 from dashboards.common import (
     DEVICE_FILTER,
     HELD_OPEN_LIMIT_S,
@@ -52,7 +53,6 @@ from dashboards.model import (
 from detectors.elevator_door import DoorSlowingDetector
 from detectors.lighting_lamp import LampFailureDetector
 from detectors.pump_bearing import BearingWearDetector
-from gateway.contract import Kind
 
 TITLES: Final = {
     Kind.ELEVATOR: "Elevators",

@@ -1,10 +1,10 @@
-"""Panels over the `kpi` measurement that `facmon.kpi` writes (one point per hour and group).
+"""Panels over the `kpi` measurement that `quality.kpi` writes (one point per hour and group).
 
 Every panel reads the finest scope, `building_kind`, and sums its additive
 parts, so the site, building and kind filters all apply at once, and a ratio
 over any range is exact: integrity over a day is `sum(good_s) / sum(observed_s)`,
 not the mean of 24 hourly ratios. The KPI definitions are in the README
-("KPIs") and in `facmon/kpi/compute.py`.
+("KPIs") and in `quality/kpi/compute.py`.
 
 >>> kpi_ratio("good_s", "observed_s")
 '100 * sum("good_s") / sum("observed_s")'

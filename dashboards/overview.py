@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contract.topics import Kind
 from dashboards.common import (
     HELD_OPEN_LIMIT_S,
     KIND_MEASUREMENTS,
@@ -48,7 +49,6 @@ from dashboards.model import (
     Threshold,
     TimeSeriesPanel,
 )
-from gateway.contract import Kind
 
 
 @dataclass(frozen=True, slots=True)

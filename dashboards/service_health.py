@@ -1,7 +1,7 @@
 """The "Service health" dashboard: is ingest keeping up, and is anything being lost?
 
 Reads `facmon_service`, the service's own metrics that
-`facmon.kpi.ServiceMetricsWriter` writes every few seconds (counters are
+`quality.kpi.ServiceMetricsWriter` writes every few seconds (counters are
 cumulative, so panels take `non_negative_difference`, which also survives a
 restart resetting them), plus the telemetry measurements and the hourly
 `kpi` service points (dead letters from the database, ingest lag).

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detectors.base import Detector, DetectorConfig, Finding, Severity, flag, number
+from contract.finding import Finding, Severity
+from contract.payload import Event, Sample
+from contract.topics import DeviceRef
+from detectors.base import Detector, DetectorConfig, flag, number
 from detectors.decision import Persistence
-from gateway.contract import DeviceRef
-from gateway.payload import Event, Sample
 
 
 class DoorForcedConfig(DetectorConfig):

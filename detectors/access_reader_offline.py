@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detectors.base import Detector, DetectorConfig, Finding, Severity, flag
+from contract.finding import Finding, Severity
+from contract.payload import Sample
+from contract.topics import DeviceRef
+from detectors.base import Detector, DetectorConfig, flag
 from detectors.decision import Sustained
-from gateway.contract import DeviceRef
-from gateway.payload import Sample
 
 
 class ReaderOfflineConfig(DetectorConfig):

@@ -10,9 +10,7 @@ hysteresis), as River's thresholders wrap an anomaly score.
 A detector's parameters are one frozen `Config` with defaults, readable back as
 `detector.config`, so that settings can later come from a file per site or device:
 
->>> from pydantic import BaseModel, ConfigDict
-
-from gateway.contract import DeviceRef
+>>> from contract.topics import DeviceRef
 >>> from detectors.access_held_open import DoorHeldOpenDetector
 >>> door = DeviceRef("s", "b", "access", "d1")
 >>> DoorHeldOpenDetector(door).config.limit_s
@@ -25,34 +23,13 @@ from gateway.contract import DeviceRef
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, ClassVar, Self, cast
 
 from pydantic import BaseModel, ConfigDict
 
-from gateway.contract import DeviceRef
-from gateway.payload import Event, MetricValue, Sample, StatusChange
-
-
-class Severity(StrEnum):
-    CRITICAL = "critical"
-    MAJOR = "major"
-    MINOR = "minor"
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """A detector's claim that a device has (or is heading for) a fault."""
-
-    device: DeviceRef
-    fault_type: str
-    severity: Severity
-    detector: str
-    detector_version: str
-    onset_ms: int
-    summary: str
-    evidence: dict[str, Any] = field(default_factory=dict)
+from contract.finding import Finding, Severity
+from contract.payload import Event, MetricValue, Sample, StatusChange
+from contract.topics import DeviceRef
 
 
 class DetectorConfig(BaseModel):

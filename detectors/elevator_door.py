@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detectors.base import Severity
+from contract.finding import Severity
 from detectors.slowing import SlowingConfig, SlowingDetector
 
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detectors.base import Detector, DetectorConfig, Finding, Severity, flag, number
+from contract.finding import Finding, Severity
+from contract.payload import Event, Sample
+from contract.topics import DeviceRef
+from detectors.base import Detector, DetectorConfig, flag, number
 from detectors.decision import Sustained
 from detectors.elevator_levelling import AT_LANDING_FLOOR
 from detectors.elevator_trend import MOVING_MS
-from gateway.contract import DeviceRef
-from gateway.payload import Event, Sample
 
 
 class EntrapmentConfig(DetectorConfig):

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detectors.base import Detector, DetectorConfig, Finding, Severity, number
+from contract.finding import Finding, Severity
+from contract.payload import Event, Sample
+from contract.topics import DeviceRef
+from detectors.base import Detector, DetectorConfig, number
 from detectors.decision import Sustained
-from gateway.contract import DeviceRef
-from gateway.payload import Event, Sample
 
 MAX_CODES = 10  # codes kept per episode, for the evidence
 

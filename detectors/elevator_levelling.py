@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections import deque
 from typing import ClassVar
 
-from detectors.base import Detector, DetectorConfig, Finding, Severity, number
+from contract.finding import Finding, Severity
+from contract.payload import Sample
+from contract.topics import DeviceRef
+from detectors.base import Detector, DetectorConfig, number
 from detectors.decision import Hysteresis
 from detectors.elevator_trend import MOVING_MS
 from detectors.rolling import median_of
-from gateway.contract import DeviceRef
-from gateway.payload import Sample
 
 AT_LANDING_FLOOR = 0.1  # a car further than this from a whole floor is between floors
 

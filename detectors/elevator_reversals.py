@@ -18,10 +18,11 @@ from __future__ import annotations
 from collections import deque
 from typing import ClassVar
 
-from detectors.base import Detector, DetectorConfig, Finding, Severity, number
+from contract.finding import Finding, Severity
+from contract.payload import Sample
+from contract.topics import DeviceRef
+from detectors.base import Detector, DetectorConfig, number
 from detectors.decision import Hysteresis
-from gateway.contract import DeviceRef
-from gateway.payload import Sample
 
 
 class DoorReversalConfig(DetectorConfig):

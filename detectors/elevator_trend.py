@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detectors.base import Detector, DetectorConfig, Finding, Severity, number
+from contract.finding import Finding, Severity
+from contract.payload import Sample
+from contract.topics import DeviceRef
+from detectors.base import Detector, DetectorConfig, number
 from detectors.trend import TrendTracker
-from gateway.contract import DeviceRef
-from gateway.payload import Sample
 
 MOVING_MS = 0.05  # below this the car is standing (levelling creep included)
 

@@ -25,12 +25,13 @@ from collections import deque
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
-from detectors.base import Detector, DetectorConfig, Finding, Severity, number
+from contract.finding import Finding, Severity
+from contract.payload import Sample
+from contract.topics import DeviceRef
+from detectors.base import Detector, DetectorConfig, number
 from detectors.decision import Persistence
 from detectors.generic_stuck import gate_open
 from detectors.rolling import median_of
-from gateway.contract import DeviceRef
-from gateway.payload import Sample
 
 
 @dataclass(frozen=True, slots=True)

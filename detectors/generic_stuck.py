@@ -21,10 +21,11 @@ from __future__ import annotations
 
 from typing import ClassVar, Final
 
-from detectors.base import Detector, DetectorConfig, Finding, Severity, flag, number
+from contract.finding import Finding, Severity
+from contract.payload import MetricValue, Sample
+from contract.topics import DeviceRef
+from detectors.base import Detector, DetectorConfig, flag, number
 from detectors.decision import Persistence
-from gateway.contract import DeviceRef
-from gateway.payload import MetricValue, Sample
 
 # kind -> (metric, gate): the gate names the boolean that must be true, or the count that
 # must be positive, for the reading to be a live measurement (None: always).

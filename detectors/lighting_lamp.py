@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from detectors.base import Detector, DetectorConfig, Finding, Severity, number
+from contract.finding import Finding, Severity
+from contract.payload import Sample
+from contract.topics import DeviceRef
+from detectors.base import Detector, DetectorConfig, number
 from detectors.decision import Hysteresis
 from detectors.rolling import RollingWindow
-from gateway.contract import DeviceRef
-from gateway.payload import Sample
 
 
 class LampFailureConfig(DetectorConfig):

@@ -29,10 +29,11 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from detectors.base import Detector, DetectorConfig, Finding, Severity, flag, number
+from contract.finding import Finding, Severity
+from contract.payload import Sample
+from contract.topics import DeviceRef
+from detectors.base import Detector, DetectorConfig, flag, number
 from detectors.decision import Sustained
-from gateway.contract import DeviceRef
-from gateway.payload import Sample
 
 HOUR_MS = 3_600_000
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
-from detectors.base import Detector, DetectorConfig, Finding, Severity
-from gateway.contract import DeviceRef
-from gateway.payload import Event, Sample, StatusChange
+from contract.finding import Finding, Severity
+from contract.payload import Event, Sample, StatusChange
+from contract.topics import DeviceRef
+from detectors.base import Detector, DetectorConfig
 
 
 class OfflineConfig(DetectorConfig):

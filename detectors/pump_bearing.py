@@ -15,12 +15,13 @@ from __future__ import annotations
 from collections import deque
 from typing import ClassVar
 
-from detectors.base import Detector, DetectorConfig, Finding, Severity, number
+from contract.finding import Finding, Severity
+from contract.payload import Sample
+from contract.topics import DeviceRef
+from detectors.base import Detector, DetectorConfig, number
 from detectors.decision import Persistence
 from detectors.rolling import RollingWindow, median_of
 from detectors.trend import finite_hours, steepest_rising_trend
-from gateway.contract import DeviceRef
-from gateway.payload import Sample
 
 
 class BearingWearConfig(DetectorConfig):

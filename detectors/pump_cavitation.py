@@ -23,11 +23,12 @@ from __future__ import annotations
 from collections import deque
 from typing import ClassVar
 
-from detectors.base import Detector, DetectorConfig, Finding, Severity, flag, number
+from contract.finding import Finding, Severity
+from contract.payload import Event, Sample
+from contract.topics import DeviceRef
+from detectors.base import Detector, DetectorConfig, flag, number
 from detectors.decision import Persistence, RunningSince
 from detectors.rolling import mad_sigma_of, median_of, robust_spread
-from gateway.contract import DeviceRef
-from gateway.payload import Event, Sample
 
 ACCELEROMETERS = ("accelerometer1_rms_g", "accelerometer2_rms_g")
 CLEAR_SCORE = 0.7  # a score below this re-arms

@@ -21,11 +21,12 @@ from __future__ import annotations
 from collections import deque
 from typing import ClassVar
 
-from detectors.base import Detector, DetectorConfig, Finding, Severity, flag, number
+from contract.finding import Finding, Severity
+from contract.payload import Event, Sample
+from contract.topics import DeviceRef
+from detectors.base import Detector, DetectorConfig, flag, number
 from detectors.decision import RunningSince, Sustained
 from detectors.rolling import median_of, robust_spread
-from gateway.contract import DeviceRef
-from gateway.payload import Event, Sample
 
 
 class LeakageConfig(DetectorConfig):

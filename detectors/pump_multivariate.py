@@ -41,12 +41,13 @@ from typing import ClassVar, Final
 import numpy as np
 from pydantic import Field
 
-from detectors.base import Detector, DetectorConfig, Finding, Severity
+from contract.finding import Finding, Severity
+from contract.payload import MetricValue, Sample
+from contract.topics import DeviceRef
+from detectors.base import Detector, DetectorConfig
 from detectors.decision import Persistence
-from gateway.contract import DeviceRef
-from gateway.payload import MetricValue, Sample
 
-# Hydraulic and mechanical signals of contract kind `pump` (gateway/contract.py).
+# Hydraulic and mechanical signals of contract kind `pump` (contract/topics.py).
 PUMP_SIGNALS: Final = (
     "accelerometer1_rms_g",
     "accelerometer2_rms_g",

@@ -11,12 +11,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from contract.finding import Finding
+from contract.payload import Event, Sample, StatusChange
+from contract.topics import DeviceRef
 from detectors.access_brute_force import BruteForceDetector
 from detectors.access_forced_open import DoorForcedDetector
 from detectors.access_held_open import DoorHeldOpenDetector
 from detectors.access_lock_slowing import LockSlowingDetector
 from detectors.access_reader_offline import ReaderOfflineDetector
-from detectors.base import Detector, Finding
+from detectors.base import Detector
 from detectors.elevator_door import DoorSlowingDetector
 from detectors.elevator_entrapment import EntrapmentDetector
 from detectors.elevator_fault_code import FaultCodeDetector
@@ -36,8 +39,6 @@ from detectors.pump_cavitation import CavitationDetector
 from detectors.pump_dry_running import DryRunningDetector
 from detectors.pump_leakage import LeakageDetector
 from detectors.pump_multivariate import PumpMultivariateDetector
-from gateway.contract import DeviceRef
-from gateway.payload import Event, Sample, StatusChange
 
 # Every kind also gets the generic sensor-health detectors (and the bank adds `offline`).
 GENERIC_DETECTORS: tuple[type[Detector], ...] = (StuckSensorDetector, OutOfRangeDetector)

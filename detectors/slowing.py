@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections import deque
 from typing import ClassVar
 
-from detectors.base import Detector, DetectorConfig, Finding, number
+from contract.finding import Finding
+from contract.payload import Sample
+from contract.topics import DeviceRef
+from detectors.base import Detector, DetectorConfig, number
 from detectors.decision import Hysteresis
 from detectors.generic_out_of_range import plausible
 from detectors.rolling import median_of
-from gateway.contract import DeviceRef
-from gateway.payload import Sample
 
 
 class SlowingConfig(DetectorConfig):

@@ -48,7 +48,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Final, cast
 
-from gateway.contract import SERVICE_TOPIC_PREFIXES, Channel, DeviceRef, topic_for
+from contract.topics import SERVICE_TOPIC_PREFIXES, Channel, DeviceRef, topic_for
 
 Config = dict[str, Any]
 

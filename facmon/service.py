@@ -14,28 +14,29 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
+from contract.payload import TimeLimits
 from detectors.registry import DetectorBank
-from facmon.auth import TokenStore
-from facmon.db import create_schema, make_engine
-from facmon.delivery import MqttEventSender, OutboxDispatcher, Sender, WebhookSender
 from facmon.embedded_broker import EmbeddedBroker
-from facmon.kpi import KpiRuntime
-from facmon.metrics import IngestMetrics, MetricsRegistry
+from facmon.schema import create_schema
 from facmon.settings import Settings
-from facmon.tickets import TicketStore
-from facmon.timeseries import SeriesStore
-from facmon.timeseries.influx import InfluxStore
-from facmon.timeseries.sqlite import SQLiteSeriesStore
 from gateway.connection import BrokerAddress, parse_mqtt_url
-from gateway.payload import TimeLimits
-from ingest.dead_letters import DeadLetterStore
 from ingest.device_registry import DeviceRegistry
 from ingest.pipeline import BatchPolicy, IngestPipeline
 from ingest.sharding import parse_units, subscriptions_for
 from ingest.spool import Spool
 from ingest.subscriber import IngestSubscriber
-from ingest.verification import TelemetryVerifier
 from ingest.worker import IngestWorker
+from observability.metrics import IngestMetrics, MetricsRegistry
+from quality.accounts import TokenStore
+from quality.delivery import MqttEventSender, OutboxDispatcher, Sender, WebhookSender
+from quality.kpi import KpiRuntime
+from quality.tickets import TicketStore
+from quality.verification import TelemetryVerifier
+from storage.dead_letters import DeadLetterStore
+from storage.sql import make_engine
+from storage.timeseries import SeriesStore
+from storage.timeseries.influx import InfluxStore
+from storage.timeseries.sqlite import SQLiteSeriesStore
 
 log = logging.getLogger(__name__)
 

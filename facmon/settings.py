@@ -15,8 +15,8 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from facmon.tickets.policy import Deadlines, TicketPolicy
 from gateway.connection import TlsFiles
+from quality.tickets.policy import Deadlines, TicketPolicy
 
 POSTGRES_EXTRA = "install the PostgreSQL extra: .venv/bin/pip install -e '.[postgres]'"
 

@@ -19,9 +19,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from contract.payload import Channel
+from contract.topics import DeviceRef, status_topic, topic_for
 from gateway.connection import BrokerAddress, TlsFiles, configure_client
-from gateway.contract import DeviceRef, status_topic, topic_for
-from gateway.payload import Channel
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from sqlalchemy import BigInteger, Boolean, DateTime, Engine, String, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from facmon.db import Base
-from facmon.tickets import utcnow
+from contract.clock import utcnow
+from storage.sql import Base
 
 
 class Device(Base):

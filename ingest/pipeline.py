@@ -16,22 +16,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from detectors.base import Finding
+from contract.finding import Finding
+from contract.payload import DEFAULT_LIMITS, Event, Sample, StatusChange, TimeLimits, decode_message
+from contract.topics import SERVICE_TOPIC_PREFIXES, ContractError, DeviceRef
 from detectors.registry import DetectorBank
-from facmon.metrics import IngestMetrics
-from facmon.tickets import TicketStore
-from facmon.timeseries import Point, SeriesStore, StoreUnavailable
-from facmon.timeseries.base import FieldValue
-from facmon.timeseries.influx import PointsRefused
-from facmon.write_health import HealthTrackedStore
-from gateway.contract import SERVICE_TOPIC_PREFIXES, ContractError, DeviceRef
-from gateway.payload import DEFAULT_LIMITS, Event, Sample, StatusChange, TimeLimits, decode_message
-from ingest.dead_letters import DeadLetterStore, RejectedMessage
 from ingest.device_registry import DeviceRegistry, DeviceState
 from ingest.recent_timestamps import RecentTimestamps
 from ingest.row_schedule import RowSchedule
 from ingest.spool import Spool
-from ingest.verification import TelemetryVerifier
+from observability.metrics import IngestMetrics
+from quality.tickets import TicketStore
+from quality.verification import TelemetryVerifier
+from storage.dead_letters import DeadLetterStore, RejectedMessage
+from storage.timeseries import Point, SeriesStore, StoreUnavailable
+from storage.timeseries.base import FieldValue
+from storage.timeseries.influx import PointsRefused
+from storage.write_health import HealthTrackedStore
 
 log = logging.getLogger(__name__)
 

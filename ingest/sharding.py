@@ -28,7 +28,7 @@ import math
 import zlib
 from collections.abc import Sequence
 
-from gateway.contract import (
+from contract.topics import (
     CONTRACT_VERSION,
     SERVICE_TOPIC_PREFIXES,
     SUBSCRIPTION,

@@ -30,7 +30,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from facmon.timeseries import Point
+from storage.timeseries import Point
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spool (

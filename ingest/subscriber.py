@@ -25,8 +25,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from contract.topics import SUBSCRIPTION
 from gateway.connection import BrokerAddress, TlsFiles, configure_client
-from gateway.contract import SUBSCRIPTION
 from ingest.pipeline import InboundMessage
 from ingest.read_ahead import RawPublish, make_ingest_client
 

@@ -19,8 +19,8 @@ import queue
 import threading
 import time
 
-from facmon.timeseries import StoreUnavailable
 from ingest.pipeline import Batch, InboundMessage, IngestPipeline
+from storage.timeseries import StoreUnavailable
 
 log = logging.getLogger(__name__)
 

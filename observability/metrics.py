@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 
-from facmon.write_health import WriteHealth
+from storage.write_health import WriteHealth
 
 
 def _labels(labels: dict[str, str]) -> str:

@@ -15,9 +15,9 @@ from datetime import datetime
 from sqlalchemy import Boolean, DateTime, Engine, Integer, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from facmon.db import Base
-from facmon.tickets.lifecycle import Role
-from facmon.tickets.models import utcnow
+from contract.clock import utcnow
+from quality.tickets.lifecycle import Role
+from storage.sql import Base
 
 TOKEN_PREFIX = "fm_"
 HUMAN_ROLES = (Role.VIEWER, Role.ENGINEER, Role.QUALITY, Role.ADMIN)

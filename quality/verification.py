@@ -10,15 +10,35 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
-from detectors.registry import DetectorBank
-from facmon.clock import to_ms
-from facmon.tickets.lifecycle import State
-from facmon.tickets.models import aware
-from facmon.tickets.store import TicketStore
-from gateway.payload import Sample
+from contract.clock import to_ms
+from contract.payload import Sample
+from contract.topics import DeviceRef
+from quality.tickets.lifecycle import State
+from quality.tickets.models import aware
+from quality.tickets.store import TicketStore
 
 log = logging.getLogger(__name__)
+
+
+class FaultJudge(Protocol):
+    """What verification asks of a device's detector (`detectors.base.Detector` is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    def fault_active(self) -> bool | None: ...
+
+
+class JudgeFinder(Protocol):
+    """The detector that judges a fault type on a device (`detectors.registry.DetectorBank`
+    is one): declared here so that the quality loop does not depend on the detectors."""
+
+    def detector(self, device: DeviceRef, fault_type: str) -> FaultJudge | None: ...
 
 
 @dataclass(slots=True)
@@ -31,7 +51,7 @@ class Watch:
 
 
 class TelemetryVerifier:
-    def __init__(self, tickets: TicketStore, detectors: DetectorBank) -> None:
+    def __init__(self, tickets: TicketStore, detectors: JudgeFinder) -> None:
         self.tickets = tickets
         self.detectors = detectors
         self.window_ms = int(tickets.policy.verification_window.total_seconds() * 1000)

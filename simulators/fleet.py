@@ -21,8 +21,8 @@ from enum import Enum
 
 import numpy as np
 
-from gateway.contract import Channel, DeviceRef, Kind
-from gateway.payload import encode_event, encode_telemetry
+from contract.payload import encode_event, encode_telemetry
+from contract.topics import Channel, DeviceRef, Kind
 from simulators.models import MODELS, ActiveFault, DeviceModel
 from simulators.scenario import DeviceSpec, FaultSpec, Scenario
 

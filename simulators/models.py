@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from gateway.payload import MetricValue
+from contract.payload import MetricValue
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from contract.topics import Channel
 from gateway.connection import BrokerAddress
-from gateway.contract import Channel
 from gateway.publisher import DeviceConnection
 from simulators.fleet import Action, Fleet, OutMessage
 

@@ -24,7 +24,7 @@ from pydantic import (
     create_model,
 )
 
-from gateway.contract import ContractError, validate_identifier
+from contract.topics import ContractError, validate_identifier
 from simulators.durations import (
     DURATION,
     START_EXAMPLE,

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
-from gateway.contract import Kind
+from contract.topics import Kind
 
 Path = tuple[str | int, ...]
 LineOf = Callable[[Path], int | None]

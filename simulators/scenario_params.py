@@ -3,7 +3,7 @@
 `simulators/models.py` reads these names (constructor arguments, `ActiveFault.param`);
 declaring them here lets a scenario file refuse a misspelt or absurd value up front
 instead of running silently with the default. The ranges keep every published reading
-inside the telemetry contract (`gateway/contract.py`).
+inside the telemetry contract (`contract/topics.py`).
 
 >>> LightingParams.model_validate({"on_hour": 6}).on_hour
 6.0

@@ -16,8 +16,8 @@ from datetime import datetime
 from sqlalchemy import DateTime, Engine, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from facmon.db import Base
-from facmon.tickets import utcnow
+from contract.clock import utcnow
+from storage.sql import Base
 
 
 class DeadLetter(Base):
@@ -31,7 +31,7 @@ class DeadLetter(Base):
     payload_size: Mapped[int] = mapped_column(Integer)
     truncated: Mapped[bool] = mapped_column(default=False)
     reason: Mapped[str] = mapped_column(Text)
-    # Added after the first release: facmon.db.create_schema adds it to older databases.
+    # Added after the first release: storage.sql.create_schema adds it to older databases.
     replayed_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True, default=None
     )

@@ -1,6 +1,6 @@
-"""The relational store for tickets, dead letters and the device registry.
-
-SQLite by default (a file under the data directory), PostgreSQL by URL: the
+"""The relational store's engine and declarative base, for tickets, accounts, dead letters
+and the device registry (each room declares its own tables on `Base`; `facmon.schema`
+assembles them). SQLite by default (a file under the data directory), PostgreSQL by URL: the
 same SQLAlchemy models and the same tests run on both.
 """
 
@@ -36,14 +36,11 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def create_schema(engine: Engine) -> None:
-    # Imported for their table definitions.
-    import facmon.auth
-    import facmon.tickets.models
-    import facmon.tickets.outbox  # noqa: F401
-    import ingest.dead_letters
-    import ingest.device_registry  # noqa: F401
+def create_tables(engine: Engine) -> None:
+    """Create every table declared on `Base` so far, and add columns newer than a table.
 
+    Callers import the modules that declare tables first: `facmon.schema.create_schema`.
+    """
     try:
         Base.metadata.create_all(engine)
     except DBAPIError:

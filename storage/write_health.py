@@ -21,8 +21,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from facmon.timeseries.base import Point, Row, SeriesStore, StoreUnavailable
-from facmon.timeseries.influx import PointsRefused
+from storage.timeseries.base import Point, Row, SeriesStore, StoreUnavailable
+from storage.timeseries.influx import PointsRefused
 
 
 class WriteHealth:

@@ -13,9 +13,9 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from detectors.registry import DetectorBank
-from facmon.servers import InfluxServer, MosquittoServer
 from facmon.service import Stores
 from ingest.pipeline import IngestPipeline
+from tools.servers import InfluxServer, MosquittoServer
 
 T = TypeVar("T")
 

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from facmon.embedded_broker import EmbeddedBroker
-from facmon.servers import MosquittoServer
 from tests.conftest import unique, wait_until
+from tools.servers import MosquittoServer
 
 
 def test_simulate_publishes_to_a_broker_with_progress(

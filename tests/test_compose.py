@@ -128,7 +128,7 @@ def test_the_simulator_logs_in_as_the_devices_the_documented_command_provisions(
     """The command compose's error message gives provisions exactly the devices the
     simulator service runs, and the simulator gets their passwords, not a login of its own."""
     from facmon.cli import build_parser
-    from facmon.provisioning import scenario_devices
+    from facmon.cli.devices import scenario_devices
 
     result = _compose("config", "-q", passwords={"MQTT_FACMON_PASSWORD": "x"})
     command = result.stderr.split("run `", 1)[1].split("`", 1)[0].split()

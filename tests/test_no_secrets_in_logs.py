@@ -21,11 +21,11 @@ from pathlib import Path
 import httpx
 import paho.mqtt.client as mqtt
 
+from contract.payload import encode_event
+from contract.topics import DeviceRef, event_topic, telemetry_topic
 from facmon.embedded_broker import free_port
-from facmon.servers import InfluxServer, MosquittoServer
-from gateway.contract import DeviceRef, event_topic, telemetry_topic
-from gateway.payload import encode_event
 from tests.conftest import unique, wait_until
+from tools.servers import InfluxServer, MosquittoServer
 
 ROOT = Path(__file__).resolve().parents[1]
 

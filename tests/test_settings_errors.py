@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tickets.conftest import POSTGRES_URL
+from tests.quality.tickets.conftest import POSTGRES_URL
 
 
 def facmon(

@@ -57,11 +57,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import paho.mqtt.client as mqtt
 
-from gateway.contract import DeviceRef, Kind, telemetry_topic
-from gateway.payload import encode_telemetry
+from contract.payload import encode_telemetry
+from contract.topics import DeviceRef, Kind, telemetry_topic
 
 if TYPE_CHECKING:
-    from facmon.servers import InfluxServer, MosquittoServer
+    from tools.servers import InfluxServer, MosquittoServer
 
 KINDS: tuple[str, ...] = tuple(kind.value for kind in Kind)
 INGEST_TIMEOUT_S = 300.0
@@ -686,8 +686,9 @@ class WorkerIngest:
         return self.data_dir / f"{client_id}.log"
 
     def start(self) -> None:
-        from facmon.db import create_schema, make_engine
+        from facmon.schema import create_schema
         from facmon.workers import IngestWorkers
+        from storage.sql import make_engine
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # As `facmon run` does before it starts workers: workers creating the schema
@@ -753,7 +754,7 @@ class Completion:
     """Counts in InfluxDB: the cheap tail count while running, full counts to confirm."""
 
     def __init__(self, influx_url: str, database: str, fleet: Fleet) -> None:
-        from facmon.timeseries.influx import InfluxStore, quote_ident
+        from storage.timeseries.influx import InfluxStore, quote_ident
 
         self.store = InfluxStore(influx_url, database)
         self.fleet = fleet
@@ -793,7 +794,7 @@ class Completion:
         return stored, missing, extra
 
     def drop(self) -> None:
-        from facmon.timeseries.influx import quote_ident
+        from storage.timeseries.influx import quote_ident
 
         try:
             self.store.query(f"DROP DATABASE {quote_ident(self.store.database)}")
@@ -1027,7 +1028,7 @@ def print_table(report: dict[str, Any]) -> None:
 
 def bench_ingest(args: argparse.Namespace) -> int:
     """Run the benchmark described in the module docstring; 0 on success."""
-    from facmon.servers import InfluxServer, MosquittoServer, ServerError
+    from tools.servers import InfluxServer, MosquittoServer, ServerError
 
     for name in ("messages", "devices", "publishers", "runs"):
         if getattr(args, name) < 1:

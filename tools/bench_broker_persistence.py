@@ -15,7 +15,7 @@ messages from 100 devices by one `mosquitto_pub -q 1 -l --nodelay` each):
   away, so the broker queues everything (100,000 messages, about 30 MB):
   the publish rate, Mosquitto's CPU per message, and how many saves it made.
 
-Run: `.venv/bin/python -m facmon.bench_broker_persistence [--runs 3]`.
+Run: `.venv/bin/python -m tools.bench_broker_persistence [--runs 3]`.
 Only figures are printed: nothing here asserts a speed.
 """
 
@@ -34,8 +34,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from facmon.bench import BenchError, CLoad, _proc_cpu_s, lay_out, make_fleet, measure_raw
-from facmon.servers import MosquittoServer
+from tools.bench import BenchError, CLoad, _proc_cpu_s, lay_out, make_fleet, measure_raw
+from tools.servers import MosquittoServer
 
 SHIPPED_CONFIG = Path(__file__).resolve().parent.parent / "deploy/mosquitto/mosquitto.conf"
 PERSISTENCE_OPTIONS = ("autosave_interval", "autosave_on_changes")

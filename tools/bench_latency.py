@@ -43,18 +43,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from contract.payload import Event, Sample
 from facmon.settings import Settings
-from gateway.payload import Event, Sample
 
 if TYPE_CHECKING:
     import httpx
     import uvicorn
 
-    from facmon.servers import InfluxServer, MosquittoServer
+    from contract.topics import DeviceRef
     from facmon.service import Service
     from gateway.connection import BrokerAddress
-    from gateway.contract import DeviceRef
     from gateway.publisher import DeviceConnection
+    from tools.servers import InfluxServer, MosquittoServer
 
 Step = Sample | Event
 
@@ -213,7 +213,7 @@ def plan_trial(spec: FaultSpec, device: DeviceRef, seed: int, now_ms: int) -> Pl
 
 
 def _encode(step: Step) -> tuple[Any, bytes]:
-    from gateway.payload import Channel, encode_event, encode_telemetry
+    from contract.payload import Channel, encode_event, encode_telemetry
 
     if isinstance(step, Sample):
         return Channel.TELEMETRY, encode_telemetry(step.ts_ms, step.seq, step.metrics)
@@ -255,8 +255,8 @@ class Rig:
 
         from api.app import create_app
         from facmon.embedded_broker import free_port
-        from facmon.servers import InfluxServer, MosquittoServer
         from facmon.service import Service
+        from tools.servers import InfluxServer, MosquittoServer
 
         self.mosquitto = MosquittoServer()
         self.mosquitto.start()
@@ -609,7 +609,7 @@ def print_table(report: dict[str, Any]) -> None:
 
 
 def _plans(spec: FaultSpec, trials: int, run: int, seed: int) -> list[Plan]:
-    from gateway.contract import DeviceRef
+    from contract.topics import DeviceRef
 
     site = f"lat{run}-{uuid.uuid4().hex[:8]}"
     plans = []
@@ -645,8 +645,8 @@ def run_once(
 
 def bench_latency(args: argparse.Namespace) -> int:
     """Run the benchmark described in the module docstring; 0 when it ran."""
-    from facmon.servers import ServerError
     from gateway.publisher import PublishError
+    from tools.servers import ServerError
 
     for name in ("trials", "runs"):
         if getattr(args, name) < 1:
@@ -666,7 +666,7 @@ def bench_latency(args: argparse.Namespace) -> int:
         return 2
     if not getattr(args, "verbose", False):
         # Tickets are what this bench makes; the service need not announce each one.
-        for noisy in ("ingest", "facmon.service", "facmon.delivery", "facmon.kpi", "detectors"):
+        for noisy in ("ingest", "facmon.service", "quality.delivery", "quality.kpi", "detectors"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     specs = [spec for spec in FAULTS if spec.key in (args.faults or FAULT_KEYS)]
     began = time.perf_counter()

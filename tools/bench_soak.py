@@ -50,18 +50,18 @@ from multiprocessing.synchronize import Event as MpEvent
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from facmon.bench import KINDS, PUBLISH_WINDOW, READY_TIMEOUT_S, BenchError
 from facmon.embedded_broker import free_port
 from facmon.workers import IngestWorkers, WorkerSpec
 from ingest.read_ahead import encode_varint
+from tools.bench import KINDS, PUBLISH_WINDOW, READY_TIMEOUT_S, BenchError
 
 if TYPE_CHECKING:
     from multiprocessing.context import SpawnProcess
 
     import psutil
 
-    from facmon.metrics import HistogramSnapshot
-    from facmon.servers import InfluxServer, MosquittoServer
+    from observability.metrics import HistogramSnapshot
+    from tools.servers import InfluxServer, MosquittoServer
 
 Report = tuple[str, str, float | str]  # (ready|done|error, client id, detail)
 
@@ -169,7 +169,7 @@ def scheduled_samples(offset_s: float, period_s: float, duration_s: float) -> in
 def plan_devices(devices: int, sites: list[str], rate_hz: float) -> list[DeviceSlot]:
     """Devices round-robin over the sites (every kind at every site), their publish times
     spread evenly over the period across the whole fleet."""
-    from gateway.contract import DeviceRef, telemetry_topic
+    from contract.topics import DeviceRef, telemetry_topic
 
     period = 1.0 / rate_hz
     slots = []
@@ -312,7 +312,7 @@ def _publisher_process(
     """
     import numpy as np
 
-    from gateway.payload import encode_telemetry
+    from contract.payload import encode_telemetry
     from simulators.models import MODELS
 
     os.nice(niceness)
@@ -502,7 +502,7 @@ class Soak:
         """Add what this worker did since the last scrape to its running totals."""
         import httpx
 
-        from facmon.metrics import parse_histogram, parse_samples
+        from observability.metrics import parse_histogram, parse_samples
 
         try:
             text = httpx.get(f"http://127.0.0.1:{track.port}/metrics", timeout=5.0).text
@@ -550,7 +550,7 @@ class Soak:
                 track.rss = 0
 
     def _run_histogram(self) -> HistogramSnapshot:
-        from facmon.metrics import HistogramSnapshot
+        from observability.metrics import HistogramSnapshot
 
         total = HistogramSnapshot.empty(self.bounds)
         for track in self.tracks:
@@ -572,9 +572,9 @@ class Soak:
     def run(self) -> dict[str, Any]:
         import multiprocessing
 
-        from facmon.servers import InfluxServer, MosquittoServer
         from facmon.settings import Settings
         from facmon.workers import plan_workers
+        from tools.servers import InfluxServer, MosquittoServer
 
         args = self.args
         began = time.perf_counter()
@@ -843,7 +843,7 @@ class Soak:
 
     @staticmethod
     def _count_stored(influx_url: str, database: str) -> int:
-        from facmon.timeseries.influx import InfluxStore
+        from storage.timeseries.influx import InfluxStore
 
         store = InfluxStore(influx_url, database, timeout_s=600.0)
         try:
@@ -969,7 +969,7 @@ def _accumulated(
 ) -> HistogramSnapshot:
     """`total` plus what a worker observed since its `last` scrape (all of `now` after a
     restart, whose counters begin at zero)."""
-    from facmon.metrics import HistogramSnapshot
+    from observability.metrics import HistogramSnapshot
 
     before = HistogramSnapshot.empty(now.bounds) if restarted or last is None else last
     delta = now - before
@@ -1085,7 +1085,7 @@ def print_report(report: dict[str, Any]) -> None:
 
 def bench_soak(args: argparse.Namespace) -> int:
     """Run the soak described in the module docstring; 0 once it ran, whatever the figures."""
-    from facmon.servers import ServerError
+    from tools.servers import ServerError
 
     args.sites = args.sites or 4 * args.workers
     problems = [

@@ -54,10 +54,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
-from detectors.base import Finding
-from detectors.offline import OfflineDetector
-from detectors.registry import KIND_DETECTORS, DetectorBank
-from gateway.contract import (
+from contract.finding import Finding
+from contract.payload import MetricValue, decode_message, encode_telemetry
+from contract.topics import (
     TELEMETRY_SCHEMAS,
     Channel,
     ContractError,
@@ -66,7 +65,8 @@ from gateway.contract import (
     MetricSpec,
     topic_for,
 )
-from gateway.payload import MetricValue, decode_message, encode_telemetry
+from detectors.offline import OfflineDetector
+from detectors.registry import KIND_DETECTORS, DetectorBank
 from simulators.fleet import Action, Fleet, OutMessage
 from simulators.models import GENERIC_FAULTS, MODELS
 from simulators.scenario import (
@@ -894,7 +894,7 @@ def cmd_evaluate_scenarios(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m facmon.evaluate_scenarios`, the same as `facmon evaluate scenarios`."""
+    """`python -m tools.evaluate_scenarios`, the same as `facmon evaluate scenarios`."""
     parser = argparse.ArgumentParser(prog="facmon evaluate scenarios", description=__doc__)
     add_arguments(parser)
     return cmd_evaluate_scenarios(parser.parse_args(argv))

@@ -52,9 +52,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from contract.payload import Sample
+from contract.topics import DeviceRef
 from detectors.pump_multivariate import PumpMultivariateConfig, PumpMultivariateDetector
-from gateway.contract import DeviceRef
-from gateway.payload import Sample
 
 FIT_ROWS: Final = 400
 NAB_WINDOW_S: Final = 60.0
@@ -66,7 +66,7 @@ NAB_PROFILES: Final[dict[str, tuple[float, float, float]]] = {
 }
 _NAB_STEPS: Final = 1000  # the scorer samples its tanh curve at this many points
 
-# SKAB column -> contract metric of kind pump (gateway/contract.py).
+# SKAB column -> contract metric of kind pump (contract/topics.py).
 SKAB_COLUMNS: Final[dict[str, str]] = {
     "Accelerometer1RMS": "accelerometer1_rms_g",
     "Accelerometer2RMS": "accelerometer2_rms_g",
@@ -565,7 +565,7 @@ def cmd_evaluate_skab(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m facmon.evaluate_skab --data DIR`, the same as `facmon evaluate skab`."""
+    """`python -m tools.evaluate_skab --data DIR`, the same as `facmon evaluate skab`."""
     parser = argparse.ArgumentParser(prog="facmon evaluate skab", description=__doc__)
     add_arguments(parser)
     return cmd_evaluate_skab(parser.parse_args(argv))

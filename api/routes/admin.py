@@ -10,8 +10,8 @@ from fastapi import APIRouter, HTTPException
 from api.deps import AdminDep, StoresDep, TokenId, ViewerDep
 from api.routing import AuthenticatedRoute
 from api.schemas import Me, TokenCreate, TokenCreated, TokenPublic
-from facmon.auth import HUMAN_ROLES
-from facmon.tickets.lifecycle import NOTE_REQUIRED, TRANSITIONS, State
+from quality.accounts import HUMAN_ROLES
+from quality.tickets.lifecycle import NOTE_REQUIRED, TRANSITIONS, State
 
 router = APIRouter(prefix="/api", tags=["admin"], route_class=AuthenticatedRoute)
 

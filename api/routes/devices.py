@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query
 from api.deps import StoresDep, ViewerDep
 from api.routing import AuthenticatedRoute
 from api.schemas import DevicePublic, TelemetryPublic, TelemetrySample, Text
-from facmon.timeseries import StoreUnavailable
+from storage.timeseries import StoreUnavailable
 
 router = APIRouter(prefix="/api/devices", tags=["devices"], route_class=AuthenticatedRoute)
 

@@ -25,15 +25,15 @@ from api.schemas import (
     TransitionConflict,
     TransitionRequest,
 )
-from facmon.tickets.lifecycle import (
+from quality.tickets.lifecycle import (
     IllegalTransition,
     NoteRequired,
     NotPermitted,
     State,
     allowed_next,
 )
-from facmon.tickets.models import Ticket
-from facmon.tickets.store import TicketConflict, TicketFilter, TicketNotFound, TicketStore
+from quality.tickets.models import Ticket
+from quality.tickets.store import TicketConflict, TicketFilter, TicketNotFound, TicketStore
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"], route_class=AuthenticatedRoute)
 

@@ -1,4 +1,4 @@
-"""`facmon dashboards publish`: argument parsing only, so `facmon` starts fast.
+"""`facmon dashboards build|publish`: argument parsing only, so `facmon` starts fast.
 
 The publishing code (grafana-client, every dashboard, the detectors they
 read their limits from) is imported when the command runs.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -51,3 +52,23 @@ def cmd_publish(args: argparse.Namespace) -> int:
     for change in changes:
         print(f"{change.kind:<10} {change.uid:<20} {change.action}")
     return 0
+
+
+def cmd_dashboards_build(args: argparse.Namespace) -> int:
+    from dashboards.build import build_all
+
+    out = Path(args.out) if args.out else None
+    paths = build_all(out) if out else build_all()
+    for path in paths:
+        print(path)
+    return 0
+
+
+def add_dashboards_commands(sub: Any) -> None:
+    """Add `dashboards build|publish`."""
+    dashboards = sub.add_parser("dashboards", help="Grafana dashboards as code")
+    dash_sub = dashboards.add_subparsers(dest="dashboards_command", required=True)
+    build = dash_sub.add_parser("build", help="write dashboard JSON and provisioning")
+    build.add_argument("--out", help="output directory (default: dashboards/generated)")
+    build.set_defaults(func=cmd_dashboards_build)
+    add_publish_command(dash_sub)

@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
+from contract.topics import ContractError, DeviceRef
 from facmon import dynsec
-from gateway.contract import ContractError, DeviceRef
 from simulators import credentials
 
 DEFAULT_FILE: Final = Path("deploy/mosquitto/dynamic-security.json")
@@ -215,7 +215,11 @@ def add_device_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         help="create device accounts (or renew their passwords) bound to their own topics",
     )
     provision.add_argument(
-        "devices", nargs="*", type=parse_device, metavar="SITE/BUILDING/KIND/DEVICE_ID"
+        "devices",
+        nargs="*",
+        type=parse_device,
+        metavar="SITE/BUILDING/KIND/DEVICE_ID",
+        help="devices to give accounts to (besides those of --scenario)",
     )
     provision.add_argument(
         "--scenario",
@@ -261,6 +265,6 @@ def add_device_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         help="remove accounts' passwords, e.g. a decommissioned device's, or the shared `sim` "
         "account that files from before per-device simulator logins still have",
     )
-    lock.add_argument("accounts", nargs="+")
+    lock.add_argument("accounts", nargs="+", help="account names (a device's is its device id)")
     lock.add_argument("--file", default=str(DEFAULT_FILE), help=file_help)
     lock.set_defaults(func=cmd_lock)

@@ -38,8 +38,20 @@ def add_kpi_commands(subparsers: Any) -> None:
     compute = kpi_sub.add_parser(
         "compute", help="compute and write the KPIs of every bucket in [--from, --to)"
     )
-    compute.add_argument("--from", dest="start", required=True, type=parse_instant)
-    compute.add_argument("--to", dest="end", default="now", type=parse_instant)
+    compute.add_argument(
+        "--from",
+        dest="start",
+        required=True,
+        type=parse_instant,
+        help="first bucket's start: ISO 8601 (UTC without a zone) or `now`",
+    )
+    compute.add_argument(
+        "--to",
+        dest="end",
+        default="now",
+        type=parse_instant,
+        help="end, excluded: ISO 8601 or `now` (default)",
+    )
     compute.add_argument(
         "--bucket-s", type=float, default=3600.0, help="bucket length in seconds (default 1 h)"
     )
@@ -47,10 +59,11 @@ def add_kpi_commands(subparsers: Any) -> None:
 
 
 def cmd_kpi_compute(args: argparse.Namespace) -> int:
-    from facmon.db import create_schema, make_engine
-    from facmon.kpi.job import KpiJob
-    from facmon.kpi.sources import signals_for
+    from facmon.schema import create_schema
     from facmon.service import open_series_store
+    from quality.kpi.job import KpiJob
+    from quality.kpi.sources import signals_for
+    from storage.sql import make_engine
 
     if not args.start < args.end:
         print("error: --from must be before --to", file=sys.stderr)

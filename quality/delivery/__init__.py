@@ -1,9 +1,9 @@
 """Delivery of ticket events from the outbox: a signed webhook and MQTT, at least once."""
 
-from facmon.delivery.base import PendingEvent, Sender, SendResult
-from facmon.delivery.dispatcher import OutboxDispatcher, backoff_seconds
-from facmon.delivery.mqtt_events import MqttEventSender, event_topic
-from facmon.delivery.webhook import WebhookSender, sign, signature_problem, verify_signature
+from quality.delivery.base import PendingEvent, Sender, SendResult
+from quality.delivery.dispatcher import OutboxDispatcher, backoff_seconds
+from quality.delivery.mqtt_events import MqttEventSender, event_topic
+from quality.delivery.webhook import WebhookSender, sign, signature_problem, verify_signature
 
 __all__ = [
     "MqttEventSender",

@@ -31,10 +31,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, and_, delete, exists, func, select, update
 from sqlalchemy.orm import aliased
 
-from facmon.clock import Clock
-from facmon.delivery.base import PendingEvent, Sender, SendResult
-from facmon.metrics import MetricsRegistry
-from facmon.tickets.outbox import OutboxEvent
+from contract.clock import Clock
+from observability.metrics import MetricsRegistry
+from quality.delivery.base import PendingEvent, Sender, SendResult
+from quality.tickets.outbox import OutboxEvent
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ the outbox row stays pending and is published again later. The embedded broker
 speaks only 3.1.1 (and has no ACL), so the service passes its protocol on.
 The same event may therefore arrive twice; subscribers deduplicate on
 `event_id` in the payload. Ingest ignores this topic tree
-(`gateway.contract.SERVICE_TOPIC_PREFIXES`).
+(`contract.topics.SERVICE_TOPIC_PREFIXES`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import threading
 
 import paho.mqtt.client as mqtt
 
-from facmon.delivery.base import PendingEvent, SendResult
+from contract.topics import CONTRACT_VERSION, TOPIC_ROOT
 from gateway.connection import BrokerAddress, TlsFiles, configure_client
-from gateway.contract import CONTRACT_VERSION, TOPIC_ROOT
+from quality.delivery.base import PendingEvent, SendResult
 
 log = logging.getLogger(__name__)
 

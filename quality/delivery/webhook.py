@@ -32,8 +32,8 @@ import time
 
 import httpx
 
-from facmon.clock import Clock, SystemClock
-from facmon.delivery.base import PendingEvent, SendResult
+from contract.clock import Clock, SystemClock
+from quality.delivery.base import PendingEvent, SendResult
 
 SIGNATURE_HEADER = "X-Facmon-Signature"
 EVENT_ID_HEADER = "X-Facmon-Event-Id"

@@ -9,8 +9,8 @@
 - `runtime`: both threads as the service starts and stops them.
 """
 
-from facmon.kpi.compute import SCOPES, GroupKey, GroupKpis, compute_kpis, device_time
-from facmon.kpi.job import (
+from quality.kpi.compute import SCOPES, GroupKey, GroupKpis, compute_kpis, device_time
+from quality.kpi.job import (
     KPI_MEASUREMENT,
     TICKET_EVENTS_MEASUREMENT,
     KpiJob,
@@ -18,11 +18,11 @@ from facmon.kpi.job import (
     buckets,
     ticket_event_points,
 )
-from facmon.kpi.records import LivenessChange, Period, TicketRecord, Transition
-from facmon.kpi.runtime import KpiRuntime
-from facmon.kpi.scheduler import KpiScheduler
-from facmon.kpi.service_metrics import ServiceMetricsWriter, metric_fields
-from facmon.kpi.sources import (
+from quality.kpi.records import LivenessChange, Period, TicketRecord, Transition
+from quality.kpi.runtime import KpiRuntime
+from quality.kpi.scheduler import KpiScheduler
+from quality.kpi.service_metrics import ServiceMetricsWriter, metric_fields
+from quality.kpi.sources import (
     SERVICE_MEASUREMENT,
     InfluxSignals,
     LagStats,

@@ -23,15 +23,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
-from facmon.clock import to_ms
-from facmon.kpi.records import (
+from contract.clock import to_ms
+from quality.kpi.records import (
     IMPAIRING_SEVERITIES,
     UNRESOLVED_STATES,
     LivenessChange,
     Period,
     TicketRecord,
 )
-from facmon.timeseries.base import FieldValue
+from storage.timeseries.base import FieldValue
 
 SCOPES: Final = ("site", "building", "kind", "building_kind")
 """Each device and ticket counts in one group of every scope.

@@ -31,12 +31,12 @@ from typing import Final
 
 from sqlalchemy import Engine
 
-from facmon.clock import Clock, SystemClock, from_ms, to_ms
-from facmon.kpi.compute import compute_kpis
-from facmon.kpi.records import Period, TicketRecord
-from facmon.kpi.sources import IngestLagSource, LivenessSource, count_dead_letters, load_tickets
-from facmon.timeseries.base import FieldValue, Point, SeriesStore
-from facmon.timeseries.sqlite import SQLiteSeriesStore
+from contract.clock import Clock, SystemClock, from_ms, to_ms
+from quality.kpi.compute import compute_kpis
+from quality.kpi.records import Period, TicketRecord
+from quality.kpi.sources import IngestLagSource, LivenessSource, count_dead_letters, load_tickets
+from storage.timeseries.base import FieldValue, Point, SeriesStore
+from storage.timeseries.sqlite import SQLiteSeriesStore
 
 log = logging.getLogger(__name__)
 

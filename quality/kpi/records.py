@@ -1,7 +1,7 @@
 """What the KPI functions read: a period, tickets with their history, liveness changes.
 
 Plain frozen records, not ORM rows, so the computations are pure and tests can
-build a whole history by hand. `facmon.kpi.sources` fills them from SQL and
+build a whole history by hand. `quality.kpi.sources` fills them from SQL and
 the time-series store.
 
 >>> from datetime import UTC, datetime
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from facmon.clock import to_ms
+from contract.clock import to_ms
 
 UNRESOLVED_STATES: Final = frozenset({"open", "dispatched", "rectified", "reopened"})
 """A ticket in these states still holds its device out of good condition.

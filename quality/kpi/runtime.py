@@ -16,13 +16,13 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from facmon.clock import Clock
-from facmon.kpi.job import KpiJob
-from facmon.kpi.scheduler import KpiScheduler
-from facmon.kpi.service_metrics import ServiceMetricsWriter
-from facmon.kpi.sources import signals_for
-from facmon.metrics import MetricsRegistry
-from facmon.timeseries.base import SeriesStore
+from contract.clock import Clock
+from observability.metrics import MetricsRegistry
+from quality.kpi.job import KpiJob
+from quality.kpi.scheduler import KpiScheduler
+from quality.kpi.service_metrics import ServiceMetricsWriter
+from quality.kpi.sources import signals_for
+from storage.timeseries.base import SeriesStore
 
 
 class KpiRuntime:

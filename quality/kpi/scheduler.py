@@ -9,7 +9,7 @@ the run", so it keeps rising while repairs come in, and is final `settle`
 only overwrites.
 
 >>> from datetime import UTC, datetime
->>> from facmon.clock import ManualClock
+>>> from contract.clock import ManualClock
 >>> class Job:  # a stand-in for KpiJob that records the windows it is asked for
 ...     bucket = timedelta(hours=1)
 ...     clock = ManualClock(datetime(2027, 1, 8, 10, 20, tzinfo=UTC))
@@ -28,8 +28,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from facmon.clock import Clock
-from facmon.kpi.job import KpiRun, floor_time
+from contract.clock import Clock
+from quality.kpi.job import KpiRun, floor_time
 
 log = logging.getLogger(__name__)
 

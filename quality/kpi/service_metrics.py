@@ -27,10 +27,10 @@ import math
 import threading
 from typing import Final
 
-from facmon.clock import Clock, SystemClock, to_ms
-from facmon.kpi.sources import SERVICE_MEASUREMENT
-from facmon.metrics import MetricsRegistry
-from facmon.timeseries.base import FieldValue, Point, SeriesStore
+from contract.clock import Clock, SystemClock, to_ms
+from observability.metrics import MetricsRegistry
+from quality.kpi.sources import SERVICE_MEASUREMENT
+from storage.timeseries.base import FieldValue, Point, SeriesStore
 
 log = logging.getLogger(__name__)
 

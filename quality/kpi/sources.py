@@ -24,12 +24,12 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from facmon.kpi.records import UNRESOLVED_STATES, LivenessChange, TicketRecord, Transition
-from facmon.tickets.models import Ticket, TicketHistory, TicketOccurrence, aware
-from facmon.timeseries.base import SeriesStore
-from facmon.timeseries.influx import InfluxStore
-from facmon.timeseries.sqlite import SQLiteSeriesStore
-from ingest.dead_letters import DeadLetter
+from quality.kpi.records import UNRESOLVED_STATES, LivenessChange, TicketRecord, Transition
+from quality.tickets.models import Ticket, TicketHistory, TicketOccurrence, aware
+from storage.dead_letters import DeadLetter
+from storage.timeseries.base import SeriesStore
+from storage.timeseries.influx import InfluxStore
+from storage.timeseries.sqlite import SQLiteSeriesStore
 
 STATUS_MEASUREMENT = "device_status"
 SERVICE_MEASUREMENT = "facmon_service"

@@ -1,9 +1,10 @@
 """Quality tickets: lifecycle, SLA clocks, repeat faults, outbox events."""
 
-from facmon.tickets.lifecycle import Role, State
-from facmon.tickets.models import Ticket, TicketComment, TicketHistory, TicketOccurrence, utcnow
-from facmon.tickets.policy import TicketPolicy
-from facmon.tickets.store import RecordResult, TicketStore
+from contract.clock import utcnow
+from quality.tickets.lifecycle import Role, State
+from quality.tickets.models import Ticket, TicketComment, TicketHistory, TicketOccurrence
+from quality.tickets.policy import TicketPolicy
+from quality.tickets.store import RecordResult, TicketStore
 
 __all__ = [
     "RecordResult",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -19,21 +19,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from facmon.db import Base
-from facmon.tickets.lifecycle import ACTIVE_STATES
+from contract.clock import aware as aware  # re-exported: the API's schemas use it
+from quality.tickets.lifecycle import ACTIVE_STATES
+from storage.sql import Base
 
 _ACTIVE_SQL = "state IN (" + ", ".join(f"'{s.value}'" for s in ACTIVE_STATES) + ")"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite drops the zone on the way back; every time here is UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
 
 
 class Ticket(Base):

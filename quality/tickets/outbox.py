@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import DateTime, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from facmon.db import Base
+from storage.sql import Base
 
 SINKS = ("webhook", "mqtt")
 

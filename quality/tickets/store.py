@@ -20,9 +20,9 @@ from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from detectors.base import Finding
-from facmon.clock import Clock, SystemClock
-from facmon.tickets.lifecycle import (
+from contract.clock import Clock, SystemClock
+from contract.finding import Finding
+from quality.tickets.lifecycle import (
     ACTIVE_STATES,
     IllegalTransition,
     Role,
@@ -30,9 +30,9 @@ from facmon.tickets.lifecycle import (
     allowed_next,
     check_transition,
 )
-from facmon.tickets.models import Ticket, TicketComment, TicketHistory, TicketOccurrence, aware
-from facmon.tickets.outbox import SINKS, enqueue
-from facmon.tickets.policy import ESCALATE_TO, SEVERITIES, TicketPolicy
+from quality.tickets.models import Ticket, TicketComment, TicketHistory, TicketOccurrence, aware
+from quality.tickets.outbox import SINKS, enqueue
+from quality.tickets.policy import ESCALATE_TO, SEVERITIES, TicketPolicy
 
 _ACTIVE = [s.value for s in ACTIVE_STATES]
 SYSTEM_ACTOR = "facmon"

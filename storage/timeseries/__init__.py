@@ -1,5 +1,5 @@
 """Time-series storage behind one small protocol: InfluxDB (v1 HTTP API) or embedded SQLite."""
 
-from facmon.timeseries.base import Point, SeriesStore, StoreUnavailable
+from storage.timeseries.base import Point, SeriesStore, StoreUnavailable
 
 __all__ = ["Point", "SeriesStore", "StoreUnavailable"]

@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 
-from facmon.timeseries.base import Point, Row, StoreUnavailable
-from facmon.timeseries.influx_write import DatabaseNotFound, LineProtocolWriter, WriteRefused
-from facmon.timeseries.line_protocol import encode_points, encode_valid
+from storage.timeseries.base import Point, Row, StoreUnavailable
+from storage.timeseries.influx_write import DatabaseNotFound, LineProtocolWriter, WriteRefused
+from storage.timeseries.line_protocol import encode_points, encode_valid
 
 
 class InfluxQueryError(RuntimeError):

@@ -16,7 +16,7 @@ import ssl
 import threading
 from urllib.parse import urlencode, urlsplit
 
-from facmon.timeseries.base import StoreUnavailable
+from storage.timeseries.base import StoreUnavailable
 
 # A kept-alive connection that the server closed while idle fails on first use;
 # these say so, and the write is retried once on a new connection.

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from math import isfinite
 
-from facmon.timeseries.base import FieldValue, Point
+from storage.timeseries.base import FieldValue, Point
 
 
 def _check_name(text: str, what: str) -> None:

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from facmon.timeseries.base import Point, Row
+from storage.timeseries.base import Point, Row
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS points (

@@ -10,10 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from contract.payload import encode_telemetry
+from contract.topics import DeviceRef, telemetry_topic
 from facmon.service import Stores
 from facmon.settings import Settings
-from gateway.contract import DeviceRef, telemetry_topic
-from gateway.payload import encode_telemetry
 from ingest.pipeline import InboundMessage
 from tests.conftest import pipeline_for
 

@@ -18,13 +18,13 @@ from sqlalchemy import create_engine, text
 
 from api.app import create_app
 from api.schemas import TicketSeverity, TokenRole
-from detectors.base import Finding, Severity
-from facmon.auth import HUMAN_ROLES
+from contract.finding import Finding, Severity
+from contract.topics import DeviceRef, telemetry_topic
 from facmon.service import Stores
 from facmon.settings import Settings
-from facmon.tickets.policy import SEVERITIES
-from gateway.contract import DeviceRef, telemetry_topic
 from ingest.pipeline import InboundMessage
+from quality.accounts import HUMAN_ROLES
+from quality.tickets.policy import SEVERITIES
 from tests.conftest import pipeline_for
 
 POSTGRES_URL = os.environ.get(

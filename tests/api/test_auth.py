@@ -10,12 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from detectors.base import Finding, Severity
-from facmon.auth import hash_token
+from contract.finding import Finding, Severity
+from contract.topics import DeviceRef
 from facmon.service import Stores
 from facmon.settings import Settings
-from facmon.tickets.lifecycle import Role
-from gateway.contract import DeviceRef
+from quality.accounts import hash_token
+from quality.tickets.lifecycle import Role
 
 ROLES = ["viewer", "engineer", "quality", "admin"]
 

@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
 from api.app import MAX_BODY_BYTES, create_app
-from detectors.base import Finding, Severity
+from contract.finding import Finding, Severity
+from contract.topics import DeviceRef
 from facmon.service import Stores
 from facmon.settings import Settings
-from gateway.contract import DeviceRef
 
 # One valid body per operation that takes one, so that with a token the route reads it.
 BODIES: dict[str, dict[str, object]] = {

@@ -19,14 +19,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from api.app import create_app
-from detectors.base import Finding, Severity
+from contract.finding import Finding, Severity
+from contract.topics import DeviceRef
 from facmon.service import Stores
 from facmon.settings import Settings
-from facmon.tickets.lifecycle import Role
-from facmon.tickets.models import Ticket
-from gateway.contract import DeviceRef
+from quality.tickets.lifecycle import Role
+from quality.tickets.models import Ticket
 from tests.conftest import unique
-from tests.tickets.conftest import POSTGRES_URL
+from tests.quality.tickets.conftest import POSTGRES_URL
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

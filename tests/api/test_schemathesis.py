@@ -23,13 +23,13 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from api.app import create_app
-from detectors.base import Finding, Severity
+from contract.finding import Finding, Severity
+from contract.payload import encode_telemetry
+from contract.topics import DeviceRef, telemetry_topic
 from facmon.service import Stores
 from facmon.settings import Settings
-from facmon.tickets.lifecycle import Role
-from gateway.contract import DeviceRef, telemetry_topic
-from gateway.payload import encode_telemetry
 from ingest.pipeline import InboundMessage
+from quality.tickets.lifecycle import Role
 from tests.conftest import pipeline_for
 
 NOW = int(time.time() * 1000)

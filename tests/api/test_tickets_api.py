@@ -12,12 +12,12 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.schemas import TransitionTarget
-from detectors.base import Finding, Severity
-from facmon.clock import ManualClock
+from contract.clock import ManualClock
+from contract.finding import Finding, Severity
+from contract.topics import DeviceRef
 from facmon.service import Stores
 from facmon.settings import Settings
-from facmon.tickets.lifecycle import TRANSITIONS, State
-from gateway.contract import DeviceRef
+from quality.tickets.lifecycle import TRANSITIONS, State
 
 T0 = datetime(2027, 5, 1, 9, 0, tzinfo=UTC)
 

@@ -17,12 +17,12 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from api.app import create_app
-from facmon.servers import MosquittoServer
 from gateway.connection import parse_mqtt_url
 from simulators.runner import SimulationRunner
 from simulators.scenario import parse_scenario
 from tests.board.live import LiveServer
 from tests.e2e.helpers import fleet_for, service_settings, started
+from tools.servers import MosquittoServer
 
 
 @pytest.fixture

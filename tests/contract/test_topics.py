@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from gateway.contract import (
+from contract.payload import TimeLimits, decode_message, encode_event, encode_telemetry
+from contract.topics import (
     Channel,
     ContractError,
     DeviceRef,
@@ -16,7 +17,6 @@ from gateway.contract import (
     topic_for,
     validate_identifier,
 )
-from gateway.payload import TimeLimits, decode_message, encode_event, encode_telemetry
 from simulators.models import MODELS
 
 NOW = 1_800_000_000_000

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from contract.topics import TELEMETRY_SCHEMAS, Kind
 from dashboards.build import (
     DASHBOARDS,
     GENERATED_DIR,
@@ -27,9 +28,8 @@ from dashboards.build import (
 from dashboards.common import HELD_OPEN_LIMIT_S, metric
 from dashboards.model import GRID_WIDTH, InfluxQLTarget, TimeSeriesPanel
 from dashboards.overview import facility_overview
-from facmon.kpi import GroupKpis, metric_fields
-from facmon.metrics import IngestMetrics, MetricsRegistry
-from gateway.contract import TELEMETRY_SCHEMAS, Kind
+from observability.metrics import IngestMetrics, MetricsRegistry
+from quality.kpi import GroupKpis, metric_fields
 
 PROVISIONING = GENERATED_DIR.parent / "provisioning"
 

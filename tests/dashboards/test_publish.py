@@ -10,7 +10,6 @@ import yaml
 from grafana_client.client import GrafanaUnauthorizedError
 
 from dashboards.build import DASHBOARDS, GENERATED_DIR
-from dashboards.cli import add_publish_command
 from dashboards.publish import (
     FOLDER_TITLE,
     FOLDER_UID,
@@ -19,6 +18,7 @@ from dashboards.publish import (
     datasource_spec,
     publish,
 )
+from facmon.cli.dashboards import add_publish_command
 from tests.dashboards.grafana_stand_in import GrafanaState, grafana_stand_in
 
 TOKEN = "glsa_test_token"

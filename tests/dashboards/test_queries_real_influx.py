@@ -24,19 +24,19 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from contract.finding import Finding, Severity
+from contract.topics import DeviceRef
 from dashboards.build import GENERATED_DIR, all_queries, expand_variables
-from detectors.base import Finding, Severity
-from facmon.kpi import InfluxSignals, KpiJob, ServiceMetricsWriter
-from facmon.servers import InfluxServer, MosquittoServer
 from facmon.service import Service
-from facmon.tickets import Role, TicketStore
-from facmon.timeseries.influx import InfluxStore
 from gateway.connection import parse_mqtt_url
-from gateway.contract import DeviceRef
+from quality.kpi import InfluxSignals, KpiJob, ServiceMetricsWriter
+from quality.tickets import Role, TicketStore
 from simulators.runner import SimulationRunner
 from simulators.scenario import builtin_scenario, load_scenario
+from storage.timeseries.influx import InfluxStore
 from tests.conftest import unique, wait_until
 from tests.e2e.helpers import fleet_for, service_settings, started
+from tools.servers import InfluxServer, MosquittoServer
 
 FAULTS = {"door_held_open", "lamp_failure", "door_slowing", "bearing_wear", "offline"}
 EVENTS = {"elevator": "door_obstructed", "lighting": "breaker_trip", "access": "tamper"}

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detectors.base import Detector, Finding
-from gateway.contract import DeviceRef
-from gateway.payload import MetricValue, Sample
+from contract.finding import Finding
+from contract.payload import MetricValue, Sample
+from contract.topics import DeviceRef
+from detectors.base import Detector
 
 T0 = 1_800_000_000_000  # 2027-01-15T08:00:00Z
 PERIOD_MS = 2_000  # 0.5 Hz, the demo scenario's rate

@@ -12,12 +12,12 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from contract.finding import Severity
+from contract.payload import Event
 from detectors.access_brute_force import BruteForceDetector
 from detectors.access_forced_open import DoorForcedDetector
 from detectors.access_lock_slowing import LockSlowingDetector
 from detectors.access_reader_offline import ReaderOfflineDetector
-from detectors.base import Severity
-from gateway.payload import Event
 from tests.detectors.series import (
     PERIOD_MS,
     T0,

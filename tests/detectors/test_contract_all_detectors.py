@@ -25,12 +25,15 @@ import pytest
 from pydantic import ValidationError
 
 import detectors
+from contract.finding import Finding, Severity
+from contract.payload import MetricValue, Sample
+from contract.topics import TELEMETRY_SCHEMAS, DeviceRef, Kind
 from detectors.access_brute_force import BruteForceDetector
 from detectors.access_forced_open import DoorForcedDetector
 from detectors.access_held_open import DoorHeldOpenDetector
 from detectors.access_lock_slowing import LockSlowingDetector
 from detectors.access_reader_offline import ReaderOfflineDetector
-from detectors.base import Detector, DetectorConfig, Finding, Severity
+from detectors.base import Detector, DetectorConfig
 from detectors.elevator_door import DoorSlowingDetector
 from detectors.elevator_entrapment import EntrapmentDetector
 from detectors.elevator_fault_code import FaultCodeDetector
@@ -51,8 +54,6 @@ from detectors.pump_dry_running import DryRunningDetector
 from detectors.pump_leakage import LeakageDetector
 from detectors.pump_multivariate import PumpMultivariateDetector
 from detectors.registry import KIND_DETECTORS
-from gateway.contract import TELEMETRY_SCHEMAS, DeviceRef, Kind
-from gateway.payload import MetricValue, Sample
 from tests.detectors.series import (
     PERIOD_MS,
     T0,

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from contract.finding import Finding, Severity
+from contract.payload import Event, StatusChange
 from detectors.access_held_open import DoorHeldOpenConfig, DoorHeldOpenDetector
-from detectors.base import Detector, Finding, Severity
+from detectors.base import Detector
 from detectors.elevator_door import DoorSlowingDetector
 from detectors.lighting_lamp import LampFailureDetector
 from detectors.offline import OfflineConfig, OfflineDetector
 from detectors.pump_bearing import BearingWearDetector
-from gateway.payload import Event, StatusChange
 from tests.detectors.series import (
     PERIOD_MS,
     PUMP_BASE_G,

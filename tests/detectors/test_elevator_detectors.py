@@ -14,14 +14,14 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from detectors.base import Severity
+from contract.finding import Severity
+from contract.payload import Event
 from detectors.elevator_entrapment import EntrapmentDetector
 from detectors.elevator_fault_code import FaultCodeDetector
 from detectors.elevator_levelling import LevellingErrorDetector
 from detectors.elevator_motor_current import MotorCurrentTrendDetector
 from detectors.elevator_reversals import DoorReversalDetector
 from detectors.elevator_vibration import CarVibrationTrendDetector
-from gateway.payload import Event
 from tests.detectors.series import (
     PERIOD_MS,
     T0,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from detectors.base import Severity
+from contract.finding import Severity
 from detectors.generic_out_of_range import OutOfRangeDetector
 from detectors.generic_stuck import StuckSensorDetector
 from tests.detectors.series import (

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from detectors.base import Severity
+from contract.finding import Severity
 from detectors.lighting_flicker import FlickerDetector
 from detectors.lighting_illuminance import IlluminanceLowConfig, IlluminanceLowDetector
 from detectors.lighting_left_on import LightsLeftOnDetector

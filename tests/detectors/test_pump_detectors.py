@@ -14,11 +14,12 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from detectors.base import Detector, Severity
+from contract.finding import Severity
+from contract.payload import Event
+from detectors.base import Detector
 from detectors.pump_cavitation import CavitationDetector
 from detectors.pump_dry_running import DryRunningDetector
 from detectors.pump_leakage import LeakageDetector
-from gateway.payload import Event
 from tests.detectors.series import (
     PERIOD_MS,
     T0,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from contract.payload import StatusChange
+from contract.topics import DeviceRef, Kind
 from detectors.offline import OfflineDetector
 from detectors.registry import KIND_DETECTORS, DetectorBank
-from gateway.contract import DeviceRef, Kind
-from gateway.payload import StatusChange
 from tests.detectors.series import PERIOD_MS, T0, Clock, device, lamp, samples
 
 

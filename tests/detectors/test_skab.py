@@ -20,8 +20,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from contract.payload import Sample
+from contract.topics import DeviceRef
 from detectors.pump_multivariate import PumpMultivariateConfig, PumpMultivariateDetector
-from facmon.evaluate_skab import (
+from tools.evaluate_skab import (
     FIT_ROWS,
     PREDICTIONS_HEADER,
     Confusion,
@@ -36,8 +38,6 @@ from facmon.evaluate_skab import (
     read_skab_csv,
     run_detector,
 )
-from gateway.contract import DeviceRef
-from gateway.payload import Sample
 
 SKAB = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "skab"
 SLICE = ("1", "5", "13")  # valve1 recordings: a clear drop, a shifted restart, a deep drop

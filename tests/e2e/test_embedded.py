@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from facmon.timeseries.sqlite import SQLiteSeriesStore
 from simulators.runner import SimulationRunner
+from storage.timeseries.sqlite import SQLiteSeriesStore
 from tests.conftest import wait_until
 from tests.e2e.helpers import fleet_for, held_open_scenario, service_settings, started
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import httpx
 import paho.mqtt.client as mqtt
 
+from contract.payload import encode_telemetry
+from contract.topics import DeviceRef, telemetry_topic
 from facmon.embedded_broker import free_port
-from facmon.servers import InfluxServer, MosquittoServer
-from facmon.timeseries.influx import InfluxStore
-from gateway.contract import DeviceRef, telemetry_topic
-from gateway.payload import encode_telemetry
+from storage.timeseries.influx import InfluxStore
 from tests.conftest import unique, wait_until
+from tools.servers import InfluxServer, MosquittoServer
 
 
 def test_facmon_run_uses_the_configured_servers_and_stops_cleanly(

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from facmon.servers import InfluxServer, MosquittoServer
-from facmon.timeseries.influx import InfluxStore
 from gateway.connection import parse_mqtt_url
 from simulators.runner import SimulationRunner
+from storage.timeseries.influx import InfluxStore
 from tests.conftest import unique, wait_until
 from tests.e2e.helpers import fleet_for, held_open_scenario, service_settings, started
+from tools.servers import InfluxServer, MosquittoServer
 
 
 def test_simulated_fault_flows_to_influx_and_opens_a_ticket(

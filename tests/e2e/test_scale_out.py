@@ -22,16 +22,16 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from facmon.embedded_broker import free_port
-from facmon.servers import InfluxServer, MosquittoServer
 from facmon.settings import Settings
-from facmon.tickets.models import Ticket, TicketOccurrence
-from facmon.timeseries.influx import InfluxStore
 from facmon.workers import plan_workers
 from gateway.connection import parse_mqtt_url
+from quality.tickets.models import Ticket, TicketOccurrence
 from simulators.runner import SimulationRunner
+from storage.timeseries.influx import InfluxStore
 from tests.conftest import unique, wait_until
 from tests.e2e.helpers import fleet_for, held_open_scenario
-from tests.tickets.conftest import POSTGRES_URL
+from tests.quality.tickets.conftest import POSTGRES_URL
+from tools.servers import InfluxServer, MosquittoServer
 
 SIM_SECONDS = 300  # door held open from 2 min: a ticket per site well inside the run
 

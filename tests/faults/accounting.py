@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
 
-from facmon.db import make_engine
-from facmon.timeseries.influx import InfluxStore, quote_literal
-from gateway.contract import DeviceRef, telemetry_topic
-from gateway.payload import encode_telemetry
-from ingest.dead_letters import DeadLetterStore
+from contract.payload import encode_telemetry
+from contract.topics import DeviceRef, telemetry_topic
+from storage.dead_letters import DeadLetterStore
+from storage.sql import make_engine
+from storage.timeseries.influx import InfluxStore, quote_literal
 from tests.conftest import unique
 
 Key = tuple[str, int]  # (device id, seq)

@@ -9,13 +9,13 @@ import sys
 import time
 from pathlib import Path
 
+from contract.payload import encode_telemetry
+from contract.topics import DeviceRef, telemetry_topic
 from facmon.embedded_broker import free_port
-from facmon.servers import InfluxServer, MosquittoServer
-from facmon.timeseries.influx import InfluxStore
-from gateway.contract import DeviceRef, telemetry_topic
-from gateway.payload import encode_telemetry
+from storage.timeseries.influx import InfluxStore
 from tests.conftest import publish_qos1, unique, wait_until
 from tests.e2e.helpers import service_settings, started
+from tools.servers import InfluxServer, MosquittoServer
 
 
 def publish(port: int, site: str, seqs: range, devices: int = 4) -> None:

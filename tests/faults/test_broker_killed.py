@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from facmon.bench_broker_persistence import shipped_persistence
-from facmon.servers import InfluxServer, MosquittoServer
-from facmon.timeseries.influx import InfluxStore
+from storage.timeseries.influx import InfluxStore
 from tests.conftest import unique, wait_until
 from tests.e2e.helpers import service_settings, started
 from tests.faults.accounting import SteadyFleet, stored_keys, tally
+from tools.bench_broker_persistence import shipped_persistence
+from tools.servers import InfluxServer, MosquittoServer
 
 # The shipped `autosave_interval 1` saves once a whole second has passed since the
 # last save, checked on the broker's loop: at most 2 s apart, plus the save itself.

@@ -10,14 +10,14 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from facmon.metrics import parse_samples
-from facmon.servers import InfluxServer, MosquittoServer
-from facmon.timeseries.influx import InfluxStore
-from gateway.contract import DeviceRef, telemetry_topic
-from gateway.payload import encode_telemetry
+from contract.payload import encode_telemetry
+from contract.topics import DeviceRef, telemetry_topic
+from observability.metrics import parse_samples
+from storage.timeseries.influx import InfluxStore
 from tests.conftest import unique, wait_until
 from tests.e2e.helpers import service_settings, started
 from tests.faults.accounting import SteadyFleet, stored_keys, tally
+from tools.servers import InfluxServer, MosquittoServer
 
 DEVICES = 5
 DRAINED = (("facmon_spool_drain_seconds_count", 1), ("facmon_spool_points", 0))

@@ -28,13 +28,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from facmon.bench_broker_persistence import shipped_persistence
 from facmon.embedded_broker import free_port
-from facmon.metrics import parse_samples
-from facmon.servers import InfluxServer, MosquittoServer
-from facmon.timeseries.influx import InfluxStore
+from observability.metrics import parse_samples
+from storage.timeseries.influx import InfluxStore
 from tests.conftest import unique, wait_until
 from tests.faults.accounting import Key, SteadyFleet, stored_keys, tally
+from tools.bench_broker_persistence import shipped_persistence
+from tools.servers import InfluxServer, MosquittoServer
 
 CYCLES = 5
 SPOOLED = 1_600  # points spooled per outage: 8 s of the fleet's 200 msg/s

@@ -29,14 +29,14 @@ import pytest
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session
 
-from facmon.db import create_schema
-from facmon.delivery import verify_signature
-from facmon.tickets.models import Ticket, TicketOccurrence
-from facmon.tickets.outbox import OutboxEvent
+from facmon.schema import create_schema
+from quality.delivery import verify_signature
+from quality.tickets.models import Ticket, TicketOccurrence
+from quality.tickets.outbox import OutboxEvent
 from tests.conftest import unique
-from tests.delivery.receiver import Receiver, Request
 from tests.faults import ticket_workload
 from tests.faults.ticket_workload import SECRET, Job, engine_for, expected_occurrences
+from tests.quality.delivery.receiver import Receiver, Request
 
 POSTGRES_URL = os.environ.get(
     "FACMON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -25,12 +25,12 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import configure_mappers
 
-from detectors.base import Finding, Severity
-from facmon.clock import ManualClock
-from facmon.db import make_engine
-from facmon.delivery import OutboxDispatcher, PendingEvent, Sender, SendResult, WebhookSender
-from facmon.tickets.store import TicketStore
-from gateway.contract import DeviceRef
+from contract.clock import ManualClock
+from contract.finding import Finding, Severity
+from contract.topics import DeviceRef
+from quality.delivery import OutboxDispatcher, PendingEvent, Sender, SendResult, WebhookSender
+from quality.tickets.store import TicketStore
+from storage.sql import make_engine
 
 SECRET = "kill-test-webhook-secret"
 SINKS = ("webhook",)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from facmon.servers import MosquittoServer
+from contract.payload import Channel, encode_telemetry
+from contract.topics import DeviceRef, telemetry_topic
 from gateway.connection import parse_mqtt_url
-from gateway.contract import DeviceRef, telemetry_topic
-from gateway.payload import Channel, encode_telemetry
 from gateway.store_forward import StoreAndForwardPublisher
 from tests.conftest import unique, wait_until
+from tools.servers import MosquittoServer
 
 
 def listen(port: int, topic: str) -> tuple[mqtt.Client, list[int]]:

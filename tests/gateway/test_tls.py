@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from contract.payload import Channel, encode_telemetry
+from contract.topics import DeviceRef
 from facmon.embedded_broker import free_port
-from facmon.servers import MosquittoServer
 from gateway.connection import TlsFiles, parse_mqtt_url
-from gateway.contract import DeviceRef
-from gateway.payload import Channel, encode_telemetry
 from gateway.publisher import DeviceConnection, PublishError
 from tests.conftest import unique, wait_until
 from tests.e2e.helpers import service_settings, started
+from tools.servers import MosquittoServer
 
 
 def make_pki(folder: Path) -> dict[str, Path]:

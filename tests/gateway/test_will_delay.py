@@ -12,11 +12,11 @@ import threading
 import paho.mqtt.client as mqtt
 import pytest
 
-from facmon.servers import MosquittoServer
+from contract.topics import DeviceRef, status_topic
 from gateway.connection import parse_mqtt_url
-from gateway.contract import DeviceRef, status_topic
 from gateway.publisher import DeviceConnection
 from tests.conftest import unique, wait_until
+from tools.servers import MosquittoServer
 
 
 def test_a_restart_within_the_will_delay_sends_no_will_and_an_outage_does(

@@ -10,12 +10,12 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from facmon.servers import InfluxServer, MosquittoServer
-from facmon.timeseries.influx import InfluxStore
-from gateway.contract import DeviceRef, telemetry_topic
-from gateway.payload import encode_telemetry
+from contract.payload import encode_telemetry
+from contract.topics import DeviceRef, telemetry_topic
+from storage.timeseries.influx import InfluxStore
 from tests.conftest import publish_qos1, unique, wait_until
 from tests.e2e.helpers import service_settings, started
+from tools.servers import InfluxServer, MosquittoServer
 
 DEVICES = 3
 PER_DEVICE = 400

@@ -9,12 +9,12 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from facmon.servers import InfluxServer, MosquittoServer
-from facmon.timeseries.influx import InfluxStore
-from gateway.contract import DeviceRef, telemetry_topic
-from gateway.payload import encode_telemetry
+from contract.payload import encode_telemetry
+from contract.topics import DeviceRef, telemetry_topic
+from storage.timeseries.influx import InfluxStore
 from tests.conftest import unique, wait_until
 from tests.e2e.helpers import service_settings, started
+from tools.servers import InfluxServer, MosquittoServer
 
 
 def _bad_cases(site: str, now_ms: int) -> list[tuple[str, bytes, str]]:
@@ -104,7 +104,7 @@ def test_bad_input_becomes_dead_letters_and_good_input_lands(
 
 @pytest.mark.parametrize("bad_kind", ["toaster", "PUMP"])
 def test_unknown_kinds_are_refused_by_the_contract(bad_kind: str) -> None:
-    from gateway.contract import ContractError, parse_topic
+    from contract.topics import ContractError, parse_topic
 
     with pytest.raises(ContractError, match="unknown device kind"):
         parse_topic(f"facility/v1/s/b/{bad_kind}/d/telemetry")

@@ -26,17 +26,18 @@ from sqlalchemy import (
     text,
 )
 
+from contract.payload import DEFAULT_LIMITS, encode_telemetry
+from contract.topics import DeviceRef, telemetry_topic
 from facmon.cli import main
-from facmon.db import create_schema, make_engine
-from facmon.servers import MosquittoServer
+from facmon.schema import create_schema
 from facmon.service import Service
-from gateway.contract import DeviceRef, telemetry_topic
-from gateway.payload import DEFAULT_LIMITS, encode_telemetry
 from ingest.dead_letter_replay import BrokerError, replay
-from ingest.dead_letters import DeadLetter, DeadLetterStore, RejectedMessage
+from storage.dead_letters import DeadLetter, DeadLetterStore, RejectedMessage
+from storage.sql import make_engine
 from tests.conftest import unique, wait_until
 from tests.e2e.helpers import service_settings, started
-from tests.tickets.conftest import POSTGRES_URL
+from tests.quality.tickets.conftest import POSTGRES_URL
+from tools.servers import MosquittoServer
 
 STRICT_LIMIT = 40  # bytes: the "old rule" that refused a message the contract now accepts
 

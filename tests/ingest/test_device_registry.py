@@ -7,7 +7,7 @@ from dataclasses import MISSING, astuple, fields
 from sqlalchemy import Engine
 
 from ingest.device_registry import DeviceRegistry, DeviceState
-from tests.delivery.conftest import engine  # noqa: F401  (SQLite and PostgreSQL)
+from tests.quality.delivery.conftest import engine  # noqa: F401  (SQLite and PostgreSQL)
 
 
 def test_save_inserts_new_devices_and_overwrites_known_ones(engine: Engine) -> None:  # noqa: F811

@@ -13,10 +13,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contract.payload import decode_message, encode_telemetry
+from contract.topics import ContractError, DeviceRef, telemetry_topic
 from facmon.service import Stores
 from facmon.settings import Settings
-from gateway.contract import ContractError, DeviceRef, telemetry_topic
-from gateway.payload import decode_message, encode_telemetry
 from ingest.pipeline import InboundMessage
 from tests.conftest import pipeline_for
 

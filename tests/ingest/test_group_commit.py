@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from contract.payload import encode_telemetry
 from detectors.registry import DetectorBank
 from facmon.service import Stores
 from facmon.settings import Settings
-from facmon.timeseries import Point
-from gateway.payload import encode_telemetry
 from ingest.pipeline import BatchPolicy, InboundMessage, IngestPipeline
 from ingest.worker import IngestWorker
+from storage.timeseries import Point
 from tests.conftest import pipeline_for, wait_until
 
 NOW_MS = 1_750_000_000_000

@@ -19,18 +19,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.app import create_app
-from facmon.servers import InfluxServer, MosquittoServer
+from contract.payload import encode_telemetry
+from contract.topics import DeviceRef, event_topic, telemetry_topic
 from facmon.service import Stores
 from facmon.settings import Settings
-from facmon.timeseries.base import Point
-from facmon.timeseries.influx import InfluxStore, quote_ident
-from gateway.contract import DeviceRef, event_topic, telemetry_topic
-from gateway.payload import encode_telemetry
-from ingest.dead_letters import DeadLetter
 from ingest.pipeline import BatchPolicy, InboundMessage
 from ingest.worker import IngestWorker
+from storage.dead_letters import DeadLetter
+from storage.timeseries.base import Point
+from storage.timeseries.influx import InfluxStore, quote_ident
 from tests.conftest import pipeline_for, publish_qos1, unique, wait_until
 from tests.e2e.helpers import service_settings, started
+from tools.servers import InfluxServer, MosquittoServer
 
 FAST = BatchPolicy(max_delay_s=0.2, min_delay_s=0.02)
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from contract.payload import encode_telemetry
 from facmon.service import Stores
 from facmon.settings import Settings
-from gateway.payload import encode_telemetry
 from ingest.pipeline import BatchPolicy, InboundMessage, IngestPipeline
 from tests.conftest import pipeline_for
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from facmon.servers import MosquittoServer
+from contract.payload import encode_telemetry
+from contract.topics import DeviceRef, telemetry_topic
 from facmon.service import Service
-from gateway.contract import DeviceRef, telemetry_topic
-from gateway.payload import encode_telemetry
 from tests.conftest import unique, wait_until
 from tests.e2e.helpers import service_settings, started
+from tools.servers import MosquittoServer
 
 
 def _publish(port: int, topic: str, payload: bytes, retain: bool = False) -> None:

@@ -12,8 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from contract.payload import encode_telemetry
 from facmon.embedded_broker import free_port
-from facmon.metrics import (
+from facmon.service import Stores
+from facmon.settings import Settings
+from facmon.workers import plan_workers
+from ingest.pipeline import InboundMessage, IngestPipeline
+from observability.metrics import (
     LAG_BUCKETS_S,
     Histogram,
     HistogramSnapshot,
@@ -22,12 +27,7 @@ from facmon.metrics import (
     parse_histogram,
     serve_metrics,
 )
-from facmon.service import Stores
-from facmon.settings import Settings
-from facmon.timeseries import Point, StoreUnavailable
-from facmon.workers import plan_workers
-from gateway.payload import encode_telemetry
-from ingest.pipeline import InboundMessage, IngestPipeline
+from storage.timeseries import Point, StoreUnavailable
 from tests.conftest import pipeline_for
 
 NOW_MS = 1_750_000_000_000

@@ -13,7 +13,7 @@ import os
 import shutil
 from pathlib import Path
 
-from facmon.servers import MosquittoServer, ServerError
+from tools.servers import MosquittoServer, ServerError
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_DIR = REPO / "deploy" / "mosquitto"

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from contract.payload import encode_telemetry
+from contract.topics import Channel, DeviceRef, topic_for
 from facmon.cli import main
 from facmon.dynsec import check_password, device_client_id, find_client
 from gateway.connection import parse_mqtt_url
-from gateway.contract import Channel, DeviceRef, topic_for
-from gateway.payload import encode_telemetry
 from gateway.publisher import DeviceConnection, PublishError
 from tests.conftest import unique, wait_until
 from tests.e2e.helpers import service_settings, started

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from facmon.cli import main
+from facmon.cli.devices import SIMULATOR_ENV_VAR, read_env
 from facmon.dynsec import SERVICE_ACCOUNT
-from facmon.provisioning import SIMULATOR_ENV_VAR, read_env
 from simulators.credentials import ENV_VAR, parse_inline, parse_lines
 from tests.conftest import unique, wait_until
 from tests.e2e.helpers import service_settings, started

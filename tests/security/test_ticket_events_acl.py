@@ -7,17 +7,17 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from contract.clock import ManualClock
+from contract.topics import DeviceRef
 from facmon.cli import main
-from facmon.clock import ManualClock
-from facmon.delivery import MqttEventSender, OutboxDispatcher
-from facmon.servers import MosquittoServer
-from facmon.tickets import TicketStore
 from gateway.connection import parse_mqtt_url
-from gateway.contract import DeviceRef
+from quality.delivery import MqttEventSender, OutboxDispatcher
+from quality.tickets import TicketStore
 from tests.conftest import unique, wait_until
-from tests.delivery.conftest import finding, outbox_rows
+from tests.quality.delivery.conftest import finding, outbox_rows
 from tests.security.clients import V5Client
 from tests.security.shipped_broker import ShippedBroker
+from tools.servers import MosquittoServer
 
 MQTT_ONLY = ("mqtt",)
 

@@ -15,14 +15,15 @@ from functools import cache
 
 import pytest
 
-from detectors.base import Detector, Finding
+from contract.finding import Finding
+from contract.payload import decode_message
+from contract.topics import Channel, DeviceRef, status_topic, topic_for
+from detectors.base import Detector
 from detectors.elevator_door import DoorSlowingDetector
 from detectors.lighting_lamp import LampFailureDetector
 from detectors.offline import OfflineDetector
 from detectors.pump_bearing import BearingWearDetector
 from detectors.registry import DetectorBank
-from gateway.contract import Channel, DeviceRef, status_topic, topic_for
-from gateway.payload import decode_message
 from simulators.fleet import Action, Fleet, OutMessage
 from simulators.scenario import (
     ExpectedTicket,

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gateway.contract import Channel, topic_for
-from gateway.payload import decode_message
+from contract.payload import decode_message
+from contract.topics import Channel, topic_for
 from simulators.fleet import Action, Fleet, OutMessage
 from simulators.models import HOUR_MS, hour_of_day
 from simulators.scenario import Scenario, builtin_scenario, load_scenario, parse_scenario
@@ -689,8 +689,8 @@ _E2E: list[tuple[str, dict, dict, float, str, str, frozenset[str]]] = [
 
 
 def _bank_findings(sc: Scenario, seed: int, duration_ms: int) -> list[tuple[int, Any]]:
+    from contract.topics import status_topic
     from detectors.registry import DetectorBank
-    from gateway.contract import status_topic
 
     clock = {"now": T0}
     bank = DetectorBank(clock_ms=lambda: clock["now"])

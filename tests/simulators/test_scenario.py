@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 import simulators
+from contract.payload import decode_message
+from contract.topics import topic_for
 from facmon.cli import main as cli_main
-from gateway.contract import topic_for
-from gateway.payload import decode_message
 from simulators.fleet import Fleet
 from simulators.models import GENERIC_FAULTS, MODELS, ElevatorModel, LightingModel
 from simulators.scenario import (

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from facmon.bench import Fleet, lay_out, make_fleet, parse_workers
 from ingest.sharding import assign_units
+from tools.bench import Fleet, lay_out, make_fleet, parse_workers
 
 
 def _bench(options: str) -> tuple[dict[str, Any], str]:

@@ -14,7 +14,9 @@ import time
 
 import pytest
 
-from facmon.bench_latency import (
+from contract.payload import Sample
+from contract.topics import DeviceRef
+from tools.bench_latency import (
     FAULT_KEYS,
     FAULTS,
     FaultSpec,
@@ -23,8 +25,6 @@ from facmon.bench_latency import (
     bench_latency,
     plan_trial,
 )
-from gateway.contract import DeviceRef
-from gateway.payload import Sample
 
 FIGURES = ("p50_ms", "p95_ms", "p99_ms", "max_ms")
 

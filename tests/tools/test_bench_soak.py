@@ -17,12 +17,12 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
-from facmon.bench_soak import QoS1Publisher, plan_devices, scheduled_samples
+from contract.payload import encode_telemetry
 from facmon.embedded_broker import free_port
-from facmon.metrics import parse_histogram
-from facmon.servers import InfluxServer, MosquittoServer
-from gateway.payload import encode_telemetry
+from observability.metrics import parse_histogram
 from tests.conftest import unique, wait_until
+from tools.bench_soak import QoS1Publisher, plan_devices, scheduled_samples
+from tools.servers import InfluxServer, MosquittoServer
 
 
 def test_a_tiny_soak_reports_every_figure_and_stores_exactly_what_was_published() -> None:

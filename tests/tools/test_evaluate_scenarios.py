@@ -16,8 +16,11 @@ from typing import Any
 import pytest
 import yaml
 
-from detectors.base import Finding, Severity
-from facmon.evaluate_scenarios import (
+from contract.finding import Finding, Severity
+from contract.payload import decode_message, encode_telemetry
+from contract.topics import TELEMETRY_SCHEMAS, Channel, DeviceRef, Kind, topic_for
+from simulators.scenario import ScenarioError, load_scenario, parse_scenario
+from tools.evaluate_scenarios import (
     DAY_MS,
     GLITCH_RATE,
     LIBRARY_DIR,
@@ -37,9 +40,6 @@ from facmon.evaluate_scenarios import (
     run_jobs,
     summarize,
 )
-from gateway.contract import TELEMETRY_SCHEMAS, Channel, DeviceRef, Kind, topic_for
-from gateway.payload import decode_message, encode_telemetry
-from simulators.scenario import ScenarioError, load_scenario, parse_scenario
 
 START = 1_000_000  # any start: matching only looks at times relative to it
 MIN_MS = 60_000

@@ -11,13 +11,14 @@ import pytest
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.orm import Session
 
-from detectors.base import Finding, Severity
-from facmon.clock import ManualClock
-from facmon.db import create_schema, make_engine
-from facmon.tickets.outbox import OutboxEvent
-from gateway.contract import DeviceRef
+from contract.clock import ManualClock
+from contract.finding import Finding, Severity
+from contract.topics import DeviceRef
+from facmon.schema import create_schema
+from quality.tickets.outbox import OutboxEvent
+from storage.sql import make_engine
 from tests.conftest import unique
-from tests.delivery.receiver import Receiver
+from tests.quality.delivery.receiver import Receiver
 
 POSTGRES_URL = os.environ.get(
     "FACMON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

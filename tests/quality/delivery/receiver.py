@@ -1,7 +1,7 @@
 """A real webhook receiver on a loopback port that can fail, hang, go away and come back.
 
 Given the secret, it checks signatures as the documented receiver does
-(`facmon.delivery.signature_problem`, 5-minute tolerance) against its own clock, and answers
+(`quality.delivery.signature_problem`, 5-minute tolerance) against its own clock, and answers
 401 to a forged, altered or replayed request.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from facmon.delivery import signature_problem
+from quality.delivery import signature_problem
 
 
 @dataclass(frozen=True, slots=True)

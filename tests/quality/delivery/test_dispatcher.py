@@ -16,8 +16,11 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from facmon.clock import ManualClock, SystemClock
-from facmon.delivery import (
+from contract.clock import ManualClock, SystemClock
+from contract.topics import DeviceRef
+from facmon.embedded_broker import free_port
+from observability.metrics import MetricsRegistry
+from quality.delivery import (
     OutboxDispatcher,
     PendingEvent,
     SendResult,
@@ -25,16 +28,13 @@ from facmon.delivery import (
     backoff_seconds,
     verify_signature,
 )
-from facmon.embedded_broker import free_port
-from facmon.metrics import MetricsRegistry
-from facmon.tickets import Role, Ticket, TicketStore
-from facmon.tickets.lifecycle import IllegalTransition
-from facmon.tickets.models import aware
-from facmon.tickets.store import TicketConflict
-from gateway.contract import DeviceRef
+from quality.tickets import Role, Ticket, TicketStore
+from quality.tickets.lifecycle import IllegalTransition
+from quality.tickets.models import aware
+from quality.tickets.store import TicketConflict
 from tests.conftest import wait_until
-from tests.delivery.conftest import SECRET, finding, outbox_rows
-from tests.delivery.receiver import Receiver, Request
+from tests.quality.delivery.conftest import SECRET, finding, outbox_rows
+from tests.quality.delivery.receiver import Receiver, Request
 
 WEBHOOK_ONLY = ("webhook",)
 

@@ -10,14 +10,14 @@ import paho.mqtt.client as mqtt
 import pytest
 from sqlalchemy import Engine
 
-from facmon.clock import ManualClock
-from facmon.delivery import MqttEventSender, OutboxDispatcher, PendingEvent, event_topic
-from facmon.servers import MosquittoServer
-from facmon.tickets import Role, TicketStore
+from contract.clock import ManualClock
+from contract.topics import DeviceRef
 from gateway.connection import parse_mqtt_url
-from gateway.contract import DeviceRef
+from quality.delivery import MqttEventSender, OutboxDispatcher, PendingEvent, event_topic
+from quality.tickets import Role, TicketStore
 from tests.conftest import unique, wait_until
-from tests.delivery.conftest import finding, outbox_rows
+from tests.quality.delivery.conftest import finding, outbox_rows
+from tools.servers import MosquittoServer
 
 MQTT_ONLY = ("mqtt",)
 

@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from facmon.clock import ManualClock
-from facmon.delivery import PendingEvent, WebhookSender, sign, signature_problem, verify_signature
+from contract.clock import ManualClock
 from facmon.embedded_broker import free_port
-from tests.delivery.conftest import SECRET
-from tests.delivery.receiver import Receiver
+from quality.delivery import PendingEvent, WebhookSender, sign, signature_problem, verify_signature
+from tests.quality.delivery.conftest import SECRET
+from tests.quality.delivery.receiver import Receiver
 
 PAYLOAD = json.dumps(
     {"event_id": "e-1", "type": "opened", "ticket": {"id": 7, "summary": "Zürich \u2603"}},

@@ -28,8 +28,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from facmon.clock import to_ms
-from facmon.kpi import (
+from contract.clock import to_ms
+from quality.kpi import (
     GroupKey,
     LivenessChange,
     Period,
@@ -38,7 +38,7 @@ from facmon.kpi import (
     compute_kpis,
     device_time,
 )
-from facmon.kpi.compute import online_intervals, unresolved_intervals
+from quality.kpi.compute import online_intervals, unresolved_intervals
 
 
 def at(hh_mm: str, day: int = 1) -> datetime:

@@ -28,10 +28,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from detectors.base import Finding, Severity
-from facmon.clock import ManualClock, to_ms
-from facmon.db import create_schema, make_engine
-from facmon.kpi import (
+from contract.clock import ManualClock, to_ms
+from contract.finding import Finding, Severity
+from contract.topics import DeviceRef
+from facmon.cli.kpi import add_kpi_commands
+from facmon.schema import create_schema
+from quality.kpi import (
     InfluxSignals,
     KpiJob,
     KpiScheduler,
@@ -42,15 +44,14 @@ from facmon.kpi import (
     load_tickets,
     signals_for,
 )
-from facmon.kpi.cli import add_kpi_commands
-from facmon.servers import InfluxServer
-from facmon.tickets import Role, TicketStore
-from facmon.timeseries.base import Point
-from facmon.timeseries.influx import InfluxStore
-from facmon.timeseries.sqlite import SQLiteSeriesStore
-from gateway.contract import DeviceRef
-from ingest.dead_letters import DeadLetter
+from quality.tickets import Role, TicketStore
+from storage.dead_letters import DeadLetter
+from storage.sql import make_engine
+from storage.timeseries.base import Point
+from storage.timeseries.influx import InfluxStore
+from storage.timeseries.sqlite import SQLiteSeriesStore
 from tests.conftest import unique, wait_until
+from tools.servers import InfluxServer
 
 PUMP = DeviceRef("hq", "plant", "pump", "pump-1")
 ELEVATOR = DeviceRef("hq", "tower", "elevator", "elevator-1")

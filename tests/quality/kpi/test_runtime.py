@@ -8,12 +8,12 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from facmon.kpi import KpiRuntime
-from facmon.servers import InfluxServer, MosquittoServer
-from facmon.timeseries.influx import InfluxStore
 from gateway.connection import parse_mqtt_url
+from quality.kpi import KpiRuntime
+from storage.timeseries.influx import InfluxStore
 from tests.conftest import unique, wait_until
 from tests.e2e.helpers import service_settings, started
+from tools.servers import InfluxServer, MosquittoServer
 
 
 def _publish_status(url: str, topic: str) -> None:

@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from facmon.clock import ManualClock, to_ms
-from facmon.kpi import ServiceMetricsWriter, metric_fields
-from facmon.metrics import IngestMetrics, MetricsRegistry
-from facmon.servers import InfluxServer
-from facmon.timeseries.influx import InfluxStore
+from contract.clock import ManualClock, to_ms
+from observability.metrics import IngestMetrics, MetricsRegistry
+from quality.kpi import ServiceMetricsWriter, metric_fields
+from storage.timeseries.influx import InfluxStore
 from tests.conftest import unique, wait_until
+from tools.servers import InfluxServer
 
 
 def test_metric_fields_sum_labels_and_skip_other_lines() -> None:

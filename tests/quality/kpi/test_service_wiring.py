@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from facmon.servers import InfluxServer, MosquittoServer
-from facmon.timeseries.influx import InfluxStore
+from storage.timeseries.influx import InfluxStore
 from tests.conftest import unique, wait_until
 from tests.e2e.helpers import service_settings, started
-from tests.kpi.test_runtime import _publish_status
+from tests.quality.kpi.test_runtime import _publish_status
+from tools.servers import InfluxServer, MosquittoServer
 
 
 def test_service_runs_the_kpi_job_and_writes_its_metrics(

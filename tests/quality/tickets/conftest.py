@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from facmon.db import create_schema, make_engine
+from facmon.schema import create_schema
+from storage.sql import make_engine
 from tests.conftest import unique
 
 POSTGRES_URL = os.environ.get(

@@ -6,10 +6,10 @@ import multiprocessing.synchronize
 
 from sqlalchemy import create_engine
 
-from detectors.base import Finding, Severity
-from facmon.db import make_engine
-from facmon.tickets.store import TicketStore
-from gateway.contract import DeviceRef
+from contract.finding import Finding, Severity
+from contract.topics import DeviceRef
+from quality.tickets.store import TicketStore
+from storage.sql import make_engine
 
 
 def record_findings(

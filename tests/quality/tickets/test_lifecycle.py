@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from detectors.base import Finding, Severity
-from facmon.clock import ManualClock
-from facmon.tickets.lifecycle import IllegalTransition, NoteRequired, NotPermitted, Role
-from facmon.tickets.outbox import OutboxEvent
-from facmon.tickets.policy import TicketPolicy
-from facmon.tickets.store import TicketStore
-from gateway.contract import DeviceRef
+from contract.clock import ManualClock
+from contract.finding import Finding, Severity
+from contract.topics import DeviceRef
+from quality.tickets.lifecycle import IllegalTransition, NoteRequired, NotPermitted, Role
+from quality.tickets.outbox import OutboxEvent
+from quality.tickets.policy import TicketPolicy
+from quality.tickets.store import TicketStore
 
 T0 = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
 DOOR = DeviceRef("hq", "b1", "access", "door-9")

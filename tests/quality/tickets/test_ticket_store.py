@@ -8,9 +8,9 @@ from collections.abc import Callable
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
-from detectors.base import Finding, Severity
-from facmon.tickets import Ticket, TicketStore
-from gateway.contract import DeviceRef
+from contract.finding import Finding, Severity
+from contract.topics import DeviceRef
+from quality.tickets import Ticket, TicketStore
 
 DEVICE = DeviceRef("hq", "b1", "pump", "pump-07")
 
@@ -108,7 +108,7 @@ def test_two_processes_racing_open_one_ticket(engine_factory: Callable[[], Engin
     """Two processes, as two ingest workers sharing a database, record the same fault."""
     import multiprocessing
 
-    from tests.tickets.race_worker import record_findings
+    from tests.quality.tickets.race_worker import record_findings
 
     engine = engine_factory()
     url = engine.url.render_as_string(hide_password=False)

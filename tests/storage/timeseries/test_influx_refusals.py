@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from facmon.servers import InfluxServer
-from facmon.timeseries.base import Point
-from facmon.timeseries.influx import InfluxStore, PointsRefused
+from storage.timeseries.base import Point
+from storage.timeseries.influx import InfluxStore, PointsRefused
+from tools.servers import InfluxServer
 
 TS = 1_700_000_000_000
 

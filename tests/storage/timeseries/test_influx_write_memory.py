@@ -11,10 +11,10 @@ import gc
 import tracemalloc
 import uuid
 
-from facmon.servers import InfluxServer
-from facmon.timeseries.base import Point
-from facmon.timeseries.influx import InfluxStore
-from facmon.timeseries.line_protocol import encode_points
+from storage.timeseries.base import Point
+from storage.timeseries.influx import InfluxStore
+from storage.timeseries.line_protocol import encode_points
+from tools.servers import InfluxServer
 
 WRITES = 10
 

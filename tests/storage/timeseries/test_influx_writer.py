@@ -15,9 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from facmon.servers import InfluxServer
-from facmon.timeseries.base import Point, StoreUnavailable
-from facmon.timeseries.influx import InfluxStore, PointsRefused
+from storage.timeseries.base import Point, StoreUnavailable
+from storage.timeseries.influx import InfluxStore, PointsRefused
+from tools.servers import InfluxServer
 
 
 def points(ts_ms: int, count: int = 20) -> list[Point]:

@@ -1,0 +1,7 @@
+"""`python -m facmon.cli`."""
+
+import sys
+
+from facmon.cli import main
+
+sys.exit(main())
