@@ -163,7 +163,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m dashboards.build", description="Write the Grafana dashboard JSON."
     )
-    parser.add_argument("out_dir", nargs="?", type=Path, default=GENERATED_DIR)
+    parser.add_argument(
+        "out_dir",
+        nargs="?",
+        type=Path,
+        default=GENERATED_DIR,
+        help="where to write (default: dashboards/generated)",
+    )
     parser.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 if the files are out of date"
     )

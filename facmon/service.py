@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from contract.payload import TimeLimits
 from detectors.registry import DetectorBank
 from facmon.embedded_broker import EmbeddedBroker
+from facmon.kpi_runtime import KpiRuntime
 from facmon.schema import create_schema
 from facmon.settings import Settings
 from gateway.connection import BrokerAddress, parse_mqtt_url
@@ -29,7 +30,6 @@ from ingest.worker import IngestWorker
 from observability.metrics import IngestMetrics, MetricsRegistry
 from quality.accounts import TokenStore
 from quality.delivery import MqttEventSender, OutboxDispatcher, Sender, WebhookSender
-from quality.kpi import KpiRuntime
 from quality.tickets import TicketStore
 from quality.verification import TelemetryVerifier
 from storage.dead_letters import DeadLetterStore

@@ -6,7 +6,6 @@
 - `job` and `scheduler`: writing the `kpi` and `ticket_events` measurements,
   on demand (`facmon kpi compute`) and every minute in the service;
 - `service_metrics`: the service's own metrics as `facmon_service` points;
-- `runtime`: both threads as the service starts and stops them.
 """
 
 from quality.kpi.compute import SCOPES, GroupKey, GroupKpis, compute_kpis, device_time
@@ -19,7 +18,6 @@ from quality.kpi.job import (
     ticket_event_points,
 )
 from quality.kpi.records import LivenessChange, Period, TicketRecord, Transition
-from quality.kpi.runtime import KpiRuntime
 from quality.kpi.scheduler import KpiScheduler
 from quality.kpi.service_metrics import ServiceMetricsWriter, metric_fields
 from quality.kpi.sources import (
@@ -44,7 +42,6 @@ __all__ = [
     "InfluxSignals",
     "KpiJob",
     "KpiRun",
-    "KpiRuntime",
     "KpiScheduler",
     "LagStats",
     "ListLiveness",

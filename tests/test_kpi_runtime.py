@@ -8,8 +8,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from facmon.kpi_runtime import KpiRuntime
 from gateway.connection import parse_mqtt_url
-from quality.kpi import KpiRuntime
 from storage.timeseries.influx import InfluxStore
 from tests.conftest import unique, wait_until
 from tests.e2e.helpers import service_settings, started
