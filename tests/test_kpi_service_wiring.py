@@ -7,7 +7,7 @@ from pathlib import Path
 from storage.timeseries.influx import InfluxStore
 from tests.conftest import unique, wait_until
 from tests.e2e.helpers import service_settings, started
-from tests.quality.kpi.test_runtime import _publish_status
+from tests.test_kpi_runtime import _publish_status
 from tools.servers import InfluxServer, MosquittoServer
 
 
