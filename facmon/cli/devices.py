@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -52,10 +53,32 @@ def parse_device(text: str) -> DeviceRef:
     return DeviceRef(*parts)
 
 
+class NotARegularFile(OSError):
+    """A passwords or env file path that names a device, a pipe or a folder."""
+
+
+def _require_regular(path: Path) -> None:
+    if not path.is_file():
+        raise NotARegularFile(
+            f"{path} is not a regular file: give a file path of its own for the passwords"
+        )
+
+
 def write_private(path: Path, text: str) -> None:
-    """Write `text` to a file that only its owner may read, whatever the umask."""
+    """Write `text` to a file that only its owner may read, whatever the umask.
+
+    Only a regular file: making a shared node such as /dev/null mode 0600 would lock
+    every other user and service of the machine out of it."""
+    if path.exists():
+        _require_regular(path)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since the check above
+            raise NotARegularFile(f"{path} is not a regular file")
+        os.fchmod(fd, 0o600)
+    except BaseException:
+        os.close(fd)
+        raise
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
 
@@ -64,6 +87,7 @@ def read_env(path: Path, name: str) -> str:
     """The value of `name` in a dotenv file, '' if the file or the name is absent."""
     if not path.exists():
         return ""
+    _require_regular(path)
     for line in path.read_text(encoding="utf-8").splitlines():
         key, sep, value = line.partition("=")
         if sep and key.strip() == name:
@@ -85,6 +109,7 @@ def merge_env(path: Path, values: Mapping[str, str]) -> None:
     """Set `values` in a dotenv file, keeping its other lines; the file ends up 0600."""
     kept = []
     if path.exists():
+        _require_regular(path)
         for line in path.read_text(encoding="utf-8").splitlines():
             name = line.split("=", 1)[0].strip()
             if name not in values:
@@ -142,17 +167,23 @@ def cmd_provision(args: argparse.Namespace) -> int:
         print(f"error: {exc}; nothing was changed in {path}", file=sys.stderr)
         return 2
     # Passwords first: a file of unused passwords is harmless, hashes of lost ones are not.
-    if args.env_file:
-        env_file = Path(args.env_file)
-        kept = credentials.parse_inline(read_env(env_file, SIMULATOR_ENV_VAR), SIMULATOR_ENV_VAR)
-        merge_env(env_file, {SIMULATOR_ENV_VAR: credentials.format_inline(kept | passwords)})
-        print(
-            f"passwords set in {SIMULATOR_ENV_VAR} in {args.env_file} (mode 0600), for the "
-            "simulator (FACMON_SIMULATOR_PASSWORDS)",
-            file=sys.stderr,
-        )
-    if args.passwords_out or not args.env_file:
-        _print_or_write(passwords, args.passwords_out)
+    try:
+        if args.env_file:
+            env_file = Path(args.env_file)
+            kept = credentials.parse_inline(
+                read_env(env_file, SIMULATOR_ENV_VAR), SIMULATOR_ENV_VAR
+            )
+            merge_env(env_file, {SIMULATOR_ENV_VAR: credentials.format_inline(kept | passwords)})
+            print(
+                f"passwords set in {SIMULATOR_ENV_VAR} in {args.env_file} (mode 0600), for the "
+                "simulator (FACMON_SIMULATOR_PASSWORDS)",
+                file=sys.stderr,
+            )
+        if args.passwords_out or not args.env_file:
+            _print_or_write(passwords, args.passwords_out)
+    except NotARegularFile as exc:
+        print(f"error: {exc}; nothing was changed in {path}", file=sys.stderr)
+        return 2
     dynsec.save(path, config)
     print(
         f"{len(devices)} device account(s) in {path}, each bound to client id "
@@ -176,13 +207,17 @@ def cmd_service_passwords(args: argparse.Namespace) -> int:
         print(f"error: {exc}; nothing was changed in {path}", file=sys.stderr)
         return 2
     if args.env_file:
-        merge_env(
-            Path(args.env_file),
-            {
-                SERVICE_ENV_VARS.get(name, f"MQTT_{name.upper()}_PASSWORD"): pw
-                for name, pw in passwords.items()
-            },
-        )
+        try:
+            merge_env(
+                Path(args.env_file),
+                {
+                    SERVICE_ENV_VARS.get(name, f"MQTT_{name.upper()}_PASSWORD"): pw
+                    for name, pw in passwords.items()
+                },
+            )
+        except NotARegularFile as exc:
+            print(f"error: {exc}; nothing was changed in {path}", file=sys.stderr)
+            return 2
         print(f"passwords written to {args.env_file} (mode 0600)", file=sys.stderr)
     else:
         _print_or_write(passwords, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -100,3 +101,34 @@ def test_a_passwords_file_is_never_overwritten(
     assert main([*args, "hq/b1/pump/p2"]) == 2
     assert "exists and may hold passwords" in capsys.readouterr().err
     assert out.read_text() == first and dynsec_file.read_text() == config
+
+
+def test_a_passwords_file_that_is_not_a_regular_file_is_refused_untouched(
+    tmp_path: Path,
+) -> None:
+    """`--env-file /dev/null` once made /dev/null mode 0600 for the whole machine."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo, 0o666)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    file = str(tmp_path / "dynamic-security.json")
+    shutil.copy(SHIPPED_DIR / "dynamic-security.json", file)
+    before = Path(file).read_bytes()
+    for target in (fifo, folder):
+        mode = target.stat().st_mode
+        for argv in (
+            ["devices", "service-passwords", "--file", file, "--env-file", str(target)],
+            ["devices", "provision", "hq/t/pump/p-1", "--file", file, "--env-file", str(target)],
+            [
+                "devices",
+                "provision",
+                "hq/t/pump/p-1",
+                "--file",
+                file,
+                "--passwords-out",
+                str(target),
+            ],
+        ):
+            assert main(argv) == 2, argv
+            assert target.stat().st_mode == mode
+    assert Path(file).read_bytes() == before

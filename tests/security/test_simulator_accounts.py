@@ -93,7 +93,8 @@ def test_no_login_but_the_services_is_unbound_in_the_shipped_file(tmp_path: Path
     broker = ShippedBroker(tmp_path / "broker")
     file = str(broker.dynsec_file)
     demo = str(Path(__file__).resolve().parents[2] / "simulators/scenarios/demo.yaml")
-    assert main(["devices", "service-passwords", "--file", file, "--env-file", "/dev/null"]) == 0
+    env_file = str(tmp_path / "service.env")
+    assert main(["devices", "service-passwords", "--file", file, "--env-file", env_file]) == 0
     out = tmp_path / "devices.txt"
     assert (
         main(
