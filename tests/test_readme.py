@@ -10,18 +10,32 @@ import pytest
 from facmon.cli import build_parser
 from facmon.settings import Settings
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+CONFIGURATION = (ROOT / "docs" / "configuration.md").read_text()
+DOCS = [README] + [path.read_text() for path in sorted((ROOT / "docs").glob("*.md"))]
+SETTING_ROW = re.compile(r"^\| `(FACMON_[A-Z0-9_]+)` \| ([^|]+) \|", re.MULTILINE)
 
 
 def test_every_setting_is_in_the_configuration_table() -> None:
-    documented = set(re.findall(r"^\| `(FACMON_[A-Z0-9_]+)` \|", README, re.MULTILINE))
+    documented = {name for name, _ in SETTING_ROW.findall(CONFIGURATION)}
     expected = {f"FACMON_{name.upper()}" for name in Settings.model_fields}
     assert documented == expected
 
 
+def test_the_readme_settings_are_real_and_agree_with_the_full_table() -> None:
+    """The README lists the settings most used; each is a setting, with the full table's default."""
+    full = dict(SETTING_ROW.findall(CONFIGURATION))
+    shown = dict(SETTING_ROW.findall(README))
+    assert shown
+    for name, default in shown.items():
+        assert name in full, name
+        assert default == full[name], name
+
+
 def test_documented_facmon_commands_parse() -> None:
     parser = build_parser()
-    commands = re.findall(r"\.venv/bin/facmon ([a-z][^\n`#]*)", README)
+    commands = [c for text in DOCS for c in re.findall(r"\.venv/bin/facmon ([a-z][^\n`#]*)", text)]
     assert commands
     for command in commands:
         words = command.replace("\\", " ").split()
@@ -53,8 +67,12 @@ def test_documented_simulate_commands_would_publish_now() -> None:
     from simulators.runner import future_start_problem
     from simulators.scenario import load_scenario
 
-    root = Path(__file__).resolve().parent.parent
-    commands = re.findall(r"\.venv/bin/facmon (simulate(?:[^\n`#\\]|\\\n)*)", README)
+    root = ROOT
+    commands = [
+        c
+        for text in DOCS
+        for c in re.findall(r"\.venv/bin/facmon (simulate(?:[^\n`#\\]|\\\n)*)", text)
+    ]
     assert commands
     now_ms = int(time.time() * 1000)
     for command in commands:
