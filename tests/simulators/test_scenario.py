@@ -79,13 +79,13 @@ def test_every_builtin_scenario_loads_and_builds_a_fleet(path: Path) -> None:
     assert fleet.advance_to(1_800_000_000_000 + 10_000)
 
 
-def test_the_readme_scenario_example_is_valid() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL)
+def test_the_documented_scenario_example_is_valid() -> None:
+    guide = Path(__file__).resolve().parents[2] / "docs" / "simulators.md"
+    blocks = re.findall(r"```yaml\n(.*?)```", guide.read_text(encoding="utf-8"), re.DOTALL)
     examples = [b for b in blocks if "devices:" in b and "expect:" in b]
-    assert examples, "the README shows a scenario example"
+    assert examples, "docs/simulators.md shows a scenario example"
     for example in examples:
-        sc = parse_scenario(yaml.safe_load(example), source="README.md")
+        sc = parse_scenario(yaml.safe_load(example), source="docs/simulators.md")
         assert sc.devices and sc.faults and sc.expect
 
 
