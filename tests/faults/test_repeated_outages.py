@@ -8,7 +8,7 @@ acknowledged (device, seq) must be stored exactly once, except, as a documented
 bound, samples published from a broker restart's stop to 5 s after it: one run
 lost 806 such samples (the 4 s around the second restart) that the broker had
 acknowledged and no longer held, while ingest received everything else; the
-cause is not found yet (see the README's fault matrix).
+cause is not found yet (see the fault matrix in docs/operations.md).
 
 InfluxDB is down for about 8 s a cycle (until 1,600 points are spooled), not the
 60 s of the run that once lost data: the length of the outage only sets how many
