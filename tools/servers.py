@@ -52,6 +52,9 @@ class _Process:
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix=f"facmon-{type(self).__name__}-"))
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.workdir / "server.log"
+        # Graceful stops that ran out of time and ended in SIGKILL: a broker stopped
+        # that way loses what it acknowledged since its last autosave.
+        self.forced_stops = 0
 
     def _spawn(self, argv: list[str]) -> subprocess.Popen[bytes]:
         log = self.log_path.open("ab")
@@ -72,6 +75,7 @@ class _Process:
             try:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
+                self.forced_stops += 1
                 self.process.kill()
                 self.process.wait(5)
         self.process = None

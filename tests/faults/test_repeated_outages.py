@@ -167,11 +167,16 @@ def test_kill_outage_and_broker_restart_five_times_lose_nothing(site: str, tmp_p
         ingest.stop()
         result = tally(fleet, store, f"sqlite:///{tmp_path / 'data' / 'facmon.sqlite'}")
         print(result.line(f"{CYCLES} x (ingest kill -9, InfluxDB down, Mosquitto restart)"))
+        # A lead on the loss once seen near a restart: did a graceful stop run out of
+        # its 15 s and end in SIGKILL (which loses the autosave window)?
+        print(f"broker stops that ended in SIGKILL: {broker.forced_stops} of {CYCLES}")
         assert result.published >= CYCLES * SPOOLED
         sent_at = {s.key: s.at for s in fleet.sent}
         outside = [key for key in result.lost if not near_a_restart(sent_at[key])]
         assert outside == [], f"lost {len(outside)} away from a broker restart: {outside[:5]}"
-        assert len(result.lost) <= CYCLES * RESTART_WINDOW_S * 200
+        assert len(result.lost) <= CYCLES * RESTART_WINDOW_S * 200, (
+            f"lost {len(result.lost)}; broker stops ended in SIGKILL: {broker.forced_stops}"
+        )
         assert result.duplicated == []
         assert result.dead_lettered == 0
     finally:
