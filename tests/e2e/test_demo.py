@@ -145,18 +145,25 @@ def test_make_demo_twice_does_the_same_each_time(tmp_path: Path) -> None:
     assert first[1:] == second[1:]
 
 
-def test_demo_with_the_api_port_taken_says_which_variable_to_change(tmp_path: Path) -> None:
+def run_with_the_api_port_taken(
+    tmp_path: Path, command: str
+) -> tuple[int, subprocess.CompletedProcess[str]]:
+    """`facmon <command>` while another socket holds the API port: (port, result)."""
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        env = demo_env(tmp_path / "data", port)
         result = subprocess.run(
-            [sys.executable, "-m", "facmon.cli", "demo"],
+            [sys.executable, "-m", "facmon.cli", command],
             cwd=tmp_path,
-            env=env,
+            env=demo_env(tmp_path / "data", port),
             capture_output=True,
             text=True,
             timeout=60,
         )
+    return port, result
+
+
+def test_demo_with_the_api_port_taken_says_which_variable_to_change(tmp_path: Path) -> None:
+    port, result = run_with_the_api_port_taken(tmp_path, "demo")
     assert result.returncode == 2
     assert f"the API port {port} on 127.0.0.1 is not available" in result.stderr
     assert "FACMON_API_PORT=" in result.stderr and "make demo" in result.stderr
@@ -167,17 +174,7 @@ def test_demo_with_the_api_port_taken_says_which_variable_to_change(tmp_path: Pa
 
 
 def test_facmon_run_with_the_api_port_taken_fails_before_announcing_it(tmp_path: Path) -> None:
-    with socket.create_server(("127.0.0.1", 0)) as taken:
-        port = taken.getsockname()[1]
-        env = demo_env(tmp_path / "data", port)
-        result = subprocess.run(
-            [sys.executable, "-m", "facmon.cli", "run"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+    port, result = run_with_the_api_port_taken(tmp_path, "run")
     assert result.returncode == 2
     assert "API on" not in result.stdout
     assert f"the API port {port} on 127.0.0.1 is not available" in result.stderr
