@@ -47,7 +47,7 @@ from simulators.scenario_errors import (
     located,
     show,
 )
-from simulators.yaml_lines import load_with_lines
+from contract.yaml_lines import load_with_lines
 
 __all__ = [
     "BUILTIN_DIR",

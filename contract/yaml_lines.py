@@ -1,4 +1,5 @@
-"""YAML loaded together with where each value sits, so a message can name its line.
+"""YAML loaded together with where each value sits, so a message can name its line (scenario
+files, the detector configuration file).
 
 >>> data, line_of = load_with_lines("devices:\\n  - {id: p1, kind: pump}\\n")
 >>> data["devices"][0]["kind"], line_of(("devices", 0, "kind"))
