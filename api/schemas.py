@@ -91,6 +91,7 @@ class TicketPublic(BaseModel):
     previous_ticket_ids: list[int]
     card: str
     reopen_count: int
+    detectors: list[str] = []
     allowed_next: list[str] = []
 
 

@@ -74,6 +74,13 @@ class Ticket(Base):
         Index("ix_ticket_device_fault_closed", "device_id", "fault_type", "closed_at"),
     )
 
+    @property
+    def detectors(self) -> list[str]:
+        """Every detector that saw the ticket's incident (`quality.tickets.incidents`), the
+        one that opened it first; the others' evidence is under `evidence["joined"]`."""
+        joined = (self.evidence or {}).get("joined") or {}
+        return [self.detector, *sorted(name for name in joined if name != self.detector)]
+
 
 class TicketOccurrence(Base):
     __tablename__ = "ticket_occurrences"

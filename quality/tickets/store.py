@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from contract.clock import Clock, SystemClock
 from contract.finding import Finding
+from quality.tickets import incidents
 from quality.tickets.lifecycle import (
     ACTIVE_STATES,
     IllegalTransition,
@@ -35,6 +36,7 @@ from quality.tickets.outbox import SINKS, enqueue
 from quality.tickets.policy import ESCALATE_TO, SEVERITIES, TicketPolicy
 
 _ACTIVE = [s.value for s in ACTIVE_STATES]
+_RANK = {severity: rank for rank, severity in enumerate(reversed(SEVERITIES))}
 SYSTEM_ACTOR = "facmon"
 
 
@@ -112,6 +114,7 @@ def ticket_public(ticket: Ticket) -> dict[str, Any]:
         "repeat_count": ticket.repeat_count,
         "card": ticket.card,
         "occurrences": ticket.occurrences,
+        "detectors": ticket.detectors,
     }
 
 
@@ -238,21 +241,37 @@ class TicketStore:
         self, session: Session, finding: Finding, evidence: dict[str, Any]
     ) -> RecordResult | None:
         now = self.clock.now()
-        # Atomic increment: concurrent writers never lose an occurrence.
-        row = session.execute(
-            update(Ticket)
+        device = finding.device
+        joins = incidents.joinable(device.kind, finding.fault_type)
+        active = session.scalars(
+            select(Ticket)
             .where(
-                Ticket.device_id == finding.device.device_id,
-                Ticket.fault_type == finding.fault_type,
+                Ticket.device_id == device.device_id,
+                Ticket.fault_type.in_(joins),
                 Ticket.state.in_(_ACTIVE),
             )
+            .order_by(Ticket.fault_type != finding.fault_type, Ticket.id)
+            .limit(1)
+        ).first()
+        if active is None:
+            return None
+        # Atomic increment, conditional on the ticket still being active: concurrent
+        # writers never lose an occurrence, and a ticket closed meanwhile is not appended to.
+        row = session.execute(
+            update(Ticket)
+            .where(Ticket.id == active.id, Ticket.state.in_(_ACTIVE))
             .values(occurrences=Ticket.occurrences + 1, updated_at=now)
-            .returning(Ticket.id, Ticket.state)
+            .returning(Ticket.state)
         ).first()
         if row is None:
             return None
-        ticket_id, state = row
+        (state,) = row
+        ticket_id = active.id
         self._occurrence(session, ticket_id, finding, evidence, now)
+        session.refresh(active)
+        if active.fault_type != finding.fault_type:
+            self._join(session, active, finding, evidence, now)
+        self._raise_severity(session, active, finding, now)
         if state in (State.RECTIFIED, State.VERIFIED):
             # The fault is back during re-check: the repair did not hold.
             self._move(
@@ -268,6 +287,74 @@ class TicketStore:
             return RecordResult(ticket_id, opened=False, reopened=True)
         return RecordResult(ticket_id, opened=False)
 
+    def _join(
+        self,
+        session: Session,
+        ticket: Ticket,
+        finding: Finding,
+        evidence: dict[str, Any],
+        now: datetime,
+    ) -> None:
+        """Another detector saw the same incident: the ticket lists it with its evidence,
+        and a generalist's ticket takes the specific fault type (the diagnosis refined)."""
+        joined = dict(ticket.evidence.get("joined") or {})
+        first = finding.detector not in joined
+        joined[finding.detector] = {
+            "fault_type": finding.fault_type,
+            "onset_ms": finding.onset_ms,
+            "summary": finding.summary,
+            "evidence": evidence,
+        }
+        ticket.evidence = {**ticket.evidence, "joined": joined}
+        note = None
+        if incidents.is_generalist(ticket.kind, ticket.fault_type) and not (
+            incidents.is_generalist(ticket.kind, finding.fault_type)
+        ):
+            note = f"diagnosis refined: {ticket.fault_type} -> {finding.fault_type}"
+            ticket.fault_type = finding.fault_type
+        elif first:
+            note = f"same incident seen by {finding.detector}: {finding.summary}"
+        if note is not None:
+            self._history(
+                session, ticket.id, now, SYSTEM_ACTOR, Role.SYSTEM, ticket.state, ticket.state, note
+            )
+
+    def _raise_severity(
+        self, session: Session, ticket: Ticket, finding: Finding, now: datetime
+    ) -> None:
+        """A finding graver than the ticket's (a trend still rising past its limit) raises
+        the detector's severity, and the ticket's unless a person set it, with the graver
+        severity's deadlines counted from the opening (never later than they were)."""
+        graver = finding.severity.value
+        if _RANK[graver] <= _RANK[ticket.detector_severity]:
+            return
+        overridden = ticket.severity != ticket.detector_severity
+        ticket.detector_severity = graver
+        if overridden or _RANK[graver] <= _RANK[ticket.severity]:
+            return
+        old = ticket.severity
+        deadlines = self.policy.deadlines(graver)
+        opened, dispatch_due, rectify_due = (
+            aware(ticket.opened_at),
+            aware(ticket.dispatch_due_at),
+            aware(ticket.rectify_due_at),
+        )
+        assert opened is not None and dispatch_due is not None and rectify_due is not None
+        ticket.severity = graver
+        ticket.dispatch_due_at = min(dispatch_due, opened + deadlines.dispatch)
+        ticket.rectify_due_at = min(rectify_due, opened + deadlines.rectify)
+        self._history(
+            session,
+            ticket.id,
+            now,
+            SYSTEM_ACTOR,
+            Role.SYSTEM,
+            ticket.state,
+            ticket.state,
+            f"severity {old} -> {graver}: {finding.summary}",
+        )
+        self._event(session, "transitioned", ticket, now, severity={"from": old, "to": graver})
+
     @staticmethod
     def _last_closed(session: Session, finding: Finding, since: datetime) -> Ticket | None:
         """The device's latest ticket for this fault that was closed after `since`."""
@@ -275,7 +362,7 @@ class TicketStore:
             select(Ticket)
             .where(
                 Ticket.device_id == finding.device.device_id,
-                Ticket.fault_type == finding.fault_type,
+                Ticket.fault_type.in_(incidents.joinable(finding.device.kind, finding.fault_type)),
                 Ticket.state == State.CLOSED,
                 Ticket.closed_at >= since,
             )
