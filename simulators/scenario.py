@@ -26,6 +26,7 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
+from contract.yaml_lines import load_with_lines
 from detectors.offline import OfflineDetector
 from detectors.registry import KIND_DETECTORS
 from simulators.durations import parse_duration_s, start_ms
@@ -47,7 +48,6 @@ from simulators.scenario_errors import (
     located,
     show,
 )
-from contract.yaml_lines import load_with_lines
 
 __all__ = [
     "BUILTIN_DIR",
