@@ -184,7 +184,7 @@ class Service:
         self.worker.start()
         self.subscriber = IngestSubscriber(
             address,
-            self.worker.submit,
+            self.worker,
             client_id=settings.mqtt_client_id,
             protocol=self.mqtt_protocol,
             receive_maximum=settings.mqtt_receive_maximum,
@@ -194,7 +194,7 @@ class Service:
             forget=_earlier_subscriptions(settings),
             read_ahead=settings.mqtt_read_ahead,
         )
-        self.pipeline.flush_acks = self.subscriber.flush_acks
+        self.pipeline.connect(self.subscriber)  # acknowledgements go back the way messages came
         try:
             self.subscriber.start()
         except Exception:

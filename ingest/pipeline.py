@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from contract.finding import Finding
 from contract.payload import DEFAULT_LIMITS, Event, Sample, StatusChange, TimeLimits, decode_message
@@ -29,8 +30,7 @@ from quality.tickets import TicketStore
 from quality.verification import TelemetryVerifier
 from storage.dead_letters import DeadLetterStore, RejectedMessage
 from storage.timeseries import Point, SeriesStore, StoreUnavailable
-from storage.timeseries.base import FieldValue
-from storage.timeseries.influx import PointsRefused
+from storage.timeseries.base import FieldValue, PointsRefused
 from storage.write_health import HealthTrackedStore
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,25 @@ class InboundMessage:
     payload: bytes
     received_ms: int
     ack: Callable[[], None] = field(default=_ignore)
+
+
+class MessageSink(Protocol):
+    """Where a transport hands what it read, one list per read, in arrival order:
+    the intake (`ingest.worker.IngestWorker`) that feeds `IngestPipeline.handle`."""
+
+    def submit(self, messages: list[InboundMessage]) -> None: ...
+
+
+class AckSink(Protocol):
+    """What the pipeline needs from its transport besides each message's own `ack`:
+    a transport that holds acknowledgements back sends them here, once per batch."""
+
+    def flush_acks(self) -> None: ...
+
+
+class _NoTransport:
+    def flush_acks(self) -> None:
+        return None
 
 
 @dataclass(slots=True)
@@ -222,14 +241,17 @@ class IngestPipeline:
         self._points: list[Point] = []
         self._rejected: list[RejectedMessage] = []
         self._acks: list[Callable[[], None]] = []
-        # Sends what the acks of a batch queued, for transports that hold them back.
-        self.flush_acks: Callable[[], None] = _ignore
+        self._transport: AckSink = _NoTransport()
         self._ingested: dict[tuple[str, str], int] = {}
         self._sample_ts_ms: list[int] = []
         self._batch_started: float | None = None
         self._states: dict[str, DeviceState] = {}
         self._rows = RowSchedule(policy.registry_refresh_s, self.monotonic_s)
         self._lag_ms: int | None = None  # receive time minus device time, last sample
+
+    def connect(self, transport: AckSink) -> None:
+        """The transport whose messages this pipeline acknowledges (see `AckSink`)."""
+        self._transport = transport
 
     # -- intake -----------------------------------------------------------
 
@@ -565,7 +587,7 @@ class IngestPipeline:
         self.metrics.write_seconds.observe(self.monotonic_s() - started)
         for ack in batch.acks:
             ack()
-        self.flush_acks()
+        self._transport.flush_acks()
         self.metrics.observe_durable(self.wall_clock_ms(), batch.sample_ts_ms)
         batch.sample_ts_ms = []
         for (kind, channel), count in batch.ingested.items():

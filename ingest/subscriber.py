@@ -27,7 +27,7 @@ from paho.mqtt.properties import Properties
 
 from contract.topics import SUBSCRIPTION
 from gateway.connection import BrokerAddress, TlsFiles, configure_client
-from ingest.pipeline import InboundMessage
+from ingest.pipeline import InboundMessage, MessageSink
 from ingest.read_ahead import RawPublish, make_ingest_client
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class IngestSubscriber:
     def __init__(
         self,
         address: BrokerAddress,
-        deliver: Callable[[list[InboundMessage]], None],
+        sink: MessageSink,
         client_id: str = "facmon-ingest",
         protocol: str = "5",
         receive_maximum: int = 10_000,
@@ -55,14 +55,15 @@ class IngestSubscriber:
         forget: Sequence[str] = (),
         read_ahead: bool = True,
     ) -> None:
-        """`forget`: filters a persistent session may still hold from an earlier topic
-        split; they are dropped once the current ones are in place, so nothing queued
-        in between is lost. `read_ahead`: bulk parsing (`ingest.read_ahead`), or stock
-        paho when False (FACMON_MQTT_READ_AHEAD=false)."""
+        """`sink`: where each read's messages go (the pipeline's intake); the subscriber is
+        in turn the pipeline's `AckSink`. `forget`: filters a persistent session may still
+        hold from an earlier topic split; they are dropped once the current ones are in
+        place, so nothing queued in between is lost. `read_ahead`: bulk parsing
+        (`ingest.read_ahead`), or stock paho when False (FACMON_MQTT_READ_AHEAD=false)."""
         if not subscriptions:
             raise ValueError("ingest needs at least one topic filter")
         self.address = address
-        self.deliver = deliver
+        self.sink = sink
         self.subscriptions = tuple(subscriptions)
         self.forget = tuple(topic for topic in forget if topic not in self.subscriptions)
         self.protocol = protocol
@@ -159,7 +160,7 @@ class IngestSubscriber:
         """The bulk path: one list per chunk read, so one hand-off to the intake thread."""
         received_ms = int(time.time() * 1000)
         ack_for = self._ack_for
-        self.deliver(
+        self.sink.submit(
             [
                 InboundMessage(
                     # Mosquitto refuses topics that are not UTF-8; any that slipped
@@ -178,7 +179,7 @@ class IngestSubscriber:
         topic aliases."""
         received_ms = int(time.time() * 1000)
         ack = self._ack_for(message.qos, message.mid)
-        self.deliver([InboundMessage(message.topic, bytes(message.payload), received_ms, ack)])
+        self.sink.submit([InboundMessage(message.topic, bytes(message.payload), received_ms, ack)])
 
     def _ack_later(self, mid: int) -> None:
         with self._ack_lock:

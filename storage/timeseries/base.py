@@ -32,8 +32,22 @@ class StoreUnavailable(RuntimeError):
     """The store cannot take writes now; the caller keeps the batch and retries."""
 
 
+class PointsRefused(RuntimeError):
+    """The store kept a batch except `refused`: (point, reason) pairs, each reason the
+    store's own message (or why the point cannot be written). Retrying them cannot help;
+    the caller keeps them as dead letters. Part of the protocol, so that callers never
+    import a backend's error type."""
+
+    def __init__(self, refused: list[tuple[Point, str]]) -> None:
+        first = refused[0][1] if refused else ""
+        super().__init__(f"the store refused {len(refused)} point(s), first: {first[:300]}")
+        self.refused = refused
+
+
 class SeriesStore(Protocol):
-    def write(self, points: Sequence[Point]) -> None: ...
+    def write(self, points: Sequence[Point]) -> None:
+        """Store the points; raise StoreUnavailable to have them all retried, or
+        PointsRefused once every point but the refused ones is stored."""
 
     def recent(self, measurement: str, device_id: str, limit: int) -> list[Row]: ...
 

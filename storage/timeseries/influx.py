@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from storage.timeseries.base import Point, Row, StoreUnavailable
+from storage.timeseries.base import Point, PointsRefused, Row, StoreUnavailable
 from storage.timeseries.influx_write import DatabaseNotFound, LineProtocolWriter, WriteRefused
 from storage.timeseries.line_protocol import encode_points, encode_valid
 
@@ -21,15 +21,7 @@ class InfluxQueryError(RuntimeError):
     """InfluxDB answered a query with an error (bad InfluxQL, unknown database...)."""
 
 
-class PointsRefused(InfluxQueryError):
-    """InfluxDB stored a batch except `refused`: (point, reason) pairs, each reason
-    InfluxDB's own message (or why the point cannot be line protocol). Retrying them
-    cannot help; the caller keeps them as dead letters."""
-
-    def __init__(self, refused: list[tuple[Point, str]]) -> None:
-        first = refused[0][1] if refused else ""
-        super().__init__(f"InfluxDB refused {len(refused)} point(s), first: {first[:300]}")
-        self.refused = refused
+__all__ = ["InfluxQueryError", "InfluxStore", "PointsRefused", "quote_ident", "quote_literal"]
 
 
 def quote_ident(name: str) -> str:
