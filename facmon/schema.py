@@ -13,6 +13,7 @@ import quality.accounts
 import quality.tickets.models
 import quality.tickets.outbox
 import storage.dead_letters
+import storage.detector_state
 from storage.sql import create_tables
 
 TABLE_MODULES = (
@@ -20,6 +21,7 @@ TABLE_MODULES = (
     quality.tickets.outbox,
     quality.accounts,
     storage.dead_letters,
+    storage.detector_state,
     ingest.device_registry,
 )
 
