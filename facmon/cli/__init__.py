@@ -8,6 +8,7 @@ import sys
 
 from pydantic import ValidationError
 
+from facmon.cli.backtest import add_backtest_command
 from facmon.cli.dashboards import add_dashboards_commands
 from facmon.cli.dead_letters import add_dead_letter_commands
 from facmon.cli.devices import add_device_commands
@@ -61,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_dead_letter_commands(sub)
     add_device_commands(sub)
     add_token_commands(sub)
+    add_backtest_command(sub)
     add_plugin_commands(sub)
     return parser
 

@@ -1,0 +1,170 @@
+"""`facmon backtest`: replay history through the production detectors and ticket policy.
+
+For tuning thresholds before go-live: which tickets would these detectors have opened
+on this history? The replay runs in data time on a throw-away in-memory ticket database
+with the product's schema, and the service's offline and ticket settings (`FACMON_*`).
+See docs/backtest.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.pool import StaticPool
+
+from facmon.cli.kpi import parse_instant
+from facmon.schema import create_schema
+from facmon.settings import Settings
+from ingest.backtest.csv_source import HeaderError, read_csv
+from ingest.backtest.influx_source import read_influx
+from ingest.backtest.records import Record
+from ingest.backtest.report import format_table, report
+from ingest.backtest.runner import Replay, ReplayOptions
+
+
+def replay_database() -> Engine:
+    """An in-memory SQLite database with the product's whole schema, for one replay."""
+    engine = create_engine(
+        "sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool
+    )
+    create_schema(engine)
+    return engine
+
+
+def replay_options(settings: Settings) -> ReplayOptions:
+    """The service's offline and ticket settings, as the service itself builds them."""
+    grace = settings.offline_will_grace_s
+    return ReplayOptions(
+        offline_after_ms=int(settings.offline_after_s * 1000),
+        will_grace_ms=None if grace is None else int(grace * 1000),
+        policy=settings.ticket_policy(),
+    )
+
+
+def run_csv(
+    path: Path, settings: Settings | None = None, progress: Callable[[int], None] | None = None
+) -> dict[str, Any]:
+    """Replay one backtest CSV and return the report (raises `HeaderError`, `OSError`)."""
+    replay = Replay(replay_database(), replay_options(settings or Settings()))
+    with path.open(newline="", encoding="utf-8") as stream:
+        replay.feed(read_csv(stream), progress)
+    return report(replay)
+
+
+class ProgressBar:
+    """A bar on standard error when it is a terminal, at most a few updates a second."""
+
+    def __init__(self, total: int | None, stream: TextIO = sys.stderr) -> None:
+        self.total = total
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self._last = 0.0
+
+    def __call__(self, done: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self._last < 0.25:
+            return
+        self._last = now
+        if self.total:
+            share = min(done / self.total, 1.0)
+            bar = "#" * int(share * 30)
+            self.stream.write(f"\r[{bar:<30}] {share:4.0%} {done:,} samples")
+        else:
+            self.stream.write(f"\r{done:,} samples")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self._last:
+            self.stream.write("\r" + " " * 60 + "\r")
+            self.stream.flush()
+
+
+def _count_lines(path: Path) -> int:
+    lines = 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            lines += chunk.count(b"\n")
+    return max(lines - 1, 0)
+
+
+def _replay(args: argparse.Namespace, records: Iterable[Record], bar: ProgressBar) -> Replay:
+    replay = Replay(replay_database(), replay_options(Settings()))
+    try:
+        replay.feed(records, bar)
+    finally:
+        bar.close()
+    return replay
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    if args.input:
+        path = Path(args.input)
+        if not path.is_file():
+            print(f"error: {path} is not a file", file=sys.stderr)
+            return 2
+        bar = ProgressBar(_count_lines(path) if sys.stderr.isatty() else None)
+        try:
+            with path.open(newline="", encoding="utf-8") as stream:
+                replay = _replay(args, read_csv(stream), bar)
+        except HeaderError as exc:
+            print(f"error: {path}: {exc}", file=sys.stderr)
+            return 2
+    else:
+        if not (args.start and args.end):
+            print("error: --influx needs --from and --to", file=sys.stderr)
+            return 2
+        settings = Settings()
+        records = read_influx(
+            args.influx,
+            args.database or settings.influx_database,
+            args.start,
+            args.end,
+            site=args.site,
+            username=settings.influx_username,
+            password=settings.influx_password,
+        )
+        replay = _replay(args, records, ProgressBar(None))
+    result = report(replay)
+    for bad in result["bad_rows"]:
+        where = f"line {bad['line']}" if bad["line"] else "sample"
+        print(f"bad row: {where}: {bad['reason']}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, default=str))
+    else:
+        print(format_table(result))
+    return 0
+
+
+def add_backtest_command(subparsers: Any) -> None:
+    """Add `backtest` to the `facmon` parser's subcommands."""
+    backtest = subparsers.add_parser(
+        "backtest",
+        help="replay history through the detectors and ticket policy; report the tickets",
+        description=__doc__,
+    )
+    source = backtest.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--input", metavar="FILE.csv", help="a backtest CSV (ts,site,building,kind,device_id,…)"
+    )
+    source.add_argument("--influx", metavar="URL", help="replay a range from this InfluxDB")
+    backtest.add_argument(
+        "--from", dest="start", type=parse_instant, help="with --influx: start (ISO 8601, UTC)"
+    )
+    backtest.add_argument(
+        "--to", dest="end", type=parse_instant, help="with --influx: end, excluded (ISO 8601)"
+    )
+    backtest.add_argument("--site", help="with --influx: only this site")
+    backtest.add_argument(
+        "--database",
+        help="with --influx: database (default FACMON_INFLUX_DATABASE); the user and "
+        "password are FACMON_INFLUX_USERNAME and FACMON_INFLUX_PASSWORD",
+    )
+    backtest.add_argument("--json", action="store_true", help="print one JSON object")
+    backtest.set_defaults(func=cmd_backtest)
