@@ -14,7 +14,9 @@ from __future__ import annotations
 import math
 import re
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, WithJsonSchema
 
 from simulators.scenario_errors import ScenarioError, show
 
@@ -103,3 +105,22 @@ def start_ms(start: Any, now_ms: int) -> int:
     if isinstance(parsed, str) and not DURATION.match(parsed):
         return int(datetime.fromisoformat(parsed.strip().replace("Z", "+00:00")).timestamp() * 1000)
     return now_ms + int(seconds(parsed) * 1000)
+
+
+DURATION_SCHEMA: dict[str, list[Any]] = {
+    "anyOf": [
+        {"type": "number", "description": "seconds"},
+        {"type": "string", "pattern": DURATION.pattern, "examples": ["90s", "5m", "2h", "1d"]},
+    ]
+}
+# A point in the run (0: the start) and a length of time: '90s', '5m', '2h', '1d' or seconds.
+Offset = Annotated[
+    float,
+    BeforeValidator(seconds_from_start),
+    WithJsonSchema(DURATION_SCHEMA, mode="validation"),
+]
+Length = Annotated[
+    float,
+    BeforeValidator(positive_seconds),
+    WithJsonSchema(DURATION_SCHEMA, mode="validation"),
+]

@@ -24,6 +24,7 @@ import numpy as np
 from contract.payload import encode_event, encode_telemetry
 from contract.topics import Channel, DeviceRef, Kind
 from simulators.models import MODELS, ActiveFault, DeviceModel
+from simulators.nuisance import NuisanceLayer
 from simulators.scenario import DeviceSpec, FaultSpec, Scenario
 
 
@@ -83,6 +84,10 @@ class Fleet:
             # leaves every other device's signal unchanged.
             rng = np.random.default_rng([seed, zlib.crc32(spec.device_id.encode())])
             model = MODELS[spec.kind](rng, **spec.params)
+            if spec.nuisance is not None:
+                model.nuisance = NuisanceLayer(
+                    spec.kind, spec.nuisance, seed, spec.device_id, start_ms
+                )
             ref = DeviceRef(scenario.site, spec.building, spec.kind, spec.device_id)
             faults = [f for f in scenario.faults if f.device_id == spec.device_id]
             device = SimDevice(ref, model, faults)
@@ -104,7 +109,15 @@ class Fleet:
             if f.active_at(elapsed)
         ]
 
+    def _next_ms(self, device: SimDevice, t_ms: int) -> int:
+        """When the device's next sample is due: its own cadence, else the scenario's."""
+        layer = device.model.nuisance
+        return t_ms + self.period_ms if layer is None else layer.next_ms(t_ms, self.period_ms)
+
     def _step_device(self, device: SimDevice, t_ms: int) -> list[OutMessage]:
+        layer = device.model.nuisance
+        if layer is not None and layer.silent(t_ms):
+            return []  # a recording gap: the device says nothing, not even goodbye
         faults = self._active(device, t_ms)
         offline = any(f.type == "offline" for f in faults)
         out: list[OutMessage] = []
@@ -118,7 +131,7 @@ class Fleet:
             out.append(
                 OutMessage(device.ref, Channel.STATUS, b"online", t_ms, Action.CONNECT, True)
             )
-        dt_s = self.period_ms / 1000
+        dt_s = (self._next_ms(device, t_ms) - t_ms) / 1000  # the interval one sample covers
         metrics = device.model.sample(t_ms, dt_s, faults)
         device.seq += 1
         out.append(
@@ -158,7 +171,7 @@ class Fleet:
             due_ms, index = heapq.heappop(self._queue)
             device = self.devices[index]
             out.extend(self._step_device(device, due_ms))
-            device.next_ms = due_ms + self.period_ms
+            device.next_ms = self._next_ms(device, due_ms)
             heapq.heappush(self._queue, (device.next_ms, index))
         self.now_ms = max(self.now_ms, t_ms)
 

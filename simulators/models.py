@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from contract.payload import MetricValue
+from simulators.nuisance import NuisanceLayer
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -66,6 +67,9 @@ class DeviceModel:
         self.pending_events: list[str] = []
         self._stuck_value: MetricValue | None = None
         self._announced: set[str] = set()
+        # What real equipment adds to the healthy signal (simulators/nuisance.py); the
+        # fleet sets it for a device whose scenario entry has a `nuisance` block.
+        self.nuisance: NuisanceLayer | None = None
 
     def take_events(self) -> list[str]:
         """Discrete events (contract `event` channel) raised by the last sample."""
@@ -91,6 +95,19 @@ class DeviceModel:
         if fault.param("report_event", 1.0) >= 0.5:
             self.pending_events.append(event)
         return True
+
+    def _finish(
+        self, t_ms: int, metrics: dict[str, MetricValue], faults: list[ActiveFault]
+    ) -> dict[str, MetricValue]:
+        """The readings as the sensors report them: the nuisance first (it is part of the
+        healthy signal), then the sensor faults, which freeze or shift what they see."""
+        if self.nuisance is not None:
+            metrics = self._derive(self.nuisance.bend(t_ms, metrics))
+        return self._sensor_faults(metrics, faults)
+
+    def _derive(self, metrics: dict[str, MetricValue]) -> dict[str, MetricValue]:
+        """Readings computed from others, recomputed after the nuisance bent those."""
+        return metrics
 
     def _sensor_faults(
         self, metrics: dict[str, MetricValue], faults: list[ActiveFault]
@@ -244,7 +261,7 @@ class ElevatorModel(DeviceModel):
             "doors_closed": doors_closed,
             "fault_code": code,
         }
-        return self._sensor_faults(metrics, faults)
+        return self._finish(t_ms, metrics, faults)
 
 
 class LightingModel(DeviceModel):
@@ -291,6 +308,25 @@ class LightingModel(DeviceModel):
             return hour >= self.on_hour or hour < self.off_hour
         return self.on_hour <= hour < self.off_hour
 
+    def since_switch_on_s(self, t_ms: int) -> float | None:
+        """Seconds since the timer last switched the circuit on; None when the timer has
+        it off, or never switches it (on all day)."""
+        if (self.off_hour - self.on_hour) % 24.0 == 0 or not self.is_scheduled_on(t_ms):
+            return None
+        return (hour_of_day(t_ms) - self.on_hour) % 24.0 * 3600.0
+
+    def output_level(self, t_ms: int) -> float:
+        """Share of full lamp output: below 1 while warming up or dimmed (nuisance)."""
+        if self.nuisance is None:
+            return 1.0
+        return self.nuisance.output_level(self.since_switch_on_s(t_ms), self.on_hour)
+
+    def _derive(self, metrics: dict[str, MetricValue]) -> dict[str, MetricValue]:
+        current, voltage = metrics["current_a"], metrics["voltage_v"]
+        if isinstance(current, float) and isinstance(voltage, float):
+            metrics["power_w"] = round(current * voltage * 0.95, 2)
+        return metrics
+
     def sample(self, t_ms: int, dt_s: float, faults: list[ActiveFault]) -> dict[str, MetricValue]:
         on = self.is_scheduled_on(t_ms) or _find(faults, "lights_left_on") is not None
         voltage = 230.0 + self._noise(1.5)
@@ -320,6 +356,9 @@ class LightingModel(DeviceModel):
             dim = _find(faults, "illuminance_low")
             if dim:
                 lux = daylight + (lux - daylight) * dim.param("light_fraction", 0.35)
+            level = self.output_level(t_ms)  # warm-up and dimming scale what the lamps do
+            current *= level
+            lux = daylight + (lux - daylight) * level
         current = max(0.0, current)
         metrics: dict[str, MetricValue] = {
             "current_a": round(current, 4),
@@ -328,7 +367,7 @@ class LightingModel(DeviceModel):
             "on": on,
             "illuminance_lux": round(max(0.0, lux), 1),
         }
-        return self._sensor_faults(metrics, faults)
+        return self._finish(t_ms, metrics, faults)
 
 
 class PumpModel(DeviceModel):
@@ -433,7 +472,7 @@ class PumpModel(DeviceModel):
             "running": self.running,
             "run_hours_h": round(self.run_hours, 4),
         }
-        return self._sensor_faults(metrics, faults)
+        return self._finish(t_ms, metrics, faults)
 
 
 class AccessModel(DeviceModel):
@@ -522,7 +561,7 @@ class AccessModel(DeviceModel):
             "lock_actuation_ms": round(lock_ms, 1),
             "reader_ok": offline is None,
         }
-        return self._sensor_faults(metrics, faults)
+        return self._finish(t_ms, metrics, faults)
 
 
 MODELS: dict[str, type[DeviceModel]] = {

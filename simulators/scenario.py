@@ -31,6 +31,8 @@ from detectors.offline import OfflineDetector
 from detectors.registry import KIND_DETECTORS
 from simulators.durations import parse_duration_s, start_ms
 from simulators.models import GENERIC_FAULTS, MODELS
+from simulators.nuisance import bendable_metrics
+from simulators.nuisance_params import Nuisance
 from simulators.scenario_document import (
     Device,
     Expectation,
@@ -70,6 +72,7 @@ class DeviceSpec:
     kind: str
     building: str
     params: dict[str, Any] = field(default_factory=dict)
+    nuisance: Nuisance | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +189,9 @@ class _Checker:
                     f"{a(entry.kind)} cannot be built with {show(params)} ({exc}); "
                     "check the values",
                 )
-            devices.append(DeviceSpec(entry.id, entry.kind, entry.building, params))
+            if entry.nuisance is not None:
+                self.nuisance(entry.nuisance, entry.kind, ("devices", index, "nuisance"))
+            devices.append(DeviceSpec(entry.id, entry.kind, entry.building, params, entry.nuisance))
         ids = [d.device_id for d in devices]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
@@ -197,6 +202,26 @@ class _Checker:
                 ("devices", second, "id"),
             )
         return tuple(devices)
+
+    def nuisance(self, nuisance: Nuisance, kind: str, path: tuple[str | int, ...]) -> None:
+        """Readings a pattern names must be real-valued readings of the device's kind."""
+        allowed = bendable_metrics(kind)
+        named: list[tuple[tuple[str | int, ...], list[str] | None]] = [
+            ((*path, "level_shifts", i, "metrics"), s.metrics)
+            for i, s in enumerate(nuisance.level_shifts)
+        ]
+        for key in ("noise", "coupling", "drift"):
+            pattern = getattr(nuisance, key)
+            if pattern is not None:
+                named.append(((*path, key, "metrics"), pattern.metrics))
+        for where, metrics in named:
+            for position, metric in enumerate(metrics or ()):
+                if metric not in allowed:
+                    self.fail(
+                        (*where, position),
+                        f"{a(kind)} has no reading {show(metric)} a nuisance can bend"
+                        f"{did_you_mean(metric, allowed)}; choose from {choices(allowed)}",
+                    )
 
     def device(self, device_id: str, devices: dict[str, DeviceSpec], path: Any) -> DeviceSpec:
         device = devices.get(device_id)

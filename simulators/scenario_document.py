@@ -26,12 +26,13 @@ from pydantic import (
 
 from contract.topics import ContractError, validate_identifier
 from simulators.durations import (
-    DURATION,
+    DURATION_SCHEMA,
     START_EXAMPLE,
+    Length,
+    Offset,
     parse_start,
-    positive_seconds,
-    seconds_from_start,
 )
+from simulators.nuisance_params import LightingNuisance, Nuisance
 from simulators.scenario_params import (
     FAULT_PARAMS,
     ElevatorParams,
@@ -39,13 +40,6 @@ from simulators.scenario_params import (
     NoParams,
     Params,
 )
-
-_DURATION_SCHEMA: dict[str, list[Any]] = {
-    "anyOf": [
-        {"type": "number", "description": "seconds"},
-        {"type": "string", "pattern": DURATION.pattern, "examples": ["90s", "5m", "2h", "1d"]},
-    ]
-}
 
 
 def _identifier(value: str, info: ValidationInfo) -> str:
@@ -65,23 +59,12 @@ Identifier = Annotated[
         {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"}, mode="validation"
     ),
 ]
-# A point in the run (0: the start) and a length of time: '90s', '5m', '2h', '1d' or seconds.
-Offset = Annotated[
-    float,
-    BeforeValidator(seconds_from_start),
-    WithJsonSchema(_DURATION_SCHEMA, mode="validation"),
-]
-Length = Annotated[
-    float,
-    BeforeValidator(positive_seconds),
-    WithJsonSchema(_DURATION_SCHEMA, mode="validation"),
-]
 Start = Annotated[
     str | float,
     BeforeValidator(parse_start),
     WithJsonSchema(
         {
-            "anyOf": [*_DURATION_SCHEMA["anyOf"], {"type": "string", "format": "date-time"}],
+            "anyOf": [*DURATION_SCHEMA["anyOf"], {"type": "string", "format": "date-time"}],
             "description": START_EXAMPLE,
         },
         mode="validation",
@@ -103,6 +86,9 @@ class Device(Entry):
 
     id: Identifier = Field(description="unique device id, like pump-01")
     building: Identifier = "main"
+    nuisance: Nuisance | None = Field(
+        None, description="what real equipment adds to the healthy signal (no fault)"
+    )
 
 
 class ElevatorDevice(Device):
@@ -113,6 +99,9 @@ class ElevatorDevice(Device):
 class LightingDevice(Device):
     kind: Literal["lighting"]
     params: LightingParams | None = None
+    nuisance: LightingNuisance | None = Field(  # type: ignore[assignment]
+        None, description="what real lighting adds: also lamp warm-up and dimming"
+    )
 
 
 class PumpDevice(Device):
