@@ -19,6 +19,9 @@ detector such as `pump_anomaly` reports wear under its own type). Any other tick
 false ticket, including one opened before the fault began; a late ticket for an
 expected pair is a miss, not a false ticket.
 
+An `offline` ticket that opens inside a recording gap a device's `nuisance.gaps` gives
+it is expected, neither false nor counted towards recall.
+
 Fault-free scenarios (no `faults`) measure false tickets per 1,000 device-days. The
 week-long ones sample once a minute (their `rate_hz`), so that a thousand device-days
 take minutes, warm-ups are a small share and the building's daily cycles repeat; a
@@ -472,8 +475,28 @@ def match(
         elif ticket.severity != expected.severity:
             reason = f"severity {ticket.severity}, expected {expected.severity}"
         outcomes.append(Outcome(expected, fault_ms, ticket, not reason, delay_s, reason))
-    false = [t for t in opened if (t.device_id, t.fault_type) not in accounted]
+    false = [
+        t
+        for t in opened
+        if (t.device_id, t.fault_type) not in accounted
+        and not in_recording_gap(scenario, start_ms, t)
+    ]
     return outcomes, false
+
+
+def in_recording_gap(scenario: Scenario, start_ms: int, ticket: Ticket) -> bool:
+    """An `offline` ticket opened during a recording gap the scenario gives the device
+    (`nuisance.gaps`): the device really was silent, so the ticket is expected."""
+    if ticket.fault_type != OfflineDetector.fault_type:
+        return False
+    for device in scenario.devices:
+        if device.device_id != ticket.device_id or device.nuisance is None:
+            continue
+        for gap in device.nuisance.gaps:
+            begin_ms = start_ms + round(gap.at * 1000)
+            if begin_ms <= ticket.opened_ms <= begin_ms + round(gap.for_ * 1000):
+                return True
+    return False
 
 
 # -- runs ---------------------------------------------------------------------------------
