@@ -34,3 +34,5 @@ class Finding:
     onset_ms: int
     summary: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    # the detector configuration file's version in force (None: built-in defaults)
+    config_version: str | None = None

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict
 from contract.finding import Finding, Severity
 from contract.payload import Event, MetricValue, Sample, StatusChange
 from contract.topics import DeviceRef
+from detectors.retune import adopt
 
 
 class DetectorConfig(BaseModel):
@@ -62,6 +63,13 @@ class Detector:
     severity: ClassVar[Severity] = Severity.MAJOR
     Config: ClassVar[type[DetectorConfig]] = DetectorConfig
 
+    _made_with: tuple[tuple[Any, ...], dict[str, Any]]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        self = super().__new__(cls)
+        self._made_with = (args, kwargs)  # for `reconfigure`'s twins
+        return self
+
     def __init__(self, device: DeviceRef, config: DetectorConfig | None = None) -> None:
         if config is None:
             config = self.Config.defaults()
@@ -90,6 +98,29 @@ class Detector:
 
     def tick(self, now_ms: int) -> list[Finding]:
         return []
+
+    def reconfigure(self, config: DetectorConfig) -> None:
+        """Take new parameters and keep what was learnt (a reloaded configuration file).
+        Values a detector derives from its config in `__init__` are found by building a
+        twin with each config (`detectors.retune`); override where that does not fit."""
+        args, kwargs = self._made_with
+        before = self._twin(args, kwargs, self.config)
+        adopt(self, before, self._twin(args, kwargs, config))
+        self.config = config
+
+    def _twin(self, args: tuple[Any, ...], kwargs: dict[str, Any], config: DetectorConfig) -> Self:
+        """A fresh detector made like this one, with `config` instead."""
+        at = [i for i, arg in enumerate(args) if isinstance(arg, DetectorConfig)]
+        if at and "config" not in kwargs:
+            args = (*args[: at[0]], config, *args[at[0] + 1 :])
+        else:
+            kwargs = {**kwargs, "config": config}
+        return type(self)(*args, **kwargs)
+
+    def relearn(self, now_ms: int) -> None:
+        """Forget what was learnt as normal and learn it again from the next samples. The
+        explicit re-learning rule: the service calls it once a repair is verified (a new
+        bearing or driver has its own normal). Detectors that learn nothing ignore it."""
 
     def fault_active(self) -> bool | None:
         """Does the fault condition hold right now? None while the detector cannot tell

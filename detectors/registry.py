@@ -2,14 +2,21 @@
 
 The bank creates detector instances lazily, one set per device, and caps the
 number of devices it keeps so that a flood of bogus device ids cannot exhaust
-memory (the oldest-seen device's state is dropped first).
+memory (the oldest-seen device's state is dropped first). Each device's detectors get the
+parameters a `detectors.config_file.DetectorConfigFile` resolves for it; a new file given
+to `configure` (from any thread) is applied at the bank's next call, on the thread that
+feeds it, to the detectors it already runs, which keep what they learnt.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, cast
 
 from contract.finding import Finding
 from contract.payload import Event, Sample, StatusChange
@@ -19,7 +26,7 @@ from detectors.access_forced_open import DoorForcedDetector
 from detectors.access_held_open import DoorHeldOpenDetector
 from detectors.access_lock_slowing import LockSlowingDetector
 from detectors.access_reader_offline import ReaderOfflineDetector
-from detectors.base import Detector
+from detectors.base import Detector, DetectorConfig
 from detectors.elevator_door import DoorSlowingDetector
 from detectors.elevator_entrapment import EntrapmentDetector
 from detectors.elevator_fault_code import FaultCodeDetector
@@ -39,6 +46,11 @@ from detectors.pump_cavitation import CavitationDetector
 from detectors.pump_dry_running import DryRunningDetector
 from detectors.pump_leakage import LeakageDetector
 from detectors.pump_multivariate import PumpMultivariateDetector
+
+if TYPE_CHECKING:
+    from detectors.config_file import DetectorConfigFile
+
+log = logging.getLogger(__name__)
 
 # Every kind also gets the generic sensor-health detectors (and the bank adds `offline`).
 GENERIC_DETECTORS: tuple[type[Detector], ...] = (StuckSensorDetector, OutOfRangeDetector)
@@ -84,6 +96,15 @@ def wall_clock_ms() -> int:
     return int(time.time() * 1000)
 
 
+def bank_defaults(offline_after_ms: int, will_grace_ms: int | None) -> dict[str, DetectorConfig]:
+    """Defaults the service sets (from its settings) under those of the configuration file."""
+    return {
+        OfflineDetector.name: OfflineConfig(
+            offline_after_ms=offline_after_ms, will_grace_ms=will_grace_ms
+        )
+    }
+
+
 class DetectorBank:
     def __init__(
         self,
@@ -91,27 +112,84 @@ class DetectorBank:
         clock_ms: Callable[[], int] = wall_clock_ms,
         max_devices: int = 200_000,
         will_grace_ms: int | None = None,
+        config: DetectorConfigFile | None = None,
     ) -> None:
         self.offline_after_ms = offline_after_ms
         self.will_grace_ms = will_grace_ms
         # one frozen config for every device's offline detector
-        self._offline_config = OfflineConfig(
-            offline_after_ms=offline_after_ms, will_grace_ms=will_grace_ms
-        )
+        self.defaults: Mapping[str, DetectorConfig] = bank_defaults(offline_after_ms, will_grace_ms)
+        self._offline_config = cast(OfflineConfig, self.defaults[OfflineDetector.name])
         self.clock_ms = clock_ms
         self.max_devices = max_devices
         self._devices: OrderedDict[str, list[Detector]] = OrderedDict()
         # Only detectors that override `tick`: calling the no-op of every detector of
         # every device once a second was a tenth of ingest's work at 10,000 devices.
         self._tickers: dict[str, list[Detector]] = {}
+        self.config: DetectorConfigFile | None = config
+        # Resolved configurations by scope: most devices share their kind's.
+        self._resolved: dict[tuple[str, ...], dict[str, DetectorConfig]] = {}
+        self._staged: DetectorConfigFile | None = None
+        self._stage_lock = threading.Lock()
+
+    @property
+    def config_version(self) -> str | None:
+        """The version of the configuration file in force (None: the built-in defaults)."""
+        return self.config.version if self.config is not None else None
+
+    def configure(self, config: DetectorConfigFile) -> None:
+        """Stage a new configuration file: safe from any thread; it takes effect at the
+        bank's next sample, event, status or tick, on the thread that makes that call."""
+        with self._stage_lock:
+            self._staged = config
+
+    def _apply_staged(self) -> None:
+        with self._stage_lock:
+            staged, self._staged = self._staged, None
+        if staged is None:
+            return
+        started = time.perf_counter()
+        self.config, self._resolved = staged, {}
+        changed = 0
+        for detectors in self._devices.values():
+            configs = self._configs_for(detectors[0].device)
+            for detector in detectors:
+                new = configs.get(detector.name)
+                if new is not None and new is not detector.config and new != detector.config:
+                    detector.reconfigure(new)
+                    changed += 1
+        log.info(
+            "detector configuration %s from %s in force: %d detectors of %d devices retuned "
+            "in %.1f ms, their learnt state kept",
+            staged.version,
+            staged.source,
+            changed,
+            len(self._devices),
+            (time.perf_counter() - started) * 1000,
+        )
+
+    def _configs_for(self, device: DeviceRef) -> dict[str, DetectorConfig]:
+        assert self.config is not None
+        scope = self.config.scope(device)
+        found = self._resolved.get(scope)
+        if found is None:
+            found = self._resolved[scope] = self.config.resolve(device, self.defaults)
+        return found
 
     def detectors_for(self, device: DeviceRef) -> list[Detector]:
         found = self._devices.get(device.device_id)
         if found is not None:
             self._devices.move_to_end(device.device_id)
             return found
-        detectors: list[Detector] = [cls(device) for cls in KIND_DETECTORS.get(device.kind, ())]
-        detectors.append(OfflineDetector(device, self.clock_ms, self._offline_config))
+        classes = KIND_DETECTORS.get(device.kind, ())
+        detectors: list[Detector]
+        if self.config is None:
+            detectors = [cls(device) for cls in classes]
+            offline = self._offline_config
+        else:
+            configs = self._configs_for(device)
+            detectors = [cls(device, configs[cls.name]) for cls in classes]
+            offline = cast(OfflineConfig, configs[OfflineDetector.name])
+        detectors.append(OfflineDetector(device, self.clock_ms, offline))
         self._devices[device.device_id] = detectors
         tickers = [d for d in detectors if type(d).tick is not Detector.tick]
         if tickers:
@@ -127,19 +205,38 @@ class DetectorBank:
                 return candidate
         return None
 
+    def _stamped(self, findings: list[Finding]) -> list[Finding]:
+        """Each finding names the configuration version that produced it."""
+        version = self.config_version
+        if version is None:
+            return findings
+        return [replace(f, config_version=version) for f in findings]
+
     def on_sample(self, sample: Sample) -> list[Finding]:
-        return [f for d in self.detectors_for(sample.device) for f in d.update(sample)]
+        if self._staged is not None:
+            self._apply_staged()
+        found = [f for d in self.detectors_for(sample.device) for f in d.update(sample)]
+        return self._stamped(found) if found else found
 
     def on_event(self, event: Event) -> list[Finding]:
-        return [f for d in self.detectors_for(event.device) for f in d.on_event(event)]
+        if self._staged is not None:
+            self._apply_staged()
+        found = [f for d in self.detectors_for(event.device) for f in d.on_event(event)]
+        return self._stamped(found) if found else found
 
     def on_status(self, status: StatusChange) -> list[Finding]:
+        if self._staged is not None:
+            self._apply_staged()
         now = self.clock_ms()
-        return [f for d in self.detectors_for(status.device) for f in d.on_status(status, now)]
+        found = [f for d in self.detectors_for(status.device) for f in d.on_status(status, now)]
+        return self._stamped(found) if found else found
 
     def tick(self) -> list[Finding]:
+        if self._staged is not None:
+            self._apply_staged()
         now = self.clock_ms()
-        return [f for ds in self._tickers.values() for d in ds for f in d.tick(now)]
+        found = [f for ds in self._tickers.values() for d in ds for f in d.tick(now)]
+        return self._stamped(found) if found else found
 
     def __len__(self) -> int:
         return len(self._devices)

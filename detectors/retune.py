@@ -1,0 +1,116 @@
+"""New parameters for a running detector, without forgetting what it has learnt.
+
+Detectors copy values out of their `Config` in `__init__` (limits, window lengths,
+deciders), next to the state they learn (baselines, windows, streaks). Which attribute
+is which is not written down, so it is found out: two fresh twins of the detector are
+built, one with the old and one with the new configuration. Only the configuration
+differs between them, so whatever differs derives from it and is taken from the new
+twin; everything else is learnt state and stays. Inside objects (a decider, a rolling
+window) the same rule applies field by field; a window whose length changed keeps its
+latest values. A detector for which this rule does not fit overrides
+`Detector.reconfigure`.
+
+>>> from collections import deque
+>>> class Box:
+...     def __init__(self, size: int, limit: float) -> None:
+...         self.window, self.limit, self.baseline = deque(maxlen=size), limit, None
+>>> live = Box(3, 1.0)
+>>> live.window.extend([1, 2, 3]); live.baseline = 2.0
+>>> adopt(live, Box(3, 1.0), Box(2, 1.5))
+>>> list(live.window), live.limit, live.baseline
+([2, 3], 1.5, 2.0)
+"""
+
+from __future__ import annotations
+
+import copy
+import types
+from collections import deque
+from enum import Enum
+from typing import Any
+
+SKIP = frozenset({"config", "device", "_made_with"})
+MAX_DEPTH = 4
+_MISSING = object()
+_PLAIN = (
+    int,
+    float,
+    complex,
+    str,
+    bytes,
+    bool,
+    type(None),
+    Enum,
+    tuple,
+    frozenset,
+    list,
+    dict,
+    set,
+)
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    found = dict(getattr(obj, "__dict__", {}))
+    for cls in type(obj).__mro__:
+        for name in getattr(cls, "__slots__", ()):
+            if name not in found and hasattr(obj, name):
+                found[name] = getattr(obj, name)
+    return found
+
+
+def _has_fields(obj: Any) -> bool:
+    return not isinstance(obj, (*_PLAIN, deque, type)) and not callable(obj) and bool(_fields(obj))
+
+
+def same(a: Any, b: Any, depth: int = 0) -> bool:
+    """Do two twins' values agree (so the value does not depend on the configuration)?"""
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, types.MethodType):
+        return a.__func__ is b.__func__  # a bound method of each twin
+    if isinstance(a, deque):
+        return a.maxlen == b.maxlen and same(list(a), list(b), depth)
+    if _has_fields(a):
+        if depth >= MAX_DEPTH:
+            return False
+        fa, fb = _fields(a), _fields(b)
+        return fa.keys() == fb.keys() and all(same(fa[k], fb[k], depth + 1) for k in fa)
+    try:
+        result = a == b
+    except Exception:  # e.g. numpy arrays of different shapes
+        return False
+    return result if isinstance(result, bool) else False
+
+
+def adopt(target: Any, before: Any, after: Any, depth: int = 0) -> None:
+    """Give `target` the values that differ between the twins `before` and `after`."""
+    for name, new in _fields(after).items():
+        if depth == 0 and name in SKIP:
+            continue
+        old = getattr(before, name, _MISSING)
+        if same(old, new, depth):
+            continue
+        current = getattr(target, name, _MISSING)
+        setattr(target, name, _merged(current, old, new, depth))
+
+
+def _merged(current: Any, old: Any, new: Any, depth: int) -> Any:
+    if (
+        isinstance(new, deque)
+        and isinstance(current, deque)
+        and isinstance(old, deque)
+        and same(list(old), list(new), depth)
+    ):  # only the length changed: keep the latest values
+        return deque(current, maxlen=new.maxlen)
+    if (
+        depth < MAX_DEPTH
+        and type(new) is type(current) is type(old)
+        and _has_fields(new)
+        and _has_fields(current)
+    ):
+        adopt(current, old, new, depth + 1)
+        return current
+    # A value the configuration sets (or state the configuration shapes): the new one.
+    return copy.deepcopy(new)
