@@ -15,6 +15,7 @@ from contract.topics import DeviceRef, telemetry_topic
 from facmon.service import Stores
 from facmon.settings import Settings
 from ingest.pipeline import InboundMessage
+from observability.metrics import parse_samples
 from tests.conftest import pipeline_for
 
 NOW = int(time.time() * 1000)
@@ -96,9 +97,11 @@ def test_metrics(client: TestClient) -> None:
     response = client.get("/metrics")
     assert response.headers["content-type"].startswith("text/plain")
     text = response.text
-    assert 'facmon_messages_ingested_total{channel="telemetry",kind="access"} 30' in text
-    assert 'facmon_dead_letters_total{reason="json"} 1' in text
-    assert 'facmon_tickets_opened_total{fault_type="door_held_open",kind="access"} 1' in text
+    ingested = {"channel": "telemetry", "kind": "access"}
+    assert (ingested, 30) in parse_samples(text, "facmon_messages_ingested_total")
+    assert ({"reason": "json"}, 1) in parse_samples(text, "facmon_dead_letters_total")
+    opened = {"fault_type": "door_held_open", "kind": "access"}
+    assert (opened, 1) in parse_samples(text, "facmon_tickets_opened_total")
 
 
 def test_openapi_lists_every_endpoint(client: TestClient) -> None:

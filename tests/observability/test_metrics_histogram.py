@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from contract.payload import encode_telemetry
 from facmon.embedded_broker import free_port
@@ -34,8 +35,14 @@ NOW_MS = 1_750_000_000_000
 TOPIC = "facility/v1/north/b1/pump/pump-1/telemetry"
 
 
+def _render(histogram: Histogram) -> list[str]:
+    registry = CollectorRegistry()
+    registry.register(histogram)
+    return generate_latest(registry).decode().splitlines()
+
+
 def _lines(histogram: Histogram) -> dict[str, str]:
-    return dict(line.rsplit(" ", 1) for line in histogram.render() if not line.startswith("#"))
+    return dict(line.rsplit(" ", 1) for line in _render(histogram) if not line.startswith("#"))
 
 
 def test_a_value_on_a_bound_counts_in_that_bucket_and_larger_ones_above() -> None:
@@ -51,29 +58,29 @@ def test_a_value_on_a_bound_counts_in_that_bucket_and_larger_ones_above() -> Non
 def test_render_is_cumulative_with_inf_sum_and_count() -> None:
     histogram = Histogram("facmon_t_seconds", "Test lag.", (0.5, 1.0))
     histogram.observe_many([0.2, 0.7, 0.9, 4.0])
-    rendered = histogram.render()
+    rendered = _render(histogram)
     assert rendered[:2] == [
         "# HELP facmon_t_seconds Test lag.",
         "# TYPE facmon_t_seconds histogram",
     ]
     assert _lines(histogram) == {
-        'facmon_t_seconds_bucket{le="0.5"}': "1",
-        'facmon_t_seconds_bucket{le="1.0"}': "3",
-        'facmon_t_seconds_bucket{le="+Inf"}': "4",
+        'facmon_t_seconds_bucket{le="0.5"}': "1.0",
+        'facmon_t_seconds_bucket{le="1.0"}': "3.0",
+        'facmon_t_seconds_bucket{le="+Inf"}': "4.0",
+        "facmon_t_seconds_count": "4.0",
         "facmon_t_seconds_sum": "5.8",
-        "facmon_t_seconds_count": "4",
     }
 
 
 def test_an_empty_histogram_renders_zeros_and_labels_render_apart() -> None:
     histogram = Histogram("facmon_t_seconds", "Test.", (1.0,))
-    assert _lines(histogram)['facmon_t_seconds_bucket{le="+Inf"}'] == "0"
+    assert _lines(histogram)['facmon_t_seconds_bucket{le="+Inf"}'] == "0.0"
     histogram.observe(0.5, worker="a")
     histogram.observe(2.0, worker="b")
     lines = _lines(histogram)
-    assert lines['facmon_t_seconds_bucket{le="1.0",worker="a"}'] == "1"
-    assert lines['facmon_t_seconds_bucket{le="1.0",worker="b"}'] == "0"
-    assert lines['facmon_t_seconds_count{worker="b"}'] == "1"
+    assert lines['facmon_t_seconds_bucket{le="1.0",worker="a"}'] == "1.0"
+    assert lines['facmon_t_seconds_bucket{le="1.0",worker="b"}'] == "0.0"
+    assert lines['facmon_t_seconds_count{worker="b"}'] == "1.0"
     assert histogram.total() == 2
 
 
@@ -138,8 +145,8 @@ def test_observe_durable_takes_a_batch_clamps_clock_skew_and_keeps_the_maximum()
     metrics.observe_durable(20_000, [19_900])
     assert metrics.durable_lag_max.value() == 1.0
     text = metrics.registry.render()
-    assert 'facmon_ingest_durable_lag_seconds_bucket{le="1.0"} 4' in text
-    assert "facmon_ingest_durable_lag_seconds_count 4" in text
+    assert 'facmon_ingest_durable_lag_seconds_bucket{le="1.0"} 4.0' in text
+    assert "facmon_ingest_durable_lag_seconds_count 4.0" in text
 
 
 # -- where ingest observes it -------------------------------------------------------------
@@ -192,7 +199,7 @@ def test_ingest_observes_each_sample_once_when_its_batch_is_durable(
     assert snapshot.count == 2  # the samples only, not the dead letter or the status
     assert snapshot.sum == pytest.approx(3.0 + 0.9)
     assert stores.metrics.durable_lag_max.value() == 3.0
-    assert "facmon_ingest_durable_lag_seconds_count 2" in stores.metrics.registry.render()
+    assert "facmon_ingest_durable_lag_seconds_count 2.0" in stores.metrics.registry.render()
 
 
 # -- the worker metrics endpoint ----------------------------------------------------------
@@ -207,7 +214,7 @@ def test_serve_metrics_answers_at_metrics_only() -> None:
         response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
-        assert 'facmon_t_seconds_bucket{le="0.3"} 1' in response.text
+        assert 'facmon_t_seconds_bucket{le="0.3"} 1.0' in response.text
         assert httpx.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 404
     finally:
         server.shutdown()
@@ -256,6 +263,6 @@ def test_each_durable_batch_observes_its_write_time(
     pipeline.write_batch(batch)
     snapshot = stores.metrics.write_seconds.snapshot()
     assert (snapshot.count, snapshot.sum) == (1, pytest.approx(0.3))
-    assert 'facmon_ingest_batch_write_seconds_bucket{le="0.3"} 1' in (
+    assert 'facmon_ingest_batch_write_seconds_bucket{le="0.3"} 1.0' in (
         stores.metrics.registry.render()
     )

@@ -19,7 +19,7 @@ import pytest
 
 from contract.payload import encode_telemetry
 from facmon.embedded_broker import free_port
-from observability.metrics import parse_histogram
+from observability.metrics import parse_histogram, parse_samples
 from tests.conftest import unique, wait_until
 from tools.bench_soak import QoS1Publisher, plan_devices, scheduled_samples
 from tools.servers import InfluxServer, MosquittoServer
@@ -176,7 +176,9 @@ def test_an_ingest_worker_serves_the_lag_histogram_on_its_metrics_port(
 
         assert wait_until(observed, 30, "the sample in the lag histogram") == 1
         text = scrape() or ""
-        assert 'facmon_ingest_durable_lag_seconds_bucket{le="+Inf"} 1' in text
+        assert ({"le": "+Inf"}, 1.0) in parse_samples(
+            text, "facmon_ingest_durable_lag_seconds_bucket"
+        )
         assert "# TYPE facmon_ingest_durable_lag_seconds histogram" in text
     finally:
         worker.send_signal(signal.SIGTERM)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from contract.clock import ManualClock, SystemClock
 from contract.topics import DeviceRef
 from facmon.embedded_broker import free_port
-from observability.metrics import MetricsRegistry
+from observability.metrics import MetricsRegistry, parse_samples
 from quality.delivery import (
     OutboxDispatcher,
     PendingEvent,
@@ -157,8 +157,10 @@ def test_an_hour_of_failures_and_outage_loses_nothing(
     assert dispatcher.delivered.value(sink="webhook") == len(rows)
     assert dispatcher.failures.value(sink="webhook") == attempts - len(rows) >= fail_first
     rendered = registry.render()
-    assert 'facmon_outbox_pending{sink="webhook"} 0' in rendered
-    assert 'facmon_outbox_delivered_total{sink="webhook"} 8' in rendered
+    assert list(parse_samples(rendered, "facmon_outbox_pending")) == [({"sink": "webhook"}, 0)]
+    assert list(parse_samples(rendered, "facmon_outbox_delivered_total")) == [
+        ({"sink": "webhook"}, 8)
+    ]
 
 
 def test_a_stuck_event_holds_back_only_its_own_ticket(
