@@ -202,7 +202,12 @@ class TicketStore:
     def record(self, finding: Finding) -> RecordResult:
         """Open a ticket, add to the active one, or reopen a just-closed one."""
         evidence = _json_safe(
-            {**finding.evidence, "detector": finding.detector, "version": finding.detector_version}
+            {
+                **finding.evidence,
+                "detector": finding.detector,
+                "version": finding.detector_version,
+                "config_version": finding.config_version,
+            }
         )
         for _attempt in range(10):
             with Session(self.engine) as session:
