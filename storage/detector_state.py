@@ -7,9 +7,10 @@ interprets them: what a state is, and whether it still fits the code, is for
 `ingest.detector_state` to decide. A save is one upsert statement for every row, in one
 transaction, on SQLite and PostgreSQL alike.
 
->>> from storage.sql import create_tables, make_engine
->>> engine = make_engine("sqlite://")
->>> create_tables(engine)
+>>> import tempfile
+>>> from storage.sql import make_engine
+>>> engine = make_engine(f"sqlite:///{tempfile.mkdtemp()}/state.sqlite")
+>>> DetectorState.metadata.create_all(engine)
 >>> store = DetectorStateStore(engine)
 >>> row = StateRow("s", "b", "pump", "p1", "pump_bearing_wear", "1", "ab12", 1_000, b"...")
 >>> store.save([row]); store.save([row]); [r.detector for r in store.load()]
