@@ -249,7 +249,8 @@ def _describe(info: FieldInfo) -> str:
     """What a parameter takes: its type, its range when it has one, its default."""
     kind = getattr(info.annotation, "__name__", None) or str(info.annotation)
     bounds = _bounds(info)
-    return f"{kind}{', ' + bounds if bounds else ''}, default {info.default!r}"
+    default = info.get_default(call_default_factory=True)
+    return f"{kind}{', ' + bounds if bounds else ''}, default {default!r}"
 
 
 class _Checker:

@@ -147,6 +147,23 @@ class Settings(BaseSettings):
         "their will themselves (MQTT v5)",
     )
     dead_letter_payload_bytes: int = Field(2_048, description="raw payload kept per dead letter")
+    detectors_config: Path | None = Field(
+        None,
+        description="YAML file of detector parameters per kind, site, building and device "
+        "(unset = built-in defaults); re-read on change and on SIGHUP",
+    )
+    detector_state_save_s: float = Field(
+        60.0,
+        gt=0,
+        description="how often detectors' learnt state is saved to the SQL database (and at "
+        "a clean stop); restored at start",
+    )
+    detector_replay_hours: float = Field(
+        24.0,
+        ge=0,
+        description="where no state was saved for a device, rebuild it at start from this "
+        "much of its history in the time-series store (0 = no replay)",
+    )
 
     sla_critical_dispatch_s: int = Field(15 * 60, description="critical: deadline to dispatch")
     sla_critical_rectify_s: int = Field(4 * 3600, description="critical: deadline to rectify")
