@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import Engine
 
 from contract.payload import TimeLimits
-from detectors.registry import DetectorBank
+from detectors.config_watch import DetectorConfigSource
+from detectors.registry import DetectorBank, bank_defaults
 from facmon.embedded_broker import EmbeddedBroker
 from facmon.kpi_runtime import KpiRuntime
 from facmon.schema import create_schema
@@ -65,9 +66,20 @@ class Stores:
     metrics: IngestMetrics
     tokens: TokenStore
     settings: Settings
+    detector_config: DetectorConfigSource = field(
+        default_factory=lambda: DetectorConfigSource(None)
+    )
 
     @classmethod
     def open(cls, settings: Settings) -> Stores:
+        grace_s = settings.offline_will_grace_s
+        detector_config = DetectorConfigSource(  # first: a bad file stops the start here
+            settings.detectors_config,
+            bank_defaults(
+                int(settings.offline_after_s * 1000),
+                None if grace_s is None else int(grace_s * 1000),
+            ),
+        )
         engine = make_engine(settings.ticket_database_url)
         create_schema(engine)
         return cls(
@@ -79,6 +91,7 @@ class Stores:
             metrics=IngestMetrics(MetricsRegistry()),
             tokens=TokenStore(engine),
             settings=settings,
+            detector_config=detector_config,
         )
 
     def close(self) -> None:
@@ -121,7 +134,9 @@ class Service:
                 if settings.offline_will_grace_s is None
                 else int(settings.offline_will_grace_s * 1000)
             ),
+            config=self.stores.detector_config.current,
         )
+        self.stores.detector_config.subscribe(self.detectors.configure)
         self.pipeline = IngestPipeline(
             self.stores.series,
             self.stores.tickets,
@@ -177,6 +192,7 @@ class Service:
         if self.delivery:
             self._start_delivery(self.address)
             self._start_kpis()
+        self.stores.detector_config.start()  # re-read on change and on SIGHUP
 
     def _start_ingest(self, address: BrokerAddress) -> None:
         settings = self.settings
@@ -272,4 +288,5 @@ class Service:
             sender.close()
         if self.broker:
             self.broker.stop()
+        self.stores.detector_config.stop()
         self.stores.close()
