@@ -13,11 +13,12 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from detectors.base import DetectorConfig
 from detectors.config_file import (
     EMPTY,
     DetectorConfigError,
@@ -32,10 +33,17 @@ POLL_S = 2.0
 
 
 class DetectorConfigSource:
-    """The configuration in force, from `path` (None: the built-in defaults, no file)."""
+    """The configuration in force, from `path` (None: the built-in defaults, no file).
+    `defaults` are the parameters the service sets under the file's (`bank_defaults`)."""
 
-    def __init__(self, path: str | Path | None, interval_s: float = POLL_S) -> None:
+    def __init__(
+        self,
+        path: str | Path | None,
+        defaults: Mapping[str, DetectorConfig] | None = None,
+        interval_s: float = POLL_S,
+    ) -> None:
         self.path = Path(path) if path else None
+        self.defaults: Mapping[str, DetectorConfig] = defaults or {}
         self.interval_s = interval_s
         self.error: str | None = None
         self._lock = threading.Lock()
