@@ -4,11 +4,20 @@ some of the pump's hydraulic or mechanical signals away from where they sat whil
 normally: flow and pressure drop or swing, vibration RMS rises, the motor's current
 follows the changed hydraulic load.
 
-Learning: the first `warmup_samples` running samples (SKAB's protocol fits on 400) give
-each signal its normal level (median) and spread (a robust standard deviation: the larger
-of 1.4826 MAD and 1.2533 mean absolute deviation, so that a quantised signal that sits
-on one value most of the time still gets a spread). Nothing else is fitted: in
-production the warm-up is simply the device's first samples.
+Learning: the first `warmup_samples` running samples (SKAB's protocol fits on 400), or
+whatever running samples `warmup_s` seconds gave (at least `min_warmup_samples`) on a
+device that reports sparsely, give each signal its normal level (median) and spread (a
+robust standard deviation: the larger of 1.4826 MAD and 1.2533 mean absolute deviation,
+so that a quantised signal that sits on one value most of the time still gets a spread).
+
+A warm-up of minutes sees the sensors' noise, not how far a healthy pump's operating
+point wanders over an hour (on SKAB's anomaly-free recording the vibration RMS wanders
+by 4 % and the flow by 2 % while the short-term spread is a tenth of that). So each
+spread has a floor: `drift_allowance[signal]` x the level / `threshold`, i.e. a
+deviation within the allowance never reaches the threshold. The allowance is the normal
+relative wander of the signal, measured on a fault-free recording of the same kind of
+pump (`facmon evaluate skab` measures it on SKAB's `anomaly-free/` and prints it);
+signals without one get `min_relative_spread` x the level.
 
 Score: every signal is smoothed by an exponential average with a time constant of
 `smooth_s` seconds, but never less than `min_smooth_samples` typical sampling intervals
@@ -56,9 +65,6 @@ PUMP_SIGNALS: Final = (
     "pressure_bar",
     "flow_rate_lpm",
 )
-# A spread never below this fraction of the level: a signal that is constant during the
-# warm-up must not turn the sensor's last digit into an alarm.
-MIN_RELATIVE_SPREAD: Final = 1e-3
 
 
 def median_of_three(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -69,19 +75,26 @@ def median_of_three(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
 
 class PumpMultivariateConfig(DetectorConfig):
     warmup_samples: int = Field(400, ge=2)
+    warmup_s: float = Field(7200.0, gt=0)  # or this long, for a device that reports sparsely
+    min_warmup_samples: int = Field(12, ge=2)  # ... with at least this many samples
     smooth_s: float = 5.0  # smoothing time constant (at least `min_smooth_samples`)
     min_smooth_samples: float = 3.0
     threshold: float = 2.5  # deviation in learnt spreads
     clear_ratio: float = 0.7  # re-armed below this x the threshold
     persist: int = 5
     clear_persist: int = 5
-    baseline_s: float = 1800.0  # the learnt level follows slow drift this slowly
+    baseline_s: float = 600.0  # the learnt level follows slow drift this slowly
     signals: tuple[str, ...] = PUMP_SIGNALS
+    # A spread never below this fraction of the level: a signal that is constant during the
+    # warm-up must not turn the sensor's last digit into an alarm.
+    min_relative_spread: float = Field(1e-3, ge=0)
+    # Normal relative wander per signal (fraction of its level), from a fault-free recording.
+    drift_allowance: dict[str, float] = Field(default_factory=dict)
 
 
 class PumpMultivariateDetector(Detector):
     name: ClassVar[str] = "pump_multivariate"
-    version: ClassVar[str] = "2"
+    version: ClassVar[str] = "3"
     kinds: ClassVar[frozenset[str]] = frozenset({"pump"})
     fault_type: ClassVar[str] = "pump_anomaly"
     severity: ClassVar[Severity] = Severity.MAJOR
@@ -157,16 +170,24 @@ class PumpMultivariateDetector(Detector):
             values.append(value)
         return np.array(values)
 
+    def _warm_long_enough(self) -> bool:
+        """A sparse device: `warmup_s` of samples (and `min_warmup_samples`) will do."""
+        assert self._warm_ts is not None
+        count = self._warm_count
+        if count < self.config.min_warmup_samples:
+            return False
+        return (self._warm_ts[count - 1] - self._warm_ts[0]) / 1000 >= self.config.warmup_s
+
     def _fit(self) -> None:
         assert self._warm_values is not None and self._warm_ts is not None
-        data = self._warm_values
-        times_s = self._warm_ts.astype(float) / 1000
+        data = self._warm_values[: self._warm_count]
+        times_s = self._warm_ts[: self._warm_count].astype(float) / 1000
         level = np.median(data, axis=0)
         deviation = np.abs(data - level)
         spread = np.maximum(
             1.4826 * np.median(deviation, axis=0), 1.2533 * np.mean(deviation, axis=0)
         )
-        floor = MIN_RELATIVE_SPREAD * np.maximum(np.abs(level), 1e-6)
+        floor = self._spread_floor(level)
         interval_s = float(np.median(np.diff(times_s)))
         self.smooth_s = max(self.smooth_s, self.min_smooth_samples * interval_s)
         smooth = data[0].copy()
@@ -175,8 +196,23 @@ class PumpMultivariateDetector(Detector):
         self.level = level
         self.spread = np.maximum(spread, floor)
         self.smooth = smooth
-        self.last_ts = int(self._warm_ts[-1])
+        self.last_ts = int(self._warm_ts[self._warm_count - 1])
         self._warm_values = self._warm_ts = None
+
+    def _spread_floor(self, level: np.ndarray) -> np.ndarray:
+        """Per signal: the allowance's share of the level over the threshold, or the minimal
+        relative spread where no allowance is given."""
+        assert self.signals is not None
+        c = self.config
+        relative = np.array(
+            [
+                c.drift_allowance[name] / c.threshold
+                if name in c.drift_allowance
+                else c.min_relative_spread
+                for name in self.signals
+            ]
+        )
+        return relative * np.maximum(np.abs(level), 1e-6)
 
     @staticmethod
     def _alpha(dt_s: float, tau_s: float) -> float:
@@ -193,7 +229,7 @@ class PumpMultivariateDetector(Detector):
             self._warm_values[self._warm_count] = values
             self._warm_ts[self._warm_count] = sample.ts_ms
             self._warm_count += 1
-            if self._warm_count == self.warmup_samples:
+            if self._warm_count == self.warmup_samples or self._warm_long_enough():
                 self._fit()
             return []
         assert self.smooth is not None and self.spread is not None and self.last_ts is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from tools.bench_backtest import add_bench_backtest_command
 from tools.bench_latency import add_latency_command
 from tools.bench_soak import add_soak_arguments
 
@@ -35,7 +36,7 @@ def cmd_evaluate_scenarios(args: argparse.Namespace) -> int:
 
 
 def add_bench_commands(sub: Any) -> None:
-    """Add `bench ingest|soak|latency`."""
+    """Add `bench ingest|soak|latency|backtest`."""
     bench = sub.add_parser("bench", help="benchmarks that print figures")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True)
     ingest = bench_sub.add_parser("ingest", help="ingest throughput vs raw broker delivery")
@@ -61,6 +62,7 @@ def add_bench_commands(sub: Any) -> None:
     add_soak_arguments(soak)
     soak.set_defaults(func=cmd_bench_soak)
     add_latency_command(bench_sub)
+    add_bench_backtest_command(bench_sub)
 
 
 def add_evaluate_commands(sub: Any) -> None:
@@ -73,6 +75,11 @@ def add_evaluate_commands(sub: Any) -> None:
     skab.add_argument("--data", required=True, help="a folder laid out like SKAB's data/")
     skab.add_argument("--json", action="store_true", help="print one JSON object")
     skab.add_argument("--predictions", help="write per-file prediction CSVs under this folder")
+    skab.add_argument(
+        "--no-calibration",
+        action="store_true",
+        help="no drift allowance from the fault-free files: each file's first rows alone",
+    )
     skab.set_defaults(func=cmd_evaluate_skab)
     scenarios = eval_sub.add_parser(
         "scenarios",

@@ -25,12 +25,21 @@ Figures, micro-averaged over all labelled files (TP, FP, FN, TN summed first):
 - median detection delay: per anomaly segment, seconds from its first row to
   the first alarmed row inside it; missed segments are counted, not timed.
 
-Files without label columns (SKAB's `anomaly-free/`) cannot enter those
-figures; they are run the same way (fit on 400 rows, score the rest) and their
-false alarm rate is reported apart as `unlabelled_far`: every scored row there
-counts as normal. SKAB's `anomaly-free.csv` ends with 572 rows copied from the
-start of another recording; as the detector learns from each file alone, that
-copy leaks nothing into the labelled figures.
+Calibration (never from labels): files without label columns (SKAB's
+`anomaly-free/`) are the fault-free recordings. From them the detector's drift
+allowance is measured (`tools/skab_calibration.py`: how far a healthy operating
+point wanders after a 400-row fit, relative to its level, 99th percentile), and
+every file is then judged with its own first 400 rows plus that allowance.
+SKAB's `anomaly-free.csv` ends with 572 rows copied from the start of another
+SKAB recording: they are left out of the calibration.
+
+The fault-free files cannot enter the labelled figures; they are judged like a
+test file (fit on their own first 400 rows, every later row counts as normal)
+and their alarm rate is reported apart, twice: `unlabelled_far` with the
+allowance measured on the same files (in-sample), and `unlabelled_far_held_out`
+with the allowance measured on the first half of each fault-free file and the
+second half judged as a test file of its own (fit on its first 400 rows).
+`--no-calibration` judges with no allowance (each file's 400 rows alone).
 
 `--predictions DIR` writes, per input file (same relative path), the scored
 rows as `datetime;predicted_anomaly;predicted_changepoint`, so that the figures
@@ -55,6 +64,7 @@ from typing import Any, Final
 from contract.payload import Sample
 from contract.topics import DeviceRef
 from detectors.pump_multivariate import PumpMultivariateConfig, PumpMultivariateDetector
+from tools.skab_calibration import QUANTILE, Recording, drift_allowance
 
 FIT_ROWS: Final = 400
 NAB_WINDOW_S: Final = 60.0
@@ -80,6 +90,16 @@ SKAB_COLUMNS: Final[dict[str, str]] = {
 LABEL_COLUMNS: Final = ("anomaly", "changepoint")
 TIME_COLUMN: Final = "datetime"
 PREDICTIONS_HEADER: Final = "datetime;predicted_anomaly;predicted_changepoint"
+# Rows at the end of a fault-free file copied from another SKAB recording (its README).
+COPIED_TAIL_ROWS: Final[dict[str, int]] = {"anomaly-free.csv": 572}
+# SKAB's published results on the full benchmark (F1, FAR %, MAR %), from its README.
+PUBLISHED: Final[tuple[tuple[str, float, float, float], ...]] = (
+    ("Conv-AE", 0.78, 13.55, 28.02),
+    ("MSET", 0.78, 39.73, 14.13),
+    ("PCA T²+Q", 0.76, 26.62, 24.92),
+    ("LSTM-AE", 0.74, 29.96, 25.92),
+    ("Isolation forest", 0.29, 2.56, 82.89),
+)
 
 
 class SkabDataError(ValueError):
@@ -212,6 +232,32 @@ DetectorFactory = Callable[[DeviceRef], PumpMultivariateDetector]
 
 def _default_factory(device: DeviceRef) -> PumpMultivariateDetector:
     return PumpMultivariateDetector(device, PumpMultivariateConfig(warmup_samples=FIT_ROWS))
+
+
+def calibrated_factory(allowance: dict[str, float]) -> DetectorFactory:
+    """Detectors fitting on `FIT_ROWS` rows with the given drift allowance."""
+    config = PumpMultivariateConfig(warmup_samples=FIT_ROWS, drift_allowance=allowance)
+
+    def factory(device: DeviceRef) -> PumpMultivariateDetector:
+        return PumpMultivariateDetector(device, config)
+
+    return factory
+
+
+def calibration_recording(data: SkabFile, part: slice = slice(None)) -> Recording:
+    """The rows of a fault-free file usable for calibration (a copied tail left out)."""
+    usable = len(data.rows) - COPIED_TAIL_ROWS.get(Path(data.name).name, 0)
+    return data.ts_ms[:usable][part], data.rows[:usable][part]
+
+
+def halves(data: SkabFile) -> tuple[Recording, SkabFile]:
+    """A fault-free file's first half (for calibration) and its second half, as a test file."""
+    usable = len(data.rows) - COPIED_TAIL_ROWS.get(Path(data.name).name, 0)
+    mid = usable // 2
+    second = SkabFile(
+        f"{data.name} (second half)", data.times[mid:], data.ts_ms[mid:], data.rows[mid:]
+    )
+    return calibration_recording(data, slice(0, mid)), second
 
 
 @dataclass
@@ -465,6 +511,9 @@ class Evaluation:
             "unlabelled_files": len(self.unlabelled_files),
             "unlabelled_rows": self.unlabelled.fp + self.unlabelled.tn,
             "unlabelled_far": round(self.unlabelled.far, 2) if self.unlabelled_files else None,
+            "unlabelled_far_held_out": None,
+            "drift_allowance": {},
+            "calibration_quantile": QUANTILE,
             "fit_rows": FIT_ROWS,
             "nab_window_s": NAB_WINDOW_S,
             "detector": f"{PumpMultivariateDetector.name} v{PumpMultivariateDetector.version}",
@@ -474,15 +523,26 @@ class Evaluation:
 def evaluate_skab(
     root: Path,
     predictions_dir: Path | None = None,
-    factory: DetectorFactory = _default_factory,
+    factory: DetectorFactory | None = None,
     progress: Callable[[str], None] | None = None,
+    calibrate: bool = True,
 ) -> dict[str, Any]:
-    """Run the detector on every SKAB file under `root` and return the figures."""
+    """Run the detector on every SKAB file under `root` and return the figures. Unless a
+    factory is given, the detectors get the drift allowance measured on the fault-free
+    files (with `calibrate`)."""
     paths = find_skab_files(root)
+    files = [read_skab_csv(path, path.relative_to(root).as_posix()) for path in paths]
+    fault_free = [data for data in files if not data.labelled]
+    allowance: dict[str, float] = {}
+    held_out: float | None = None
+    if factory is None:
+        if calibrate and fault_free:
+            allowance = drift_allowance([calibration_recording(d) for d in fault_free], FIT_ROWS)
+            held_out = _held_out_far(fault_free)
+        factory = calibrated_factory(allowance)
     evaluation = Evaluation()
-    for number, path in enumerate(paths, start=1):
-        name = path.relative_to(root).as_posix()
-        data = read_skab_csv(path, name)
+    for number, data in enumerate(files, start=1):
+        name = data.name
         prediction = run_detector(data, factory)
         evaluation.add(prediction)
         if predictions_dir is not None:
@@ -493,7 +553,23 @@ def evaluate_skab(
                 f"[{number}/{len(paths)}] {name}: {len(prediction.predicted)} rows scored "
                 f"({kind}), {sum(prediction.predicted)} alarmed"
             )
-    return evaluation.report()
+    report = evaluation.report()
+    report["drift_allowance"] = allowance
+    report["unlabelled_far_held_out"] = held_out
+    return report
+
+
+def _held_out_far(fault_free: list[SkabFile]) -> float | None:
+    """Alarm rate (%) on the second halves of the fault-free files, each judged as a test
+    file, with the allowance measured on their first halves only."""
+    split = [halves(data) for data in fault_free]
+    allowance = drift_allowance([first for first, _ in split], FIT_ROWS)
+    judged = Confusion()
+    for _, second in split:
+        if len(second.rows) > FIT_ROWS:
+            predicted = run_detector(second, calibrated_factory(allowance)).predicted
+            judged.add([0] * len(predicted), predicted)
+    return round(judged.far, 2) if judged.fp + judged.tn else None
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -522,11 +598,31 @@ def format_report(report: dict[str, Any]) -> str:
         ]
     else:
         lines.append("  no labelled files: F1, FAR, MAR and NAB need SKAB's label columns")
+    allowance = report["drift_allowance"]
+    if allowance:
+        shown = ", ".join(f"{name} {100 * value:.2f} %" for name, value in allowance.items())
+        lines.append(
+            f"  drift allowance from the fault-free files "
+            f"(q{100 * report['calibration_quantile']:g} of relative wander): {shown}"
+        )
+    else:
+        lines.append("  no drift allowance (no fault-free file, or --no-calibration)")
     if report["unlabelled_files"]:
         lines.append(
-            f"  unlabelled files: {report['unlabelled_files']} ({report['unlabelled_rows']} "
-            f"scored rows, all taken as normal): FAR {report['unlabelled_far']} %"
+            f"  fault-free files: {report['unlabelled_files']} ({report['unlabelled_rows']} "
+            f"scored rows, all normal, fit on their own first {report['fit_rows']} rows): "
+            f"alarmed {report['unlabelled_far']} %"
+            + (" (allowance measured on the same files)" if allowance else "")
         )
+        if report["unlabelled_far_held_out"] is not None:
+            lines.append(
+                f"  fault-free second halves judged as test files, allowance from the first "
+                f"halves only: alarmed {report['unlabelled_far_held_out']} %"
+            )
+    lines.append("  SKAB's published results on the full benchmark (F1 / FAR % / MAR %):")
+    lines += [
+        f"    {name:<17} {f1:.2f} / {far:.2f} / {mar:.2f}" for name, f1, far, mar in PUBLISHED
+    ]
     return "\n".join(lines)
 
 
@@ -539,6 +635,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--predictions", help="write each file's scored-row predictions as CSV under this folder"
     )
+    parser.add_argument(
+        "--no-calibration",
+        action="store_true",
+        help="no drift allowance from the fault-free files: each file's first rows alone",
+    )
 
 
 def cmd_evaluate_skab(args: argparse.Namespace) -> int:
@@ -550,7 +651,8 @@ def cmd_evaluate_skab(args: argparse.Namespace) -> int:
         print(f"[skab] {text}", file=sys.stderr, flush=True)
 
     try:
-        report = evaluate_skab(root, out, progress=progress)
+        calibrate = not getattr(args, "no_calibration", False)
+        report = evaluate_skab(root, out, progress=progress, calibrate=calibrate)
     except SkabDataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
