@@ -2,19 +2,31 @@
 loose connection makes the light pulse. Flicker gives headaches and eye strain, hides
 moving hazards in garages and stairwells, and announces the failure to come.
 
-Score: the robust coefficient of variation of the on-state current over the last
-`window` on-samples: 1.4826 x MAD / median. The MAD only grows when more than half of
-the window deviates, so a single spike, a sensor glitch or a clean step (a lamp that
-fails outright, a dimming change) leaves it at the noise level; a current that keeps
-jumping does not. Learning: the circuit's own steady CV over its first windows (some
-drivers are noisier than others). Decision: the CV is above `max(min_cv, rel_factor x
-learnt CV)` for `persist` on-samples in a row; re-armed once below half that limit for
-`clear_needed` on-samples. The first on-sample after a switch-on (soft start, inrush)
-is not scored; off samples are ignored.
+Only a settled, switched-on circuit is judged: after a switch-on (or the first sample
+heard on) the lamps warm up (street lighting ramps from a third to full power over about
+ten minutes) and the current is not judged for `settle_s`. Off samples reset the window,
+and so does a gap in the samples (`detectors.cadence`): a window never joins two sides of
+a silence.
+
+Score: the sample-to-sample jitter of the current relative to its level, over the last
+`window_s` (at most `max_samples` samples): 1.4826 x MAD of the first differences /
+sqrt(2) / median current. Working on differences makes it blind to what a schedule does
+on purpose: a dimming step is one large difference (the MAD ignores it), a slow ramp is
+differences of one size (the MAD around their median is 0). Flicker makes every
+difference large. A window is judged once
+it holds `min_samples` samples; at a cadence that cannot give that many within
+`window_s` (one sample every ten minutes) flicker is not observable and nothing is judged.
+
+Learning: the circuit's own jitter, the median score of its first `learn_s` of judged
+time (some drivers are noisier than others). Decision: the score is above
+`max(min_cv, rel_factor x learnt)` for `hold_s` (and `persist` judgements); re-armed
+once below half that limit for `clear_s`.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections import deque
 from typing import ClassVar
 
@@ -22,22 +34,30 @@ from contract.finding import Finding, Severity
 from contract.payload import Sample
 from contract.topics import DeviceRef
 from detectors.base import Detector, DetectorConfig, flag, number
-from detectors.decision import Hysteresis
-from detectors.rolling import mad_sigma_of, median_of
+from detectors.cadence import Cadence
+from detectors.decision import Sustained
+from detectors.rolling import median_of
 
 
 class FlickerConfig(DetectorConfig):
-    window: int = 15
-    warmup_windows: int = 10
+    window_s: float = 600.0
+    max_samples: int = 30  # the latest this many of the window (bounded work per sample)
+    min_samples: int = 8
+    settle_s: float = 900.0  # after a switch-on, a gap or the first sample: warm-up
+    learn_s: float = 300.0
     min_cv: float = 0.10
     rel_factor: float = 4.0
+    hold_s: float = 60.0
     persist: int = 5
-    clear_needed: int = 15
+    clear_s: float = 300.0
+    expected_interval_s: float | None = None  # None: learnt from the samples
+    gap_factor: float = 5.0
+    min_gap_s: float = 30.0
 
 
 class FlickerDetector(Detector):
     name: ClassVar[str] = "lighting_flicker"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     kinds: ClassVar[frozenset[str]] = frozenset({"lighting"})
     fault_type: ClassVar[str] = "flicker"
     severity: ClassVar[Severity] = Severity.MINOR
@@ -48,63 +68,94 @@ class FlickerDetector(Detector):
     def __init__(self, device: DeviceRef, config: FlickerConfig | None = None) -> None:
         super().__init__(device, config)
         c = self.config
-        self.recent: deque[float] = deque(maxlen=c.window)
-        self.warmup: deque[float] = deque(maxlen=c.warmup_windows)
-        self.min_cv = c.min_cv
-        self.rel_factor = c.rel_factor
-        self.persistence = Hysteresis(c.persist, c.clear_needed)
+        self.window_ms = int(c.window_s * 1000)
+        self.cadence = Cadence(c.expected_interval_s, c.gap_factor, c.min_gap_s)
+        self.recent: deque[tuple[int, float]] = deque(maxlen=c.max_samples)
+        self.learning: list[float] = []
+        self.learn_since_ms: int | None = None
+        self.decider = Sustained(int(c.hold_s * 1000), int(c.clear_s * 1000), c.persist)
         self.baseline_cv: float | None = None
-        self.was_on: bool | None = None
+        self.on_since_ms: int | None = None
+        self.last_score: float | None = None
 
     @property
     def limit(self) -> float:
         assert self.baseline_cv is not None
-        return max(self.min_cv, self.rel_factor * self.baseline_cv)
+        return max(self.config.min_cv, self.config.rel_factor * self.baseline_cv)
+
+    def relearn(self, now_ms: int) -> None:
+        """A new driver or lamps: learn the circuit's jitter again."""
+        self.baseline_cv = None
+        self.learning = []
+        self.learn_since_ms = None
+        self.decider = Sustained(
+            int(self.config.hold_s * 1000), int(self.config.clear_s * 1000), self.config.persist
+        )
 
     def score(self, now_ms: int) -> float | None:
-        """Robust CV of the on-state current over the window (None until the baseline is
-        learnt)."""
-        return None if self.baseline_cv is None else self._cv()
+        """The relative jitter of the settled on-state current over the window (None until
+        the baseline is learnt, or while the circuit is off or settling)."""
+        return None if self.baseline_cv is None else self.last_score
 
-    def _cv(self) -> float:
-        """The robust CV (0 while the window is not full)."""
-        if len(self.recent) < (self.recent.maxlen or 0):
-            return 0.0
-        centre = median_of(self.recent)
-        return mad_sigma_of(self.recent) / centre if centre > 0 else 0.0
+    def _jitter(self) -> float | None:
+        if len(self.recent) < self.config.min_samples:
+            return None
+        values = [v for _, v in self.recent]
+        level = median_of(values)
+        if level <= 0:
+            return None
+        diffs = [b - a for a, b in itertools.pairwise(values)]
+        centre = median_of(diffs)
+        mad = median_of([abs(d - centre) for d in diffs])
+        return 1.4826 * mad / math.sqrt(2) / level
 
     def update(self, sample: Sample) -> list[Finding]:
         on = flag(sample.metrics, "on")
         current = number(sample.metrics, "current_a")
         if on is None or current is None:
             return []
-        switched_on = on and self.was_on is False
-        self.was_on = on
-        if not on or switched_on:
+        ts = sample.ts_ms
+        gap = self.cadence.observe(ts)
+        if not on:
+            self.on_since_ms = None
+            self.recent.clear()
+            self.last_score = None
             return []
-        self.recent.append(current)
-        if len(self.recent) < (self.recent.maxlen or 0) or median_of(self.recent) <= 0:
+        if self.on_since_ms is None or gap:
+            self.on_since_ms = ts
+            self.recent.clear()
+            self.last_score = None
+        if ts - self.on_since_ms < self.config.settle_s * 1000:
             return []
-        cv = self._cv()
+        self.recent.append((ts, current))
+        while self.recent and ts - self.recent[0][0] > self.window_ms:
+            self.recent.popleft()
+        cv = self._jitter()
+        self.last_score = cv
+        if cv is None:
+            return []
         if self.baseline_cv is None:
-            self.warmup.append(cv)
-            if len(self.warmup) == self.warmup.maxlen:
-                self.baseline_cv = median_of(self.warmup)
+            if self.learn_since_ms is None:
+                self.learn_since_ms = ts
+            self.learning.append(cv)
+            if ts - self.learn_since_ms >= self.config.learn_s * 1000:
+                self.baseline_cv = median_of(self.learning)
+                self.learning = []
             return []
         limit = self.limit
-        if not self.persistence.decide(cv, limit, 0.5 * limit, sample.ts_ms):
+        if not self.decider.observe(cv > limit, ts, cv < 0.5 * limit):
             return []
         return [
             self.finding(
-                self.persistence.first_ms or sample.ts_ms,
-                f"lamp current varies {cv:.0%} (robust CV) while on, normally "
-                f"{self.baseline_cv:.1%} (limit {limit:.0%}): flicker",
+                self.decider.first_ms or ts,
+                f"lamp current jumps {cv:.0%} from reading to reading while on and settled, "
+                f"normally {self.baseline_cv:.1%} (limit {limit:.0%}): flicker",
                 {
                     "metric": "current_a",
                     "value": round(cv, 4),
                     "baseline": round(self.baseline_cv, 4),
                     "threshold": round(limit, 4),
-                    "window": [round(v, 4) for v in self.recent],
+                    "window": [round(v, 4) for _, v in self.recent][-60:],
                 },
             )
         ]
@@ -112,4 +163,4 @@ class FlickerDetector(Detector):
     def fault_active(self) -> bool | None:
         if self.baseline_cv is None:
             return None
-        return self.persistence.active
+        return self.decider.active

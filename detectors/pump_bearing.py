@@ -1,45 +1,78 @@
-"""Pump bearing wear, predicted: vibration RMS creeps up for days or weeks as a
-bearing wears, before it seizes. The detector estimates the trend and the time
-until vibration crosses the alarm limit, and opens a ticket while there is
-still time to plan the repair.
+"""Pump bearing wear, predicted: vibration RMS creeps up for days or weeks as a bearing
+wears, before it seizes. The detector estimates the trend and the time until vibration
+crosses the alarm limit, and opens a ticket while there is still time to plan the repair.
 
-Running samples of `accelerometer1_rms_g` are reduced to per-minute medians.
-Score: the Theil-Sen slope (robust to spikes) over the recent minutes with its
-95 % interval. Decision: the level is clearly above the baseline, the lower
-slope bound is positive and the projected crossing is within `horizon_h`, for
-`persist` minutes in a row; or the level is already past the limit.
+Everything is in time, not samples, so one configuration serves a 1-s sensor and a
+snapshot every 10 minutes. Running samples of `accelerometer1_rms_g` are reduced to
+medians of `bucket_s` time buckets.
+
+- Baseline: the median of the buckets of the first `baseline_s` of running data, heard
+  without a gap (a gap during learning starts it again). Re-learnt only by an explicit
+  rule: `relearn()` (called once a repair is verified), or a stable shift across a gap:
+  after a recording gap the equipment may have been stopped, remounted or reloaded, and
+  the level often sits higher or lower (IMS test 1: +16-24 % on every bearing after
+  148 h). The buckets of the `relearn_s` after the gap (skipping the first `settle_s`)
+  become the new baseline if they stay below the limit and do not clearly rise (even the
+  lower 95 % bound of their slope would add less than half the rise margin over the
+  period); otherwise the old baseline stands and is judged. The trend never spans a gap.
+- Score: the Theil-Sen slope of the bucket medians (g per hour) with its 95 % interval,
+  the steepest significant one over the last `fit_windows_h` (each thinned to at most
+  `max_fit_points` medians).
+- Decision: the level (median of the buckets of the last `level_s`, at least
+  `min_level_buckets` of them) is more than
+  `rise_margin` above the baseline, the lower slope bound is positive and the limit
+  (`limit_factor` x baseline) is projected within `horizon_h`; or the level is past the
+  limit. Held `hold_s` (and `min_count` judgements) to fire, re-armed once the level is
+  back below half the rise margin for `hold_s`. While a gap's probation runs, only a
+  level past the limit is judged.
+- Escalation: once fired, a level `escalate_rise` above the last report emits a new
+  finding (the ticket store appends it as an occurrence) with the new time to the limit,
+  critical once the limit is crossed: a tripped detector does not go silent while the
+  bearing keeps getting worse.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from contract.finding import Finding, Severity
 from contract.payload import Sample
 from contract.topics import DeviceRef
 from detectors.base import Detector, DetectorConfig, number
-from detectors.decision import Persistence
-from detectors.rolling import RollingWindow, median_of
-from detectors.trend import finite_hours, steepest_rising_trend
+from detectors.cadence import Cadence
+from detectors.decision import Sustained
+from detectors.rolling import median_of
+from detectors.trend import finite_hours, theil_sen_points
 
 
 class BearingWearConfig(DetectorConfig):
-    bucket_s: float = 60.0
-    warmup_buckets: int = 10
-    trend_buckets: int = 120
-    min_trend_buckets: int = 8
+    bucket_s: float = 60.0  # vibration is reduced to one median per bucket
+    baseline_s: float = 1800.0  # the first running time learnt as the healthy level
+    min_baseline_buckets: int = 3
+    trend_h: float = 24.0  # the trend history kept
+    fit_windows_h: tuple[float, ...] = (1.0, 4.0, 24.0)  # trend fits: steepest rise wins
+    min_fit_buckets: int = 6
+    max_fit_points: int = 120  # longer fits are thinned to this many medians
+    level_s: float = 600.0  # the judged level: median of this recent time ...
+    min_level_buckets: int = 3  # ... and of at least this many buckets
     limit_factor: float = 1.5  # the alarm limit, x the learnt baseline
-    rise_margin: float = 0.05
+    rise_margin: float = 0.2  # the level must be this far above the baseline
     horizon_h: float = 7 * 24.0
-    persist: int = 3
-    short_trend_buckets: int = 30
-    max_bucket_samples: int = 600
+    hold_s: float = 300.0
+    min_count: int = 2
+    escalate_rise: float = 0.25  # a new finding once the level is this much higher
+    expected_interval_s: float | None = None  # None: learnt from the samples
+    gap_factor: float = 5.0
+    min_gap_s: float = 60.0
+    relearn_s: float = 6 * 3600.0  # after a gap: the time judged for a stable shift
+    settle_s: float = 1800.0  # after a gap: the first time not learnt
+    max_bucket_samples: int = 1200
 
 
 class BearingWearDetector(Detector):
     name: ClassVar[str] = "pump_bearing_wear"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     kinds: ClassVar[frozenset[str]] = frozenset({"pump"})
     fault_type: ClassVar[str] = "bearing_wear"
     severity: ClassVar[Severity] = Severity.MAJOR
@@ -52,114 +85,219 @@ class BearingWearDetector(Detector):
         super().__init__(device, config)
         c = self.config
         self.bucket_ms = int(c.bucket_s * 1000)
-        self.warmup = RollingWindow(c.warmup_buckets)
-        self.history: deque[tuple[int, float]] = deque(maxlen=c.trend_buckets)
-        self.min_trend_buckets = c.min_trend_buckets
-        self.short_trend_buckets = c.short_trend_buckets
-        self.limit_factor = c.limit_factor
-        self.rise_margin = c.rise_margin
-        self.horizon_h = c.horizon_h
-        self.persistence = Persistence(c.persist)
+        self.cadence = Cadence(c.expected_interval_s, c.gap_factor, c.min_gap_s)
+        self.decider = Sustained(int(c.hold_s * 1000), min_count=c.min_count, clear_count=1)
         self.baseline: float | None = None
+        self.learning: list[tuple[int, float]] = []  # buckets of the baseline period
+        self.history: deque[tuple[int, float]] = deque()
+        self.probation: list[tuple[int, float]] | None = None  # buckets after a gap
+        self.gap_ms: int | None = None  # when the last gap ended
+        self.reported_level: float | None = None
+        self.shifts: list[dict[str, Any]] = []  # stable shifts adopted, for the evidence
         self._bucket_start: int | None = None
         self._bucket: deque[float] = deque(maxlen=c.max_bucket_samples)
 
     @property
     def limit(self) -> float:
         assert self.baseline is not None
-        return self.baseline * self.limit_factor
+        return self.baseline * self.config.limit_factor
+
+    def relearn(self, now_ms: int) -> None:
+        """Forget the baseline and the trend: the next `baseline_s` of running data is the
+        new healthy level (after a verified repair: a new bearing runs quieter)."""
+        self.baseline = None
+        self.learning = []
+        self.history.clear()
+        self.probation = None
+        self.reported_level = None
+        self.decider = Sustained(
+            int(self.config.hold_s * 1000), min_count=self.config.min_count, clear_count=1
+        )
+
+    # -- feeding ---------------------------------------------------------------------
+
+    def update(self, sample: Sample) -> list[Finding]:
+        gap = self.cadence.observe(sample.ts_ms)
+        found: list[Finding] = []
+        if gap:
+            closed = self._close_bucket()
+            if closed is not None:
+                found += self._on_bucket(*closed)
+            self._on_gap(sample.ts_ms)
+        value = number(sample.metrics, self.metric)
+        if sample.metrics.get("running") is False or value is None:
+            return found
+        bucket_start = sample.ts_ms - sample.ts_ms % self.bucket_ms
+        if self._bucket_start is not None and bucket_start > self._bucket_start:
+            closed = self._close_bucket()
+            if closed is not None:
+                found += self._on_bucket(*closed)
+        if self._bucket_start is None or bucket_start > self._bucket_start:
+            self._bucket_start = bucket_start
+        self._bucket.append(value)
+        return found
 
     def _close_bucket(self) -> tuple[int, float] | None:
         if not self._bucket or self._bucket_start is None:
             return None
-        point = (self._bucket_start, float(median_of(self._bucket)))
+        point = (self._bucket_start + self.bucket_ms // 2, float(median_of(self._bucket)))
         self._bucket.clear()
+        self._bucket_start = None
         return point
 
-    def update(self, sample: Sample) -> list[Finding]:
-        value = number(sample.metrics, self.metric)
-        if sample.metrics.get("running") is False:
+    def _on_gap(self, ts_ms: int) -> None:
+        """A gap is not a restart: the baseline stays; the trend does not span it, and a
+        baseline half learnt starts again."""
+        self.gap_ms = ts_ms
+        self.history.clear()
+        if self.baseline is None:
+            self.learning = []
+        else:
+            self.probation = []
+
+    def _on_bucket(self, ts_ms: int, level: float) -> list[Finding]:
+        c = self.config
+        if self.baseline is None:
+            self.learning.append((ts_ms, level))
+            spanned = ts_ms - self.learning[0][0] + self.bucket_ms >= c.baseline_s * 1000
+            if spanned and len(self.learning) >= c.min_baseline_buckets:
+                self.baseline = median_of(v for _, v in self.learning)
+                self.learning = []
             return []
-        if value is None:
-            return []
-        bucket_start = sample.ts_ms - sample.ts_ms % self.bucket_ms
-        closed = None
-        if self._bucket_start is not None and bucket_start != self._bucket_start:
-            closed = self._close_bucket()
-        self._bucket_start = bucket_start
-        self._bucket.append(value)
-        if closed is None:
-            return []
-        return self._on_bucket(*closed)
+        self.history.append((ts_ms, level))
+        while self.history and ts_ms - self.history[0][0] > c.trend_h * 3_600_000:
+            self.history.popleft()
+        if self.probation is not None:
+            self._probation(ts_ms, level)
+        return self._judge(ts_ms)
+
+    def _probation(self, ts_ms: int, level: float) -> None:
+        """After a gap: learn whether the level moved to a new stable place."""
+        assert self.probation is not None and self.gap_ms is not None
+        c = self.config
+        since_gap = ts_ms - self.gap_ms
+        if since_gap < c.settle_s * 1000:
+            return
+        self.probation.append((ts_ms, level))
+        if since_gap < (c.settle_s + c.relearn_s) * 1000:
+            return
+        points, self.probation = self.probation, None
+        if len(points) < c.min_fit_buckets:
+            return
+        new_level = median_of(v for _, v in points)
+        _, low, _ = theil_sen_points(thinned(points, c.max_fit_points))
+        rise = low * (points[-1][0] - points[0][0]) / 3_600_000
+        if rise > c.rise_margin / 2 * new_level or new_level >= self.limit or self.decider.fired:
+            return  # clearly rising, or past the limit: a fault, not a shift
+        self.shifts.append(
+            {"at_ms": ts_ms, "from": round(self.baseline or 0.0, 5), "to": round(new_level, 5)}
+        )
+        self.shifts = self.shifts[-5:]
+        self.baseline = new_level
+        self.history = deque(points)
+
+    # -- scoring and deciding --------------------------------------------------------
 
     def score(self, now_ms: int) -> float | None:
         """The vibration's slope in g per hour (None until the trend is fitted; `fit()`
         gives its 95 % bounds too)."""
-        if self.baseline is None or len(self.history) < self.min_trend_buckets:
+        if self.baseline is None or len(self.history) < self.config.min_fit_buckets:
             return None
         return self.fit()[0]
 
     def fit(self) -> tuple[float, float, float]:
-        """Theil-Sen slope and its 95 % bounds, in g per hour.
+        """Theil-Sen slope and its 95 % bounds, in g per hour. Wear starts at an unknown
+        time, so the trend is fitted over each of `fit_windows_h`; among the fits with a
+        significant rise the steepest wins (a flat past would dilute a fast ramp). With
+        no significant rise, the longest fit answers."""
+        points = list(self.history)
+        end = points[-1][0]
+        fits = []
+        for hours in self.config.fit_windows_h:
+            window = [p for p in points if end - p[0] <= hours * 3_600_000]
+            if len(window) >= self.config.min_fit_buckets:
+                fits.append(theil_sen_points(thinned(window, self.config.max_fit_points)))
+        if not fits:
+            return theil_sen_points(thinned(points, self.config.max_fit_points))
+        rising = [fit for fit in fits if fit[1] > 0]
+        return max(rising) if rising else fits[-1]
 
-        Wear starts at an unknown time, so the trend is fitted over the last 10
-        minutes, the last `short_trend_buckets` and the whole history; among the fits
-        with a significant rise the steepest wins (a flat past would dilute a fast
-        ramp, and the earlier warning is the safe one). With no significant rise,
-        the whole history answers.
-        """
-        return steepest_rising_trend(
-            list(self.history), self.short_trend_buckets, self.min_trend_buckets
-        )
+    def _level(self, ts_ms: int) -> float:
+        span = self.config.level_s * 1000
+        recent = [v for t, v in self.history if ts_ms - t < span]
+        if len(recent) < self.config.min_level_buckets:
+            recent = [v for _, v in list(self.history)[-self.config.min_level_buckets :]]
+        return float(median_of(recent))
 
-    def _on_bucket(self, ts_ms: int, level: float) -> list[Finding]:
-        if self.baseline is None:
-            self.warmup.add(level)
-            if self.warmup.full:
-                self.baseline = self.warmup.median()
+    def _judge(self, ts_ms: int) -> list[Finding]:
+        c = self.config
+        assert self.baseline is not None
+        if len(self.history) < c.min_fit_buckets:
             return []
-        self.history.append((ts_ms, level))
-        if len(self.history) < self.min_trend_buckets:
-            return []
-        recent_level = float(median_of(v for _, v in list(self.history)[-3:]))
-        clear = recent_level < self.baseline * (1 + self.rise_margin / 2)
+        level = self._level(ts_ms)
+        baseline, limit = self.baseline, self.limit
         slope, low, high = self.fit()
-        limit = self.limit
-        elevated = recent_level > self.baseline * (1 + self.rise_margin)
-        hours_to_limit = (limit - recent_level) / slope if slope > 0 else float("inf")
-        predicted = elevated and low > 0 and hours_to_limit <= self.horizon_h
-        crossed = recent_level >= limit
-        if not self.persistence.observe(predicted or crossed, ts_ms, clear):
-            return []
-        hours_low = (limit - recent_level) / high if high > 0 else float("inf")
-        hours_high = (limit - recent_level) / low if low > 0 else float("inf")
-        summary = (
-            f"vibration {recent_level:.3f} g past the {limit:.3f} g limit"
-            if crossed
-            else f"vibration {recent_level:.3f} g rising {slope * 24:.3f} g/day: "
-            f"limit {limit:.3f} g in about {max(hours_to_limit, 0):.1f} h"
+        crossed = level >= limit
+        hours = (limit - level) / slope if slope > 0 else float("inf")
+        predicted = (
+            self.probation is None
+            and level > baseline * (1 + c.rise_margin)
+            and low > 0
+            and hours <= c.horizon_h
         )
-        return [
-            self.finding(
-                self.persistence.first_ms or ts_ms,
-                summary,
-                {
-                    "metric": self.metric,
-                    "value": round(recent_level, 5),
-                    "baseline": round(self.baseline, 5),
-                    "threshold": round(limit, 5),
-                    "slope_per_h": round(slope, 6),
-                    "slope_95": [round(low, 6), round(high, 6)],
-                    "hours_to_limit": None if crossed else round(max(hours_to_limit, 0.0), 2),
-                    "hours_to_limit_95": None
-                    if crossed
-                    else [round(max(hours_low, 0.0), 2), finite_hours(hours_high)],
-                    "window": [[t, round(v, 5)] for t, v in list(self.history)[-30:]],
-                },
-            )
-        ]
+        clear = level < baseline * (1 + c.rise_margin / 2)
+        fired = self.decider.observe(predicted or crossed, ts_ms, clear)
+        if not self.decider.fired:
+            self.reported_level = None
+            return []
+        if not fired:
+            last = self.reported_level
+            if last is None or level < last * (1 + c.escalate_rise):
+                return []
+        self.reported_level = level
+        hours_low = (limit - level) / high if high > 0 else float("inf")
+        hours_high = (limit - level) / low if low > 0 else float("inf")
+        summary = (
+            f"vibration {level:.3f} g past the {limit:.3f} g limit "
+            f"({level / baseline:.1f} x its baseline {baseline:.3f} g)"
+            if crossed
+            else f"vibration {level:.3f} g rising {slope * 24:.3f} g/day: "
+            f"limit {limit:.3f} g in about {max(hours, 0):.1f} h"
+        )
+        evidence: dict[str, Any] = {
+            "metric": self.metric,
+            "value": round(level, 5),
+            "baseline": round(baseline, 5),
+            "threshold": round(limit, 5),
+            "ratio": round(level / baseline, 3) if baseline > 0 else None,
+            "slope_per_h": round(slope, 6),
+            "slope_95": [round(low, 6), round(high, 6)],
+            "hours_to_limit": None if crossed else round(max(hours, 0.0), 2),
+            "hours_to_limit_95": None
+            if crossed
+            else [round(max(hours_low, 0.0), 2), finite_hours(hours_high)],
+            "escalation": not fired,
+            "window": [[t, round(v, 5)] for t, v in list(self.history)[-30:]],
+        }
+        if self.shifts:
+            evidence["baseline_shifts"] = list(self.shifts)
+        severity = Severity.CRITICAL if crossed and not fired else None
+        return [self.finding(self.decider.first_ms or ts_ms, summary, evidence, severity)]
 
     def fault_active(self) -> bool | None:
-        if self.baseline is None or len(self.history) < self.min_trend_buckets:
+        if self.baseline is None or len(self.history) < self.config.min_fit_buckets:
             return None
-        return self.persistence.active
+        return self.decider.active
+
+
+def thinned(points: list[tuple[int, float]], most: int) -> list[tuple[int, float]]:
+    """At most `most` points: consecutive runs merged into their median time and value
+    (a day of 1-minute buckets fitted as 120 medians: Theil-Sen is quadratic)."""
+    if len(points) <= most:
+        return points
+    size = -(-len(points) // most)
+    out = []
+    for start in range(0, len(points), size):
+        run = points[start : start + size]
+        out.append((run[len(run) // 2][0], float(median_of(v for _, v in run))))
+    return out

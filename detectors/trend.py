@@ -218,16 +218,16 @@ def steepest_rising_trend(
     `short_window` and all of them; the steepest significant rise wins (wear starts at an
     unknown time, and a flat past would dilute a fast ramp), else the fit over all."""
     fits = [
-        _theil_sen(points[-window:])
+        theil_sen_points(points[-window:])
         for window in (10, short_window)
         if len(points) >= max(window, min_points)
     ]
-    whole = _theil_sen(points)
+    whole = theil_sen_points(points)
     rising = [fit for fit in (*fits, whole) if fit[1] > 0]
     return max(rising) if rising else whole
 
 
-def _theil_sen(points: list[tuple[int, float]]) -> tuple[float, float, float]:
+def theil_sen_points(points: list[tuple[int, float]]) -> tuple[float, float, float]:
     times_h = np.array([t for t, _ in points], dtype=float) / 3_600_000
     values = np.array([v for _, v in points], dtype=float)
     return theil_sen(times_h, values)

@@ -45,8 +45,10 @@ def _cycles(r: np.random.Generator, cycles: int, on_n: int, off_n: int) -> list[
 
 
 # -- flicker ---------------------------------------------------------------------------
-# Robust CV of the on-state current over 15 on-samples; limit max(10 %, 4 x learnt CV),
-# 5 on-samples in a row.
+# Jitter (MAD of the first differences / level) of the settled on-state current: 15 min
+# of warm-up after each switch-on, 5 min learnt, limit max(10 %, 4 x learnt), held 60 s.
+# At 2-s samples: 450 settle, 150 learning; the faults start 30 min (900 samples) in.
+SETTLED = 900
 
 
 def _flickering(depth: float, seed: int = 0) -> Callable[[int, Metrics], None]:
@@ -59,30 +61,39 @@ def _flickering(depth: float, seed: int = 0) -> Callable[[int, Metrics], None]:
 
 
 FLICKER_CASES = [
-    Case("healthy noisy with daily off periods", lambda r: _cycles(r, 4, 600, 300), 0),
+    Case("healthy noisy with daily off periods", lambda r: _cycles(r, 4, 1200, 300), 0),
     Case(
         "failing driver: the current jumps up to 40 % down",
-        lambda r: apply(_on(r, 400), 200, None, _flickering(0.4)),
+        lambda r: apply(_on(r, 1200), SETTLED, None, _flickering(0.4)),
         1,
-        (200 + 8, 200 + 40),
+        (SETTLED + 20, SETTLED + 80),
     ),
-    Case("single spike", lambda r: change(_on(r, 400), 200, 201, current_a=40.0), 0),
-    Case("sensor glitch: two zeros", lambda r: change(_on(r, 400), 200, 202, current_a=0.0), 0),
+    Case("single spike", lambda r: change(_on(r, 1200), SETTLED, SETTLED + 1, current_a=40.0), 0),
+    Case(
+        "sensor glitch: two zeros",
+        lambda r: change(_on(r, 1200), SETTLED, SETTLED + 2, current_a=0.0),
+        0,
+    ),
     Case(
         "lamp failure is a step, not flicker",
-        lambda r: apply(_on(r, 400), 200, None, lambda _, row: row.update(current_a=0.8)),
+        lambda r: apply(_on(r, 1200), SETTLED, None, lambda _, row: row.update(current_a=0.8)),
         0,
     ),
     Case(
         "daylight dimming steps 100 / 60 / 100 %",
-        lambda r: _on(r, 200) + _on(r, 200, current_a=2.4) + _on(r, 200),
+        lambda r: _on(r, SETTLED) + _on(r, 300, current_a=2.4) + _on(r, 300),
+        0,
+    ),
+    Case(
+        "warm-up ramp after each switch-on, 30 % to full over 10 min",
+        lambda r: [row for _ in range(3) for row in _ramped(_on(r, 1200), 300) + _off(r, 300)],
         0,
     ),
     Case("motion-sensor switching every few minutes", lambda r: _cycles(r, 30, 40, 60), 0),
-    Case("restart", lambda r: _on(r, 600), 0, gaps=((300, 3_600_000),)),
+    Case("restart", lambda r: _on(r, 1500), 0, gaps=((1000, 3_600_000),)),
     Case(
         "flicker from the start is learnt as the circuit's normal",
-        lambda r: apply(_on(r, 400), 0, None, _flickering(0.4)),
+        lambda r: apply(_on(r, 1200), 0, None, _flickering(0.4)),
         0,
     ),
 ]
@@ -99,7 +110,15 @@ def test_flicker_evidence() -> None:
     ev = finding.evidence
     assert ev["baseline"] == pytest.approx(0.015, abs=0.01)
     assert ev["threshold"] == 0.10 < ev["value"]
-    assert len(ev["window"]) == 15
+    assert len(ev["window"]) == FlickerDetector.Config().max_samples
+
+
+def _ramped(rows: list[Metrics], n: int) -> list[Metrics]:
+    """The first `n` rows warm up: the current rises from 30 % to full (a street lamp)."""
+    out = [dict(row) for row in rows]
+    for i, row in enumerate(out[:n]):
+        row["current_a"] = round(float(row["current_a"]) * (0.3 + 0.7 * i / n), 4)
+    return out
 
 
 # -- lights left on --------------------------------------------------------------------
