@@ -3,8 +3,10 @@
 The format (the shared real-data corpus uses it): RFC 3339 UTC `ts` with milliseconds,
 rows sorted by `ts`, an empty cell for an absent metric, booleans `true`/`false`. A row
 that cannot be replayed becomes a `BadRow` with its line number and the reason, and the
-reading goes on; a row whose `ts` is earlier than the row before it is such a bad row
-(replaying it would move data time backwards). A wrong header is a `HeaderError`.
+reading goes on. A row whose `ts` is earlier than an earlier row's is such a bad row
+(replaying it would move data time backwards), and so is a second row of one device at
+one `ts` (the service refuses it as a duplicate timestamp). A wrong header is a
+`HeaderError` that names the expected columns.
 
 >>> import io
 >>> text = "ts,site,building,kind,device_id,door_open\\n"
@@ -17,10 +19,10 @@ reading goes on; a row whose `ts` is earlier than the row before it is such a ba
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Final, TextIO
 
-from contract.payload import MetricValue, parse_timestamp
+from contract.payload import parse_timestamp
 from contract.topics import TELEMETRY_SCHEMAS, ContractError, DeviceRef, MetricSpec
 from ingest.backtest.records import BadRow, Record, RowJudge
 
@@ -58,8 +60,9 @@ def check_header(header: list[str]) -> list[str]:
     return metrics
 
 
-def _cell_value(name: str, cell: str, spec: MetricSpec | None) -> MetricValue | str:
-    """The cell as the JSON value a device would send; the decoder judges it."""
+def cell_value(name: str, cell: str, spec: MetricSpec | None) -> Any:
+    """The cell as the JSON value a device would send, for the decoder to judge; a cell
+    that is no such value is a `ContractError` naming the column."""
     if spec is None:
         return cell  # not a metric of this kind: the decoder names it
     if spec.type is bool:
@@ -73,55 +76,85 @@ def _cell_value(name: str, cell: str, spec: MetricSpec | None) -> MetricValue | 
         raise ContractError(f"column {name}: {cell[:40]!r} is not a number") from None
 
 
+def _bool(cell: str) -> bool:
+    return _BOOLEANS[cell]  # KeyError: the slow path names the cell
+
+
+Columns = list[tuple[int, str, Callable[[str], Any]]]
+
+
+class _KindColumns:
+    """Per kind, the header's columns as (index, name, converter), and the indexes of
+    columns that are not metrics of the kind (a value there is a bad row)."""
+
+    def __init__(self, metrics: list[str], first: int) -> None:
+        self.names = list(enumerate(metrics, start=first))
+        self.by_kind: dict[str, tuple[Columns, list[int]]] = {}
+        for kind, schema in _SCHEMAS.items():
+            own: Columns = []
+            foreign: list[int] = []
+            for index, name in self.names:
+                spec = schema.get(name)
+                if spec is None:
+                    foreign.append(index)
+                elif spec.type is bool:
+                    own.append((index, name, _bool))
+                elif spec.type is int:
+                    own.append((index, name, int))
+                else:
+                    own.append((index, name, float))
+            self.by_kind[kind] = (own, foreign)
+
+
+def _slow_values(row: list[str], kind: str, names: list[tuple[int, str]]) -> dict[str, Any]:
+    schema = _SCHEMAS[kind]
+    return {name: cell_value(name, row[i], schema.get(name)) for i, name in names if row[i]}
+
+
 def read_csv(stream: TextIO, judge: RowJudge | None = None) -> Iterator[Record]:
     """Yield a `Sample` or a `BadRow` per data row; raise `HeaderError` on a wrong header."""
     judge = judge or RowJudge()
     rows = csv.reader(stream)
     header = next(rows, None)
     if header is None:
-        raise HeaderError("the file is empty: " + "expected a header row")
+        raise HeaderError("the file is empty: expected a header row")
     metrics = check_header(header)
     width = len(IDENTITY_COLUMNS) + len(metrics)
-    columns = list(enumerate(metrics, start=len(IDENTITY_COLUMNS)))
-    devices: dict[tuple[str, str, str, str], DeviceRef] = {}
+    columns = _KindColumns(metrics, len(IDENTITY_COLUMNS))
+    by_kind = columns.by_kind
     last_ts_text = ""
-    last_ts_ms = -(2**63)
-    latest_ms = -(2**63)
+    ts_ms = latest_ms = -(2**63)
     last_of_device: dict[DeviceRef, int] = {}
     line = 1
     for row in rows:
         line += 1
-        if not row:
-            continue  # a blank line
         if len(row) != width:
-            yield BadRow(line, f"{len(row)} cells, the header has {width}")
+            if row:  # a blank line is skipped
+                yield BadRow(line, f"{len(row)} cells, the header has {width}")
             continue
-        ts_text, site, building, kind, device_id = row[0], row[1], row[2], row[3], row[4]
+        ts_text = row[0]
         try:
             if ts_text != last_ts_text:  # rows of one instant share their parsed time
-                last_ts_ms = parse_timestamp(ts_text)
+                ts_ms = parse_timestamp(ts_text)
                 last_ts_text = ts_text
-            ts_ms = last_ts_ms
             if ts_ms < latest_ms:
                 raise ContractError(
                     f"ts {ts_text} is earlier than an earlier row's: rows must be sorted by ts"
                 )
-            key = (site, building, kind, device_id)
-            device = devices.get(key)
-            if device is None:
-                device = DeviceRef(site, building, kind, device_id)
-                judge.topic(device)  # identifiers and kind, checked once per device
-                devices[key] = device
+            device = judge.device(row[1], row[2], row[3], row[4])
             if last_of_device.get(device) == ts_ms:
                 raise ContractError(
-                    f"duplicate timestamp: device {device_id} already has a row at {ts_text}"
+                    f"duplicate timestamp: device {device.device_id} already has a row at "
+                    f"{ts_text}"
                 )
-            schema = _SCHEMAS[kind]
-            values: dict[str, Any] = {}
-            for index, name in columns:
-                cell = row[index]
-                if cell:
-                    values[name] = _cell_value(name, cell, schema.get(name))
+            own, foreign = by_kind[device.kind]
+            try:
+                values = {name: convert(row[i]) for i, name, convert in own if row[i]}
+                for i in foreign:
+                    if row[i]:
+                        raise ValueError
+            except (ValueError, KeyError):
+                values = _slow_values(row, device.kind, columns.names)
             sample = judge.sample(device, ts_ms, values)
         except ContractError as exc:
             yield BadRow(line, str(exc))

@@ -1,10 +1,15 @@
 """What a history source yields: a validated `Sample`, or a `BadRow` that says why not.
 
-Every source judges a reading with the contract's own decoder (`decode_message`), so a
-replayed row is accepted or refused exactly as the same reading sent live would be.
+Every source judges a reading with the contract's own decoder: the topic through
+`parse_topic`, the metrics through the telemetry decoder that `decode_message` runs on a
+live payload (`contract.payload._decode_telemetry`), so a replayed row is accepted or
+refused exactly as the same reading sent live would be. The JSON layer of the live path
+is skipped: a CSV cell or an InfluxDB value is already a number or a boolean, and a
+non-finite number is refused by the same metric check. The time limits of the live path
+do not apply: a replayed reading arrives at its own time.
 
 >>> judge = RowJudge()
->>> device = DeviceRef("hq", "b1", "access", "door-1")
+>>> device = judge.device("hq", "b1", "access", "door-1")
 >>> judge.sample(device, 1_700_000_000_000, {"door_open": True}).metrics
 {'door_open': True}
 >>> try:
@@ -19,8 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from contract.payload import Sample, decode_message, encode_telemetry
-from contract.topics import ContractError, DeviceRef, telemetry_topic
+from contract.payload import Sample, _decode_telemetry
+from contract.topics import DeviceRef, parse_topic, telemetry_topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,26 +41,25 @@ class RowJudge:
     device would (`seq`), and refuses what the live decoder refuses (`ContractError`)."""
 
     def __init__(self) -> None:
-        self._topics: dict[DeviceRef, str] = {}
+        self._devices: dict[tuple[str, str, str, str], DeviceRef] = {}
         self._seq: dict[DeviceRef, int] = {}
 
-    def topic(self, device: DeviceRef) -> str:
-        topic = self._topics.get(device)
-        if topic is None:
-            topic = telemetry_topic(device)  # raises ContractError for a bad identifier
-            self._topics[device] = topic
-        return topic
+    def device(self, site: str, building: str, kind: str, device_id: str) -> DeviceRef:
+        """The device as its telemetry topic names it (`ContractError` for a bad
+        identifier or kind); checked once per device."""
+        key = (site, building, kind, device_id)
+        device = self._devices.get(key)
+        if device is None:
+            topic = telemetry_topic(DeviceRef(site, building, kind, device_id))
+            device = parse_topic(topic).device
+            self._devices[key] = device
+        return device
 
     def sample(self, device: DeviceRef, ts_ms: int, metrics: dict[str, Any]) -> Sample:
-        topic = self.topic(device)
         seq = self._seq.get(device, 0)
-        # The sample's own time is "now" for the time limits: a replay is judged as if
-        # the reading arrived when it was taken.
-        decoded = decode_message(topic, encode_telemetry(ts_ms, seq, metrics), now_ms=ts_ms)
-        if decoded.sample is None:  # pragma: no cover - a telemetry topic decodes a sample
-            raise ContractError("not a telemetry sample")
+        sample = _decode_telemetry(device, {"metrics": metrics}, ts_ms, seq)
         self._seq[device] = seq + 1
-        return decoded.sample
+        return sample
 
 
 Record = Sample | BadRow

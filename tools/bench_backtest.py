@@ -1,0 +1,195 @@
+"""`facmon bench backtest`: samples per second of `facmon backtest` on a large CSV.
+
+The CSV is generated once (and reused) from the simulators' healthy device models: every
+kind, many devices, one sample per device every `--cadence-s` of data time, rows sorted by
+time as the format requires. Each run replays it from a fresh in-memory ticket database
+and detector bank, as `facmon backtest --input` does, and the median is printed with the
+time of each phase: reading and decoding the CSV, the detectors, the ticks, the tickets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from contract.payload import MetricValue
+from facmon.cli.backtest import replay_database, replay_options
+from facmon.settings import Settings
+from ingest.backtest.csv_source import IDENTITY_COLUMNS, read_csv
+from ingest.backtest.report import rfc3339_ms
+from ingest.backtest.runner import Replay
+from simulators.models import AccessModel, DeviceModel, ElevatorModel, LightingModel, PumpModel
+
+MODELS: dict[str, type[DeviceModel]] = {
+    "elevator": ElevatorModel,
+    "lighting": LightingModel,
+    "pump": PumpModel,
+    "access": AccessModel,
+}
+START_MS = 1_798_804_800_000  # 2027-01-01T12:00:00Z: a day's lighting switch-on is in it
+
+
+def _cell(value: MetricValue | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(round(value, 6))
+    return str(value)
+
+
+def generate_rows(rows: int, devices: int, cadence_s: float, seed: int) -> Iterator[list[str]]:
+    """`rows` data rows of `devices` healthy devices (kinds in turn), sorted by time."""
+    rng = np.random.default_rng(seed)
+    kinds = list(MODELS)
+    fleet = [
+        (kinds[i % len(kinds)], f"bt-{kinds[i % len(kinds)][:3]}-{i:05d}", i) for i in range(devices)
+    ]
+    models = [MODELS[kind](rng) for kind, _, _ in fleet]
+    columns = _metric_columns()
+    step_ms = int(cadence_s * 1000)
+    made = 0
+    t_ms = START_MS
+    while made < rows:
+        ts = rfc3339_ms(t_ms) or ""
+        for (kind, device_id, index), model in zip(fleet, models, strict=True):
+            if made >= rows:
+                break
+            # Devices report at staggered offsets within the cadence, as real ones do.
+            metrics = model.sample(t_ms + index, cadence_s, [])
+            yield [
+                ts,
+                "bench",
+                f"b{index % 8}",
+                kind,
+                device_id,
+                *(_cell(metrics.get(name)) for name in columns),
+            ]
+            made += 1
+        t_ms += step_ms
+
+
+def _metric_columns() -> list[str]:
+    from ingest.backtest.csv_source import METRIC_COLUMNS
+
+    return list(METRIC_COLUMNS)
+
+
+def write_csv(path: Path, rows: int, devices: int, cadence_s: float, seed: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    with partial.open("w", encoding="utf-8", newline="") as out:
+        out.write(",".join([*IDENTITY_COLUMNS, *_metric_columns()]) + "\n")
+        for row in generate_rows(rows, devices, cadence_s, seed):
+            out.write(",".join(row) + "\n")
+    partial.replace(path)
+
+
+def _read_only(path: Path) -> tuple[float, int]:
+    started = time.perf_counter()
+    with path.open(newline="", encoding="utf-8") as stream:
+        count = sum(1 for _ in read_csv(stream))
+    return time.perf_counter() - started, count
+
+
+def _one_run(path: Path) -> dict[str, Any]:
+    read_s, _ = _read_only(path)
+    replay = Replay(replay_database(), replay_options(Settings()))
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    with path.open(newline="", encoding="utf-8") as stream:
+        replay.feed(read_csv(stream))
+    total_s = time.perf_counter() - started
+    cpu_s = time.process_time() - cpu_started
+    stats = replay.stats
+    ticks_s = max(stats.tick_s - stats.tick_ticket_s, 0.0)
+    return {
+        "samples": stats.samples,
+        "bad_rows": len(replay.bad_rows),
+        "findings": len(replay.findings),
+        "tickets": replay.tickets.count(),
+        "seconds": total_s,
+        "cpu_seconds": cpu_s,
+        "samples_per_s": stats.samples / total_s,
+        "samples_per_cpu_s": stats.samples / cpu_s,
+        "phases_s": {
+            "read_and_decode": read_s,
+            "detectors": max(total_s - read_s - ticks_s - stats.ticket_s, 0.0),
+            "ticks": ticks_s,
+            "tickets": stats.ticket_s,
+        },
+    }
+
+
+def bench_backtest(args: argparse.Namespace) -> int:
+    path = Path(args.csv) if args.csv else Path(
+        f".data/bench/backtest-{args.rows}-{args.devices}-{args.cadence_s:g}s-{args.seed}.csv"
+    )
+    if not path.exists():
+        print(f"generating {path} ({args.rows:,} rows, {args.devices} devices)", file=sys.stderr)
+        write_csv(path, args.rows, args.devices, args.cadence_s, args.seed)
+    runs = [_one_run(path) for _ in range(max(args.runs, 1))]
+    median = statistics.median(r["samples_per_s"] for r in runs)
+    median_cpu = statistics.median(r["samples_per_cpu_s"] for r in runs)
+    phases = {
+        name: statistics.median(r["phases_s"][name] for r in runs) for name in runs[0]["phases_s"]
+    }
+    result = {
+        "csv": str(path),
+        "runs": len(runs),
+        "samples": runs[0]["samples"],
+        "bad_rows": runs[0]["bad_rows"],
+        "findings": runs[0]["findings"],
+        "tickets": runs[0]["tickets"],
+        "median_samples_per_s": round(median),
+        "per_run_samples_per_s": [round(r["samples_per_s"]) for r in runs],
+        "median_samples_per_cpu_s": round(median_cpu),
+        "load_average": round(os.getloadavg()[0], 2),
+        "median_phases_s": {k: round(v, 3) for k, v in phases.items()},
+    }
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"backtest of {path}: {result['samples']:,} samples, {len(runs)} run(s)")
+    print(
+        f"  median {result['median_samples_per_s']:,} samples/s "
+        f"(runs: {', '.join(f'{v:,}' for v in result['per_run_samples_per_s'])}); "
+        f"{result['median_samples_per_cpu_s']:,} per CPU second; "
+        f"load average {result['load_average']}"
+    )
+    print(
+        "  phases (median s): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in result["median_phases_s"].items())
+    )
+    print(
+        f"  {result['findings']} finding(s), {result['tickets']} ticket(s), "
+        f"{result['bad_rows']} bad row(s)"
+    )
+    return 0
+
+
+def add_bench_backtest_command(bench_sub: Any) -> None:
+    """Add `bench backtest` under `facmon bench`."""
+    parser = bench_sub.add_parser(
+        "backtest", help="samples/s of facmon backtest on a generated CSV (median of runs)"
+    )
+    parser.add_argument("--csv", help="replay this CSV instead of a generated one")
+    parser.add_argument("--rows", type=int, default=200_000, help="rows to generate (200,000)")
+    parser.add_argument("--devices", type=int, default=200, help="devices, all kinds (200)")
+    parser.add_argument(
+        "--cadence-s", type=float, default=10.0, help="seconds between a device's samples (10)"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="seed of the generated data")
+    parser.add_argument("--runs", type=int, default=3, help="repetitions; the median is printed")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=lambda args: bench_backtest(args))
