@@ -52,17 +52,16 @@ def generate_rows(rows: int, devices: int, cadence_s: float, seed: int) -> Itera
     """`rows` data rows of `devices` healthy devices (kinds in turn), sorted by time."""
     rng = np.random.default_rng(seed)
     kinds = list(MODELS)
-    fleet = [
-        (kinds[i % len(kinds)], f"bt-{kinds[i % len(kinds)][:3]}-{i:05d}", i) for i in range(devices)
-    ]
-    models = [MODELS[kind](rng) for kind, _, _ in fleet]
+    fleet = [(kinds[i % len(kinds)], i) for i in range(devices)]
+    fleet_ids = [(kind, f"bt-{kind[:3]}-{i:05d}", i) for kind, i in fleet]
+    models = [MODELS[kind](rng) for kind, _ in fleet]
     columns = _metric_columns()
     step_ms = int(cadence_s * 1000)
     made = 0
     t_ms = START_MS
     while made < rows:
         ts = rfc3339_ms(t_ms) or ""
-        for (kind, device_id, index), model in zip(fleet, models, strict=True):
+        for (kind, device_id, index), model in zip(fleet_ids, models, strict=True):
             if made >= rows:
                 break
             # Devices report at staggered offsets within the cadence, as real ones do.
@@ -132,8 +131,12 @@ def _one_run(path: Path) -> dict[str, Any]:
 
 
 def bench_backtest(args: argparse.Namespace) -> int:
-    path = Path(args.csv) if args.csv else Path(
-        f".data/bench/backtest-{args.rows}-{args.devices}-{args.cadence_s:g}s-{args.seed}.csv"
+    path = (
+        Path(args.csv)
+        if args.csv
+        else Path(
+            f".data/bench/backtest-{args.rows}-{args.devices}-{args.cadence_s:g}s-{args.seed}.csv"
+        )
     )
     if not path.exists():
         print(f"generating {path} ({args.rows:,} rows, {args.devices} devices)", file=sys.stderr)
