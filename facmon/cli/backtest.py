@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import StaticPool
 
+from detectors.config_file import DetectorConfigError, load_detector_config
 from facmon.cli.kpi import parse_instant
 from facmon.schema import create_schema
 from facmon.settings import Settings
@@ -38,21 +39,29 @@ def replay_database() -> Engine:
     return engine
 
 
-def replay_options(settings: Settings) -> ReplayOptions:
-    """The service's offline and ticket settings, as the service itself builds them."""
+def replay_options(settings: Settings, config: Path | None = None) -> ReplayOptions:
+    """The service's offline and ticket settings, as the service itself builds them, and
+    the detector configuration file `config` (else `FACMON_DETECTORS_CONFIG`, if set);
+    raises `DetectorConfigError` for a file with problems."""
     grace = settings.offline_will_grace_s
+    path = config or settings.detectors_config
     return ReplayOptions(
         offline_after_ms=int(settings.offline_after_s * 1000),
         will_grace_ms=None if grace is None else int(grace * 1000),
         policy=settings.ticket_policy(),
+        detector_config=load_detector_config(path) if path else None,
     )
 
 
 def run_csv(
-    path: Path, settings: Settings | None = None, progress: Callable[[int], None] | None = None
+    path: Path,
+    settings: Settings | None = None,
+    progress: Callable[[int], None] | None = None,
+    config: Path | None = None,
 ) -> dict[str, Any]:
-    """Replay one backtest CSV and return the report (raises `HeaderError`, `OSError`)."""
-    replay = Replay(replay_database(), replay_options(settings or Settings()))
+    """Replay one backtest CSV and return the report (raises `HeaderError`, `OSError`,
+    `DetectorConfigError`)."""
+    replay = Replay(replay_database(), replay_options(settings or Settings(), config))
     with path.open(newline="", encoding="utf-8") as stream:
         replay.feed(read_csv(stream), progress)
     return report(replay)
@@ -94,8 +103,8 @@ def _count_lines(path: Path) -> int:
     return max(lines - 1, 0)
 
 
-def _replay(args: argparse.Namespace, records: Iterable[Record], bar: ProgressBar) -> Replay:
-    replay = Replay(replay_database(), replay_options(Settings()))
+def _replay(options: ReplayOptions, records: Iterable[Record], bar: ProgressBar) -> Replay:
+    replay = Replay(replay_database(), options)
     try:
         replay.feed(records, bar)
     finally:
@@ -104,6 +113,12 @@ def _replay(args: argparse.Namespace, records: Iterable[Record], bar: ProgressBa
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
+    settings = Settings()
+    try:
+        options = replay_options(settings, Path(args.config) if args.config else None)
+    except DetectorConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.input:
         path = Path(args.input)
         if not path.is_file():
@@ -112,7 +127,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         bar = ProgressBar(_count_lines(path) if sys.stderr.isatty() else None)
         try:
             with path.open(newline="", encoding="utf-8") as stream:
-                replay = _replay(args, read_csv(stream), bar)
+                replay = _replay(options, read_csv(stream), bar)
         except HeaderError as exc:
             print(f"error: {path}: {exc}", file=sys.stderr)
             return 2
@@ -120,7 +135,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         if not (args.start and args.end):
             print("error: --influx needs --from and --to", file=sys.stderr)
             return 2
-        settings = Settings()
         records = read_influx(
             args.influx,
             args.database or settings.influx_database,
@@ -130,7 +144,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             username=settings.influx_username,
             password=settings.influx_password,
         )
-        replay = _replay(args, records, ProgressBar(None))
+        replay = _replay(options, records, ProgressBar(None))
     result = report(replay)
     for bad in result["bad_rows"]:
         where = f"line {bad['line']}" if bad["line"] else "sample"
@@ -165,6 +179,12 @@ def add_backtest_command(subparsers: Any) -> None:
         "--database",
         help="with --influx: database (default FACMON_INFLUX_DATABASE); the user and "
         "password are FACMON_INFLUX_USERNAME and FACMON_INFLUX_PASSWORD",
+    )
+    backtest.add_argument(
+        "--config",
+        metavar="FILE.yaml",
+        help="detector parameters per kind, site, building and device (the format of "
+        "FACMON_DETECTORS_CONFIG, which is used when this is not given)",
     )
     backtest.add_argument("--json", action="store_true", help="print one JSON object")
     backtest.set_defaults(func=cmd_backtest)

@@ -144,8 +144,7 @@ def read_csv(stream: TextIO, judge: RowJudge | None = None) -> Iterator[Record]:
             device = judge.device(row[1], row[2], row[3], row[4])
             if last_of_device.get(device) == ts_ms:
                 raise ContractError(
-                    f"duplicate timestamp: device {device.device_id} already has a row at "
-                    f"{ts_text}"
+                    f"duplicate timestamp: device {device.device_id} already has a row at {ts_text}"
                 )
             own, foreign = by_kind[device.kind]
             try:

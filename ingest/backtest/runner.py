@@ -30,6 +30,7 @@ from sqlalchemy import Engine
 from contract.clock import from_ms
 from contract.finding import Finding
 from contract.payload import Sample
+from detectors.config_file import DetectorConfigFile
 from detectors.registry import DetectorBank
 from ingest.backtest.records import BadRow, Record
 from quality.tickets import TicketStore
@@ -65,6 +66,9 @@ class ReplayOptions:
     exact_span_ms: int = 3_600_000
     max_coarse_ticks: int = 100
     policy: TicketPolicy = field(default_factory=TicketPolicy)
+    # Detector parameters per kind, site, building and device (`--config`,
+    # `FACMON_DETECTORS_CONFIG`); None: the built-in defaults.
+    detector_config: DetectorConfigFile | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +120,7 @@ class Replay:
             offline_after_ms=self.options.offline_after_ms,
             clock_ms=clock.now_ms,
             will_grace_ms=self.options.will_grace_ms,
+            config=self.options.detector_config,
         )
 
     def _record(self, findings: list[Finding]) -> None:
