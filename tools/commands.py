@@ -9,6 +9,7 @@ from typing import Any
 from tools.bench_backtest import add_bench_backtest_command
 from tools.bench_latency import add_latency_command
 from tools.bench_soak import add_soak_arguments
+from tools.bench_storm import add_storm_arguments
 
 
 def cmd_bench_ingest(args: argparse.Namespace) -> int:
@@ -21,6 +22,12 @@ def cmd_bench_soak(args: argparse.Namespace) -> int:
     from tools.bench_soak import bench_soak
 
     return bench_soak(args)
+
+
+def cmd_bench_storm(args: argparse.Namespace) -> int:
+    from tools.bench_storm import bench_storm
+
+    return bench_storm(args)
 
 
 def cmd_evaluate_skab(args: argparse.Namespace) -> int:
@@ -61,6 +68,12 @@ def add_bench_commands(sub: Any) -> None:
     )
     add_soak_arguments(soak)
     soak.set_defaults(func=cmd_bench_soak)
+    storm = bench_sub.add_parser(
+        "storm",
+        help="every device offline at once: lag the finding storm adds, time to the last ticket",
+    )
+    add_storm_arguments(storm)
+    storm.set_defaults(func=cmd_bench_storm)
     add_latency_command(bench_sub)
     add_bench_backtest_command(bench_sub)
 
