@@ -40,11 +40,11 @@ class DetectorConfigSource:
         self,
         path: str | Path | None,
         defaults: Mapping[str, DetectorConfig] | None = None,
-        interval_s: float = POLL_S,
+        interval_s: float | None = None,
     ) -> None:
         self.path = Path(path) if path else None
         self.defaults: Mapping[str, DetectorConfig] = defaults or {}
-        self.interval_s = interval_s
+        self.interval_s = POLL_S if interval_s is None else interval_s
         self.error: str | None = None
         self._lock = threading.Lock()
         self._listeners: list[Callable[[DetectorConfigFile], None]] = []
@@ -69,6 +69,11 @@ class DetectorConfigSource:
                 f"{self.path}: cannot read the detector configuration "
                 f"(FACMON_DETECTORS_CONFIG): {exc.strerror or exc}"
             ) from None
+
+    @property
+    def running(self) -> bool:
+        """Is the reload thread keeping `current` up to date?"""
+        return self._thread is not None
 
     def subscribe(self, listener: Callable[[DetectorConfigFile], None]) -> None:
         """Call `listener` with each configuration that comes into force."""

@@ -72,6 +72,10 @@ def same(a: Any, b: Any, depth: int = 0) -> bool:
         return a.__func__ is b.__func__  # a bound method of each twin
     if isinstance(a, deque):
         return a.maxlen == b.maxlen and same(list(a), list(b), depth)
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(same(x, y, depth) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k], depth) for k in a)
     if _has_fields(a):
         if depth >= MAX_DEPTH:
             return False
@@ -81,7 +85,12 @@ def same(a: Any, b: Any, depth: int = 0) -> bool:
         result = a == b
     except Exception:  # e.g. numpy arrays of different shapes
         return False
-    return result if isinstance(result, bool) else False
+    if isinstance(result, bool):
+        return result
+    try:  # an array: equal shapes and every element equal
+        return bool(getattr(a, "shape", None) == getattr(b, "shape", None) and result.all())
+    except Exception:
+        return False
 
 
 def adopt(target: Any, before: Any, after: Any, depth: int = 0) -> None:
