@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -131,11 +133,11 @@ def test_changed_or_corrupt_rows_are_rebuilt_with_one_warning(
     tampered = []
     for index, row in enumerate(rows):
         if index == 0:
-            row = StateRow(*[*_fields(row)[:-1], b"not a pickle"])
+            row = replace(row, state=b"not a pickle")
         elif index == 1:
-            row = StateRow(*[*_fields(row)[:5], "0", *_fields(row)[6:]])  # an older version
+            row = replace(row, version="0")  # saved by an older version
         elif index == 2:
-            row = StateRow(*[*_fields(row)[:6], "another-layout", *_fields(row)[7:]])
+            row = replace(row, layout="another-layout")
         tampered.append(row)
     store.save(tampered)
 
@@ -144,10 +146,6 @@ def test_changed_or_corrupt_rows_are_rebuilt_with_one_warning(
     assert (report.restored, report.rebuilt, report.skipped) == (2 * per_device - 3, 3, 1)
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "not unpickle" in warnings[0].getMessage()
-
-
-def _fields(row: StateRow) -> list[object]:
-    return [getattr(row, name) for name in StateRow.__slots__]
 
 
 def test_a_save_round_spreads_over_ticks_and_is_written_once(
@@ -159,7 +157,7 @@ def test_a_save_round_spreads_over_ticks_and_is_written_once(
     writes: list[int] = []
     save = store.save
 
-    def counted(rows: list[StateRow]) -> None:
+    def counted(rows: Sequence[StateRow]) -> None:
         writes.append(len(rows))
         save(rows)
 
@@ -185,7 +183,7 @@ def test_a_failed_write_is_retried_with_the_next_save(
     save = store.save
     failures = [RuntimeError("database down")]
 
-    def flaky(rows: list[StateRow]) -> None:
+    def flaky(rows: Sequence[StateRow]) -> None:
         if failures:
             raise failures.pop()
         save(rows)
