@@ -50,7 +50,8 @@ class BearingWearConfig(DetectorConfig):
     bucket_s: float = 60.0  # vibration is reduced to one median per bucket
     baseline_s: float = 1800.0  # the first running time learnt as the healthy level
     min_baseline_buckets: int = 3
-    trend_h: float = 24.0  # the trend history kept
+    trend_h: float = 24.0  # the trend history kept ...
+    max_history_buckets: int = 1500  # ... and never more buckets than this
     fit_windows_h: tuple[float, ...] = (1.0, 4.0, 24.0)  # trend fits: steepest rise wins
     min_fit_buckets: int = 6
     max_fit_points: int = 120  # longer fits are thinned to this many medians
@@ -89,7 +90,7 @@ class BearingWearDetector(Detector):
         self.decider = Sustained(int(c.hold_s * 1000), min_count=c.min_count, clear_count=1)
         self.baseline: float | None = None
         self.learning: list[tuple[int, float]] = []  # buckets of the baseline period
-        self.history: deque[tuple[int, float]] = deque()
+        self.history: deque[tuple[int, float]] = deque(maxlen=c.max_history_buckets)
         self.probation: list[tuple[int, float]] | None = None  # buckets after a gap
         self.gap_ms: int | None = None  # when the last gap ended
         self.reported_level: float | None = None
@@ -194,7 +195,7 @@ class BearingWearDetector(Detector):
         )
         self.shifts = self.shifts[-5:]
         self.baseline = new_level
-        self.history = deque(points)
+        self.history = deque(points, maxlen=c.max_history_buckets)
 
     # -- scoring and deciding --------------------------------------------------------
 
@@ -222,23 +223,27 @@ class BearingWearDetector(Detector):
         rising = [fit for fit in fits if fit[1] > 0]
         return max(rising) if rising else fits[-1]
 
-    def _level(self, ts_ms: int) -> float:
+    def _level(self, ts_ms: int) -> tuple[float, int]:
+        """The judged level and the time it describes (the middle of its buckets)."""
         span = self.config.level_s * 1000
-        recent = [v for t, v in self.history if ts_ms - t < span]
+        recent = [(t, v) for t, v in self.history if ts_ms - t < span]
         if len(recent) < self.config.min_level_buckets:
-            recent = [v for _, v in list(self.history)[-self.config.min_level_buckets :]]
-        return float(median_of(recent))
+            recent = list(self.history)[-self.config.min_level_buckets :]
+        return float(median_of(v for _, v in recent)), recent[len(recent) // 2][0]
 
     def _judge(self, ts_ms: int) -> list[Finding]:
         c = self.config
         assert self.baseline is not None
         if len(self.history) < c.min_fit_buckets:
             return []
-        level = self._level(ts_ms)
+        level, level_ms = self._level(ts_ms)
+        # the time to the limit counts from now (the end of the bucket just closed), not
+        # from the middle of the time the level describes
+        age_h = max(ts_ms + self.bucket_ms // 2 - level_ms, 0) / 3_600_000
         baseline, limit = self.baseline, self.limit
         slope, low, high = self.fit()
         crossed = level >= limit
-        hours = (limit - level) / slope if slope > 0 else float("inf")
+        hours = (limit - level) / slope - age_h if slope > 0 else float("inf")
         predicted = (
             self.probation is None
             and level > baseline * (1 + c.rise_margin)
@@ -255,8 +260,8 @@ class BearingWearDetector(Detector):
             if last is None or level < last * (1 + c.escalate_rise):
                 return []
         self.reported_level = level
-        hours_low = (limit - level) / high if high > 0 else float("inf")
-        hours_high = (limit - level) / low if low > 0 else float("inf")
+        hours_low = (limit - level) / high - age_h if high > 0 else float("inf")
+        hours_high = (limit - level) / low - age_h if low > 0 else float("inf")
         summary = (
             f"vibration {level:.3f} g past the {limit:.3f} g limit "
             f"({level / baseline:.1f} x its baseline {baseline:.3f} g)"
@@ -272,6 +277,7 @@ class BearingWearDetector(Detector):
             "ratio": round(level / baseline, 3) if baseline > 0 else None,
             "slope_per_h": round(slope, 6),
             "slope_95": [round(low, 6), round(high, 6)],
+            "level_age_h": round(age_h, 4),
             "hours_to_limit": None if crossed else round(max(hours, 0.0), 2),
             "hours_to_limit_95": None
             if crossed
