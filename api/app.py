@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 
 from api.body_limit import BodyLimit
-from api.routes import admin, dead_letters, devices, equipment, health, tickets
+from api.routes import admin, dead_letters, detector_config, devices, equipment, health, tickets
 from api.stores import Stores
 
 STATIC = Path(__file__).parent / "static"
@@ -49,6 +49,7 @@ def create_app(stores: Stores) -> FastAPI:
 
     for router in (
         devices.router,
+        detector_config.router,
         tickets.router,
         equipment.router,
         dead_letters.router,

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from sqlalchemy import Engine
 
+from detectors.config_watch import DetectorConfigSource
 from ingest.device_registry import DeviceRegistry
 from observability.metrics import IngestMetrics
 from quality.accounts import TokenStore
@@ -49,3 +50,6 @@ class Stores(Protocol):
 
     @property
     def settings(self) -> ApiSettings: ...
+
+    @property
+    def detector_config(self) -> DetectorConfigSource: ...
