@@ -8,14 +8,17 @@ vibration rises (the bubbles' implosions) *and* the discharge pressure drops or 
 erratic, while liquid still flows (no flow at all is dry running, not cavitation; a
 worn bearing raises vibration with a steady pressure). Learning: the levels of both
 accelerometers, of the pressure and of the flow, and the pressure's normal spread, over
-the first `warmup` settled running samples. Score, over the last `window` settled
-running samples: `min(vibration ratio / vib_ratio, max(pressure drop / drop_sigmas,
-pressure spread / erratic_ratio))`, with the vibration ratio the larger of the two
-accelerometers' median over their learnt level, the drop the pressure median's fall in
-learnt spreads and the spread the window's MAD over the learnt spread. Decision: a score
-of at least 1 (both conditions) for `persist` samples in a row; re-armed below 0.7 for
-`clear_needed` samples. Stopped samples and the first `settle_s` after a start are
-ignored.
+the first `warmup_s` of settled running samples (at least `min_warmup_samples`). Score,
+over the settled running samples of the last `window_s` (at least `min_window_samples`):
+`min(vibration ratio / vib_ratio, max(pressure drop / drop_sigmas, pressure spread /
+erratic_ratio))`, with the vibration ratio the larger of the two accelerometers' median
+over their learnt level, the drop the pressure median's fall in learnt spreads and the
+spread the window's MAD over the learnt spread. Decision: a score of at least 1 (both
+conditions) held for `hold_s` on at least `min_samples` samples; re-armed below 0.7 held
+for `clear_s` on `clear_samples`. Stopped samples and the first `settle_s` after a start
+are ignored; durations become sample counts through the device's rhythm
+(`detectors.pump_timing`), and a gap empties the window without forgetting the learnt
+levels.
 """
 
 from __future__ import annotations
@@ -23,11 +26,14 @@ from __future__ import annotations
 from collections import deque
 from typing import ClassVar
 
+from pydantic import Field
+
 from contract.finding import Finding, Severity
 from contract.payload import Event, Sample
 from contract.topics import DeviceRef
 from detectors.base import Detector, DetectorConfig, flag, number
-from detectors.decision import Persistence, RunningSince
+from detectors.decision import Sustained
+from detectors.pump_timing import PumpClock, sized, warmed_up
 from detectors.rolling import mad_sigma_of, median_of, robust_spread
 
 ACCELEROMETERS = ("accelerometer1_rms_g", "accelerometer2_rms_g")
@@ -35,15 +41,20 @@ CLEAR_SCORE = 0.7  # a score below this re-arms
 
 
 class CavitationConfig(DetectorConfig):
-    warmup: int = 60
-    window: int = 15
+    warmup_s: float = Field(120.0, gt=0)
+    min_warmup_samples: int = Field(5, ge=2)
+    window_s: float = Field(30.0, gt=0)
+    min_window_samples: int = Field(3, ge=1)
     vib_ratio: float = 1.25  # vibration x the learnt level
     drop_sigmas: float = 4.0  # pressure drop in learnt spreads
     erratic_ratio: float = 3.0  # pressure spread x the learnt one
     min_flow_ratio: float = 0.5  # below: dry running, not cavitation
-    persist: int = 5
-    clear_needed: int = 15
+    hold_s: float = 8.0  # the condition held this long ...
+    min_samples: int = Field(3, ge=1)  # ... on at least this many samples
+    clear_s: float = 28.0
+    clear_samples: int = Field(3, ge=1)
     settle_s: float = 30.0
+    expected_interval_s: float | None = None  # the device's reporting interval; else learnt
 
 
 class CavitationDetector(Detector):
@@ -63,10 +74,13 @@ class CavitationDetector(Detector):
         self.drop_sigmas = c.drop_sigmas
         self.erratic_ratio = c.erratic_ratio
         self.min_flow_ratio = c.min_flow_ratio
-        self.persistence = Persistence(c.persist, c.clear_needed)
-        self.running = RunningSince(int(c.settle_s * 1000))
-        self._warm: deque[tuple[float, float, float, float]] = deque(maxlen=c.warmup)
-        self._recent: deque[tuple[float, float, float, float]] = deque(maxlen=c.window)
+        self.persistence = Sustained(
+            int(c.hold_s * 1000), int(c.clear_s * 1000), c.min_samples, c.clear_samples
+        )
+        self.running = PumpClock(c.settle_s, c.expected_interval_s)
+        self._warm: list[tuple[float, float, float, float]] = []
+        self._warm_first_ms = 0
+        self._recent: deque[tuple[float, float, float, float]] = deque(maxlen=c.min_window_samples)
         # learnt: accelerometer 1 and 2 levels, pressure level and spread, flow level
         self.base: tuple[float, float, float, float, float] | None = None
         self.parts: dict[str, float] = {}
@@ -144,13 +158,22 @@ class CavitationDetector(Detector):
         values = self._values(sample)
         if running is None or values is None:
             return []
-        if not self.running.settled(running, sample.ts_ms):
+        if not self.running.observe(running, sample.ts_ms):
             return []
+        c = self.config
         if self.base is None:
+            if not self._warm:
+                self._warm_first_ms = sample.ts_ms
             self._warm.append(values)
-            if len(self._warm) == self._warm.maxlen:
+            span = sample.ts_ms - self._warm_first_ms
+            if warmed_up(len(self._warm), span, self.running, c.warmup_s, c.min_warmup_samples):
                 self._fit()
             return []
+        if self.running.gap:  # a gap: the window starts afresh, the levels are kept
+            self._recent.clear()
+            self.persistence.since_ms = None
+        size = self.running.samples_for(c.window_s, c.min_window_samples)
+        self._recent = sized(self._recent, size)
         self._recent.append(values)
         if len(self._recent) < (self._recent.maxlen or 0):
             return []

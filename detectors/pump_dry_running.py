@@ -3,38 +3,46 @@ or tank, a closed or clogged suction, lost prime, a burst suction line). Unloade
 motor draws far less current; without liquid to cool and lubricate them, mechanical
 seals and bearings burn within minutes. Critical.
 
-Learning: the running flow and current over the first `warmup` settled running samples.
-Decision: while running and settled, the flow is below `flow_ratio` of its learnt level
-and the current below `current_ratio` of its learnt level (an unloaded motor: a closed
-discharge valve also stops the flow but keeps the current up), on `min_samples` samples
-spanning `min_s` seconds; the pump controller's `dry_run` event opens the finding at
-once. One finding per episode; re-armed once the pump runs with at least half its
-normal flow on `clear_samples` samples (a stop in between changes nothing: a sump that is
-still empty will run dry again at the next start). The first `settle_s` after a start
-are ignored (the flow builds up).
+Learning: the running flow and current over the first `warmup_s` of settled running
+samples (at least `min_warmup_samples`). Decision: while running and settled, the flow is
+below `flow_ratio` of its learnt level and the current below `current_ratio` of its
+learnt level (an unloaded motor: a closed discharge valve also stops the flow but keeps
+the current up), on `min_samples` samples spanning `min_s` seconds; the pump
+controller's `dry_run` event opens the finding at once. One finding per episode;
+re-armed once the pump runs with at least half its normal flow for `clear_s` on
+`clear_samples` samples (a stop in between changes nothing: a sump that is still empty will run dry
+again at the next start). The first `settle_s` after a start are ignored (the flow
+builds up). Any cadence: a silence longer than the device's rhythm allows
+(`detectors.pump_timing`) is a gap, after which the condition is timed afresh; the
+learnt levels are kept.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from typing import ClassVar
+
+from pydantic import Field
 
 from contract.finding import Finding, Severity
 from contract.payload import Event, Sample
 from contract.topics import DeviceRef
 from detectors.base import Detector, DetectorConfig, flag, number
-from detectors.decision import RunningSince, Sustained
+from detectors.decision import Sustained
+from detectors.pump_timing import PumpClock, warmed_up
 from detectors.rolling import median_of
 
 
 class DryRunningConfig(DetectorConfig):
-    warmup: int = 60
+    warmup_s: float = Field(120.0, gt=0)
+    min_warmup_samples: int = Field(5, ge=2)
     flow_ratio: float = 0.2  # of the learnt flow
     current_ratio: float = 0.85  # of the learnt current
     min_s: float = 20.0
-    min_samples: int = 3
-    clear_samples: int = 5
+    min_samples: int = Field(3, ge=1)
+    clear_s: float = 8.0  # flowing again this long ...
+    clear_samples: int = Field(3, ge=1)  # ... on at least this many samples
     settle_s: float = 30.0
+    expected_interval_s: float | None = None  # the device's reporting interval; else learnt
 
 
 class DryRunningDetector(Detector):
@@ -52,9 +60,12 @@ class DryRunningDetector(Detector):
         c = self.config
         self.flow_ratio = c.flow_ratio
         self.current_ratio = c.current_ratio
-        self.state = Sustained(int(c.min_s * 1000), 0, c.min_samples, c.clear_samples)
-        self.running = RunningSince(int(c.settle_s * 1000))
-        self._warm: deque[tuple[float, float]] = deque(maxlen=c.warmup)
+        self.state = Sustained(
+            int(c.min_s * 1000), int(c.clear_s * 1000), c.min_samples, c.clear_samples
+        )
+        self.running = PumpClock(c.settle_s, c.expected_interval_s)
+        self._warm: list[tuple[float, float]] = []
+        self._warm_first_ms = 0
         self.base: tuple[float, float] | None = None  # flow, current
         self.last: tuple[float, float] = (0.0, 0.0)
 
@@ -96,11 +107,15 @@ class DryRunningDetector(Detector):
         current = number(sample.metrics, "current_a")
         if running is None or flow is None or current is None:
             return []
-        if not self.running.settled(running, sample.ts_ms):
+        if not self.running.observe(running, sample.ts_ms):
             return []
+        c = self.config
         if self.base is None:
+            if not self._warm:
+                self._warm_first_ms = sample.ts_ms
             self._warm.append((flow, current))
-            if len(self._warm) == self._warm.maxlen:
+            span = sample.ts_ms - self._warm_first_ms
+            if warmed_up(len(self._warm), span, self.running, c.warmup_s, c.min_warmup_samples):
                 self.base = (
                     median_of(v[0] for v in self._warm),
                     median_of(v[1] for v in self._warm),
@@ -108,6 +123,8 @@ class DryRunningDetector(Detector):
                 self._warm.clear()
             return []
         self.last = (flow, current)
+        if self.running.gap:  # a gap: the condition is timed afresh, the levels are kept
+            self.state.since_ms = None
         flow_share, current_share = self.shares()
         dry = flow_share < self.flow_ratio and current_share < self.current_ratio
         if not self.state.observe(dry, sample.ts_ms, flow_share >= 0.5):

@@ -7,13 +7,15 @@ pressure, a boiler or chiller starved of flow further on).
 Physics: the system curve is dp = k x Q^2; a leak in parallel lowers k. Both symptoms
 the operators look for, flow higher than the learnt relation gives for the pressure and
 pressure falling with the flow steady, are a falling k. Learning: k's level over the
-first `warmup` settled running samples (only when the learnt pressure stands clearly
-above its own noise; otherwise k cannot be measured and nothing is judged). Score: the
-median of k over the last `window` settled running samples, as a share of the learnt
-level. Decision: below `k_ratio` with the flow at least half its normal (no flow is dry
-running), continuously for `hold_s` and `min_samples` samples; re-armed once back above
-half way to normal for `clear_samples` samples. A throttled valve or a blockage raises k
-and is not this fault.
+first `warmup_s` of settled running samples, at least `min_warmup_samples` (only when the
+learnt pressure stands clearly above its own noise; otherwise k cannot be measured and
+nothing is judged). Score: the median of k over the settled running samples of the last
+`window_s` (at least `min_window_samples`), as a share of the learnt level. Decision:
+below `k_ratio` with the flow at least half its normal (no flow is dry running),
+continuously for `hold_s` and `min_samples` samples; re-armed once back above half way
+to normal for `clear_s` and `clear_samples` samples. A throttled valve or a blockage raises k and is
+not this fault. Any cadence: durations become sample counts through the device's rhythm
+(`detectors.pump_timing`); a gap empties the window and keeps the learnt k.
 """
 
 from __future__ import annotations
@@ -21,23 +23,30 @@ from __future__ import annotations
 from collections import deque
 from typing import ClassVar
 
+from pydantic import Field
+
 from contract.finding import Finding, Severity
 from contract.payload import Event, Sample
 from contract.topics import DeviceRef
 from detectors.base import Detector, DetectorConfig, flag, number
-from detectors.decision import RunningSince, Sustained
+from detectors.decision import Sustained
+from detectors.pump_timing import PumpClock, sized, warmed_up
 from detectors.rolling import median_of, robust_spread
 
 
 class LeakageConfig(DetectorConfig):
-    warmup: int = 60
-    window: int = 30
+    warmup_s: float = Field(120.0, gt=0)
+    min_warmup_samples: int = Field(5, ge=2)
+    window_s: float = Field(60.0, gt=0)
+    min_window_samples: int = Field(3, ge=1)
     k_ratio: float = 0.75  # system resistance below this share of normal: a leak
     min_pressure_sigmas: float = 5.0  # below: pressure too noisy to judge resistance
     hold_s: float = 120.0
-    min_samples: int = 10
-    clear_samples: int = 30
+    min_samples: int = Field(3, ge=1)
+    clear_s: float = 58.0  # back above half way this long ...
+    clear_samples: int = Field(3, ge=1)  # ... on at least this many samples
     settle_s: float = 30.0
+    expected_interval_s: float | None = None  # the device's reporting interval; else learnt
 
 
 class LeakageDetector(Detector):
@@ -55,10 +64,13 @@ class LeakageDetector(Detector):
         c = self.config
         self.k_ratio = c.k_ratio
         self.min_pressure_sigmas = c.min_pressure_sigmas
-        self.state = Sustained(int(c.hold_s * 1000), 0, c.min_samples, c.clear_samples)
-        self.running = RunningSince(int(c.settle_s * 1000))
-        self._warm: deque[tuple[float, float]] = deque(maxlen=c.warmup)
-        self._recent: deque[tuple[float, float]] = deque(maxlen=c.window)
+        self.state = Sustained(
+            int(c.hold_s * 1000), int(c.clear_s * 1000), c.min_samples, c.clear_samples
+        )
+        self.running = PumpClock(c.settle_s, c.expected_interval_s)
+        self._warm: list[tuple[float, float]] = []
+        self._warm_first_ms = 0
+        self._recent: deque[tuple[float, float]] = deque(maxlen=c.min_window_samples)
         self.base: tuple[float, float, float] | None = None  # k, pressure, flow
         self.measurable: bool | None = None
 
@@ -96,15 +108,24 @@ class LeakageDetector(Detector):
         flow = number(sample.metrics, "flow_rate_lpm")
         if running is None or pressure is None or flow is None:
             return []
-        if not self.running.settled(running, sample.ts_ms):
+        if not self.running.observe(running, sample.ts_ms):
             return []
+        c = self.config
         if self.base is None:
+            if not self._warm:
+                self._warm_first_ms = sample.ts_ms
             self._warm.append((pressure, flow))
-            if len(self._warm) == self._warm.maxlen:
+            span = sample.ts_ms - self._warm_first_ms
+            if warmed_up(len(self._warm), span, self.running, c.warmup_s, c.min_warmup_samples):
                 self._fit()
             return []
         if not self.measurable:
             return []
+        if self.running.gap:  # a gap: the window starts afresh, the learnt k is kept
+            self._recent.clear()
+            self.state.since_ms = None
+        size = self.running.samples_for(c.window_s, c.min_window_samples)
+        self._recent = sized(self._recent, size)
         self._recent.append((pressure, flow))
         if len(self._recent) < (self._recent.maxlen or 0):
             return []

@@ -152,6 +152,38 @@ def _common(fault: Callable[[np.random.Generator], list[Metrics]]) -> list[Case]
     ]
 
 
+TEN_MIN = 600_000
+S = 30  # healthy samples at one per 10 min before a fault: 5 h, settled and learnt
+
+
+def _sparse(
+    name: str, fault: Callable[[np.random.Generator], list[Metrics]], first_at: tuple[int, int]
+) -> list[Case]:
+    """One sample per 10 min: the fault is found within an hour or so, healthy running and
+    a six-hour gap open nothing, and a fault after the gap is found without a new warm-up
+    (a gap is not a restart)."""
+    return [
+        Case(f"every 10 min: {name}", fault, 1, first_at, period_ms=TEN_MIN),
+        Case("every 10 min: healthy for two days", lambda r: pump_rows(r, 300), 0, None, TEN_MIN),
+        Case(
+            "every 10 min: a six-hour gap in healthy running",
+            lambda r: pump_rows(r, 100),
+            0,
+            None,
+            TEN_MIN,
+            gaps=((50, 6 * 3_600_000),),
+        ),
+        Case(
+            f"every 10 min: {name} right after a six-hour gap",
+            fault,
+            1,
+            first_at,
+            TEN_MIN,
+            gaps=((S, 6 * 3_600_000),),
+        ),
+    ]
+
+
 # -- cavitation --------------------------------------------------------------------------
 
 CAVITATION_CASES = [
@@ -173,6 +205,9 @@ CAVITATION_CASES = [
         0,
     ),
     *_common(lambda r: apply(pump_rows(r, 900), 0, None, _cavitating())),
+    *_sparse(
+        "cavitation", lambda r: apply(pump_rows(r, S + 20), S, None, _cavitating()), (S, S + 6)
+    ),
 ]
 
 
@@ -226,6 +261,7 @@ DRY_CASES = [
         0,
     ),
     *_common(lambda r: change(pump_rows(r, 900), 0, None, **DRY)),
+    *_sparse("runs dry", lambda r: change(pump_rows(r, S + 20), S, None, **DRY), (S, S + 3)),
 ]
 
 
@@ -281,6 +317,7 @@ LEAK_CASES = [
     ),
     Case("dry running is not a leak", lambda r: change(pump_rows(r, H + 300), H, None, **DRY), 0),
     *_common(lambda r: apply(pump_rows(r, 900), 0, None, LEAK)),
+    *_sparse("leak", lambda r: apply(pump_rows(r, S + 20), S, None, LEAK), (S, S + 6)),
 ]
 
 
