@@ -10,6 +10,7 @@ from tools.bench_backtest import add_bench_backtest_command
 from tools.bench_latency import add_latency_command
 from tools.bench_soak import add_soak_arguments
 from tools.bench_storm import add_storm_arguments
+from tools.evaluate_real import add_evaluate_real_command
 
 
 def cmd_bench_ingest(args: argparse.Namespace) -> int:
@@ -79,7 +80,7 @@ def add_bench_commands(sub: Any) -> None:
 
 
 def add_evaluate_commands(sub: Any) -> None:
-    """Add `evaluate skab|scenarios`."""
+    """Add `evaluate skab|scenarios|real`."""
     evaluate = sub.add_parser("evaluate", help="judge detectors on data")
     eval_sub = evaluate.add_subparsers(dest="evaluate_command", required=True)
     skab = eval_sub.add_parser(
@@ -112,3 +113,4 @@ def add_evaluate_commands(sub: Any) -> None:
         help="one seed per file, fault-free runs cut to a day (device-day target not checked)",
     )
     scenarios.set_defaults(func=cmd_evaluate_scenarios)
+    add_evaluate_real_command(eval_sub)
