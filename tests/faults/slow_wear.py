@@ -31,8 +31,22 @@ class Message:
     device_id: str
 
 
+DAY_MS = 86_400_000
+START_HOUR_UTC = 8  # the pumps' duty cycle follows the hour: every run sees the same day
+
+
+def start_ms(now_ms: int) -> int:
+    """The latest 08:00 UTC from which the whole span lies in the past."""
+    latest = now_ms - (SPAN_S + 600) * 1000
+    day = latest - latest % DAY_MS
+    start = day + START_HOUR_UTC * 3_600_000
+    return start if start <= latest else start - DAY_MS
+
+
 def pumps(site: str) -> tuple[str, str]:
-    return f"{site}-worn", f"{site}-healthy"
+    """Device ids do not depend on the site: the simulator's noise is seeded by the id."""
+    del site
+    return "slow-wear-worn", "slow-wear-healthy"
 
 
 def messages(site: str, start_ms: int) -> list[Message]:

@@ -19,10 +19,17 @@ from ingest.pipeline.points import sample_point
 from storage.detector_state import DetectorStateStore, StateRow
 from storage.sql import make_engine
 from storage.timeseries.sqlite import SQLiteSeriesStore
-from tests.faults.slow_wear import SPAN_S, WEAR_AT_S, Message, first_ticket_ms, messages, pumps
+from tests.faults.slow_wear import (
+    WEAR_AT_S,
+    Message,
+    first_ticket_ms,
+    messages,
+    pumps,
+    start_ms,
+)
 
 SITE = "state-site"
-START_MS = (int(time.time() * 1000) - SPAN_S * 1000) // 60_000 * 60_000
+START_MS = start_ms(int(time.time() * 1000))
 # A restart 15 minutes into the wear: the baseline is learnt, no ticket is open yet.
 CUT_MS = START_MS + (WEAR_AT_S + 900) * 1000
 
@@ -51,6 +58,10 @@ def before(stream: list[Message], ts_ms: int) -> list[Message]:
 
 def after(stream: list[Message], ts_ms: int) -> list[Message]:
     return [m for m in stream if m.ts_ms > ts_ms]
+
+
+def hours_since_start() -> float:
+    return (time.time() * 1000 - START_MS) / 3_600_000 + 1
 
 
 def telemetry(batch: list[Message]) -> int:
@@ -116,7 +127,7 @@ def test_nothing_saved_rebuilds_from_history(
     worn, healthy = pumps(SITE)
     known = [DeviceRef(SITE, "plant", "pump", worn), DeviceRef(SITE, "plant", "pump", healthy)]
     bank = KeptBank()
-    report = keeper(bank, store, series=series, replay_hours=SPAN_S / 3600 + 1).restore(known)
+    report = keeper(bank, store, series=series, replay_hours=hours_since_start()).restore(known)
     assert report.restored == 0 and report.rebuilt > 0
     assert report.replayed_samples == telemetry(before(stream, CUT_MS))
     assert first_ticket_ms(after(stream, CUT_MS), bank) == reference
