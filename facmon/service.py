@@ -16,12 +16,13 @@ from sqlalchemy import Engine
 
 from contract.payload import TimeLimits
 from detectors.config_watch import DetectorConfigSource
-from detectors.registry import DetectorBank, bank_defaults
+from detectors.registry import bank_defaults
 from facmon.embedded_broker import EmbeddedBroker
 from facmon.kpi_runtime import KpiRuntime
 from facmon.schema import create_schema
 from facmon.settings import Settings
 from gateway.connection import BrokerAddress, parse_mqtt_url
+from ingest.detector_state import KeptBank, StateKeeper
 from ingest.device_registry import DeviceRegistry
 from ingest.pipeline import BatchPolicy, IngestPipeline
 from ingest.sharding import parse_units, subscriptions_for
@@ -34,6 +35,7 @@ from quality.delivery import MqttEventSender, OutboxDispatcher, Sender, WebhookS
 from quality.tickets import TicketStore
 from quality.verification import TelemetryVerifier
 from storage.dead_letters import DeadLetterStore
+from storage.detector_state import DetectorStateStore
 from storage.sql import make_engine
 from storage.timeseries import SeriesStore
 from storage.timeseries.influx import InfluxStore
@@ -127,7 +129,7 @@ class Service:
         self.delivery = delivery
         self.broker: EmbeddedBroker | None = None
         self.stores = Stores.open(settings)
-        self.detectors = DetectorBank(
+        self.detectors = KeptBank(
             offline_after_ms=int(settings.offline_after_s * 1000),
             will_grace_ms=(
                 None
@@ -161,6 +163,13 @@ class Service:
             worker=settings.mqtt_client_id if settings.ingest_sites else None,
         )
         self.worker = IngestWorker(self.pipeline)
+        self.detector_state = StateKeeper(
+            self.detectors,
+            DetectorStateStore(self.stores.engine),
+            self.stores.series,
+            settings.detector_state_save_s,
+            settings.detector_replay_hours,
+        )
         self.subscriber: IngestSubscriber | None = None
         self.address: BrokerAddress | None = None
         self.senders: dict[str, Sender] = {}
@@ -197,6 +206,8 @@ class Service:
     def _start_ingest(self, address: BrokerAddress) -> None:
         settings = self.settings
         filters = subscriptions_for(parse_units(settings.ingest_sites), settings.ingest_share_group)
+        # Learnt state back (or replayed) before the first live sample is judged.
+        self.detector_state.resume(self.stores.devices, parse_units(settings.ingest_sites))
         self.worker.start()
         self.subscriber = IngestSubscriber(
             address,
@@ -278,6 +289,7 @@ class Service:
         # disconnect, so a restart is not sent again what is already durable.
         if self.ingest:
             self.worker.stop()
+            self.detector_state.stop()  # the intake has stopped: save what changed
         if self.subscriber:
             self.subscriber.stop()
         if self.kpis:
