@@ -50,8 +50,12 @@ DRIFT_METRICS: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
-# Computed from other readings after the nuisance: bend what they are computed from.
-DERIVED_METRICS: Final[dict[str, frozenset[str]]] = {"lighting": frozenset({"power_w"})}
+# Computed from other readings after the nuisance (bend what they are computed from), or
+# counted up (a run-hour meter neither drifts nor wobbles).
+DERIVED_METRICS: Final[dict[str, frozenset[str]]] = {
+    "lighting": frozenset({"power_w"}),
+    "pump": frozenset({"run_hours_h"}),
+}
 
 
 def bendable_metrics(kind: str) -> list[str]:
