@@ -23,6 +23,7 @@ A detector's parameters are one frozen `Config` with defaults, readable back as
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any, ClassVar, Self, cast
 
 from pydantic import BaseModel, ConfigDict
@@ -30,7 +31,7 @@ from pydantic import BaseModel, ConfigDict
 from contract.finding import Finding, Severity
 from contract.payload import Event, MetricValue, Sample, StatusChange
 from contract.topics import DeviceRef
-from detectors.retune import adopt
+from detectors.retune import adopt, plan
 
 
 class DetectorConfig(BaseModel):
@@ -104,8 +105,9 @@ class Detector:
         Values a detector derives from its config in `__init__` are found by building a
         twin with each config (`detectors.retune`); override where that does not fit."""
         args, kwargs = self._made_with
-        before = self._twin(args, kwargs, self.config)
-        adopt(self, before, self._twin(args, kwargs, config))
+        build = partial(self._twin, args, kwargs)
+        before, after, names = plan(type(self), self.device.kind, self.config, config, build)
+        adopt(self, before, after, names)
         self.config = config
 
     def _twin(self, args: tuple[Any, ...], kwargs: dict[str, Any], config: DetectorConfig) -> Self:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import types
 from collections import deque
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
@@ -93,16 +94,52 @@ def same(a: Any, b: Any, depth: int = 0) -> bool:
         return False
 
 
-def adopt(target: Any, before: Any, after: Any, depth: int = 0) -> None:
-    """Give `target` the values that differ between the twins `before` and `after`."""
-    for name, new in _fields(after).items():
-        if depth == 0 and name in SKIP:
-            continue
-        old = getattr(before, name, _MISSING)
-        if same(old, new, depth):
-            continue
+def differing(before: Any, after: Any, depth: int = 0) -> list[str]:
+    """The attributes whose values differ between the twins: the config-derived ones."""
+    return [
+        name
+        for name, new in _fields(after).items()
+        if not (depth == 0 and name in SKIP)
+        and not same(getattr(before, name, _MISSING), new, depth)
+    ]
+
+
+def adopt(
+    target: Any, before: Any, after: Any, names: list[str] | None = None, depth: int = 0
+) -> None:
+    """Give `target` the values that differ between the twins `before` and `after`
+    (`names`, when `differing` already found them)."""
+    for name in differing(before, after, depth) if names is None else names:
         current = getattr(target, name, _MISSING)
-        setattr(target, name, _merged(current, old, new, depth))
+        old = getattr(before, name, _MISSING)
+        setattr(target, name, _merged(current, old, getattr(after, name), depth))
+
+
+# The twins and what differs between them, by (class, kind, old config, new config):
+# a reload retunes thousands of devices' detectors from a handful of config pairs.
+Plan = tuple[Any, Any, list[str]]
+_PLANS: dict[tuple[type, str, Any, Any], Plan] = {}
+MAX_PLANS = 256
+
+
+def plan(cls: type, kind: str, old: Any, new: Any, build: Callable[[Any], Any]) -> Plan:
+    """Twins built with `build(old)` and `build(new)`, and their differing attributes.
+    Cached per class, device kind and config pair: a config-derived value is taken to
+    depend on the config and the kind (a generic detector's metrics), not on which device
+    of the kind the detector watches."""
+    try:
+        key = (cls, kind, old, new)
+        found = _PLANS.get(key)
+    except TypeError:  # a config that cannot be hashed: no cache
+        key, found = None, None
+    if found is None:
+        before, after = build(old), build(new)
+        found = (before, after, differing(before, after))
+        if key is not None:
+            if len(_PLANS) >= MAX_PLANS:
+                _PLANS.clear()
+            _PLANS[key] = found
+    return found
 
 
 def _merged(current: Any, old: Any, new: Any, depth: int) -> Any:
@@ -114,12 +151,22 @@ def _merged(current: Any, old: Any, new: Any, depth: int) -> Any:
     ):  # only the length changed: keep the latest values
         return deque(current, maxlen=new.maxlen)
     if (
+        isinstance(new, dict)
+        and isinstance(current, dict)
+        and isinstance(old, dict)
+        and new.keys() == old.keys() == current.keys()
+    ):  # one entry per metric, say: each entry merged on its own
+        for key in new:
+            if not same(old[key], new[key], depth):
+                current[key] = _merged(current[key], old[key], new[key], depth)
+        return current
+    if (
         depth < MAX_DEPTH
         and type(new) is type(current) is type(old)
         and _has_fields(new)
         and _has_fields(current)
     ):
-        adopt(current, old, new, depth + 1)
+        adopt(current, old, new, depth=depth + 1)
         return current
     # A value the configuration sets (or state the configuration shapes): the new one.
     return copy.deepcopy(new)

@@ -261,3 +261,30 @@ def test_detectors_keep_their_constructor_for_twins() -> None:
     new = type(offline.config).model_validate({"offline_after_ms": 5_000})
     offline.reconfigure(new)
     assert offline.offline_after_ms == 5_000 and offline.wall_clock_ms is bank.clock_ms  # type: ignore[attr-defined]
+
+
+def test_a_generic_detector_is_retuned_for_its_own_kind_and_keeps_its_windows() -> None:
+    """The out-of-range detector keeps a window per metric of the device's kind: a reload
+    resizes each window, keeping its latest readings, and never swaps in another kind's."""
+    clock = Clock()
+    bank = DetectorBank(clock_ms=clock)
+    lift = DeviceRef("s", "b", "elevator", "lift-1")
+    circuit = DeviceRef("s", "b", "lighting", "c-1")
+    windows = {}
+    for device, rows in ((lift, elevator_rows), (circuit, lighting_rows)):
+        for sample in samples(device, rows(np.random.default_rng(3), 20)):
+            bank.on_sample(sample)
+        detector = bank.detector(device, "out_of_range")
+        assert detector is not None
+        windows[device.kind] = detector
+    before = {kind: {m: list(w) for m, w in d.recent.items()} for kind, d in windows.items()}  # type: ignore[attr-defined]
+    assert all(any(w for w in by_metric.values()) for by_metric in before.values())
+    for kind, detector in windows.items():
+        smaller = type(detector.config).model_validate(
+            {**detector.config.model_dump(), "window": 3}
+        )
+        detector.reconfigure(smaller)
+        recent = detector.recent  # type: ignore[attr-defined]
+        assert set(recent) == set(before[kind])
+        for metric, window in recent.items():
+            assert window.maxlen == 3 and list(window) == before[kind][metric][-3:]

@@ -25,7 +25,10 @@ RUN = (
 
 
 def lamp_file(version: str, persist: object) -> str:
-    return f"version: {version}\nkinds:\n  lighting:\n    lighting_lamp_failure: {{persist: {persist}}}\n"
+    return (
+        f"version: {version}\nkinds:\n  lighting:\n"
+        f"    lighting_lamp_failure: {{persist: {persist}}}\n"
+    )
 
 
 def test_sighup_reloads_the_detector_configuration_of_a_running_service(tmp_path: Path) -> None:
