@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Final, TextIO
 
 from contract.payload import parse_timestamp
-from contract.topics import TELEMETRY_SCHEMAS, ContractError, DeviceRef, MetricSpec
+from contract.topics import TELEMETRY_SCHEMAS, ContractError, MetricSpec
 from ingest.backtest.records import BadRow, Record, RowJudge
 
 IDENTITY_COLUMNS: Final = ("ts", "site", "building", "kind", "device_id")
@@ -124,7 +124,7 @@ def read_csv(stream: TextIO, judge: RowJudge | None = None) -> Iterator[Record]:
     by_kind = columns.by_kind
     last_ts_text = ""
     ts_ms = latest_ms = -(2**63)
-    last_of_device: dict[DeviceRef, int] = {}
+    last_of_device: dict[int, int] = {}  # by id() of the judge's one DeviceRef per device
     line = 1
     for row in rows:
         line += 1
@@ -142,7 +142,7 @@ def read_csv(stream: TextIO, judge: RowJudge | None = None) -> Iterator[Record]:
                     f"ts {ts_text} is earlier than an earlier row's: rows must be sorted by ts"
                 )
             device = judge.device(row[1], row[2], row[3], row[4])
-            if last_of_device.get(device) == ts_ms:
+            if last_of_device.get(id(device)) == ts_ms:
                 raise ContractError(
                     f"duplicate timestamp: device {device.device_id} already has a row at {ts_text}"
                 )
@@ -159,5 +159,5 @@ def read_csv(stream: TextIO, judge: RowJudge | None = None) -> Iterator[Record]:
             yield BadRow(line, str(exc))
             continue
         latest_ms = ts_ms
-        last_of_device[device] = ts_ms
+        last_of_device[id(device)] = ts_ms
         yield sample

@@ -42,7 +42,9 @@ class RowJudge:
 
     def __init__(self) -> None:
         self._devices: dict[tuple[str, str, str, str], DeviceRef] = {}
-        self._seq: dict[DeviceRef, int] = {}
+        # By the identity of the one `DeviceRef` made per device: hashing the dataclass
+        # was a tenth of the reader's time.
+        self._seq: dict[int, int] = {}
 
     def device(self, site: str, building: str, kind: str, device_id: str) -> DeviceRef:
         """The device as its telemetry topic names it (`ContractError` for a bad
@@ -56,9 +58,10 @@ class RowJudge:
         return device
 
     def sample(self, device: DeviceRef, ts_ms: int, metrics: dict[str, Any]) -> Sample:
-        seq = self._seq.get(device, 0)
+        key = id(device)
+        seq = self._seq.get(key, 0)
         sample = _decode_telemetry(device, {"metrics": metrics}, ts_ms, seq)
-        self._seq[device] = seq + 1
+        self._seq[key] = seq + 1
         return sample
 
 
