@@ -109,7 +109,17 @@ def adopt(
 ) -> None:
     """Give `target` the values that differ between the twins `before` and `after`
     (`names`, when `differing` already found them)."""
-    for name in differing(before, after, depth) if names is None else names:
+    if names is None and depth == 0:
+        names = differing(before, after)
+    elif names is None:  # inside cached twins: what differs is cached too
+        key = (id(before), id(after))
+        found = _NESTED.get(key)
+        if found is None:  # holding the parts keeps their ids from being reused
+            if len(_NESTED) >= 16 * MAX_PLANS:
+                _NESTED.clear()
+            found = _NESTED[key] = (before, after, differing(before, after, depth))
+        names = found[2]
+    for name in names:
         current = getattr(target, name, _MISSING)
         old = getattr(before, name, _MISSING)
         setattr(target, name, _merged(current, old, getattr(after, name), depth))
@@ -120,6 +130,9 @@ def adopt(
 Plan = tuple[Any, Any, list[str]]
 _PLANS: dict[tuple[type, str, Any, Any], Plan] = {}
 MAX_PLANS = 256
+# What differs inside the twins (a decider, a window), by the parts' ids; each entry holds
+# its parts, so an id is never reused while it is cached. Cleared with the plans.
+_NESTED: dict[tuple[int, int], tuple[Any, Any, list[str]]] = {}
 
 
 def plan(cls: type, kind: str, old: Any, new: Any, build: Callable[[Any], Any]) -> Plan:
@@ -138,6 +151,7 @@ def plan(cls: type, kind: str, old: Any, new: Any, build: Callable[[Any], Any]) 
         if key is not None:
             if len(_PLANS) >= MAX_PLANS:
                 _PLANS.clear()
+                _NESTED.clear()
             _PLANS[key] = found
     return found
 

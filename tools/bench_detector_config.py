@@ -10,6 +10,7 @@ takes to retune every running detector of `--devices` lighting circuits.
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import time
 from collections.abc import Callable
@@ -60,9 +61,13 @@ def main() -> None:
     )
     batch = _samples(1000, 40)
     plain, with_file, check, reload_ms = [], [], [], []
-    for _ in range(args.runs):
-        plain.append(_sample_ns(DetectorBank(), batch))
-        with_file.append(_sample_ns(DetectorBank(config=v1), batch))
+    for run in range(args.runs):
+        # alternate which goes first, and start each from a collected heap
+        for config in (None, v1) if run % 2 == 0 else (v1, None):
+            gc.collect()
+            (plain if config is None else with_file).append(
+                _sample_ns(DetectorBank(config=config), batch)
+            )
         bank = DetectorBank(config=v1)
 
         def staged_check(bank: DetectorBank = bank) -> None:
