@@ -150,6 +150,16 @@ class IngestWorker:
                 log.exception("ingest pipeline error on %r", message.topic[:200])
         return len(messages)
 
+    def _record_findings(self) -> bool:
+        """One chunk of the findings backlog; False if recording failed (it stays queued)."""
+        try:
+            self.pipeline.record_findings()
+            return True
+        except Exception:
+            log.exception("recording findings failed; they stay queued")
+            self._stop.wait(1.0)  # the database may be down: do not spin
+            return False
+
     def _run(self) -> None:
         next_tick = time.monotonic() + self.tick_interval_s
         while not self._stop.is_set():
@@ -157,6 +167,8 @@ class IngestWorker:
                 self.pipeline.seconds_until_due(self._writer_idle()),
                 max(0.0, next_tick - time.monotonic()),
             )
+            if self.pipeline.findings_waiting:
+                timeout = 0.0  # messages first, then the next chunk of findings
             try:
                 messages = self.inbox.get(timeout=max(timeout, 0.01))
                 handled = self._handle(messages)
@@ -170,6 +182,7 @@ class IngestWorker:
                 pass
             except Exception:
                 log.exception("ingest pipeline error")
+            self._record_findings()
             if self.pipeline.flush_due(self._writer_idle()):
                 self._hand_over()
             if time.monotonic() >= next_tick:
@@ -178,6 +191,8 @@ class IngestWorker:
                     self.pipeline.tick()
                 except Exception:
                     log.exception("ingest tick error")
+        while self.pipeline.findings_waiting and self._record_findings():
+            pass
         if self.pipeline.pending or self.pipeline.unsaved_devices or self.pipeline.flush_due():
             self._hand_over(everything=True)
         with contextlib.suppress(queue.Full):  # else the writer sees the stop flag itself

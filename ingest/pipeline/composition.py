@@ -118,15 +118,30 @@ class IngestPipeline:
             self.findings.record(self.detection.status(status), received_ms, batch)
 
     def tick(self) -> None:
-        """Time-driven work: offline detection by silence, SLA escalation, verification."""
+        """Time-driven work: offline detection by silence, SLA escalation, verification.
+        Its findings wait in a backlog that `record_findings` works off."""
         now_ms = self.wall_clock_ms()
         findings = self.detection.tick()
         if self.liveness.silent(findings, now_ms, self.batching.current):
             self.batching.open()
-        self.findings.record(findings, now_ms, self.batching.current)
+        self.findings.defer(findings, now_ms)
+        self.record_findings()
         self.findings.escalate_overdue()
         self.detection.refresh()
         self.metrics.devices_online.set(self.liveness.online())
+
+    @property
+    def findings_waiting(self) -> int:
+        return self.findings.waiting
+
+    def record_findings(self) -> None:
+        """Record one chunk of the findings backlog (see `FindingRecorder`), between reads."""
+        if self.findings.waiting:
+            batch = self.batching.current
+            points = len(batch.points)
+            self.findings.record_backlog(batch)
+            if len(batch.points) > points:  # ticket points: the batch's clock starts
+                self.batching.open()
 
     # -- batching: when the gathered batch goes to the writer ---------------------------
 
@@ -163,5 +178,8 @@ class IngestPipeline:
         self.durability.drain_spool(budget_s)
 
     def flush(self) -> None:
-        """Take and write the current batch, and every changed device, in the caller's thread."""
+        """Record every finding waiting, then take and write the current batch and every
+        changed device, in the caller's thread."""
+        while self.findings.waiting:
+            self.record_findings()
         self.write_batch(self.take_batch(everything=True))
