@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from facmon.cli import main
-from facmon.cli.backtest import run_csv
+from facmon.cli.backtest import replay_database, run_csv
+from ingest.backtest.csv_source import read_csv
 from ingest.backtest.report import rfc3339_ms
+from ingest.backtest.runner import Replay
 from tests.ingest.backtest.synthetic import ACCESS_HEADER, START_MS, door_rows, write_csv
 
 
@@ -116,3 +118,18 @@ def test_a_detector_config_file_changes_the_outcome(tmp_path: Path) -> None:
     config.write_text("kinds: {access: {access_door_held_open: {limit_s: 3600}}}\n")
     assert run_csv(path)["tickets"]
     assert run_csv(path, config=config)["tickets"] == []
+
+
+def test_a_ten_day_gap_costs_a_bounded_number_of_ticks(tmp_path: Path) -> None:
+    before = door_rows("hq", "d1", START_MS, 10)
+    last_ms = before[-1][0]
+    after = door_rows("hq", "d1", last_ms + 10 * 86_400_000, 10)
+    path = write_csv(tmp_path / "long-gap.csv", ACCESS_HEADER, before + after)
+    replay = Replay(replay_database())
+    with path.open(newline="") as stream:
+        replay.feed(read_csv(stream))
+    # Every second for the first hour of silence (offline is due at 120 s), then at most
+    # 100 more; plus the ticks between the 10 s samples on either side.
+    assert replay.stats.ticks <= 3_600 + 100 + 2 * 10 * 10
+    (offline,) = [r for r in replay.findings if r.finding.fault_type == "offline"]
+    assert offline.time_ms == last_ms + 120_000
