@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contract.finding import Finding
 from contract.payload import decode_message
 from contract.topics import topic_for
 from detectors.registry import DetectorBank
@@ -79,11 +80,14 @@ def messages(site: str, start_ms: int) -> list[Message]:
     ]
 
 
-def first_ticket_ms(batch: list[Message], bank: DetectorBank | None = None) -> dict[str, int]:
-    """Per device, the data time of the sample on which each fault type first fired."""
+def first_findings(
+    batch: list[Message], bank: DetectorBank | None = None
+) -> dict[str, tuple[int, Finding]]:
+    """Per device and fault type, the first finding of the bank, with the data time of the
+    sample that raised it."""
     if bank is None:  # not `or`: an empty bank is falsy
         bank = DetectorBank(offline_after_ms=10**12)
-    fired: dict[str, int] = {}
+    fired: dict[str, tuple[int, Finding]] = {}
     for message in batch:
         decoded = decode_message(message.topic, message.payload, message.ts_ms + 1)
         if decoded.sample is not None:
@@ -93,5 +97,10 @@ def first_ticket_ms(batch: list[Message], bank: DetectorBank | None = None) -> d
         else:
             continue
         for finding in findings:
-            fired.setdefault(f"{message.device_id}/{finding.fault_type}", message.ts_ms)
+            fired.setdefault(f"{message.device_id}/{finding.fault_type}", (message.ts_ms, finding))
     return fired
+
+
+def first_ticket_ms(batch: list[Message], bank: DetectorBank | None = None) -> dict[str, int]:
+    """Per device and fault type, when the first finding was raised (data time)."""
+    return {key: ts_ms for key, (ts_ms, _) in first_findings(batch, bank).items()}
