@@ -26,6 +26,7 @@ def test_create_schema_makes_every_rooms_tables(tmp_path: Path) -> None:
         "outbox",
         "api_tokens",
         "dead_letters",
+        "detector_state",
         "devices",
     } == tables
 
@@ -33,6 +34,7 @@ def test_create_schema_makes_every_rooms_tables(tmp_path: Path) -> None:
 def test_storage_loads_without_the_rooms_above() -> None:
     code = (
         "import sys, storage.sql, storage.timeseries, storage.dead_letters\n"
+        "import storage.detector_state\n"
         "above = [m for m in sys.modules if m.split('.')[0] in "
         "('quality', 'ingest', 'detectors', 'api', 'facmon')]\n"
         "print(above)"
