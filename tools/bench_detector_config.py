@@ -60,7 +60,10 @@ def main() -> None:
         "v2",
     )
     batch = _samples(1000, 40)
-    plain, with_file, check, reload_ms = [], [], [], []
+    plain: list[float] = []
+    with_file: list[float] = []
+    check: list[float] = []
+    reload_ms: list[float] = []
     for run in range(args.runs):
         # alternate which goes first, and start each from a collected heap
         for config in (None, v1) if run % 2 == 0 else (v1, None):
