@@ -3,7 +3,10 @@ reduced to bucket medians and watched for a rise toward a limit (`detectors.tren
 
 Each subclass names its metric, units and limits; this base does the filtering, the
 tracking and the wording of the finding, so the detectors differ only where the
-physics does.
+physics does. A gap in the samples (longer than the device's learnt rhythm allows,
+`detectors.cadence`) is not a restart: the trend does not span it and a stable shift
+after it becomes the baseline (`TrendTracker.on_gap`). Once fired, a level that keeps
+rising by `escalate_rise` gives a new finding (critical past the limit).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from contract.finding import Finding, Severity
 from contract.payload import Sample
 from contract.topics import DeviceRef
 from detectors.base import Detector, DetectorConfig, number
+from detectors.cadence import Cadence
 from detectors.trend import TrendTracker
 
 MOVING_MS = 0.05  # below this the car is standing (levelling creep included)
@@ -28,6 +32,13 @@ class RunningCarTrendConfig(DetectorConfig):
     limit_factor: float
     rise_margin: float
     horizon_h: float = 7 * 24.0
+    step_ratio: float = 0.7  # a step explains the rise this much better than a line: no wear
+    escalate_rise: float = 0.25  # once fired, a new finding when the level is this much higher
+    settle_s: float = 1800.0  # after a gap: the first time not learnt
+    relearn_s: float = 6 * 3600.0  # after a gap: the time judged for a stable shift
+    expected_interval_s: float | None = None  # None: learnt from the samples
+    gap_factor: float = 5.0
+    min_gap_s: float = 60.0
 
 
 class RunningCarTrendDetector(Detector):
@@ -52,7 +63,16 @@ class RunningCarTrendDetector(Detector):
             limit_factor=c.limit_factor,
             rise_margin=c.rise_margin,
             horizon_h=c.horizon_h,
+            step_ratio=c.step_ratio,
+            escalate_rise=c.escalate_rise,
+            settle_s=c.settle_s,
+            relearn_s=c.relearn_s,
         )
+        self.cadence = Cadence(c.expected_interval_s, c.gap_factor, c.min_gap_s)
+
+    def relearn(self, now_ms: int) -> None:
+        """A repaired lift has its own normal: learn the baseline again."""
+        self.trend.relearn()
 
     def score(self, now_ms: int) -> float | None:
         """Slope of the reading while running, per hour (None until the trend is fitted;
@@ -64,6 +84,8 @@ class RunningCarTrendDetector(Detector):
         return True
 
     def update(self, sample: Sample) -> list[Finding]:
+        if self.cadence.observe(sample.ts_ms):
+            self.trend.on_gap(sample.ts_ms)
         value = number(sample.metrics, self.metric)
         speed = number(sample.metrics, "speed_ms")
         if value is None or speed is None or abs(speed) < MOVING_MS:
@@ -71,7 +93,7 @@ class RunningCarTrendDetector(Detector):
         if not self.usable(value):
             return []
         verdict = self.trend.add(sample.ts_ms, value)
-        if verdict is None or not verdict.fired:
+        if verdict is None or not (verdict.fired or verdict.escalated):
             return []
         d, u = self.level_digits, self.unit
         summary = (
@@ -83,7 +105,8 @@ class RunningCarTrendDetector(Detector):
             f"limit {verdict.limit:.{d}f} {u} in about {verdict.hours_to_limit:.1f} h"
         )
         evidence = verdict.evidence(self.metric, self.evidence_digits)
-        return [self.finding(verdict.onset_ms, summary, evidence)]
+        severity = Severity.CRITICAL if verdict.escalated and verdict.crossed else None
+        return [self.finding(verdict.onset_ms, summary, evidence, severity)]
 
     def fault_active(self) -> bool | None:
         return self.trend.fault_active()

@@ -22,9 +22,11 @@ medians of `bucket_s` time buckets.
   `min_level_buckets` of them) is more than
   `rise_margin` above the baseline, the lower slope bound is positive and the limit
   (`limit_factor` x baseline) is projected within `horizon_h`; or the level is past the
-  limit. Held `hold_s` (and `min_count` judgements) to fire, re-armed once the level is
-  back below half the rise margin for `hold_s`. While a gap's probation runs, only a
-  level past the limit is judged.
+  limit. A rise that a step explains better than a line (`step_ratio`), with no
+  significant rise after the step, is a re-seated sensor or a changed load, not wear:
+  only the limit judges it. Held `hold_s` (and `min_count` judgements) to fire,
+  re-armed once the level is back below half the rise margin for `hold_s`. While a
+  gap's probation runs, only a level past the limit is judged.
 - Escalation: once fired, a level `escalate_rise` above the last report emits a new
   finding (the ticket store appends it as an occurrence) with the new time to the limit,
   critical once the limit is crossed: a tripped detector does not go silent while the
@@ -43,7 +45,7 @@ from detectors.base import Detector, DetectorConfig, number
 from detectors.cadence import Cadence
 from detectors.decision import Sustained
 from detectors.rolling import median_of
-from detectors.trend import finite_hours, theil_sen_points
+from detectors.trend import finite_hours, is_step, theil_sen_points
 
 
 class BearingWearConfig(DetectorConfig):
@@ -62,6 +64,7 @@ class BearingWearConfig(DetectorConfig):
     horizon_h: float = 7 * 24.0
     hold_s: float = 300.0
     min_count: int = 2
+    step_ratio: float = 0.7  # a step explains the rise this much better than a line: no wear
     escalate_rise: float = 0.25  # a new finding once the level is this much higher
     expected_interval_s: float | None = None  # None: learnt from the samples
     gap_factor: float = 5.0
@@ -211,17 +214,23 @@ class BearingWearDetector(Detector):
         time, so the trend is fitted over each of `fit_windows_h`; among the fits with a
         significant rise the steepest wins (a flat past would dilute a fast ramp). With
         no significant rise, the longest fit answers."""
+        return self._fit()[0]
+
+    def _fit(self) -> tuple[tuple[float, float, float], list[tuple[int, float]]]:
+        """The fit and the (thinned) points it was made on."""
         points = list(self.history)
         end = points[-1][0]
         fits = []
         for hours in self.config.fit_windows_h:
             window = [p for p in points if end - p[0] <= hours * 3_600_000]
             if len(window) >= self.config.min_fit_buckets:
-                fits.append(theil_sen_points(thinned(window, self.config.max_fit_points)))
+                used = thinned(window, self.config.max_fit_points)
+                fits.append((theil_sen_points(used), used))
         if not fits:
-            return theil_sen_points(thinned(points, self.config.max_fit_points))
-        rising = [fit for fit in fits if fit[1] > 0]
-        return max(rising) if rising else fits[-1]
+            used = thinned(points, self.config.max_fit_points)
+            return theil_sen_points(used), used
+        rising = [fit for fit in fits if fit[0][1] > 0]
+        return max(rising, key=lambda f: f[0]) if rising else fits[-1]
 
     def _level(self, ts_ms: int) -> tuple[float, int]:
         """The judged level and the time it describes (the middle of its buckets)."""
@@ -241,7 +250,7 @@ class BearingWearDetector(Detector):
         # from the middle of the time the level describes
         age_h = max(ts_ms + self.bucket_ms // 2 - level_ms, 0) / 3_600_000
         baseline, limit = self.baseline, self.limit
-        slope, low, high = self.fit()
+        (slope, low, high), fitted = self._fit()
         crossed = level >= limit
         hours = (limit - level) / slope - age_h if slope > 0 else float("inf")
         predicted = (
@@ -249,6 +258,7 @@ class BearingWearDetector(Detector):
             and level > baseline * (1 + c.rise_margin)
             and low > 0
             and hours <= c.horizon_h
+            and not is_step(fitted, c.step_ratio, c.min_fit_buckets)
         )
         clear = level < baseline * (1 + c.rise_margin / 2)
         fired = self.decider.observe(predicted or crossed, ts_ms, clear)

@@ -46,6 +46,7 @@ class TrendVerdict:
     crossed: bool
     fired: bool
     onset_ms: int
+    escalated: bool  # fired earlier, and the level has risen clearly since the last report
     window: list[list[float]]
 
     def evidence(self, metric: str, digits: int = 5) -> dict[str, Any]:
@@ -60,6 +61,7 @@ class TrendVerdict:
             "hours_to_limit_95": None
             if self.hours_to_limit_95 is None
             else list(self.hours_to_limit_95),
+            "escalation": self.escalated,
             "window": self.window,
         }
 
@@ -78,6 +80,10 @@ class TrendTracker:
         rise_margin: float = 0.2,
         horizon_h: float = 7 * 24.0,
         persist: int = 3,
+        step_ratio: float = 0.7,
+        escalate_rise: float = 0.25,
+        settle_s: float = 1800.0,
+        relearn_s: float = 6 * 3600.0,
     ) -> None:
         self.bucket_ms = int(bucket_s * 1000)
         self.min_bucket_samples = min_bucket_samples
@@ -89,7 +95,14 @@ class TrendTracker:
         self.rise_margin = rise_margin
         self.horizon_h = horizon_h
         self.persistence = Persistence(persist)
+        self.step_ratio = step_ratio
+        self.escalate_rise = escalate_rise
+        self.settle_ms = int(settle_s * 1000)
+        self.relearn_ms = int(relearn_s * 1000)
         self.baseline: float | None = None
+        self.probation: list[tuple[int, float]] | None = None  # buckets after a gap
+        self.gap_ms: int | None = None
+        self.reported_level: float | None = None
         self._bucket: deque[float] = deque(maxlen=max_bucket_samples)
         self._bucket_first_ms: int | None = None
         self._bucket_last_ms = 0
@@ -105,6 +118,53 @@ class TrendTracker:
 
     def fault_active(self) -> bool | None:
         return self.persistence.active if self.ready else None
+
+    def on_gap(self, ts_ms: int) -> None:
+        """A recording gap: the trend does not span it and the bucket in progress is
+        dropped; a baseline half learnt starts again, a learnt one is kept and the
+        buckets after the gap are watched for a stable shift (see `_probation`)."""
+        self._bucket.clear()
+        self._bucket_first_ms = None
+        self.history.clear()
+        self.gap_ms = ts_ms
+        if self.baseline is None:
+            self.warmup.clear()
+        else:
+            self.probation = []
+
+    def relearn(self) -> None:
+        """Forget the baseline and the trend (after a verified repair)."""
+        self.warmup.clear()
+        self.history.clear()
+        self.baseline = None
+        self.probation = None
+        self.reported_level = None
+        self.persistence = Persistence(self.persistence.needed)
+
+    def _probation(self, ts_ms: int, level: float) -> None:
+        """After a gap: a level that moved and then stays put (a re-seated sensor, a
+        rebuilt rig) is the new baseline once `relearn_s` after the first `settle_s` shows
+        no clear rise and no level past the limit; otherwise the old baseline stands."""
+        assert self.probation is not None and self.gap_ms is not None
+        since = ts_ms - self.gap_ms
+        if since < self.settle_ms:
+            return
+        self.probation.append((ts_ms, level))
+        if since < self.settle_ms + self.relearn_ms:
+            return
+        points, self.probation = self.probation, None
+        if len(points) < self.min_trend_buckets:
+            return
+        new_level = median_of(v for _, v in points)
+        _, low, _ = theil_sen_points(points)
+        rise = low * (points[-1][0] - points[0][0]) / 3_600_000
+        if rise > self.rise_margin / 2 * new_level or new_level >= self.limit:
+            return
+        if self.persistence.fired:
+            return
+        self.baseline = new_level
+        self.history.clear()
+        self.history.extend(points)
 
     def add(self, ts_ms: int, value: float) -> TrendVerdict | None:
         """Feed one value; a verdict each time a bucket closes after the warm-up."""
@@ -129,9 +189,9 @@ class TrendTracker:
         rise among the last 10 buckets, the last `short_trend_buckets` and the whole
         history (wear starts at an unknown time; a flat past would dilute a fast ramp),
         else the whole history."""
-        return steepest_rising_trend(
+        return steepest_rising_fit(
             list(self.history), self.short_trend_buckets, self.min_trend_buckets
-        )
+        )[0]
 
     def _on_bucket(self, ts_ms: int, level: float, now_ms: int) -> TrendVerdict | None:
         if self.baseline is None:
@@ -142,6 +202,8 @@ class TrendTracker:
         if self.history and ts_ms <= self.history[-1][0]:
             return None  # a clock that went backwards: keep the fit's time axis monotonic
         self.history.append((ts_ms, level))
+        if self.probation is not None:
+            self._probation(ts_ms, level)
         if len(self.history) < self.min_trend_buckets:
             return None
         baseline, limit = self.baseline, self.limit
@@ -150,13 +212,30 @@ class TrendTracker:
         # The recent level describes the middle of the last three buckets; the time to the
         # limit counts from now (with 10-min buckets, that is a quarter of an hour later).
         age_h = max(now_ms - sorted(t for t, _ in last3)[len(last3) // 2], 0) / 3_600_000
-        slope, low, high = self.fit()
+        (slope, low, high), fitted = steepest_rising_fit(
+            list(self.history), self.short_trend_buckets, self.min_trend_buckets
+        )
         elevated = recent > baseline * (1 + self.rise_margin)
         hours = (limit - recent) / slope - age_h if slope > 0 else float("inf")
-        predicted = elevated and low > 0 and hours <= self.horizon_h
+        predicted = (
+            self.probation is None
+            and elevated
+            and low > 0
+            and hours <= self.horizon_h
+            and not is_step(fitted, self.step_ratio, self.min_trend_buckets)
+        )
         crossed = recent >= limit
         clear = recent < baseline * (1 + self.rise_margin / 2)
         fired = self.persistence.observe(predicted or crossed, ts_ms, clear)
+        escalated = False
+        if not self.persistence.fired:
+            self.reported_level = None
+        elif fired:
+            self.reported_level = recent
+        elif self.reported_level is not None and recent >= self.reported_level * (
+            1 + self.escalate_rise
+        ):
+            escalated, self.reported_level = True, recent
         hours_low = (limit - recent) / high - age_h if high > 0 else float("inf")
         hours_high = (limit - recent) / low - age_h if low > 0 else float("inf")
         return TrendVerdict(
@@ -173,6 +252,7 @@ class TrendTracker:
             crossed=crossed,
             fired=fired,
             onset_ms=self.persistence.first_ms or ts_ms,
+            escalated=escalated,
             window=[[t, round(v, 6)] for t, v in list(self.history)[-30:]],
         )
 
@@ -217,14 +297,19 @@ def steepest_rising_trend(
     """Theil-Sen fits (slope per hour, 95 % bounds) over the last 10 points, the last
     `short_window` and all of them; the steepest significant rise wins (wear starts at an
     unknown time, and a flat past would dilute a fast ramp), else the fit over all."""
-    fits = [
-        theil_sen_points(points[-window:])
-        for window in (10, short_window)
-        if len(points) >= max(window, min_points)
+    return steepest_rising_fit(points, short_window, min_points)[0]
+
+
+def steepest_rising_fit(
+    points: list[tuple[int, float]], short_window: int, min_points: int
+) -> tuple[tuple[float, float, float], list[tuple[int, float]]]:
+    """`steepest_rising_trend` with the points the winning fit was made on."""
+    windows = [
+        points[-window:] for window in (10, short_window) if len(points) >= max(window, min_points)
     ]
-    whole = theil_sen_points(points)
-    rising = [fit for fit in (*fits, whole) if fit[1] > 0]
-    return max(rising) if rising else whole
+    fits = [(theil_sen_points(w), w) for w in (*windows, points)]
+    rising = [fit for fit in fits if fit[0][1] > 0]
+    return max(rising, key=lambda f: f[0]) if rising else fits[-1]
 
 
 def theil_sen_points(points: list[tuple[int, float]]) -> tuple[float, float, float]:
@@ -235,3 +320,30 @@ def theil_sen_points(points: list[tuple[int, float]]) -> tuple[float, float, flo
 
 def finite_hours(value: float) -> float | None:
     return round(max(value, 0.0), 2) if np.isfinite(value) else None
+
+
+def is_step(points: list[tuple[int, float]], ratio: float, min_points: int) -> bool:
+    """Is this rise a step (a re-seated sensor, a changed load) rather than wear? A step
+    fits the points better than a line does: the best split into two medians leaves
+    less than `ratio` x the absolute residuals of the Theil-Sen line, and the part after
+    the split does not keep rising significantly (or is too short to say yet)."""
+    n = len(points)
+    if n < 2 * 3:
+        return False
+    times = np.array([t for t, _ in points], dtype=float) / 3_600_000
+    values = np.array([v for _, v in points], dtype=float)
+    slope, _, _ = theil_sen(times, values)
+    intercept = float(np.median(values - slope * times))
+    line = float(np.abs(values - intercept - slope * times).sum())
+    best, split = float("inf"), 0
+    for k in range(3, n - 2):
+        left, right = values[:k], values[k:]
+        cost = float(np.abs(left - np.median(left)).sum() + np.abs(right - np.median(right)).sum())
+        if cost < best:
+            best, split = cost, k
+    if best >= ratio * line:
+        return False
+    after = points[split:]
+    if len(after) < min_points:
+        return True  # too short to tell a ramp's start from a step: wait
+    return theil_sen_points(after)[1] <= 0

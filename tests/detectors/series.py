@@ -165,7 +165,10 @@ def case_samples(dev: DeviceRef, case: Case) -> list[Sample]:
 def check_table_case(detector: Detector, case: Case) -> list[tuple[int, Finding]]:
     """Feed the case to a fresh detector: the number of findings, where the first comes,
     and that each carries the detector's identity and severity."""
-    found = feed(detector, case_samples(detector.device, case))
+    every = feed(detector, case_samples(detector.device, case))
+    # a trend that keeps rising after it fired reports again (an escalation of the open
+    # ticket, tested apart): the table counts the findings that open an episode
+    found = [(i, f) for i, f in every if not f.evidence.get("escalation")]
     assert len(found) == case.findings, [(i, f.summary) for i, f in found][:20]
     if case.first_at is not None:
         low, high = case.first_at
