@@ -8,6 +8,7 @@ is skipped: a CSV cell or an InfluxDB value is already a number or a boolean, an
 non-finite number is refused by the same metric check. The time limits of the live path
 do not apply: a replayed reading arrives at its own time.
 
+>>> from contract.topics import ContractError
 >>> judge = RowJudge()
 >>> device = judge.device("hq", "b1", "access", "door-1")
 >>> judge.sample(device, 1_700_000_000_000, {"door_open": True}).metrics
