@@ -16,8 +16,8 @@ do not apply: a replayed reading arrives at its own time.
 >>> try:
 ...     judge.sample(device, 1_700_000_000_000, {"held_open_s": -1.0})
 ... except ContractError as exc:
-...     print(str(exc)[:40])
-metric held_open_s=-1.0 s is below the va
+...     print(str(exc)[:50])
+metric held_open_s=-1.0 s is below the valid range
 """
 
 from __future__ import annotations
