@@ -483,7 +483,8 @@ class StateKeeper:
         for ref in known:
             if owns(ref):
                 devices.setdefault((ref.site, ref.device_id), ref)
-        lookback_ms = self.wall_clock_ms() - int(self.replay_hours * 3_600_000)
+        now_ms = self.wall_clock_ms()
+        lookback_ms = now_ms - int(self.replay_hours * 3_600_000)
         plans: list[tuple[DeviceRef, list[tuple[Detector, int]], int | None]] = []
         for key, ref in devices.items():
             rows = saved.get(key, {})
@@ -496,12 +497,14 @@ class StateKeeper:
                 since = lookback_ms
                 if found is not None and self._fits(detector, found, report):
                     report.restored += 1
-                    if found.last_ts_ms is not None:
-                        since = max(found.last_ts_ms, lookback_ms)
-                        resume = max(resume or found.last_ts_ms, found.last_ts_ms)
+                    if found.last_ts_ms is None:  # saved before any telemetry: none to add
+                        continue
+                    since = max(found.last_ts_ms, lookback_ms)
+                    resume = max(resume or found.last_ts_ms, found.last_ts_ms)
                 else:
                     report.rebuilt += 1
-                feeds.append((detector, since))
+                if since < now_ms:
+                    feeds.append((detector, since))
             plans.append((ref, feeds, resume))
         report.devices = len(plans)
         self._replay(plans, report)

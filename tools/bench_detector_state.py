@@ -15,23 +15,29 @@ import tempfile
 import time
 from pathlib import Path
 
-from contract.payload import decode_message
+from contract.payload import Sample, decode_message
 from contract.topics import topic_for
 from facmon.schema import create_schema
 from ingest.detector_state import KeptBank, StateKeeper
-from simulators.fleet import Fleet
+from ingest.pipeline.points import sample_point
+from simulators.fleet import Fleet, generated_devices
 from simulators.scenario import parse_scenario
 from storage.detector_state import DetectorStateStore
 from storage.sql import make_engine
+from storage.timeseries.sqlite import SQLiteSeriesStore
 
 
-def feed(bank: KeptBank, devices: int, hours: float, every_s: float) -> tuple[int, float]:
+def feed(
+    bank: KeptBank, devices: int, hours: float, every_s: float, keep: set[str] | None = None
+) -> tuple[int, float, list[Sample]]:
+    """Feed the fleet's samples to the bank; return those of the `keep` devices too."""
     start_ms = int(time.time() * 1000) - int(hours * 3_600_000)
     scenario = parse_scenario(
         {"site": "bench", "start": "0s", "speed": 1, "rate_hz": 1 / every_s, "devices": []}
     )
     fleet = Fleet(scenario, seed=1, start_ms=start_ms, extra_devices=devices)
     fed = 0
+    kept: list[Sample] = []
     started = time.perf_counter()
     end_ms = start_ms + int(hours * 3_600_000)
     step_ms = 600_000
@@ -48,9 +54,11 @@ def feed(bank: KeptBank, devices: int, hours: float, every_s: float) -> tuple[in
             if decoded.sample is not None:
                 bank.on_sample(decoded.sample)
                 fed += 1
+                if keep and decoded.sample.device.device_id in keep:
+                    kept.append(decoded.sample)
             elif decoded.event is not None:
                 bank.on_event(decoded.event)
-    return fed, time.perf_counter() - started
+    return fed, time.perf_counter() - started, kept
 
 
 def main() -> None:
@@ -59,6 +67,9 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=2.0)
     parser.add_argument("--every-s", type=float, default=60.0)
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    parser.add_argument(
+        "--replay-devices", type=int, default=200, help="devices rebuilt from history at the end"
+    )
     args = parser.parse_args()
     url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'state.sqlite'}"
     engine = make_engine(url)
@@ -66,7 +77,8 @@ def main() -> None:
     store = DetectorStateStore(engine)
 
     bank = KeptBank()
-    fed, feed_s = feed(bank, args.devices, args.hours, args.every_s)
+    replayed = {spec.device_id for spec in generated_devices(args.replay_devices)}
+    fed, feed_s, history = feed(bank, args.devices, args.hours, args.every_s, replayed)
     print(f"fed {fed} samples to {len(bank)} devices in {feed_s:.1f} s", flush=True)
 
     offset = [0.0]  # the keeper's clock, moved on to the next save
@@ -113,6 +125,27 @@ def main() -> None:
         f"restore: {report.devices} devices, {report.restored} detectors restored, "
         f"{report.rebuilt} rebuilt, {report.skipped} skipped, in {report.seconds:.2f} s wall, "
         f"{time.process_time() - cpu_started:.2f} s CPU"
+    )
+
+    replay(history, replayed, args.hours)
+
+
+def replay(history: list[Sample], devices: set[str], hours: float) -> None:
+    """A first start with no saved state: the devices are rebuilt from their history."""
+    folder = Path(tempfile.mkdtemp())
+    series = SQLiteSeriesStore(folder / "series.sqlite")
+    series.write([sample_point(sample) for sample in history])
+    engine = make_engine(f"sqlite:///{folder / 'empty.sqlite'}")
+    create_schema(engine)
+    known = list({sample.device.device_id: sample.device for sample in history}.values())
+    keeper = StateKeeper(KeptBank(), DetectorStateStore(engine), series, replay_hours=hours + 1)
+    cpu_started = time.process_time()
+    report = keeper.restore(known)
+    cpu_s = time.process_time() - cpu_started
+    print(
+        f"replay: {len(devices)} devices rebuilt from {report.replayed_samples} samples "
+        f"in {report.seconds:.2f} s wall, {cpu_s:.2f} s CPU "
+        f"({report.replayed_samples / max(cpu_s, 1e-9):,.0f} samples per CPU second)"
     )
 
 
