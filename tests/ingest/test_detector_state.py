@@ -14,7 +14,7 @@ import pytest
 from contract.payload import decode_message
 from contract.topics import DeviceRef
 from facmon.schema import create_schema
-from ingest.detector_state import KeptBank, StateKeeper, device_history
+from ingest.detector_state import KeptBank, StateKeeper, device_history, owned_by
 from ingest.pipeline.points import sample_point
 from storage.detector_state import DetectorStateStore, StateRow
 from storage.sql import make_engine
@@ -218,3 +218,11 @@ def test_history_of_one_device_oldest_first(stream: list[Message], tmp_path: Pat
     ]
     assert [s.ts_ms for s in history] == expected
     assert all("accelerometer1_rms_g" in s.metrics and "seq" not in s.metrics for s in history)
+
+
+def test_a_worker_restores_only_its_own_units() -> None:
+    owns = owned_by(["north", "south/tower-a"])
+    assert owns(DeviceRef("north", "any", "pump", "p1"))
+    assert owns(DeviceRef("south", "tower-a", "pump", "p2"))
+    assert not owns(DeviceRef("south", "tower-b", "pump", "p3"))
+    assert owned_by([])(DeviceRef("east", "b", "pump", "p4"))
