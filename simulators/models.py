@@ -357,8 +357,9 @@ class LightingModel(DeviceModel):
             if dim:
                 lux = daylight + (lux - daylight) * dim.param("light_fraction", 0.35)
             level = self.output_level(t_ms)  # warm-up and dimming scale what the lamps do
-            current *= level
-            lux = daylight + (lux - daylight) * level
+            if level != 1.0:
+                current *= level
+                lux = daylight + (lux - daylight) * level
         current = max(0.0, current)
         metrics: dict[str, MetricValue] = {
             "current_a": round(current, 4),

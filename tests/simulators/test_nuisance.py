@@ -7,6 +7,7 @@ without it share the model's noise sample for sample: their ratio is the nuisanc
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import statistics
@@ -110,7 +111,7 @@ def test_warmup_rises_monotonically_from_its_start_fraction_to_full_over_its_dur
     ]
     assert len(ramp) == 60
     assert ramp[0] == pytest.approx(WARMUP_START, rel=1e-3)
-    assert all(b > a for a, b in zip(ramp, ramp[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(ramp))
     assert ramp[-1] == pytest.approx(warmup_level(590, Warmup()), rel=1e-3)
     assert 0.985 < ramp[-1] < 0.99 + 1e-3  # 99 % at its duration
     settled = [
@@ -175,7 +176,7 @@ def test_noise_regimes_switch_between_quiet_and_noisy_with_their_levels() -> Non
     assert statistics.pstdev(noisy) == pytest.approx(0.05, rel=0.1)
     # the regimes last: a noisy sample is mostly followed by another
     flags = [r[t] != 1.0 for t in sorted(r)]
-    stay = sum(a == b for a, b in zip(flags, flags[1:], strict=False)) / (len(flags) - 1)
+    stay = sum(a == b for a, b in itertools.pairwise(flags)) / (len(flags) - 1)
     assert stay > 0.9
 
 
