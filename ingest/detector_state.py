@@ -2,13 +2,15 @@
 and rebuilt from the time-series store where nothing was saved.
 
 Generic, not per detector: a detector's state is its instance attributes minus `device`
-and `config` (`state_of`), pickled. A detector holding a callable (the offline detector's
-wall clock) is not saved: its state is about this process's clock, not learnt, and a
-restored silence timer would report the whole fleet offline after a restart. A row is
-restored only when the detector's `version` and its *layout* (class, attribute names,
-the nested objects' classes and attributes, and the configuration) equal those of a
-freshly built instance; otherwise the detector is rebuilt by replay. A row that does not
-unpickle into that layout is skipped, with one warning per restore.
+and `config` (`state_of`), pickled with the parameters it was learnt with. A detector
+holding a callable (the offline detector's wall clock) is not saved: its state is about
+this process's clock, not learnt, and a restored silence timer would report the whole
+fleet offline after a restart. A row is restored only when the detector's `version` and
+its *layout* (class, attribute names, the nested objects' classes and attributes) equal
+those of a freshly built instance; otherwise the detector is rebuilt by replay. State
+learnt with other parameters is retuned by `Detector.reconfigure`, as a reload of the
+configuration file is while running. A row that does not load is skipped, with one
+warning per restore.
 
 The bank is driven by the ingest intake thread, so the state is read there, with no lock:
 `KeptBank.tick` (once a second) snapshots the devices that changed since the last save,
@@ -71,11 +73,15 @@ TICK_BUDGET_S: Final = 0.02
 # Samples replayed per device at most (a day at one sample a second fits).
 REPLAY_MAX_SAMPLES: Final = 100_000
 REPLAY_FETCH_THREADS: Final = 8
-_NOT_STATE: Final = frozenset({"device", "config"})
+_NOT_STATE: Final = frozenset({"device", "config", "_made_with"})
 
 
 class StateMismatch(ValueError):
-    """A saved state that does not fit the detector as built now."""
+    """A saved state that does not load into the detector as built now (a corrupt row)."""
+
+
+class LayoutChanged(ValueError):
+    """A state saved by code of another layout: the detector is rebuilt, not a problem."""
 
 
 # -- one detector's state ------------------------------------------------------------
@@ -140,44 +146,78 @@ _LAYOUTS: dict[tuple[type[Detector], int], tuple[object, str]] = {}
 
 
 def layout_of(detector: Detector) -> str:
-    """The layout of a freshly built detector of this class and configuration: a state
-    saved under another layout does not fit it. Built once per class and configuration."""
+    """The layout of a freshly built detector of this class and configuration: class,
+    attribute names, nested objects' classes and attributes. Built once per configuration."""
     key = (type(detector), id(detector.config))
     found = _LAYOUTS.get(key)
     if found is not None and found[0] is detector.config:
         return found[1]
     fresh = type(detector)(detector.device, detector.config)
     described = "|".join(f"{name}{_shape(value, 1)}" for name, value in state_of(fresh).items())
-    config = detector.config.model_dump_json()
-    text = f"{type(detector).__module__}.{type(detector).__qualname__}|{described}|{config}"
+    text = f"{type(detector).__module__}.{type(detector).__qualname__}|{described}"
     layout = hashlib.sha256(text.encode()).hexdigest()[:32]
     _LAYOUTS[key] = (detector.config, layout)  # the config is kept alive: its id stays its own
     return layout
 
 
+_CONFIG_JSON: dict[int, tuple[object, str]] = {}
+
+
+def _config_json(detector: Detector) -> str:
+    config = detector.config
+    found = _CONFIG_JSON.get(id(config))
+    if found is None or found[0] is not config:
+        found = _CONFIG_JSON[id(config)] = (config, config.model_dump_json())
+    return found[1]
+
+
 def snapshot(detector: Detector) -> bytes:
-    return pickle.dumps(state_of(detector), protocol=pickle.HIGHEST_PROTOCOL)
+    """The detector's state and the parameters it was learnt with."""
+    payload = {"config": _config_json(detector), "state": state_of(detector)}
+    return pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def restore_into(detector: Detector, blob: bytes) -> None:
-    """Put a saved state into a freshly built detector; StateMismatch when it does not
-    fit (the detector is then left untouched).
+def restore_into(detector: Detector, blob: bytes, layout: str | None = None) -> None:
+    """Put a saved state into a freshly built detector. Raises StateMismatch when it does
+    not load, LayoutChanged when it was saved by code of another `layout`; the detector is
+    then left untouched.
+
+    State learnt with other parameters (the configuration file changed while the service
+    was down) is loaded into a twin built with those, which `reconfigure` then retunes to
+    the current ones, as a reload while running would.
 
     The bytes come from the service's own database, which also holds its tickets and
     accounts: whoever can write them can do worse already."""
     try:
-        state = pickle.loads(blob)  # our own database, see above
+        payload = pickle.loads(blob)  # our own database, see above
     except Exception as exc:
         raise StateMismatch(f"does not unpickle: {type(exc).__name__}: {exc}") from exc
-    if not isinstance(state, dict):
-        raise StateMismatch(f"holds a {type(state).__name__}, not a dict of attributes")
-    expected = {name for name in _attribute_names(detector) if name not in _NOT_STATE}
+    if not isinstance(payload, dict) or not isinstance(payload.get("state"), dict):
+        raise StateMismatch(f"holds a {type(payload).__name__}, not a saved state")
+    target = detector
+    if payload.get("config") != _config_json(detector):
+        try:
+            saved = type(detector).Config.model_validate_json(payload.get("config") or "")
+        except ValueError as exc:  # a parameter renamed or removed since
+            raise LayoutChanged(f"saved with parameters this version refuses: {exc}") from exc
+        target = type(detector)(detector.device, saved)
+    if layout is not None and layout != layout_of(target):
+        raise LayoutChanged("saved by a detector of another layout")
+    state: dict[str, Any] = payload["state"]
+    expected = {name for name in _attribute_names(target) if name not in _NOT_STATE}
     if state.keys() != expected:
         raise StateMismatch(
             f"attributes {sorted(set(state) ^ expected)} differ from the detector's"
         )
     for name, value in state.items():
-        setattr(detector, name, value)
+        setattr(target, name, value)
+    if target is not detector:
+        try:
+            target.reconfigure(detector.config)
+        except Exception as exc:
+            raise LayoutChanged(f"cannot be retuned to the current parameters: {exc}") from exc
+        for name, value in state_of(target).items():
+            setattr(detector, name, value)
 
 
 # -- the bank that knows what changed --------------------------------------------------
@@ -528,10 +568,12 @@ class StateKeeper:
 
     @staticmethod
     def _fits(detector: Detector, row: StateRow, report: RestoreReport) -> bool:
-        if row.version != detector.version or row.layout != layout_of(detector):
-            return False  # changed code or configuration: rebuilt, not a problem
+        if row.version != detector.version:
+            return False  # changed code: rebuilt, not a problem
         try:
-            restore_into(detector, row.state)
+            restore_into(detector, row.state, row.layout)
+        except LayoutChanged:
+            return False
         except StateMismatch as exc:
             report.skipped += 1
             report.problems.append(f"{row.site}/{row.device_id} {row.detector}: {exc}")

@@ -13,8 +13,17 @@ import pytest
 
 from contract.payload import decode_message
 from contract.topics import DeviceRef
+from detectors.pump_bearing import BearingWearDetector
 from facmon.schema import create_schema
-from ingest.detector_state import KeptBank, StateKeeper, device_history, owned_by
+from ingest.detector_state import (
+    KeptBank,
+    StateKeeper,
+    device_history,
+    layout_of,
+    owned_by,
+    restore_into,
+    snapshot,
+)
 from ingest.pipeline.points import sample_point
 from storage.detector_state import DetectorStateStore, StateRow
 from storage.sql import make_engine
@@ -226,3 +235,31 @@ def test_a_worker_restores_only_its_own_units() -> None:
     assert owns(DeviceRef("south", "tower-a", "pump", "p2"))
     assert not owns(DeviceRef("south", "tower-b", "pump", "p3"))
     assert owned_by([])(DeviceRef("east", "b", "pump", "p4"))
+
+
+def test_state_learnt_with_other_parameters_is_retuned_not_rebuilt(stream: list[Message]) -> None:
+    """A restart with a changed configuration file equals a reload while running."""
+    worn = pumps(SITE)[0]
+    bank = KeptBank()
+    first_ticket_ms(before(stream, CUT_MS), bank)
+    detectors = bank.kept(worn)
+    assert detectors is not None
+    running = next(d for d in detectors if isinstance(d, BearingWearDetector))
+    blob, layout = snapshot(running), layout_of(running)
+    config = BearingWearDetector.Config.model_validate({"hold_s": 900.0, "limit_factor": 1.4})
+
+    restarted = BearingWearDetector(running.device, config)
+    restore_into(restarted, blob, layout)
+    running.reconfigure(config)
+    assert restarted.config is config and restarted.baseline == running.baseline is not None
+
+    def fired(detector: BearingWearDetector) -> list[int]:
+        samples = [decode_message(m.topic, m.payload, m.ts_ms + 1).sample for m in stream]
+        return [
+            s.ts_ms
+            for s in samples
+            if s is not None and s.device.device_id == worn and s.ts_ms > CUT_MS
+            for _ in detector.update(s)
+        ]
+
+    assert fired(restarted) == fired(running) != []
