@@ -29,7 +29,12 @@ Decision: a score of at least `threshold` for `persist` samples in a row raises 
 alarm (one finding); a score below `threshold * clear_ratio` for `clear_persist`
 samples in a row clears it; in between nothing changes (hysteresis). While the score is
 in its clear band and no alarm stands, the learnt levels follow slow drift with a time
-constant of `baseline_s`, so an ongoing fault is never learnt as normal.
+constant of `baseline_s` (never less than `min_baseline_samples` sampling intervals), so
+an ongoing fault is never learnt as normal. A silence longer than `gap_intervals`
+sampling intervals (and 30 s) is a gap (a stop is one too: stopped samples are
+skipped): it counts as one interval for the drift, so nothing is re-learnt from the
+first readings after it. The 3-sample median spans it: a glitch in the first reading
+after a start must not pass unfiltered.
 
 Temperatures are left out by default: motor and fluid temperature follow ambient and
 duty over tens of minutes, so a short warm-up learns neither their range nor their
@@ -67,6 +72,9 @@ PUMP_SIGNALS: Final = (
 )
 
 
+MIN_GAP_S: Final = 30.0  # jitter on a fast device is not a gap
+
+
 def median_of_three(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     """Element-wise median of three vectors: exact, and a tenth of `np.median`'s cost,
     which profiled as a third of all ingest work on a pump fleet."""
@@ -84,6 +92,8 @@ class PumpMultivariateConfig(DetectorConfig):
     persist: int = 5
     clear_persist: int = 5
     baseline_s: float = 600.0  # the learnt level follows slow drift this slowly
+    min_baseline_samples: float = 20.0  # ... but over at least this many intervals
+    gap_intervals: float = Field(5.0, gt=1)  # a silence this many intervals long is a gap
     signals: tuple[str, ...] = PUMP_SIGNALS
     # A spread never below this fraction of the level: a signal that is constant during the
     # warm-up must not turn the sensor's last digit into an alarm.
@@ -124,6 +134,8 @@ class PumpMultivariateDetector(Detector):
         self.smooth: np.ndarray | None = None  # smoothed current values
         self.z: np.ndarray | None = None  # last deviations, in spreads
         self.last_ts: int | None = None
+        self.interval_s = 1.0  # the warm-up's median sampling interval
+        self.gap_s = math.inf  # a silence longer than this is a gap
         # A running median of three drops a single glitched reading before smoothing.
         self._recent: deque[np.ndarray] = deque(maxlen=3)
 
@@ -190,6 +202,9 @@ class PumpMultivariateDetector(Detector):
         floor = self._spread_floor(level)
         interval_s = float(np.median(np.diff(times_s)))
         self.smooth_s = max(self.smooth_s, self.min_smooth_samples * interval_s)
+        self.baseline_s = max(self.baseline_s, self.config.min_baseline_samples * interval_s)
+        self.interval_s = interval_s
+        self.gap_s = max(self.config.gap_intervals * interval_s, MIN_GAP_S)
         smooth = data[0].copy()
         for i in range(1, len(data)):  # the smoother's state at the end of the warm-up
             smooth += self._alpha(times_s[i] - times_s[i - 1], self.smooth_s) * (data[i] - smooth)
@@ -243,7 +258,8 @@ class PumpMultivariateDetector(Detector):
         clear = score < self.clear_level
         fired = self.persistence.observe(score >= self.threshold, sample.ts_ms, clear)
         if clear and not self.persistence.active:
-            self.level += self._alpha(dt_s, self.baseline_s) * (self.smooth - self.level)
+            drift_s = self.interval_s if dt_s > self.gap_s else dt_s
+            self.level += self._alpha(drift_s, self.baseline_s) * (self.smooth - self.level)
         if not fired:
             return []
         return [self._finding(sample.ts_ms, score)]
