@@ -37,7 +37,6 @@ from detectors.pump_timing import PumpClock, sized, warmed_up
 from detectors.rolling import mad_sigma_of, median_of, robust_spread
 
 ACCELEROMETERS = ("accelerometer1_rms_g", "accelerometer2_rms_g")
-CLEAR_SCORE = 0.7  # a score below this re-arms
 
 
 class CavitationConfig(DetectorConfig):
@@ -49,6 +48,7 @@ class CavitationConfig(DetectorConfig):
     drop_sigmas: float = 4.0  # pressure drop in learnt spreads
     erratic_ratio: float = 3.0  # pressure spread x the learnt one
     min_flow_ratio: float = 0.5  # below: dry running, not cavitation
+    clear_score: float = 0.7  # a score below this re-arms
     hold_s: float = 8.0  # the condition held this long ...
     min_samples: int = Field(3, ge=1)  # ... on at least this many samples
     clear_s: float = 28.0
@@ -178,14 +178,14 @@ class CavitationDetector(Detector):
         if len(self._recent) < (self._recent.maxlen or 0):
             return []
         pressure_terms = self._pressure_terms(tuple(v[2] for v in self._recent))
-        if self._pressure_score(*pressure_terms) < CLEAR_SCORE:
+        if self._pressure_score(*pressure_terms) < c.clear_score:
             # The score is at most the pressure evidence, so it is in the clear band
             # whatever the vibration does: the decision needs no more medians. Nearly
             # every sample of a healthy pump ends here.
             self.persistence.observe(False, sample.ts_ms, True)
             return []
         score = self._score()
-        if not self.persistence.observe(score >= 1.0, sample.ts_ms, score < CLEAR_SCORE):
+        if not self.persistence.observe(score >= 1.0, sample.ts_ms, score < c.clear_score):
             return []
         acc1, _acc2, pressure, spread, _flow = self.base
         return [

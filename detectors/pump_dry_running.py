@@ -39,7 +39,8 @@ class DryRunningConfig(DetectorConfig):
     current_ratio: float = 0.85  # of the learnt current
     min_s: float = 20.0
     min_samples: int = Field(3, ge=1)
-    clear_s: float = 8.0  # flowing again this long ...
+    clear_flow_ratio: float = 0.5  # flowing again: at least this share of the learnt flow ...
+    clear_s: float = 8.0  # ... this long ...
     clear_samples: int = Field(3, ge=1)  # ... on at least this many samples
     settle_s: float = 30.0
     expected_interval_s: float | None = None  # the device's reporting interval; else learnt
@@ -127,7 +128,7 @@ class DryRunningDetector(Detector):
             self.state.since_ms = None
         flow_share, current_share = self.shares()
         dry = flow_share < self.flow_ratio and current_share < self.current_ratio
-        if not self.state.observe(dry, sample.ts_ms, flow_share >= 0.5):
+        if not self.state.observe(dry, sample.ts_ms, flow_share >= c.clear_flow_ratio):
             return []
         onset = self.state.first_ms or sample.ts_ms
         return [

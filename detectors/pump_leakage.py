@@ -41,6 +41,7 @@ class LeakageConfig(DetectorConfig):
     min_window_samples: int = Field(3, ge=1)
     k_ratio: float = 0.75  # system resistance below this share of normal: a leak
     min_pressure_sigmas: float = 5.0  # below: pressure too noisy to judge resistance
+    min_flow_ratio: float = 0.5  # less flow than this share of normal: dry running, not a leak
     hold_s: float = 120.0
     min_samples: int = Field(3, ge=1)
     clear_s: float = 58.0  # back above half way this long ...
@@ -133,7 +134,7 @@ class LeakageDetector(Detector):
         base_k, base_p, base_q = self.base
         # The flow's median only matters below the ratio (nearly never): not computed else.
         flow_median = median_of([q for _, q in self._recent]) if ratio < self.k_ratio else 0.0
-        leaking = ratio < self.k_ratio and flow_median >= 0.5 * base_q
+        leaking = ratio < self.k_ratio and flow_median >= c.min_flow_ratio * base_q
         clear = ratio > (1 + self.k_ratio) / 2
         if not self.state.observe(leaking, sample.ts_ms, clear):
             return []

@@ -31,7 +31,7 @@ samples in a row clears it; in between nothing changes (hysteresis). While the s
 in its clear band and no alarm stands, the learnt levels follow slow drift with a time
 constant of `baseline_s` (never less than `min_baseline_samples` sampling intervals), so
 an ongoing fault is never learnt as normal. A silence longer than `gap_intervals`
-sampling intervals (and 30 s) is a gap (a stop is one too: stopped samples are
+sampling intervals (and `min_gap_s`) is a gap (a stop is one too: stopped samples are
 skipped): it counts as one interval for the drift, so nothing is re-learnt from the
 first readings after it. The 3-sample median spans it: a glitch in the first reading
 after a start must not pass unfiltered.
@@ -72,9 +72,6 @@ PUMP_SIGNALS: Final = (
 )
 
 
-MIN_GAP_S: Final = 30.0  # jitter on a fast device is not a gap
-
-
 def median_of_three(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     """Element-wise median of three vectors: exact, and a tenth of `np.median`'s cost,
     which profiled as a third of all ingest work on a pump fleet."""
@@ -94,6 +91,7 @@ class PumpMultivariateConfig(DetectorConfig):
     baseline_s: float = 600.0  # the learnt level follows slow drift this slowly
     min_baseline_samples: float = 20.0  # ... but over at least this many intervals
     gap_intervals: float = Field(5.0, gt=1)  # a silence this many intervals long is a gap
+    min_gap_s: float = Field(30.0, ge=0)  # ... and at least this long (jitter is not a gap)
     signals: tuple[str, ...] = PUMP_SIGNALS
     # A spread never below this fraction of the level: a signal that is constant during the
     # warm-up must not turn the sensor's last digit into an alarm.
@@ -204,7 +202,7 @@ class PumpMultivariateDetector(Detector):
         self.smooth_s = max(self.smooth_s, self.min_smooth_samples * interval_s)
         self.baseline_s = max(self.baseline_s, self.config.min_baseline_samples * interval_s)
         self.interval_s = interval_s
-        self.gap_s = max(self.config.gap_intervals * interval_s, MIN_GAP_S)
+        self.gap_s = max(self.config.gap_intervals * interval_s, self.config.min_gap_s)
         smooth = data[0].copy()
         for i in range(1, len(data)):  # the smoother's state at the end of the warm-up
             smooth += self._alpha(times_s[i] - times_s[i - 1], self.smooth_s) * (data[i] - smooth)
