@@ -8,7 +8,8 @@ hours are published in seconds):
 2. saves no more (an hour's interval); fed to 75 min of data (15 min into the wear, before
    any ticket) and killed: its state after the first kill is in no saved row, only in
    InfluxDB, so the third run starts from 50 min and catches up by replay;
-3. fed the rest: its tickets must be those of an uninterrupted detector bank.
+3. fed the rest: its tickets must be those of an uninterrupted detector bank; stopped
+   cleanly, it saves what it judged.
 
 Tolerance: one minute of data time on the onset, the bearing detector's bucket: a restart
 that split a bucket would move the decision by one bucket at most. The state is restored
@@ -201,7 +202,7 @@ def test_a_kill_mid_degradation_keeps_the_tickets_on_time(
     assert saved_up_to(engine, worn, "pump_bearing_wear") <= first_kill
 
     # 3. Caught up from InfluxDB, fed the rest: the findings of an uninterrupted bank.
-    service.start(save_s=1)
+    service.start(save_s=3600)
     publish(second_kill, stream[-1].ts_ms)
     wanted = {finding.detector: finding.onset_ms for _, finding in expected.values()}
     wait_until(
@@ -215,3 +216,8 @@ def test_a_kill_mid_degradation_keeps_the_tickets_on_time(
     for detector, onset_ms in wanted.items():
         moved_ms = onsets[detector] - onset_ms
         assert abs(moved_ms) <= TOLERANCE_MS, f"{detector}: onset moved by {moved_ms / 1000:.0f} s"
+
+    # A clean stop saves what the run judged (it saved nothing on its own).
+    assert saved_up_to(engine, worn, "pump_bearing_wear") <= first_kill
+    service.stop()
+    assert saved_up_to(engine, worn, "pump_bearing_wear") == telemetry(stream, worn)[-1].ts_ms
