@@ -73,6 +73,9 @@ TICK_BUDGET_S: Final = 0.02
 # Samples replayed per device at most (a day at one sample a second fits).
 REPLAY_MAX_SAMPLES: Final = 100_000
 REPLAY_FETCH_THREADS: Final = 8
+# The broker redelivers what was unacknowledged at a crash: the last batches, seconds
+# old. A sample further behind the replayed time is a device clock set back, and judged.
+REDELIVERY_WINDOW_MS: Final = 600_000
 _NOT_STATE: Final = frozenset({"device", "config", "_made_with"})
 
 
@@ -242,9 +245,9 @@ class KeptBank(DetectorBank):
         if self.replayed_to:
             mark = self.replayed_to.get(device_id)
             if mark is not None:
-                if ts_ms <= mark:
-                    return []  # fed by replay already: a redelivery
-                del self.replayed_to[device_id]
+                if mark - REDELIVERY_WINDOW_MS < ts_ms <= mark:
+                    return []  # fed already (replay, or before the crash): a redelivery
+                del self.replayed_to[device_id]  # newer, or a device clock set back
         self.changed.add(device_id)
         if self.last_ts.get(device_id, -1) < ts_ms:
             self.last_ts[device_id] = ts_ms

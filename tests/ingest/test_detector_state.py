@@ -263,3 +263,17 @@ def test_state_learnt_with_other_parameters_is_retuned_not_rebuilt(stream: list[
         ]
 
     assert fired(restarted) == fired(running) != []
+
+
+def test_only_recent_samples_below_the_replayed_time_are_skipped(stream: list[Message]) -> None:
+    """Redeliveries are seconds old; a device whose clock was set back is judged again."""
+    worn = pumps(SITE)[0]
+    samples = [decode_message(m.topic, m.payload, m.ts_ms + 1).sample for m in stream]
+    mine = [s for s in samples if s is not None and s.device.device_id == worn]
+    bank = KeptBank()
+    mark = mine[-1].ts_ms
+    bank.replayed_to[worn] = mark
+    bank.on_sample(mine[-2])  # a redelivery: skipped, the mark stays
+    assert bank.replayed_to == {worn: mark} and worn not in bank.changed
+    bank.on_sample(mine[0])  # hours back: a clock set back, judged
+    assert bank.replayed_to == {} and worn in bank.changed
