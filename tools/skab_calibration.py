@@ -9,6 +9,12 @@ sees it: a fit window of `fit_rows` rows slides over each fault-free recording i
 of `step_rows`; after each fit the detector's own smoothed signal is followed for
 `horizon_rows` rows (about a SKAB test file's scored length) with the level frozen, and
 every |smoothed - level| / |level| is collected.
+
+The quantile is 99.5 %: with 99 %, the allowance measured on one half of SKAB's
+anomaly-free recording let 43 % of the other half be alarmed (its flow steps up by 2-3 %
+within minutes); with 99.5 % both halves stay under 9 % (`facmon evaluate skab` prints
+both folds). A single recording is a small sample of a pump's wander: the margin is for
+that.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from contract.payload import Sample
 from contract.topics import DeviceRef
 from detectors.pump_multivariate import PumpMultivariateConfig, PumpMultivariateDetector
 
-QUANTILE: Final = 0.99
+QUANTILE: Final = 0.995
 HORIZON_ROWS: Final = 750
 STEP_ROWS: Final = 100
 
