@@ -112,7 +112,8 @@ def main() -> None:
         f"thread: {intake_cpu_s:.2f} s CPU ({figures.snapshot_s:.2f} s wall) over {ticks} ticks, "
         f"median tick {tick_cpu[len(tick_cpu) // 2] * 1000:.1f} ms CPU, "
         f"longest {tick_cpu[-1] * 1000:.1f} ms CPU ({longest_tick * 1000:.1f} ms wall); "
-        f"upsert on the writer thread: {figures.write_s:.2f} s wall "
+        f"upsert on the writer thread: {figures.write_s:.2f} s wall, longest transaction "
+        f"{figures.longest_transaction_s * 1000:.0f} ms "
         f"({time.perf_counter() - round_started:.1f} s wall for the round, ticks back to back)"
     )
     size = sum(len(row.state) for row in store.load())

@@ -15,6 +15,7 @@ from contract.payload import decode_message
 from contract.topics import DeviceRef
 from detectors.pump_bearing import BearingWearDetector
 from facmon.schema import create_schema
+from ingest import detector_state
 from ingest.detector_state import (
     KeptBank,
     StateKeeper,
@@ -277,3 +278,28 @@ def test_only_recent_samples_below_the_replayed_time_are_skipped(stream: list[Me
     assert bank.replayed_to == {worn: mark} and worn not in bank.changed
     bank.on_sample(mine[0])  # hours back: a clock set back, judged
     assert bank.replayed_to == {} and worn in bank.changed
+
+
+def test_a_save_is_written_in_short_transactions_and_a_failure_keeps_the_rest(
+    stream: list[Message], store: DetectorStateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(detector_state, "SAVE_CHUNK_ROWS", 3)
+    bank = KeptBank()
+    first_ticket_ms(before(stream, CUT_MS), bank)
+    save = store.save
+    sizes: list[int] = []
+
+    def second_fails(rows: Sequence[StateRow]) -> None:
+        sizes.append(len(rows))
+        if len(sizes) == 2:
+            raise RuntimeError("database down")
+        save(rows)
+
+    store.save = second_fails  # type: ignore[method-assign]
+    kept = keeper(bank, store, series=None)
+    rows = [row for device in pumps(SITE) for row in kept._rows_for(device)]
+    kept._write(rows, 2, 0.0)
+    assert sizes == [3, 3] and store.count() == 3 and len(kept._unsaved) == len(rows) - 3
+    kept._write([], 0, 0.0)
+    assert store.count() == len(rows) and not kept._unsaved
+    assert max(sizes) == 3
