@@ -32,7 +32,7 @@ class RunningCarTrendConfig(DetectorConfig):
     limit_factor: float
     rise_margin: float
     horizon_h: float = 7 * 24.0
-    step_ratio: float = 0.7  # a step explains the rise this much better than a line: no wear
+    step_ratio: float = 0.85  # a step explains the rise this much better than a line: no wear
     escalate_rise: float = 0.25  # once fired, a new finding when the level is this much higher
     settle_s: float = 1800.0  # after a gap: the first time not learnt
     relearn_s: float = 6 * 3600.0  # after a gap: the time judged for a stable shift

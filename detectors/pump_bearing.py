@@ -45,7 +45,7 @@ from detectors.base import Detector, DetectorConfig, number
 from detectors.cadence import Cadence
 from detectors.decision import Sustained
 from detectors.rolling import median_of
-from detectors.trend import finite_hours, is_step, theil_sen_points
+from detectors.trend import finite_hours, is_step, step_at, theil_sen_points
 
 
 class BearingWearConfig(DetectorConfig):
@@ -64,7 +64,7 @@ class BearingWearConfig(DetectorConfig):
     horizon_h: float = 7 * 24.0
     hold_s: float = 300.0
     min_count: int = 2
-    step_ratio: float = 0.7  # a step explains the rise this much better than a line: no wear
+    step_ratio: float = 0.85  # a step explains the rise this much better than a line: no wear
     escalate_rise: float = 0.25  # a new finding once the level is this much higher
     expected_interval_s: float | None = None  # None: learnt from the samples
     gap_factor: float = 5.0
@@ -98,18 +98,24 @@ class BearingWearDetector(Detector):
         self.gap_ms: int | None = None  # when the last gap ended
         self.reported_level: float | None = None
         self.shifts: list[dict[str, Any]] = []  # stable shifts adopted, for the evidence
+        # The level the alarm limit is anchored to: the baseline, except that a shift
+        # without a gap never raises it (the same sensor reads higher: the bearing may be
+        # what changed). A gap (re-seated sensor, rebuilt rig) or `relearn` moves it.
+        self.limit_base: float | None = None
+        self.after_gap = False
         self._bucket_start: int | None = None
         self._bucket: deque[float] = deque(maxlen=c.max_bucket_samples)
 
     @property
     def limit(self) -> float:
         assert self.baseline is not None
-        return self.baseline * self.config.limit_factor
+        return (self.limit_base or self.baseline) * self.config.limit_factor
 
     def relearn(self, now_ms: int) -> None:
         """Forget the baseline and the trend: the next `baseline_s` of running data is the
         new healthy level (after a verified repair: a new bearing runs quieter)."""
         self.baseline = None
+        self.limit_base = None
         self.learning = []
         self.history.clear()
         self.probation = None
@@ -158,6 +164,7 @@ class BearingWearDetector(Detector):
             self.learning = []
         else:
             self.probation = []
+            self.after_gap = True
 
     def _on_bucket(self, ts_ms: int, level: float) -> list[Finding]:
         c = self.config
@@ -165,7 +172,7 @@ class BearingWearDetector(Detector):
             self.learning.append((ts_ms, level))
             spanned = ts_ms - self.learning[0][0] + self.bucket_ms >= c.baseline_s * 1000
             if spanned and len(self.learning) >= c.min_baseline_buckets:
-                self.baseline = median_of(v for _, v in self.learning)
+                self.baseline = self.limit_base = median_of(v for _, v in self.learning)
                 self.learning = []
             return []
         self.history.append((ts_ms, level))
@@ -173,10 +180,32 @@ class BearingWearDetector(Detector):
             self.history.popleft()
         if self.probation is not None:
             self._probation(ts_ms, level)
+        else:
+            self._watch_for_step(ts_ms)
         return self._judge(ts_ms)
 
+    def _watch_for_step(self, ts_ms: int) -> None:
+        """A level that moved by a step without a gap (a sensor re-seated, a coupling
+        changed) is put on probation from the step, as after a gap: it becomes the new
+        baseline if it then stays put. Checked only while the level is off the baseline
+        by half the rise margin (a healthy level never pays for it)."""
+        c = self.config
+        assert self.baseline is not None
+        if len(self.history) < 2 * c.min_fit_buckets or self.decider.fired:
+            return
+        level, _ = self._level(ts_ms)
+        if abs(level / self.baseline - 1) <= c.rise_margin / 2:
+            return
+        points = thinned(list(self.history), c.max_fit_points)
+        at = step_at(points, c.step_ratio, c.min_fit_buckets, c.rise_margin / 2)
+        if at is None:
+            return
+        self.gap_ms = at - int(c.settle_s * 1000)  # the step is the settled start
+        self.probation = [p for p in self.history if p[0] >= at]
+        self.after_gap = False
+
     def _probation(self, ts_ms: int, level: float) -> None:
-        """After a gap: learn whether the level moved to a new stable place."""
+        """After a gap or a step: learn whether the level moved to a new stable place."""
         assert self.probation is not None and self.gap_ms is not None
         c = self.config
         since_gap = ts_ms - self.gap_ms
@@ -193,11 +222,19 @@ class BearingWearDetector(Detector):
         rise = low * (points[-1][0] - points[0][0]) / 3_600_000
         if rise > c.rise_margin / 2 * new_level or new_level >= self.limit or self.decider.fired:
             return  # clearly rising, or past the limit: a fault, not a shift
+        old = self.baseline or 0.0
         self.shifts.append(
-            {"at_ms": ts_ms, "from": round(self.baseline or 0.0, 5), "to": round(new_level, 5)}
+            {
+                "at_ms": ts_ms,
+                "from": round(old, 5),
+                "to": round(new_level, 5),
+                "after_gap": self.after_gap,
+            }
         )
         self.shifts = self.shifts[-5:]
         self.baseline = new_level
+        base = self.limit_base or old
+        self.limit_base = new_level if self.after_gap else min(base, new_level)
         self.history = deque(points, maxlen=c.max_history_buckets)
 
     # -- scoring and deciding --------------------------------------------------------
@@ -232,6 +269,16 @@ class BearingWearDetector(Detector):
         rising = [fit for fit in fits if fit[0][1] > 0]
         return max(rising, key=lambda f: f[0]) if rising else fits[-1]
 
+    def _stepped(self, fitted: list[tuple[int, float]]) -> bool:
+        """The rise is a step, in the fitted window or in the whole history (a step hours
+        ago leaves the level up, and a neighbour's wobble on top is no trend)."""
+        c = self.config
+        whole = thinned(list(self.history), c.max_fit_points)
+        return any(
+            is_step(points, c.step_ratio, c.min_fit_buckets, c.rise_margin / 2)
+            for points in (fitted, whole)
+        )
+
     def _level(self, ts_ms: int) -> tuple[float, int]:
         """The judged level and the time it describes (the middle of its buckets)."""
         span = self.config.level_s * 1000
@@ -258,7 +305,7 @@ class BearingWearDetector(Detector):
             and level > baseline * (1 + c.rise_margin)
             and low > 0
             and hours <= c.horizon_h
-            and not is_step(fitted, c.step_ratio, c.min_fit_buckets)
+            and not self._stepped(fitted)
         )
         clear = level < baseline * (1 + c.rise_margin / 2)
         fired = self.decider.observe(predicted or crossed, ts_ms, clear)

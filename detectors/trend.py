@@ -80,7 +80,7 @@ class TrendTracker:
         rise_margin: float = 0.2,
         horizon_h: float = 7 * 24.0,
         persist: int = 3,
-        step_ratio: float = 0.7,
+        step_ratio: float = 0.85,
         escalate_rise: float = 0.25,
         settle_s: float = 1800.0,
         relearn_s: float = 6 * 3600.0,
@@ -103,6 +103,9 @@ class TrendTracker:
         self.probation: list[tuple[int, float]] | None = None  # buckets after a gap
         self.gap_ms: int | None = None
         self.reported_level: float | None = None
+        # the level the alarm limit is anchored to: a shift without a gap never raises it
+        self.limit_base: float | None = None
+        self.after_gap = False
         self._bucket: deque[float] = deque(maxlen=max_bucket_samples)
         self._bucket_first_ms: int | None = None
         self._bucket_last_ms = 0
@@ -114,7 +117,7 @@ class TrendTracker:
     @property
     def limit(self) -> float:
         assert self.baseline is not None
-        return self.baseline * self.limit_factor
+        return (self.limit_base or self.baseline) * self.limit_factor
 
     def fault_active(self) -> bool | None:
         return self.persistence.active if self.ready else None
@@ -131,12 +134,14 @@ class TrendTracker:
             self.warmup.clear()
         else:
             self.probation = []
+            self.after_gap = True
 
     def relearn(self) -> None:
         """Forget the baseline and the trend (after a verified repair)."""
         self.warmup.clear()
         self.history.clear()
         self.baseline = None
+        self.limit_base = None
         self.probation = None
         self.reported_level = None
         self.persistence = Persistence(self.persistence.needed)
@@ -162,9 +167,30 @@ class TrendTracker:
             return
         if self.persistence.fired:
             return
+        assert self.baseline is not None
+        base = self.limit_base or self.baseline
         self.baseline = new_level
+        self.limit_base = new_level if self.after_gap else min(base, new_level)
         self.history.clear()
         self.history.extend(points)
+
+    def _watch_for_step(self, ts_ms: int, level: float) -> None:
+        """A step without a gap (a re-seated sensor, a changed load) goes on the same
+        probation from the step; adopted, it moves the baseline but never raises the
+        limit. Checked only while the level is off the baseline by half the rise margin."""
+        assert self.baseline is not None
+        if len(self.history) < 2 * self.min_trend_buckets or self.persistence.fired:
+            return
+        if abs(level / self.baseline - 1) <= self.rise_margin / 2:
+            return
+        at = step_at(
+            list(self.history), self.step_ratio, self.min_trend_buckets, self.rise_margin / 2
+        )
+        if at is None:
+            return
+        self.gap_ms = at - self.settle_ms
+        self.probation = [p for p in self.history if p[0] >= at]
+        self.after_gap = False
 
     def add(self, ts_ms: int, value: float) -> TrendVerdict | None:
         """Feed one value; a verdict each time a bucket closes after the warm-up."""
@@ -197,13 +223,16 @@ class TrendTracker:
         if self.baseline is None:
             self.warmup.append(level)
             if len(self.warmup) == self.warmup.maxlen:
-                self.baseline = median_of(self.warmup)
+                self.baseline = self.limit_base = median_of(self.warmup)
             return None
         if self.history and ts_ms <= self.history[-1][0]:
             return None  # a clock that went backwards: keep the fit's time axis monotonic
         self.history.append((ts_ms, level))
         if self.probation is not None:
             self._probation(ts_ms, level)
+        elif self.baseline is not None:
+            recent_level = median_of(v for _, v in list(self.history)[-3:])
+            self._watch_for_step(ts_ms, recent_level)
         if len(self.history) < self.min_trend_buckets:
             return None
         baseline, limit = self.baseline, self.limit
@@ -222,7 +251,7 @@ class TrendTracker:
             and elevated
             and low > 0
             and hours <= self.horizon_h
-            and not is_step(fitted, self.step_ratio, self.min_trend_buckets)
+            and not is_step(fitted, self.step_ratio, self.min_trend_buckets, self.rise_margin / 2)
         )
         crossed = recent >= limit
         clear = recent < baseline * (1 + self.rise_margin / 2)
@@ -322,14 +351,26 @@ def finite_hours(value: float) -> float | None:
     return round(max(value, 0.0), 2) if np.isfinite(value) else None
 
 
-def is_step(points: list[tuple[int, float]], ratio: float, min_points: int) -> bool:
-    """Is this rise a step (a re-seated sensor, a changed load) rather than wear? A step
-    fits the points better than a line does: the best split into two medians leaves
-    less than `ratio` x the absolute residuals of the Theil-Sen line, and the part after
-    the split does not keep rising significantly (or is too short to say yet)."""
+def is_step(
+    points: list[tuple[int, float]], ratio: float, min_points: int, margin: float = 0.1
+) -> bool:
+    """Is this rise a step (a re-seated sensor, a changed load) rather than wear? See
+    `step_at`."""
+    return step_at(points, ratio, min_points, margin) is not None
+
+
+def step_at(
+    points: list[tuple[int, float]], ratio: float, min_points: int, margin: float = 0.1
+) -> int | None:
+    """Where a step explains these points, if one does (the time of the first point after
+    it): the best split into two medians leaves less than `ratio` x the absolute residuals
+    of the Theil-Sen line, and the part after the split does not clearly keep rising: even
+    the lower 95 % bound of its slope adds less than `margin` x its level over its span (a
+    wobble is significant, not clear). A part after the split too short to tell a ramp's
+    start from a step counts as a step: wait and see."""
     n = len(points)
     if n < 2 * 3:
-        return False
+        return None
     times = np.array([t for t, _ in points], dtype=float) / 3_600_000
     values = np.array([v for _, v in points], dtype=float)
     slope, _, _ = theil_sen(times, values)
@@ -342,8 +383,11 @@ def is_step(points: list[tuple[int, float]], ratio: float, min_points: int) -> b
         if cost < best:
             best, split = cost, k
     if best >= ratio * line:
-        return False
+        return None
     after = points[split:]
-    if len(after) < min_points:
-        return True  # too short to tell a ramp's start from a step: wait
-    return theil_sen_points(after)[1] <= 0
+    if len(after) >= min_points:
+        low = theil_sen_points(after)[1]
+        span_h = (after[-1][0] - after[0][0]) / 3_600_000
+        if low * span_h > margin * float(np.median(values[split:])):
+            return None
+    return after[0][0]
