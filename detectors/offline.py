@@ -10,6 +10,11 @@ Catches power loss, network loss and crashed firmware.
   grace can be 0 and the ticket opens with the will.
 - Silence longer than `offline_after_ms` opens a finding; a device heard again
   within that time (a restart) opens nothing.
+- A device that reports less often than that is not offline between its reports: the
+  silence limit is at least `silence_factor` x its learnt reporting interval
+  (`detectors.cadence`; `expected_interval_s` when configured), so a sensor sampled
+  every 10 minutes is offline after 30 minutes of silence, not after every sample. Until
+  the interval is known (one sample heard), `offline_after_ms` applies.
 """
 
 from __future__ import annotations
@@ -21,16 +26,19 @@ from contract.finding import Finding, Severity
 from contract.payload import Event, Sample, StatusChange
 from contract.topics import DeviceRef
 from detectors.base import Detector, DetectorConfig
+from detectors.cadence import Cadence
 
 
 class OfflineConfig(DetectorConfig):
     offline_after_ms: int = 120_000  # silence this long is an outage
     will_grace_ms: int | None = None  # after a last will; None: `offline_after_ms`
+    silence_factor: float = 3.0  # silence is an outage past this many reporting intervals
+    expected_interval_s: float | None = None  # None: learnt from the samples
 
 
 class OfflineDetector(Detector):
     name: ClassVar[str] = "offline"
-    version: ClassVar[str] = "2"
+    version: ClassVar[str] = "3"
     kinds: ClassVar[frozenset[str]] = frozenset({"elevator", "lighting", "pump", "access"})
     fault_type: ClassVar[str] = "offline"
     severity: ClassVar[Severity] = Severity.MAJOR
@@ -52,6 +60,17 @@ class OfflineDetector(Detector):
         self.last_heard_ms: int | None = None
         self.will_received_ms: int | None = None
         self.reported = False
+        # gaps are what this detector reports: every interval is learnt from (a huge
+        # gap factor), a long outage is then outvoted by the median
+        self.cadence = Cadence(c.expected_interval_s, gap_factor=1e9, min_gap_s=0.0)
+
+    def silence_limit_ms(self) -> int:
+        """Silence longer than this is an outage: the configured limit, or more for a
+        device that reports less often."""
+        expected = self.cadence.expected_ms
+        if expected is None:
+            return self.offline_after_ms
+        return max(self.offline_after_ms, int(self.config.silence_factor * expected))
 
     def _heard(self) -> None:
         self.last_heard_ms = self.wall_clock_ms()
@@ -59,6 +78,7 @@ class OfflineDetector(Detector):
         self.reported = False
 
     def update(self, sample: Sample) -> list[Finding]:
+        self.cadence.observe(sample.ts_ms)
         self._heard()
         return []
 
@@ -92,7 +112,7 @@ class OfflineDetector(Detector):
             return []
         gone_ms, onset_ms, cause = gone
         will = self.will_received_ms is not None
-        grace_ms = self.will_grace_ms if will else self.offline_after_ms
+        grace_ms = self.will_grace_ms if will else self.silence_limit_ms()
         if gone_ms < grace_ms:
             return []
         self.reported = True
@@ -107,6 +127,7 @@ class OfflineDetector(Detector):
                     "last_heard_ms": self.last_heard_ms,
                     "will_received_ms": self.will_received_ms,
                     "offline_after_ms": self.offline_after_ms,
+                    "silence_limit_ms": self.silence_limit_ms(),
                     "will_grace_ms": self.will_grace_ms,
                 },
             )
