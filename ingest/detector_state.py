@@ -336,6 +336,7 @@ class RestoreReport:
     rebuilt: int = 0  # detectors with no fitting saved state (replayed from history)
     skipped: int = 0  # rows that did not fit (corrupt, or another layout)
     replayed_samples: int = 0
+    history_error: str | None = None  # the series store failed: replay stopped there
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
 
@@ -571,6 +572,12 @@ class StateKeeper:
         report.devices = len(plans)
         self._replay(plans, report)
         report.seconds = time.perf_counter() - started
+        if report.history_error:
+            log.warning(
+                "detector replay stopped, the time-series store failed (%s): detectors start "
+                "from their saved state, or afresh",
+                report.history_error,
+            )
         if report.problems:
             log.warning(
                 "%d saved detector states skipped and rebuilt from history, first: %s",
@@ -616,12 +623,20 @@ class StateKeeper:
             return
         todo = [(ref, feeds) for ref, feeds, _ in plans if feeds]
 
+        failed = threading.Event()
+
         def fetch(item: tuple[DeviceRef, list[tuple[Detector, int]]]) -> list[Sample]:
+            """A device's history; after the store's first failure, nothing more is asked
+            (with InfluxDB down, each query of a fleet would wait for its timeout)."""
+            if failed.is_set():
+                return []
             ref, feeds = item
             try:
                 return device_history(series, ref, min(since for _, since in feeds))
-            except Exception as exc:  # the store down: start without the replay
-                report.problems.append(f"{ref.site}/{ref.device_id}: history unreadable: {exc}")
+            except Exception as exc:
+                if not failed.is_set():
+                    failed.set()
+                    report.history_error = f"{ref.site}/{ref.device_id}: {exc}"
                 return []
 
         with ThreadPoolExecutor(REPLAY_FETCH_THREADS, "facmon-replay") as pool:

@@ -28,6 +28,7 @@ from ingest.detector_state import (
 from ingest.pipeline.points import sample_point
 from storage.detector_state import DetectorStateStore, StateRow
 from storage.sql import make_engine
+from storage.timeseries import StoreUnavailable
 from storage.timeseries.sqlite import SQLiteSeriesStore
 from tests.faults.slow_wear import (
     WEAR_AT_S,
@@ -303,3 +304,23 @@ def test_a_save_is_written_in_short_transactions_and_a_failure_keeps_the_rest(
     kept._write([], 0, 0.0)
     assert store.count() == len(rows) and not kept._unsaved
     assert max(sizes) == 3
+
+
+def test_a_failing_series_store_stops_the_replay_at_once(
+    stream: list[Message], store: DetectorStateStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With InfluxDB down, a fleet's start must not wait for every device's query."""
+
+    class Down:
+        asked = 0
+
+        def recent(self, measurement: str, device_id: str, limit: int) -> list[object]:
+            Down.asked += 1
+            raise StoreUnavailable("InfluxDB is down")
+
+    known = [DeviceRef(SITE, "plant", "pump", f"pump-{n}") for n in range(100)]
+    caplog.set_level(logging.WARNING, logger="ingest.detector_state")
+    report = keeper(KeptBank(), store, series=Down()).restore(known)
+    assert report.history_error is not None and "down" in report.history_error
+    assert Down.asked <= detector_state.REPLAY_FETCH_THREADS
+    assert len([r for r in caplog.records if "replay stopped" in r.getMessage()]) == 1
