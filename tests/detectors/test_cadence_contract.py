@@ -147,7 +147,7 @@ def build(cls: type[Detector], kind: str, clock: Clock, cadence: Cadence) -> Det
     if "wall_clock_ms" in inspect.signature(cls).parameters:
         # the offline limit is configured per device from its cadence: 3 missed reports
         limit = 3 * max(cadence.first_ms, cadence.then_ms)
-        return cls(dev, clock, OfflineConfig(offline_after_ms=limit))  # type: ignore[call-arg]
+        return cls(dev, clock, OfflineConfig(offline_after_ms=limit))  # type: ignore[call-arg, arg-type]
     return cls(dev)
 
 
