@@ -11,12 +11,14 @@ and the upsert (writer-thread time), and a restore into a new bank from the save
 from __future__ import annotations
 
 import argparse
+import gc
 import tempfile
 import time
 from pathlib import Path
 
 from contract.payload import Sample, decode_message
 from contract.topics import topic_for
+from facmon.gc_tuning import GC_THRESHOLDS
 from facmon.schema import create_schema
 from ingest.detector_state import KeptBank, StateKeeper
 from ingest.pipeline.points import sample_point
@@ -71,6 +73,7 @@ def main() -> None:
         "--replay-devices", type=int, default=200, help="devices rebuilt from history at the end"
     )
     args = parser.parse_args()
+    gc.set_threshold(*GC_THRESHOLDS)  # as the service runs (facmon.gc_tuning)
     url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'state.sqlite'}"
     engine = make_engine(url)
     create_schema(engine)
