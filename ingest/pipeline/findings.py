@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 # Findings recorded per transaction from the backlog: one commit for many, and the
 # intake back to its messages after each chunk.
-BACKLOG_CHUNK = 100
+BACKLOG_CHUNK = 25
 
 
 class FindingRecorder:
