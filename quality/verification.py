@@ -15,6 +15,7 @@ from typing import Protocol
 from contract.clock import to_ms
 from contract.payload import Sample
 from contract.topics import DeviceRef
+from quality.tickets import incidents
 from quality.tickets.lifecycle import State
 from quality.tickets.models import aware
 from quality.tickets.store import TicketStore
@@ -32,6 +33,8 @@ class FaultJudge(Protocol):
     def version(self) -> str: ...
 
     def fault_active(self) -> bool | None: ...
+
+    def relearn(self, now_ms: int) -> None: ...
 
 
 class JudgeFinder(Protocol):
@@ -109,4 +112,14 @@ class TelemetryVerifier:
                     self.window_ms / 1000,
                 )
                 self.verified.append(watch.ticket_id)
+                self._relearn(sample.device, watch.fault_type, sample.ts_ms)
             watches.remove(watch)
+
+    def _relearn(self, device: DeviceRef, fault_type: str, now_ms: int) -> None:
+        """A verified repair is the explicit rule for re-learning normal: every detector
+        of the incident (`quality.tickets.incidents`) learns the repaired device afresh,
+        so a new bearing is not judged against the worn one's baseline."""
+        for joined in sorted(incidents.joinable(device.kind, fault_type)):
+            judge = self.detectors.detector(device, joined)
+            if judge is not None:
+                judge.relearn(now_ms)
