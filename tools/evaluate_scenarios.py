@@ -20,7 +20,9 @@ false ticket, including one opened before the fault began; a late ticket for an
 expected pair is a miss, not a false ticket.
 
 An `offline` ticket that opens inside a recording gap a device's `nuisance.gaps` gives
-it is expected, neither false nor counted towards recall.
+it is expected, neither false nor counted towards recall. A device whose
+`nuisance.cadence` starts with the run has that interval configured as its expected
+reporting interval (a later change of cadence is left for the detectors to learn).
 
 Fault-free scenarios (no `faults`) measure false tickets per 1,000 device-days. The
 week-long ones sample once a minute (their `rate_hz`), so that a thousand device-days
@@ -68,6 +70,7 @@ from contract.topics import (
     MetricSpec,
     topic_for,
 )
+from detectors.config_file import DetectorConfigFile, parse_detector_config
 from detectors.offline import OfflineDetector
 from detectors.registry import KIND_DETECTORS, DetectorBank
 from simulators.fleet import Action, Fleet, OutMessage
@@ -372,6 +375,23 @@ class TicketBook:
         return sorted(self.open.values(), key=lambda t: (t.opened_ms, t.device_id))
 
 
+def configured_intervals(scenario: Scenario) -> DetectorConfigFile | None:
+    """A device whose scenario gives its cadence from the start (`nuisance.cadence`) has
+    that reporting interval configured, as an operator of a sparse sensor sets it in
+    FACMON_DETECTORS_CONFIG; a later cadence change is not configured, it is learnt."""
+    lines = []
+    for device in scenario.devices:
+        steps = sorted(device.nuisance.cadence, key=lambda c: c.at) if device.nuisance else []
+        if steps and steps[0].at == 0:
+            lines.append(
+                f"  {scenario.site}/{device.device_id}: "
+                f"{{offline: {{expected_interval_s: {steps[0].every:g}}}}}"
+            )
+    if not lines:
+        return None
+    return parse_detector_config("devices:\n" + "\n".join(lines) + "\n", scenario.name)
+
+
 def replay(
     scenario: Scenario,
     seed: int,
@@ -385,7 +405,9 @@ def replay(
     start_ms = scenario.start_ms(EPOCH_MS)
     end_ms = start_ms + (run_ms(scenario) if duration_ms is None else duration_ms)
     clock = SimClock(start_ms)
-    bank = DetectorBank(offline_after_ms=offline_after_ms, clock_ms=clock)
+    bank = DetectorBank(
+        offline_after_ms=offline_after_ms, clock_ms=clock, config=configured_intervals(scenario)
+    )
     fleet = Fleet(scenario, seed=seed, start_ms=start_ms)
     result = Replay(start_ms, end_ms, {d.ref.device_id: d.ref.kind for d in fleet.devices})
     glitch = Glitcher(glitch_rate, seed * 1_000_003 + zlib.crc32(scenario.name.encode()))

@@ -12,18 +12,20 @@ import json
 import math
 import statistics
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jsonschema_rs
 import numpy as np
 import pytest
 
+from contract.topics import DeviceRef
+from detectors.offline import OfflineConfig
 from simulators.fleet import Action, Fleet, OutMessage
 from simulators.nuisance import warmup_level
 from simulators.nuisance_params import DIM_STEPS, WARMUP_START, Warmup
 from simulators.scenario import BUILTIN_DIR, Scenario, ScenarioError, load_scenario, parse_scenario
 from simulators.scenario_document import scenario_json_schema
-from tools.evaluate_scenarios import match, replay
+from tools.evaluate_scenarios import configured_intervals, match, replay
 
 MIDNIGHT = 1_799_971_200_000  # 2027-01-15T00:00:00Z
 HOUR_MS = 3_600_000
@@ -380,3 +382,35 @@ def test_the_evaluation_expects_offline_during_a_recording_gap_and_nothing_else(
 
 def _fields(ticket: Any) -> dict[str, Any]:
     return {name: getattr(ticket, name) for name in ticket.__slots__}
+
+
+def test_a_cadence_given_from_the_start_is_the_devices_configured_interval() -> None:
+    sc = parse_scenario(
+        {
+            "name": "sparse",
+            "site": "lib",
+            "start": "2027-01-11T00:00:00Z",
+            "rate_hz": 1 / 60,
+            "duration": "6h",
+            "devices": [
+                {"id": "s1", "kind": "access", "nuisance": {"cadence": [{"every": "10m"}]}},
+                {
+                    "id": "s2",
+                    "kind": "access",
+                    "nuisance": {"cadence": [{"at": "1h", "every": "5m"}]},
+                },
+                {"id": "s3", "kind": "access"},
+            ],
+        }
+    )
+    config = configured_intervals(sc)
+    assert config is not None
+    intervals = {
+        d: cast(
+            OfflineConfig, config.resolve(DeviceRef("lib", "main", "access", d))["offline"]
+        ).expected_interval_s
+        for d in ("s1", "s2", "s3")
+    }
+    assert intervals == {"s1": 600.0, "s2": None, "s3": None}  # a later change is learnt
+    result = replay(sc, seed=1, glitch_rate=0.0)
+    assert not [t for t in result.tickets if t.device_id == "s1"]
