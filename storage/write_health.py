@@ -21,8 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from storage.timeseries.base import Point, Row, SeriesStore, StoreUnavailable
-from storage.timeseries.influx import PointsRefused
+from storage.timeseries.base import Point, PointsRefused, Row, SeriesStore, StoreUnavailable
 
 
 class WriteHealth:

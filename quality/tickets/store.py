@@ -201,6 +201,20 @@ class TicketStore:
 
     def record(self, finding: Finding) -> RecordResult:
         """Open a ticket, add to the active one, or reopen a just-closed one."""
+        for _attempt in range(10):
+            with Session(self.engine) as session:
+                result = self._record_in(session, finding)
+                if result is not None:
+                    try:
+                        session.commit()
+                        return result
+                    except IntegrityError:
+                        session.rollback()
+        raise TicketConflict("could not record the finding after 10 attempts")
+
+    def _record_in(self, session: Session, finding: Finding) -> RecordResult | None:
+        """Record one finding in `session`: None on a conflict (the transaction is then
+        rolled back and the caller tries again)."""
         evidence = _json_safe(
             {
                 **finding.evidence,
@@ -209,20 +223,12 @@ class TicketStore:
                 "config_version": finding.config_version,
             }
         )
-        for _attempt in range(10):
-            with Session(self.engine) as session:
-                result = self._append_to_active(session, finding, evidence)
-                if result is None:
-                    result = self._reopen_recent(session, finding, evidence)
-                if result is None:
-                    result = self._open_new(session, finding, evidence)
-                if result is not None:
-                    try:
-                        session.commit()
-                        return result
-                    except IntegrityError:
-                        session.rollback()
-        raise TicketConflict("could not record the finding after 10 attempts")
+        result = self._append_to_active(session, finding, evidence)
+        if result is None:
+            result = self._reopen_recent(session, finding, evidence)
+        if result is None:
+            result = self._open_new(session, finding, evidence)
+        return result
 
     def record_many(self, findings: Sequence[Finding]) -> builtins.list[RecordResult]:
         """Record findings as `record` does, in one transaction: a storm of findings (a
@@ -232,19 +238,7 @@ class TicketStore:
         results: builtins.list[RecordResult] = []
         with Session(self.engine) as session:
             for finding in findings:
-                evidence = _json_safe(
-                    {
-                        **finding.evidence,
-                        "detector": finding.detector,
-                        "version": finding.detector_version,
-                        "config_version": finding.config_version,
-                    }
-                )
-                result = self._append_to_active(session, finding, evidence)
-                if result is None:
-                    result = self._reopen_recent(session, finding, evidence)
-                if result is None:
-                    result = self._open_new(session, finding, evidence)
+                result = self._record_in(session, finding)
                 if result is None:  # a conflict: _open_new rolled the transaction back
                     break
                 results.append(result)
