@@ -169,6 +169,7 @@ class Service:
             self.stores.series,
             settings.detector_state_save_s,
             settings.detector_replay_hours,
+            settings.detector_replay_max_samples,
         )
         self.subscriber: IngestSubscriber | None = None
         self.address: BrokerAddress | None = None

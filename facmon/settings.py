@@ -164,6 +164,12 @@ class Settings(BaseSettings):
         description="where no state was saved for a device, rebuild it at start from this "
         "much of its history in the time-series store (0 = no replay)",
     )
+    detector_replay_max_samples: int = Field(
+        2_000,
+        ge=0,
+        description="samples replayed per device at most, the newest (the replay blocks the "
+        "start: 2,000 keep a 10,000-device 1 Hz fleet's first start under 15 CPU-minutes)",
+    )
 
     sla_critical_dispatch_s: int = Field(15 * 60, description="critical: deadline to dispatch")
     sla_critical_rectify_s: int = Field(4 * 3600, description="critical: deadline to rectify")

@@ -78,8 +78,12 @@ TICK_BUDGET_S: Final = 0.05
 # held the database's only write lock for 4 s, and ticket and device-registry writes
 # waited behind it; 500 rows hold it for 10-16 ms (median), at the same total time.
 SAVE_CHUNK_ROWS: Final = 500
-# Samples replayed per device at most (a day at one sample a second fits).
-REPLAY_MAX_SAMPLES: Final = 100_000
+# Samples replayed per device at most, by default: the newest 2,000 (33 min at one sample
+# a second, two weeks at one per 10 min). A replay runs at about 26,000 samples per CPU
+# second and blocks the start, so a day of a 10,000-device 1 Hz fleet (9 CPU-hours) would
+# hold the service down; 2,000 each keep that first start under 15 CPU-minutes. Older
+# history is a gap to the detectors, which they handle as one.
+REPLAY_MAX_SAMPLES: Final = 2_000
 REPLAY_FETCH_THREADS: Final = 8
 # The broker redelivers what was unacknowledged at a crash: the last batches, seconds
 # old. A sample further behind the replayed time is a device clock set back, and judged.
@@ -362,6 +366,7 @@ class StateKeeper:
         series: SeriesStore | None,
         save_every_s: float = 60.0,
         replay_hours: float = 24.0,
+        replay_max_samples: int = REPLAY_MAX_SAMPLES,
         tick_budget_s: float = TICK_BUDGET_S,
         wall_clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         monotonic_s: Callable[[], float] = time.monotonic,
@@ -371,6 +376,7 @@ class StateKeeper:
         self.series = series
         self.save_every_s = save_every_s
         self.replay_hours = replay_hours
+        self.replay_max_samples = replay_max_samples
         self.tick_budget_s = tick_budget_s
         self.wall_clock_ms = wall_clock_ms
         self.monotonic_s = monotonic_s
@@ -632,7 +638,8 @@ class StateKeeper:
                 return []
             ref, feeds = item
             try:
-                return device_history(series, ref, min(since for _, since in feeds))
+                since = min(since for _, since in feeds)
+                return device_history(series, ref, since, self.replay_max_samples)
             except Exception as exc:
                 if not failed.is_set():
                     failed.set()

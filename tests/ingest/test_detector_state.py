@@ -144,6 +144,19 @@ def test_nothing_saved_rebuilds_from_history(
     assert first_ticket_ms(after(stream, CUT_MS), bank) == reference
 
 
+def test_a_rebuild_replays_at_most_the_newest_samples_of_each_device(
+    stream: list[Message], store: DetectorStateStore, tmp_path: Path
+) -> None:
+    series = series_with(tmp_path / "series.sqlite", before(stream, CUT_MS))
+    known = [DeviceRef(SITE, "plant", "pump", pump) for pump in pumps(SITE)]
+    bank = KeptBank()
+    options = {"series": series, "replay_hours": hours_since_start(), "replay_max_samples": 50}
+    report = keeper(bank, store, **options).restore(known)
+    assert report.replayed_samples == 50 * len(known)
+    newest = max(m.ts_ms for m in before(stream, CUT_MS) if m.topic.endswith("/telemetry"))
+    assert all(bank.replayed_to[device.device_id] == newest for device in known)
+
+
 def test_changed_or_corrupt_rows_are_rebuilt_with_one_warning(
     stream: list[Message], store: DetectorStateStore, caplog: pytest.LogCaptureFixture
 ) -> None:
