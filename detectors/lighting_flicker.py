@@ -18,9 +18,10 @@ it holds `min_samples` samples; at a cadence that cannot give that many within
 `window_s` (one sample every ten minutes) flicker is not observable and nothing is judged.
 
 Learning: the circuit's own jitter, the median score of its first `learn_s` of judged
-time (some drivers are noisier than others). Decision: the score is above
-`max(min_cv, rel_factor x learnt)` for `hold_s` (and `persist` judgements); re-armed
-once below half that limit for `clear_s`.
+time (some drivers are noisier than others); a circuit already past `min_cv` while learnt
+is flickering, not noisy, and is judged against `min_cv` instead of learnt as normal.
+Decision: the score is above `max(min_cv, rel_factor x learnt)` for `hold_s` (and
+`persist` judgements); re-armed once below half that limit for `clear_s`.
 """
 
 from __future__ import annotations
@@ -139,7 +140,11 @@ class FlickerDetector(Detector):
                 self.learn_since_ms = ts
             self.learning.append(cv)
             if ts - self.learn_since_ms >= self.config.learn_s * 1000:
-                self.baseline_cv = median_of(self.learning)
+                learnt = median_of(self.learning)
+                # A circuit past the absolute limit while learnt is flickering already, not
+                # a noisy driver: it is not learnt as normal, the absolute limit judges it.
+                c = self.config
+                self.baseline_cv = learnt if learnt < c.min_cv else c.min_cv / c.rel_factor
                 self.learning = []
             return []
         limit = self.limit

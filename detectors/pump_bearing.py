@@ -204,6 +204,14 @@ class BearingWearDetector(Detector):
         self.probation = [p for p in self.history if p[0] >= at]
         self.after_gap = False
 
+    def _rising(self, points: list[tuple[int, float]]) -> bool:
+        """Clearly rising: even the lower 95 % bound of the slope adds more than half the
+        rise margin over the points' span."""
+        c = self.config
+        _, low, _ = theil_sen_points(thinned(points, c.max_fit_points))
+        level = median_of(v for _, v in points)
+        return low * (points[-1][0] - points[0][0]) / 3_600_000 > c.rise_margin / 2 * level
+
     def _probation(self, ts_ms: int, level: float) -> None:
         """After a gap or a step: learn whether the level moved to a new stable place."""
         assert self.probation is not None and self.gap_ms is not None
@@ -213,14 +221,17 @@ class BearingWearDetector(Detector):
             return
         self.probation.append((ts_ms, level))
         if since_gap < (c.settle_s + c.relearn_s) * 1000:
+            # The start of wear looks like a step at first; once the part after it keeps
+            # rising clearly it is wear, and waiting out the probation would silence the
+            # prediction for hours: judged again from now on.
+            if len(self.probation) >= c.min_fit_buckets and self._rising(self.probation):
+                self.probation = None
             return
         points, self.probation = self.probation, None
         if len(points) < c.min_fit_buckets:
             return
         new_level = median_of(v for _, v in points)
-        _, low, _ = theil_sen_points(thinned(points, c.max_fit_points))
-        rise = low * (points[-1][0] - points[0][0]) / 3_600_000
-        if rise > c.rise_margin / 2 * new_level or new_level >= self.limit or self.decider.fired:
+        if self._rising(points) or new_level >= self.limit or self.decider.fired:
             return  # clearly rising, or past the limit: a fault, not a shift
         old = self.baseline or 0.0
         self.shifts.append(

@@ -156,6 +156,8 @@ class TrendTracker:
             return
         self.probation.append((ts_ms, level))
         if since < self.settle_ms + self.relearn_ms:
+            if len(self.probation) >= self.min_trend_buckets and self._rising(self.probation):
+                self.probation = None  # a ramp, not a shift: judged again from now on
             return
         points, self.probation = self.probation, None
         if len(points) < self.min_trend_buckets:
@@ -173,6 +175,15 @@ class TrendTracker:
         self.limit_base = new_level if self.after_gap else min(base, new_level)
         self.history.clear()
         self.history.extend(points)
+
+    def _rising(self, points: list[tuple[int, float]]) -> bool:
+        """Clearly rising: even the lower 95 % bound of the slope adds more than half the
+        rise margin over the points' span (the start of wear looks like a step at first;
+        once the part after it keeps rising, it is wear, and waiting out the whole
+        probation would silence the prediction for hours)."""
+        _, low, _ = theil_sen_points(points)
+        level = median_of(v for _, v in points)
+        return low * (points[-1][0] - points[0][0]) / 3_600_000 > self.rise_margin / 2 * level
 
     def _watch_for_step(self, ts_ms: int, level: float) -> None:
         """A step without a gap (a re-seated sensor, a changed load) goes on the same
