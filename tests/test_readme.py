@@ -42,8 +42,8 @@ def test_documented_facmon_commands_parse() -> None:
         parser.parse_args(words)
 
 
-WORDS = {4: "four", 5: "five", 7: "seven", 12: "twelve"}
-DEMO_TICKETS = 7  # what tests/e2e/test_demo.py sees the demo open
+WORDS = {4: "four", 5: "five", 6: "six", 7: "seven", 12: "twelve"}
+DEMO_TICKETS = 6  # what tests/e2e/test_demo.py sees the demo open
 
 
 def test_the_demo_paragraph_matches_the_demo_scenario() -> None:
