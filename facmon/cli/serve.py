@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import socket
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from facmon.gc_tuning import tune_for_long_lived_state
@@ -25,19 +27,34 @@ def _serve_api(service: Service, settings: Settings, sock: socket.socket) -> Non
 
     from api.app import create_app
 
+    class SignalledServer(uvicorn.Server):
+        """Remembers the first signal that stopped it."""
+
+        stopped_by: int | None = None
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if self.stopped_by is None:
+                self.stopped_by = sig
+            super().handle_exit(sig, frame)
+
     app = create_app(service.stores)
     config = uvicorn.Config(
         app, host=settings.api_host, port=settings.api_port, log_level="warning", access_log=False
     )
-    server = uvicorn.Server(config)
+    server = SignalledServer(config)
     server.run(sockets=[sock])
+    # uvicorn re-raises the signal that stopped it, but under asyncio.run the re-raised
+    # SIGINT can land in the lifespan task and be swallowed (a race): end the way the
+    # signal asks either way, so Ctrl-C always exits 130 and SIGTERM 143.
+    if server.stopped_by == signal.SIGINT:
+        raise KeyboardInterrupt
+    if server.stopped_by == signal.SIGTERM:
+        sys.exit(128 + signal.SIGTERM)
 
 
 def _exit_on_sigterm() -> None:
     """uvicorn re-raises the SIGTERM it caught once it has stopped; as an exception it
     unwinds through our clean-up (workers, flush), where the default action would not."""
-    import signal
-
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
 
 
@@ -74,7 +91,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """One ingest worker: no API, no event delivery; stops cleanly on SIGTERM."""
-    import signal
     import threading
 
     from facmon.service import Service
