@@ -13,14 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import BigInteger, Boolean, DateTime, Engine, String, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from contract.clock import utcnow
-from storage.sql import Base
+from storage.sql import Base, upsert_insert
 
 
 class Device(Base):
@@ -72,13 +71,7 @@ STATE_COLUMNS: Final = tuple(f.name for f in fields(DeviceState))
 class DeviceRegistry:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        dialects: dict[str, Any] = {"postgresql": postgresql, "sqlite": sqlite}
-        dialect = dialects.get(engine.dialect.name)
-        if dialect is None:
-            raise ValueError(
-                f"the device registry needs PostgreSQL or SQLite, not {engine.dialect.name}"
-            )
-        self._insert = dialect.insert
+        self._insert = upsert_insert(engine, "the device registry")
 
     def save(self, states: Sequence[DeviceState]) -> None:
         """Insert new devices and overwrite known ones, in one transaction."""

@@ -22,14 +22,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Engine, LargeBinary, String, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from contract.clock import utcnow
-from storage.sql import Base
+from storage.sql import Base, upsert_insert
 
 
 class DetectorState(Base):
@@ -68,13 +66,7 @@ _COLUMNS = ("site", "building", "kind", "device_id", "detector", "version", "lay
 class DetectorStateStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        dialects: dict[str, Any] = {"postgresql": postgresql, "sqlite": sqlite}
-        dialect = dialects.get(engine.dialect.name)
-        if dialect is None:
-            raise ValueError(
-                f"detector state needs PostgreSQL or SQLite, not {engine.dialect.name}"
-            )
-        self._insert = dialect.insert
+        self._insert = upsert_insert(engine, "detector state")
 
     def save(self, rows: Sequence[StateRow]) -> None:
         """Insert or overwrite every row, in one transaction (all or none)."""

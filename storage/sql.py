@@ -26,6 +26,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def upsert_insert(engine: Engine, what: str) -> Any:
+    """The dialect's `insert` that has `on_conflict_do_update` (PostgreSQL and SQLite both
+    have one; a bulk upsert is one statement instead of a read and a write per row)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialects: dict[str, Any] = {"postgresql": postgresql, "sqlite": sqlite}
+    dialect = dialects.get(engine.dialect.name)
+    if dialect is None:
+        raise ValueError(f"{what} needs PostgreSQL or SQLite, not {engine.dialect.name}")
+    return dialect.insert
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)

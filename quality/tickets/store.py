@@ -197,6 +197,12 @@ class TicketStore:
             )
         )
 
+    def _system_note(self, session: Session, ticket: Ticket, now: datetime, note: str) -> None:
+        """The service's own entry in a ticket's history, the state unchanged."""
+        self._history(
+            session, ticket.id, now, SYSTEM_ACTOR, Role.SYSTEM, ticket.state, ticket.state, note
+        )
+
     # -- findings -----------------------------------------------------------
 
     def record(self, finding: Finding) -> RecordResult:
@@ -346,9 +352,7 @@ class TicketStore:
         elif first:
             note = f"same incident seen by {finding.detector}: {finding.summary}"
         if note is not None:
-            self._history(
-                session, ticket.id, now, SYSTEM_ACTOR, Role.SYSTEM, ticket.state, ticket.state, note
-            )
+            self._system_note(session, ticket, now, note)
 
     def _raise_severity(
         self, session: Session, ticket: Ticket, finding: Finding, now: datetime
@@ -374,16 +378,7 @@ class TicketStore:
         ticket.severity = graver
         ticket.dispatch_due_at = min(dispatch_due, opened + deadlines.dispatch)
         ticket.rectify_due_at = min(rectify_due, opened + deadlines.rectify)
-        self._history(
-            session,
-            ticket.id,
-            now,
-            SYSTEM_ACTOR,
-            Role.SYSTEM,
-            ticket.state,
-            ticket.state,
-            f"severity {old} -> {graver}: {finding.summary}",
-        )
+        self._system_note(session, ticket, now, f"severity {old} -> {graver}: {finding.summary}")
         self._event(session, "transitioned", ticket, now, severity={"from": old, "to": graver})
 
     @staticmethod
@@ -730,16 +725,7 @@ class TicketStore:
                         continue
                     session.refresh(ticket)
                     note = f"{stage} deadline breached; escalated to {ticket.severity}"
-                    self._history(
-                        session,
-                        ticket.id,
-                        now,
-                        SYSTEM_ACTOR,
-                        Role.SYSTEM,
-                        ticket.state,
-                        ticket.state,
-                        note,
-                    )
+                    self._system_note(session, ticket, now, note)
                     self._event(session, "escalated", ticket, now, escalation={"stage": stage})
                     breaches.append(Breach(ticket.id, stage, ticket.severity))
             session.commit()
