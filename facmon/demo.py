@@ -37,9 +37,11 @@ from simulators.runner import (
 )
 from simulators.scenario import builtin_scenario, load_scenario
 
+DEMO_DETECTORS = Path(__file__).with_name("demo_detectors.yaml")
 DEMO_DEFAULTS = {
     "FACMON_OFFLINE_AFTER_S": ("offline_after_s", 15.0),
     "FACMON_VERIFICATION_WINDOW_S": ("verification_window_s", 20),
+    "FACMON_DETECTORS_CONFIG": ("detectors_config", DEMO_DETECTORS),
 }
 
 

@@ -398,17 +398,21 @@ class PumpModel(DeviceModel):
     sensor_metric = "voltage_v"
     range_offset = 35.0
 
-    def __init__(self, rng: np.random.Generator) -> None:
+    def __init__(
+        self, rng: np.random.Generator, day_share: float = 0.75, night_share: float = 0.33
+    ) -> None:
         super().__init__(rng)
         self.running = True
         self.run_hours = float(rng.uniform(1_000, 20_000))
         self.motor_temp = 70.0
         self.cycle_offset_s = float(rng.uniform(0, 3600))
+        self.day_share = day_share
+        self.night_share = night_share
 
     def _demand_running(self, t_ms: int) -> bool:
-        # Runs 45 min of every hour by day, 20 min by night.
+        # Runs 45 min of every hour by day, 20 min by night, unless told otherwise.
         hour = hour_of_day(t_ms)
-        share = 0.75 if 6 <= hour < 23 else 0.33
+        share = self.day_share if 6 <= hour < 23 else self.night_share
         phase = ((t_ms / 1000 + self.cycle_offset_s) % 3600) / 3600
         return phase < share
 

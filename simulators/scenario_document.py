@@ -39,6 +39,7 @@ from simulators.scenario_params import (
     LightingParams,
     NoParams,
     Params,
+    PumpParams,
 )
 
 
@@ -106,7 +107,7 @@ class LightingDevice(Device):
 
 class PumpDevice(Device):
     kind: Literal["pump"]
-    params: NoParams | None = None
+    params: PumpParams | None = None
 
 
 class AccessDevice(Device):

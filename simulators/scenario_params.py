@@ -50,6 +50,11 @@ class LightingParams(Params):
     daylight_lux: float = _number(400.0, "daylight the sensor sees at noon, lx", le=100_000.0)
 
 
+class PumpParams(Params):
+    day_share: float = _number(0.75, "share of each hour the pump runs, 06-23 UTC", le=1.0)
+    night_share: float = _number(0.33, "share of each hour the pump runs at night", le=1.0)
+
+
 class NoParams(Params):
     """Takes no parameters."""
 
@@ -57,7 +62,7 @@ class NoParams(Params):
 DEVICE_PARAMS: dict[str, type[Params]] = {
     "elevator": ElevatorParams,
     "lighting": LightingParams,
-    "pump": NoParams,
+    "pump": PumpParams,
     "access": NoParams,
 }
 

@@ -19,11 +19,13 @@ from contract.finding import Finding
 from contract.payload import decode_message
 from contract.topics import Channel, DeviceRef, status_topic, topic_for
 from detectors.base import Detector
+from detectors.config_file import load_detector_config
 from detectors.elevator_door import DoorSlowingDetector
 from detectors.lighting_lamp import LampFailureDetector
 from detectors.offline import OfflineDetector
 from detectors.pump_bearing import BearingWearDetector
 from detectors.registry import DetectorBank
+from facmon.demo import DEMO_DETECTORS
 from quality.tickets.incidents import joinable
 from simulators.fleet import Action, Fleet, OutMessage
 from simulators.scenario import (
@@ -73,7 +75,7 @@ def simulate(
     scenario: Scenario, seed: int, duration_ms: int
 ) -> tuple[list[Detection], DetectorBank]:
     clock = SimClock(START_MS)
-    bank = DetectorBank(clock_ms=clock)
+    bank = DetectorBank(clock_ms=clock, config=load_detector_config(DEMO_DETECTORS))
     fleet = Fleet(scenario, seed=seed, start_ms=START_MS)
     found: list[Detection] = []
     t = START_MS

@@ -185,8 +185,13 @@ BAD_DOCUMENTS: list[tuple[str, Any, list[str]]] = [
     ),
     (
         "param the model does not take",
+        doc(devices=[{"id": "a1", "kind": "access", "params": {"nominal_current_a": 3}}]),
+        ["devices[0].params", "takes no parameter 'nominal_current_a'", "remove 'params'"],
+    ),
+    (
+        "a lighting param on a pump",
         doc(devices=[{**PUMP, "params": {"nominal_current_a": 3}}]),
-        ["devices[0].params", "a pump takes no parameter 'nominal_current_a'", "remove 'params'"],
+        ["devices[0].params", "a pump takes no parameter 'nominal_current_a'", "day_share"],
     ),
     (
         "model param misspelt",
