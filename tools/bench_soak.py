@@ -439,6 +439,40 @@ def free_port_range(count: int, host: str = "127.0.0.1") -> int:
     raise BenchError(f"found no {count} consecutive free ports for the workers' metrics")
 
 
+def bench_workers(
+    count: int,
+    sites: list[str],
+    client_id: str,
+    mosquitto: MosquittoServer,
+    influx: InfluxServer,
+    database: str,
+    data_dir: Path,
+) -> tuple[list[WorkerSpec], dict[str, str]]:
+    """`count` ingest workers splitting `sites`, each with its own metrics port, and the
+    environment they run with: the service defaults plus what the bench sets, never this
+    shell's FACMON_* (a production database URL must not receive bench data)."""
+    from facmon.settings import Settings
+    from facmon.workers import plan_workers
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        ingest_workers=count,
+        ingest_sites=",".join(sites),
+        ingest_share_group=None,
+        mqtt_client_id=client_id,
+        metrics_port=free_port_range(count),
+        data_dir=data_dir,
+    )
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FACMON_")}
+    env |= {
+        "FACMON_INFLUX_URL": influx.url,
+        "FACMON_INFLUX_DATABASE": database,
+        "FACMON_DATA_DIR": str(data_dir),
+        "FACMON_API_HOST": "127.0.0.1",
+    }
+    return plan_workers(settings, mosquitto.url), env
+
+
 @dataclass
 class WorkerTrack:
     """What the bench knows of one worker, across restarts (counters restart at zero)."""
@@ -572,8 +606,6 @@ class Soak:
     def run(self) -> dict[str, Any]:
         import multiprocessing
 
-        from facmon.settings import Settings
-        from facmon.workers import plan_workers
         from tools.servers import InfluxServer, MosquittoServer
 
         args = self.args
@@ -590,26 +622,9 @@ class Soak:
         logs = self.workdir / "logs"
         logs.mkdir()
         database = f"soak_{self.tag}"
-        base_port = free_port_range(args.workers)
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
-            ingest_workers=args.workers,
-            ingest_sites=",".join(sites),
-            ingest_share_group=None,
-            mqtt_client_id=f"facmon-soak-{self.tag}",
-            metrics_port=base_port,
-            data_dir=data_dir,
+        specs, env = bench_workers(
+            args.workers, sites, f"facmon-soak-{self.tag}", mosquitto, influx, database, data_dir
         )
-        specs = plan_workers(settings, mosquitto.url)
-        # The workers run with the service defaults plus what the soak sets, never with
-        # this shell's FACMON_* (a production database URL must not receive bench data).
-        env = {key: value for key, value in os.environ.items() if not key.startswith("FACMON_")}
-        env |= {
-            "FACMON_INFLUX_URL": influx.url,
-            "FACMON_INFLUX_DATABASE": database,
-            "FACMON_DATA_DIR": str(data_dir),
-            "FACMON_API_HOST": "127.0.0.1",
-        }
         if args.batch_delay is not None:
             env["FACMON_BATCH_MAX_DELAY_S"] = str(args.batch_delay)
         if args.batch_min_delay is not None:
@@ -653,7 +668,7 @@ class Soak:
             influx.start()
             _progress(
                 f"starting {args.workers} ingest workers ({len(sites)} sites, metrics on ports "
-                f"{base_port}-{base_port + args.workers - 1})"
+                f"{self.tracks[0].port}-{self.tracks[-1].port})"
             )
             workers.start()
             workers_started = True

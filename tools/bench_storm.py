@@ -46,7 +46,7 @@ from tools.bench_soak import (
     LoggedWorkers,
     _publisher_process,
     _tail,
-    free_port_range,
+    bench_workers,
     plan_devices,
 )
 
@@ -186,9 +186,6 @@ def storm_run(
     import multiprocessing
     from multiprocessing.queues import Queue
 
-    from facmon.settings import Settings
-    from facmon.workers import plan_workers
-
     began = time.perf_counter()
     tag = uuid.uuid4().hex[:8]
     # The fleet and the witnesses on sites of their own, so that tickets of either are
@@ -203,26 +200,19 @@ def storm_run(
     logs = workdir / f"logs-{tag}"
     logs.mkdir(parents=True)
     database_url = args.database_url or f"sqlite:///{data_dir / 'storm.sqlite'}"
-    metrics_port = free_port_range(1)
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        ingest_workers=1,
-        ingest_sites=",".join(fleet_sites + witness_sites),
-        ingest_share_group=None,
-        mqtt_client_id=f"facmon-storm-{tag}",
-        metrics_port=metrics_port,
-        data_dir=data_dir,
+    specs, env = bench_workers(
+        1,
+        fleet_sites + witness_sites,
+        f"facmon-storm-{tag}",
+        mosquitto,
+        influx,
+        f"storm_{tag}",
+        data_dir,
     )
-    specs = plan_workers(settings, mosquitto.url)
-    # Only what the bench sets reaches the worker, never this shell's FACMON_*.
-    env = {key: value for key, value in os.environ.items() if not key.startswith("FACMON_")}
+    metrics_port = int(specs[0].env["FACMON_METRICS_PORT"])
     env |= {
-        "FACMON_INFLUX_URL": influx.url,
-        "FACMON_INFLUX_DATABASE": f"storm_{tag}",
-        "FACMON_DATA_DIR": str(data_dir),
         "FACMON_DATABASE_URL": database_url,
         "FACMON_OFFLINE_AFTER_S": str(args.offline_after),
-        "FACMON_API_HOST": "127.0.0.1",
     }
     workers = LoggedWorkers(specs, env, logs)
     context = multiprocessing.get_context("spawn")
