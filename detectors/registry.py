@@ -1,8 +1,9 @@
 """Which detectors watch which device kind, and the per-device bank that runs them.
 
-The bank creates detector instances lazily, one set per device, and caps the
-number of devices it keeps so that a flood of bogus device ids cannot exhaust
-memory (the oldest-seen device's state is dropped first). Each device's detectors get the
+The bank creates detector instances lazily, one set per device (a device is its site and
+its id: `door-1` in two sites is two devices), and caps the number of devices it keeps so
+that a flood of bogus device ids cannot exhaust memory (the oldest-seen device's state is
+dropped first). Each device's detectors get the
 parameters a `detectors.config_file.DetectorConfigFile` resolves for it; a new file given
 to `configure` (from any thread) is applied at the bank's next call, on the thread that
 feeds it, to the detectors it already runs, which keep what they learnt.
@@ -105,6 +106,15 @@ def bank_defaults(offline_after_ms: int, will_grace_ms: int | None) -> dict[str,
     }
 
 
+DeviceKey = tuple[str, str]
+"""A device's identity in the bank: (site, device_id). The same id in two sites is two
+devices; a tuple of the two strings is as cheap a key as the id alone."""
+
+
+def device_key(device: DeviceRef) -> DeviceKey:
+    return (device.site, device.device_id)
+
+
 class DetectorBank:
     def __init__(
         self,
@@ -121,10 +131,10 @@ class DetectorBank:
         self._offline_config = cast(OfflineConfig, self.defaults[OfflineDetector.name])
         self.clock_ms = clock_ms
         self.max_devices = max_devices
-        self._devices: OrderedDict[str, list[Detector]] = OrderedDict()
+        self._devices: OrderedDict[DeviceKey, list[Detector]] = OrderedDict()
         # Only detectors that override `tick`: calling the no-op of every detector of
         # every device once a second was a tenth of ingest's work at 10,000 devices.
-        self._tickers: dict[str, list[Detector]] = {}
+        self._tickers: dict[DeviceKey, list[Detector]] = {}
         self.config: DetectorConfigFile | None = config
         # Resolved configurations by scope: most devices share their kind's.
         self._resolved: dict[tuple[str, ...], dict[str, DetectorConfig]] = {}
@@ -176,9 +186,10 @@ class DetectorBank:
         return found
 
     def detectors_for(self, device: DeviceRef) -> list[Detector]:
-        found = self._devices.get(device.device_id)
+        key = (device.site, device.device_id)
+        found = self._devices.get(key)
         if found is not None:
-            self._devices.move_to_end(device.device_id)
+            self._devices.move_to_end(key)
             return found
         classes = KIND_DETECTORS.get(device.kind, ())
         detectors: list[Detector]
@@ -190,10 +201,10 @@ class DetectorBank:
             detectors = [cls(device, configs[cls.name]) for cls in classes]
             offline = cast(OfflineConfig, configs[OfflineDetector.name])
         detectors.append(OfflineDetector(device, self.clock_ms, offline))
-        self._devices[device.device_id] = detectors
+        self._devices[key] = detectors
         tickers = [d for d in detectors if type(d).tick is not Detector.tick]
         if tickers:
-            self._tickers[device.device_id] = tickers
+            self._tickers[key] = tickers
         if len(self._devices) > self.max_devices:
             dropped, _ = self._devices.popitem(last=False)
             self._tickers.pop(dropped, None)
@@ -235,7 +246,13 @@ class DetectorBank:
         if self._staged is not None:
             self._apply_staged()
         now = self.clock_ms()
-        found = [f for ds in self._tickers.values() for d in ds for f in d.tick(now)]
+        found = [
+            f
+            for ds in self._tickers.values()
+            for d in ds
+            if now >= d.tick_due_ms
+            for f in d.tick(now)
+        ]
         return self._stamped(found) if found else found
 
     def __len__(self) -> int:

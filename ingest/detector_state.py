@@ -60,7 +60,7 @@ from contract.finding import Finding
 from contract.payload import Event, MetricValue, Sample, StatusChange
 from contract.topics import DeviceRef
 from detectors.base import Detector
-from detectors.registry import DetectorBank
+from detectors.registry import DetectorBank, DeviceKey, device_key
 from ingest.device_registry import DeviceRegistry
 from storage.detector_state import DetectorStateStore, StateRow
 from storage.timeseries import SeriesStore
@@ -246,31 +246,32 @@ class KeptBank(DetectorBank):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.changed: set[str] = set()
-        self.last_ts: dict[str, int] = {}
-        self.replayed_to: dict[str, int] = {}
+        self.changed: set[DeviceKey] = set()
+        self.last_ts: dict[DeviceKey, int] = {}
+        self.replayed_to: dict[DeviceKey, int] = {}
         self.tick_hook: Callable[[], None] | None = None
 
     def on_sample(self, sample: Sample) -> list[Finding]:
-        device_id = sample.device.device_id
+        device = sample.device
+        key = (device.site, device.device_id)
         ts_ms = sample.ts_ms
         if self.replayed_to:
-            mark = self.replayed_to.get(device_id)
+            mark = self.replayed_to.get(key)
             if mark is not None:
                 if mark - REDELIVERY_WINDOW_MS < ts_ms <= mark:
                     return []  # fed already (replay, or before the crash): a redelivery
-                del self.replayed_to[device_id]  # newer, or a device clock set back
-        self.changed.add(device_id)
-        if self.last_ts.get(device_id, -1) < ts_ms:
-            self.last_ts[device_id] = ts_ms
+                del self.replayed_to[key]  # newer, or a device clock set back
+        self.changed.add(key)
+        if self.last_ts.get(key, -1) < ts_ms:
+            self.last_ts[key] = ts_ms
         return super().on_sample(sample)
 
     def on_event(self, event: Event) -> list[Finding]:
-        self.changed.add(event.device.device_id)
+        self.changed.add(device_key(event.device))
         return super().on_event(event)
 
     def on_status(self, status: StatusChange) -> list[Finding]:
-        self.changed.add(status.device.device_id)
+        self.changed.add(device_key(status.device))
         return super().on_status(status)
 
     def tick(self) -> list[Finding]:
@@ -279,9 +280,9 @@ class KeptBank(DetectorBank):
             self.tick_hook()
         return findings
 
-    def kept(self, device_id: str) -> list[Detector] | None:
+    def kept(self, key: DeviceKey) -> list[Detector] | None:
         """The device's detectors, if the bank still holds it."""
-        return self._devices.get(device_id)
+        return self._devices.get(key)
 
 
 # -- reading a device's history ---------------------------------------------------------
@@ -381,7 +382,7 @@ class StateKeeper:
         self.wall_clock_ms = wall_clock_ms
         self.monotonic_s = monotonic_s
         self._next_save = monotonic_s() + save_every_s
-        self._round: deque[str] = deque()
+        self._round: deque[DeviceKey] = deque()
         self._round_rows: list[StateRow] = []
         self._round_devices = 0
         self._round_snapshot_s = 0.0
@@ -401,12 +402,12 @@ class StateKeeper:
         )
         self._writer.start()
 
-    def _rows_for(self, device_id: str) -> list[StateRow]:
-        detectors = self.bank.kept(device_id)
+    def _rows_for(self, key: DeviceKey) -> list[StateRow]:
+        detectors = self.bank.kept(key)
         if not detectors:
-            self.bank.last_ts.pop(device_id, None)  # dropped by the bank's cap
+            self.bank.last_ts.pop(key, None)  # dropped by the bank's cap
             return []
-        last_ts = self.bank.last_ts.get(device_id)
+        last_ts = self.bank.last_ts.get(key)
         rows = []
         for detector in detectors:
             if type(detector) in self._failed_classes or not persistable(detector):
@@ -623,8 +624,8 @@ class StateKeeper:
         series = self.series
         for ref, _, resume in plans:
             if resume is not None:
-                self.bank.last_ts[ref.device_id] = resume
-                self.bank.replayed_to[ref.device_id] = resume
+                self.bank.last_ts[device_key(ref)] = resume
+                self.bank.replayed_to[device_key(ref)] = resume
         if series is None:
             return
         todo = [(ref, feeds) for ref, feeds, _ in plans if feeds]
@@ -658,6 +659,7 @@ class StateKeeper:
                 if samples:
                     report.replayed_samples += len(samples)
                     newest = samples[-1].ts_ms
-                    mark = max(self.bank.replayed_to.get(ref.device_id, newest), newest)
-                    self.bank.last_ts[ref.device_id] = mark
-                    self.bank.replayed_to[ref.device_id] = mark
+                    key = device_key(ref)
+                    mark = max(self.bank.replayed_to.get(key, newest), newest)
+                    self.bank.last_ts[key] = mark
+                    self.bank.replayed_to[key] = mark

@@ -105,12 +105,6 @@ def test_offline_through_the_bank_follows_the_injected_clock() -> None:
     assert finding.onset_ms == will_ms
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RISK registry.DetectorBank keys devices by device_id alone (detectors_for): the "
-    "same id in two sites or buildings shares one detector set, so one device's samples "
-    "mask the other's outage and findings carry the first device's DeviceRef",
-)
 def test_same_device_id_in_two_sites_is_two_devices() -> None:
     clock = Clock()
     bank = DetectorBank(clock_ms=clock)
@@ -123,3 +117,19 @@ def test_same_device_id_in_two_sites_is_two_devices() -> None:
         found += bank.on_sample(sample) + bank.tick()
     # site-a's pump has been silent for 10 minutes
     assert [f.device for f in found] == [quiet]
+
+
+def test_held_open_doors_with_one_id_in_two_sites_each_find_their_own() -> None:
+    bank = DetectorBank(clock_ms=Clock())
+    doors = [DeviceRef(site, "b1", "access", "door-1") for site in ("site-a", "site-b")]
+    assert bank.detectors_for(doors[0]) is not bank.detectors_for(doors[1])
+    assert len(bank) == 2
+    closed = {"door_open": False, "held_open_s": 0.0}
+    held = [{"door_open": True, "held_open_s": float(s)} for s in range(0, 600, 10)]
+    found = []
+    for a, b in zip(
+        samples(doors[0], [closed] * 5 + held), samples(doors[1], [closed] * 5 + held), strict=True
+    ):
+        found += bank.on_sample(a) + bank.on_sample(b)
+    held_open = [f.device for f in found if f.fault_type == "door_held_open"]
+    assert sorted(held_open, key=lambda d: d.site) == doors

@@ -154,7 +154,7 @@ def test_a_rebuild_replays_at_most_the_newest_samples_of_each_device(
     report = keeper(bank, store, **options).restore(known)
     assert report.replayed_samples == 50 * len(known)
     newest = max(m.ts_ms for m in before(stream, CUT_MS) if m.topic.endswith("/telemetry"))
-    assert all(bank.replayed_to[device.device_id] == newest for device in known)
+    assert all(bank.replayed_to[(device.site, device.device_id)] == newest for device in known)
 
 
 def test_changed_or_corrupt_rows_are_rebuilt_with_one_warning(
@@ -225,7 +225,7 @@ def test_a_failed_write_is_retried_with_the_next_save(
 
     store.save = flaky  # type: ignore[method-assign]
     kept = keeper(bank, store, series=None)
-    kept._write(kept._rows_for(pumps(SITE)[0]), 1, 0.0)
+    kept._write(kept._rows_for((SITE, pumps(SITE)[0])), 1, 0.0)
     assert store.count() == 0
     kept._write([], 0, 0.0)
     assert store.count() > 0 and not kept._unsaved
@@ -257,7 +257,7 @@ def test_state_learnt_with_other_parameters_is_retuned_not_rebuilt(stream: list[
     worn = pumps(SITE)[0]
     bank = KeptBank()
     first_ticket_ms(before(stream, CUT_MS), bank)
-    detectors = bank.kept(worn)
+    detectors = bank.kept((SITE, worn))
     assert detectors is not None
     running = next(d for d in detectors if isinstance(d, BearingWearDetector))
     blob, layout = snapshot(running), layout_of(running)
@@ -287,11 +287,11 @@ def test_only_recent_samples_below_the_replayed_time_are_skipped(stream: list[Me
     mine = [s for s in samples if s is not None and s.device.device_id == worn]
     bank = KeptBank()
     mark = mine[-1].ts_ms
-    bank.replayed_to[worn] = mark
+    bank.replayed_to[(SITE, worn)] = mark
     bank.on_sample(mine[-2])  # a redelivery: skipped, the mark stays
-    assert bank.replayed_to == {worn: mark} and worn not in bank.changed
+    assert bank.replayed_to == {(SITE, worn): mark} and (SITE, worn) not in bank.changed
     bank.on_sample(mine[0])  # hours back: a clock set back, judged
-    assert bank.replayed_to == {} and worn in bank.changed
+    assert bank.replayed_to == {} and (SITE, worn) in bank.changed
 
 
 def test_a_save_is_written_in_short_transactions_and_a_failure_keeps_the_rest(
@@ -311,7 +311,7 @@ def test_a_save_is_written_in_short_transactions_and_a_failure_keeps_the_rest(
 
     store.save = second_fails  # type: ignore[method-assign]
     kept = keeper(bank, store, series=None)
-    rows = [row for device in pumps(SITE) for row in kept._rows_for(device)]
+    rows = [row for device in pumps(SITE) for row in kept._rows_for((SITE, device))]
     kept._write(rows, 2, 0.0)
     assert sizes == [3, 3] and store.count() == 3 and len(kept._unsaved) == len(rows) - 3
     kept._write([], 0, 0.0)
