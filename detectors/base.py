@@ -65,6 +65,10 @@ class Detector:
     Config: ClassVar[type[DetectorConfig]] = DetectorConfig
 
     _made_with: tuple[tuple[Any, ...], dict[str, Any]]
+    # The earliest clock time at which `tick` can say anything: the bank skips the call
+    # before it. A detector that overrides `tick` keeps it up to date (it may be early,
+    # never late); 0 calls `tick` every time.
+    tick_due_ms: int = 0
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         self = super().__new__(cls)
@@ -109,6 +113,7 @@ class Detector:
         before, after, names = plan(type(self), self.device.kind, self.config, config, build)
         adopt(self, before, after, names)
         self.config = config
+        self.tick_due_ms = 0  # limits may have moved: the next tick recomputes
 
     def _twin(self, args: tuple[Any, ...], kwargs: dict[str, Any], config: DetectorConfig) -> Self:
         """A fresh detector made like this one, with `config` instead."""

@@ -28,6 +28,8 @@ from contract.topics import DeviceRef
 from detectors.base import Detector, DetectorConfig
 from detectors.cadence import Cadence
 
+_NEVER = 2**63 - 1
+
 
 class OfflineConfig(DetectorConfig):
     offline_after_ms: int = 120_000  # silence this long is an outage
@@ -73,9 +75,11 @@ class OfflineDetector(Detector):
         return max(self.offline_after_ms, int(self.config.silence_factor * expected))
 
     def _heard(self) -> None:
-        self.last_heard_ms = self.wall_clock_ms()
+        heard = self.last_heard_ms = self.wall_clock_ms()
         self.will_received_ms = None
         self.reported = False
+        # nothing to say before the shortest silence limit; `tick` moves it on from there
+        self.tick_due_ms = heard + self.offline_after_ms
 
     def update(self, sample: Sample) -> list[Finding]:
         self.cadence.observe(sample.ts_ms)
@@ -92,6 +96,7 @@ class OfflineDetector(Detector):
             return []
         if self.will_received_ms is None:
             self.will_received_ms = now_ms
+        self.tick_due_ms = 0
         return self.tick(now_ms)  # no grace: the ticket opens with the will
 
     def _gone(self, now_ms: int) -> tuple[int, int, str] | None:
@@ -109,13 +114,16 @@ class OfflineDetector(Detector):
     def tick(self, now_ms: int) -> list[Finding]:
         gone = self._gone(now_ms)
         if self.reported or gone is None:
+            self.tick_due_ms = _NEVER  # until heard again (or a last will)
             return []
         gone_ms, onset_ms, cause = gone
         will = self.will_received_ms is not None
         grace_ms = self.will_grace_ms if will else self.silence_limit_ms()
         if gone_ms < grace_ms:
+            self.tick_due_ms = onset_ms + grace_ms
             return []
         self.reported = True
+        self.tick_due_ms = _NEVER
         return [
             self.finding(
                 onset_ms,

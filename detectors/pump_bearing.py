@@ -293,7 +293,12 @@ class BearingWearDetector(Detector):
     def _level(self, ts_ms: int) -> tuple[float, int]:
         """The judged level and the time it describes (the middle of its buckets)."""
         span = self.config.level_s * 1000
-        recent = [(t, v) for t, v in self.history if ts_ms - t < span]
+        recent: list[tuple[int, float]] = []
+        for point in reversed(self.history):  # newest first: the level is a short tail
+            if ts_ms - point[0] >= span:
+                break
+            recent.append(point)
+        recent.reverse()
         if len(recent) < self.config.min_level_buckets:
             recent = list(self.history)[-self.config.min_level_buckets :]
         return float(median_of(v for _, v in recent)), recent[len(recent) // 2][0]
@@ -308,16 +313,17 @@ class BearingWearDetector(Detector):
         # from the middle of the time the level describes
         age_h = max(ts_ms + self.bucket_ms // 2 - level_ms, 0) / 3_600_000
         baseline, limit = self.baseline, self.limit
-        (slope, low, high), fitted = self._fit()
         crossed = level >= limit
-        hours = (limit - level) / slope - age_h if slope > 0 else float("inf")
-        predicted = (
-            self.probation is None
-            and level > baseline * (1 + c.rise_margin)
-            and low > 0
-            and hours <= c.horizon_h
-            and not self._stepped(fitted)
-        )
+        # The trend is fitted only when it can matter: a level clearly above the baseline
+        # (a prediction), or a finding to write. A healthy bearing never pays for the
+        # Theil-Sen fits, which were most of a replay's time.
+        predicted = False
+        fit: tuple[tuple[float, float, float], list[tuple[int, float]]] | None = None
+        if self.probation is None and level > baseline * (1 + c.rise_margin):
+            fit = self._fit()
+            (slope, low, _), fitted = fit
+            hours = (limit - level) / slope - age_h if slope > 0 else float("inf")
+            predicted = low > 0 and hours <= c.horizon_h and not self._stepped(fitted)
         clear = level < baseline * (1 + c.rise_margin / 2)
         fired = self.decider.observe(predicted or crossed, ts_ms, clear)
         if not self.decider.fired:
@@ -328,6 +334,8 @@ class BearingWearDetector(Detector):
             if last is None or level < last * (1 + c.escalate_rise):
                 return []
         self.reported_level = level
+        (slope, low, high), _ = fit or self._fit()
+        hours = (limit - level) / slope - age_h if slope > 0 else float("inf")
         hours_low = (limit - level) / high - age_h if high > 0 else float("inf")
         hours_high = (limit - level) / low - age_h if low > 0 else float("inf")
         summary = (
