@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from sqlalchemy import Connection, Engine, inspect, text
 
 import ingest.device_registry
 import quality.accounts
+import quality.ledger.models
 import quality.tickets.models
 import quality.tickets.outbox
 import storage.dead_letters
@@ -35,10 +37,13 @@ TABLE_MODULES = (
     storage.dead_letters,
     storage.detector_state,
     ingest.device_registry,
+    quality.ledger.models,
 )
 
 # pg_advisory_xact_lock key that every facmon process migrating a PostgreSQL database takes
 # ("facmon" in ASCII); database-wide, so schemas of one database migrate one at a time.
+log = logging.getLogger(__name__)
+
 PG_LOCK_KEY: Final = 0x66_61_63_6D_6F_6E
 VERSION_TABLE: Final = "alembic_version"
 
@@ -71,7 +76,9 @@ def upgrade_schema(engine: Engine) -> str:
             Base.metadata.create_all(connection)
             MigrationContext.configure(connection).stamp(_scripts(), "head")
         elif not _at_head(connection):
+            before = current_revision(connection) or "none (made before migrations)"
             command.upgrade(alembic_config(connection), "head")
+            log.info("database schema upgraded from %s to %s", before, head_revision())
         return current_revision(connection) or ""
 
 

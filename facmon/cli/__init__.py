@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from facmon.cli.backtest import add_backtest_command
 from facmon.cli.dashboards import add_dashboards_commands
+from facmon.cli.db import add_db_commands
 from facmon.cli.dead_letters import add_dead_letter_commands
 from facmon.cli.devices import add_device_commands
 from facmon.cli.kpi import add_kpi_commands
@@ -29,7 +30,7 @@ def _setup_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    for noisy in ("httpx", "amqtt", "transitions", "uvicorn.access"):
+    for noisy in ("httpx", "amqtt", "transitions", "uvicorn.access", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_dead_letter_commands(sub)
     add_device_commands(sub)
     add_token_commands(sub)
+    add_db_commands(sub)
     add_backtest_command(sub)
     add_plugin_commands(sub)
     return parser
