@@ -28,6 +28,8 @@ def test_create_schema_makes_every_rooms_tables(tmp_path: Path) -> None:
         "dead_letters",
         "detector_state",
         "devices",
+        "equipment",
+        "contractors",
         "alembic_version",
     } == tables
 
