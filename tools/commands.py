@@ -8,6 +8,7 @@ from typing import Any
 
 from tools.bench_backtest import add_bench_backtest_command
 from tools.bench_latency import add_latency_command
+from tools.bench_ledger import add_bench_ledger_command
 from tools.bench_soak import add_soak_arguments
 from tools.bench_storm import add_storm_arguments
 from tools.evaluate_real import add_evaluate_real_command
@@ -77,6 +78,7 @@ def add_bench_commands(sub: Any) -> None:
     storm.set_defaults(func=cmd_bench_storm)
     add_latency_command(bench_sub)
     add_bench_backtest_command(bench_sub)
+    add_bench_ledger_command(bench_sub)
 
 
 def add_evaluate_commands(sub: Any) -> None:
