@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -47,9 +49,12 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
     "history": ("Schema revisions, newest first:", "数据库结构版本（从新到旧）："),
     "newest": ("(newest)", "（最新）"),
     "wrote": (
-        "Wrote revision {revision}: {path}\n"
-        "Read it, adjust it, run `ruff format` on it, and commit it.",
-        "已写入版本 {revision}：{path}\n请检查并修改，运行 `ruff format`，然后提交。",
+        "Wrote revision {revision}: {path}\nRead it, adjust it, and commit it.",
+        "已写入版本 {revision}：{path}\n请检查并修改，然后提交。",
+    ),
+    "format_it": (
+        "ruff was not found: run `ruff format` on it.",
+        "未找到 ruff：请对该文件运行 `ruff format`。",
     ),
     "nothing_changed": (
         "No model change found: the revision is empty; write upgrade() and downgrade() by hand.",
@@ -231,9 +236,35 @@ def cmd_revision(args: argparse.Namespace) -> int:
         if script is None:
             continue
         print(say("wrote", revision=script.revision, path=script.path))
-        if "def upgrade() -> None:\n    pass" in Path(script.path).read_text():
+        empty = _upgrade_is_empty(Path(script.path).read_text())
+        if not _formatted(Path(script.path), fix=not empty):
+            print(say("format_it"))
+        if empty:
             print(say("nothing_changed"))
     return 0
+
+
+def _formatted(path: Path, fix: bool) -> bool:
+    """Run ruff (the virtualenv's, else the PATH's) on a written revision; an empty one keeps
+    its imports for the hand-written operations to come."""
+    beside = Path(sys.executable).with_name("ruff")
+    ruff = str(beside) if beside.exists() else shutil.which("ruff")
+    if ruff is None:
+        return False
+    if fix:
+        subprocess.run([ruff, "check", "--fix", "--quiet", str(path)], check=False)
+    return subprocess.run([ruff, "format", "--quiet", str(path)], check=False).returncode == 0
+
+
+def _upgrade_is_empty(source: str) -> bool:
+    """Whether upgrade() holds nothing but comments and `pass`.
+
+    >>> _upgrade_is_empty("def upgrade() -> None:\\n    # note\\n    pass\\n\\n\\ndef downgrade()")
+    True
+    """
+    body = source.split("def upgrade() -> None:", 1)[-1].split("def downgrade", 1)[0]
+    lines = [line.strip() for line in body.splitlines()]
+    return [line for line in lines if line and not line.startswith("#")] == ["pass"]
 
 
 def add_db_commands(subparsers: Any) -> None:

@@ -6,6 +6,7 @@ The environment lives in the shell because only the shell knows every room's tab
 
 from __future__ import annotations
 
+from argparse import Namespace
 from pathlib import Path
 from typing import Final
 
@@ -34,7 +35,7 @@ RELEASE_TABLES: Final = frozenset(
 def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:
     """Alembic's configuration for this package; revisions run on `connection` when given
     (the caller holds the migration lock on it), else on a new engine for `url`."""
-    config = Config()
+    config = Config(cmd_opts=Namespace(quiet=True))  # facmon's commands say what happened
     config.set_main_option("script_location", str(SCRIPT_LOCATION))
     # Revision files are named <revision>_<slug>.py, the revision a zero-padded number.
     config.set_main_option("file_template", "%%(rev)s_%%(slug)s")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, text
 
+import facmon.migrations
 from contract.finding import Finding, Severity
 from contract.topics import DeviceRef
 from facmon.cli import main
@@ -397,3 +399,24 @@ def test_db_history_lists_every_revision_newest_first(
     revisions = [line.split()[0] for line in lines[1:]]
     assert revisions[0] == head_revision() and "(newest)" in lines[1]
     assert revisions[-1] == "0001"
+
+
+def test_db_revision_writes_the_next_numbered_revision_after_the_head(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a copy of the migrations, so the package's own stay as they are."""
+    copy = tmp_path / "migrations"
+    shutil.copytree(facmon.migrations.SCRIPT_LOCATION, copy)
+    monkeypatch.setattr(facmon.migrations, "SCRIPT_LOCATION", copy)
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
+    head = head_revision()
+
+    assert main(["db", "revision", "-m", "a note on dead letters"]) == 0
+
+    expected = f"{int(head) + 1:04d}"
+    written = copy / "versions" / f"{expected}_a_note_on_dead_letters.py"
+    assert f"Wrote revision {expected}: {written}" in capsys.readouterr().out
+    scripts = ScriptDirectory.from_config(alembic_config())
+    assert scripts.get_heads() == [expected]
+    revision = scripts.get_revision(expected)
+    assert revision is not None and revision.down_revision == head
