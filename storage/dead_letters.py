@@ -31,7 +31,7 @@ class DeadLetter(Base):
     payload_size: Mapped[int] = mapped_column(Integer)
     truncated: Mapped[bool] = mapped_column(default=False)
     reason: Mapped[str] = mapped_column(Text)
-    # Added after the first release: storage.sql.create_schema adds it to older databases.
+    # Added after the first release: revision 0001 adds it to databases made before then.
     replayed_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True, default=None
     )
