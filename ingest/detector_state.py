@@ -315,11 +315,9 @@ def device_history(
                 samples.append(_as_sample(device, int(record["time"]), fields))
         samples.reverse()
         return samples
-    rows = series.recent(device.kind, device.device_id, limit)
+    rows = series.recent(device.kind, device.device_id, limit, site=device.site)
     return [
-        _as_sample(device, row.ts_ms, row.fields)
-        for row in reversed(rows)
-        if row.ts_ms > since_ms and row.tags.get("site", device.site) == device.site
+        _as_sample(device, row.ts_ms, row.fields) for row in reversed(rows) if row.ts_ms > since_ms
     ]
 
 

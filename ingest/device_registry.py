@@ -1,5 +1,8 @@
 """The device registry: every device ingest has heard from, with its liveness.
 
+A device is its site and its id: `door-1` in two sites is two rows (the table's primary
+key is (site, device_id)).
+
 Ingest keeps liveness in memory (it changes with every message) and writes the
 changed devices here with its batches, so the API and other processes can read
 it: new devices and online/offline changes at once, a device heard steadily at
@@ -25,8 +28,8 @@ from storage.sql import Base, upsert_insert
 class Device(Base):
     __tablename__ = "devices"
 
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
     device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    site: Mapped[str] = mapped_column(String(64))
     building: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))
     online: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -83,20 +86,31 @@ class DeviceRegistry:
             for state in states
         ]
         statement = self._insert(Device.__table__)
+        keys = ("site", "device_id")
         statement = statement.on_conflict_do_update(
-            index_elements=[Device.device_id],
-            set_={name: statement.excluded[name] for name in rows[0] if name != "device_id"},
+            index_elements=list(keys),
+            set_={name: statement.excluded[name] for name in rows[0] if name not in keys},
         )
         with self.engine.begin() as connection:
             connection.execute(statement, rows)  # the driver's executemany
 
-    def list(self, kind: str | None = None) -> Sequence[Device]:
+    def list(self, kind: str | None = None, site: str | None = None) -> Sequence[Device]:
         with Session(self.engine) as session:
-            query = select(Device).order_by(Device.device_id)
+            query = select(Device).order_by(Device.site, Device.device_id)
             if kind:
                 query = query.where(Device.kind == kind)
+            if site:
+                query = query.where(Device.site == site)
             return session.scalars(query).all()
 
-    def get(self, device_id: str) -> Device | None:
+    def get(self, site: str, device_id: str) -> Device | None:
         with Session(self.engine) as session:
-            return session.get(Device, device_id)
+            return session.get(Device, (site, device_id))
+
+    def named(self, device_id: str) -> Sequence[Device]:
+        """Every device with this id, one per site (for a path that names no site: more
+        than one is ambiguous)."""
+        with Session(self.engine) as session:
+            return session.scalars(
+                select(Device).where(Device.device_id == device_id).order_by(Device.site)
+            ).all()

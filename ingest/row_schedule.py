@@ -11,24 +11,27 @@ wait in a queue ordered by when they are due.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
+from typing import Generic, TypeVar
 
 from ingest.device_registry import DeviceState
 
+K = TypeVar("K", bound=Hashable)  # a device's key: (site, device_id) in ingest
 
-class RowSchedule:
+
+class RowSchedule(Generic[K]):
     def __init__(self, refresh_s: float, clock_s: Callable[[], float]) -> None:
         self.refresh_s = refresh_s
         self._clock_s = clock_s
-        self._dirty: set[str] = set()  # changed since their row was written
-        self._urgent: set[str] = set()  # among those, due with the next batch
-        self._saved: dict[str, tuple[float, bool]] = {}  # device -> (next due, online written)
-        self._queue: deque[tuple[float, str]] = deque()  # (due at, device), in time order
+        self._dirty: set[K] = set()  # changed since their row was written
+        self._urgent: set[K] = set()  # among those, due with the next batch
+        self._saved: dict[K, tuple[float, bool]] = {}  # device -> (next due, online written)
+        self._queue: deque[tuple[float, K]] = deque()  # (due at, device), in time order
 
     def __len__(self) -> int:
         return len(self._dirty)
 
-    def changed(self, device_id: str) -> None:
+    def changed(self, device_id: K) -> None:
         """Called for every message, so the common case (already changed) is one lookup."""
         if device_id in self._dirty:
             return
@@ -37,7 +40,7 @@ class RowSchedule:
         if saved is None or self._clock_s() >= saved[0]:
             self._urgent.add(device_id)
 
-    def liveness_changed(self, device_id: str) -> None:
+    def liveness_changed(self, device_id: K) -> None:
         self.changed(device_id)
         self._urgent.add(device_id)
 
@@ -47,7 +50,7 @@ class RowSchedule:
         return self._queue[0][0] if self._queue and self._dirty else None
 
     def take_due(
-        self, states: Mapping[str, DeviceState], everything: bool = False
+        self, states: Mapping[K, DeviceState], everything: bool = False
     ) -> list[DeviceState]:
         """Snapshots of the rows to write now, marked written. `everything`: every
         changed device, due or not (when stopping)."""
@@ -66,8 +69,8 @@ class RowSchedule:
             self._queue.append((due_at, device_id))
         return rows
 
-    def _due_now(self, states: Mapping[str, DeviceState], now: float) -> list[str]:
-        chosen: set[str] = set()
+    def _due_now(self, states: Mapping[K, DeviceState], now: float) -> list[K]:
+        chosen: set[K] = set()
         for device_id in self._urgent:
             if device_id not in self._dirty:
                 continue

@@ -58,25 +58,26 @@ class TelemetryVerifier:
         self.tickets = tickets
         self.detectors = detectors
         self.window_ms = int(tickets.policy.verification_window.total_seconds() * 1000)
-        self._watch: dict[str, list[Watch]] = {}
+        # by (site, device_id): door-1 of another site is another device
+        self._watch: dict[tuple[str, str], list[Watch]] = {}
         self.verified: list[int] = []
 
     def refresh(self) -> None:
         """Pick up tickets that became rectified (through the API, maybe in another process)."""
-        current: dict[str, list[Watch]] = {}
+        current: dict[tuple[str, str], list[Watch]] = {}
         for ticket in self.tickets.in_state(State.RECTIFIED):
-            known = next(
-                (w for w in self._watch.get(ticket.device_id, []) if w.ticket_id == ticket.id), None
-            )
+            key = (ticket.site, ticket.device_id)
+            known = next((w for w in self._watch.get(key, []) if w.ticket_id == ticket.id), None)
             rectified = aware(ticket.rectified_at)
             watch = known or Watch(
                 ticket.id, ticket.fault_type, to_ms(rectified) if rectified else 0
             )
-            current.setdefault(ticket.device_id, []).append(watch)
+            current.setdefault(key, []).append(watch)
         self._watch = current
 
     def observe(self, sample: Sample) -> None:
-        watches = self._watch.get(sample.device.device_id)
+        device = sample.device
+        watches = self._watch.get((device.site, device.device_id))
         if not watches:
             return
         for watch in list(watches):

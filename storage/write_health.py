@@ -78,8 +78,10 @@ class HealthTrackedStore:
             raise
         self.health.succeeded()
 
-    def recent(self, measurement: str, device_id: str, limit: int) -> list[Row]:
-        return self.store.recent(measurement, device_id, limit)
+    def recent(
+        self, measurement: str, device_id: str, limit: int, site: str | None = None
+    ) -> list[Row]:
+        return self.store.recent(measurement, device_id, limit, site)
 
     def count(self, measurement: str, device_id: str | None = None) -> int:
         return self.store.count(measurement, device_id)

@@ -54,9 +54,7 @@ def device_detector_config(
     """Each detector of the device with its effective parameters (FACMON_DETECTORS_CONFIG
     over the defaults). Kind and building come from the device registry; a device not heard
     from yet needs them in the query."""
-    known = stores.devices.get(device_id)
-    if known is not None and known.site != site:
-        raise HTTPException(404, f"device {device_id!r} is at site {known.site!r}, not {site!r}")
+    known = stores.devices.get(site, device_id)
     if known is not None:
         kind = kind or Kind(known.kind)
         building = building or known.building

@@ -78,13 +78,14 @@ class Decoder:
             return None
         sample = decoded.sample
         if sample is not None:
-            clash = self._recent_ts.clash(sample.device.device_id, sample.ts_ms, sample.seq)
+            device = sample.device
+            clash = self._recent_ts.clash((device.site, device.device_id), sample.ts_ms, sample.seq)
             if clash is not None:
                 reject(
                     batch,
                     self.metrics,
                     message,
-                    f"duplicate timestamp: ts {sample.ts_ms} of device {sample.device.device_id} "
+                    f"duplicate timestamp: ts {sample.ts_ms} of device {device.device_id} "
                     f"is already stored with seq {clash}, this sample has seq {sample.seq}; "
                     "it would overwrite that sample: give each sample its own timestamp",
                 )

@@ -21,15 +21,17 @@ from ingest.row_schedule import RowSchedule
 
 class Liveness:
     def __init__(self, refresh_s: float, monotonic_s: Callable[[], float]) -> None:
-        self.states: dict[str, DeviceState] = {}
-        self.rows = RowSchedule(refresh_s, monotonic_s)
+        # keyed by (site, device_id): the same id in two sites is two devices
+        self.states: dict[tuple[str, str], DeviceState] = {}
+        self.rows: RowSchedule[tuple[str, str]] = RowSchedule(refresh_s, monotonic_s)
 
     def _state(self, device: DeviceRef) -> DeviceState:
-        state = self.states.get(device.device_id)
+        key = (device.site, device.device_id)
+        state = self.states.get(key)
         if state is None:
             state = DeviceState(device.device_id, device.site, device.building, device.kind)
-            self.states[device.device_id] = state
-        self.rows.changed(device.device_id)
+            self.states[key] = state
+        self.rows.changed(key)
         return state
 
     def _heard(self, device: DeviceRef, received_ms: int, batch: Batch) -> DeviceState:
@@ -37,7 +39,7 @@ class Liveness:
         if not state.online or state.last_seen_ms is None:
             batch.points.append(status_point(StatusChange(device, True), received_ms))
         if not state.online:
-            self.rows.liveness_changed(device.device_id)
+            self.rows.liveness_changed((device.site, device.device_id))
         state.online = True
         state.last_seen_ms = received_ms
         return state
@@ -54,7 +56,7 @@ class Liveness:
     def status(self, status: StatusChange, received_ms: int, batch: Batch) -> None:
         state = self._state(status.device)
         if state.online != status.online:
-            self.rows.liveness_changed(status.device.device_id)
+            self.rows.liveness_changed((status.device.site, status.device.device_id))
         state.online = status.online
         state.last_seen_ms = received_ms
         batch.points.append(status_point(status, received_ms))
@@ -64,10 +66,11 @@ class Liveness:
         have. True if anything was added to `batch`."""
         added = False
         for finding in findings:
-            state = self.states.get(finding.device.device_id)
+            key = (finding.device.site, finding.device.device_id)
+            state = self.states.get(key)
             if state is not None and finding.fault_type == "offline" and state.online:
                 state.online = False
-                self.rows.liveness_changed(state.device_id)
+                self.rows.liveness_changed(key)
                 batch.points.append(status_point(StatusChange(finding.device, False), now_ms))
                 added = True
         return added

@@ -94,7 +94,7 @@ class GroupKpis:
     open_minor: int = 0
     sla_dispatch_breaches: int = 0
     sla_rectify_breaches: int = 0
-    chronic: set[str] = field(default_factory=set)
+    chronic: set[tuple[str, str]] = field(default_factory=set)  # (site, device_id)
 
     @property
     def integrity_pct(self) -> float | None:
@@ -364,7 +364,7 @@ def _add_ticket(
         kpis.sla_rectify_breaches += 1
     if ticket.card == "red" and chronic_since_ms <= opened_ms < end:
         touched = True
-        kpis.chronic.add(ticket.device_id)
+        kpis.chronic.add((ticket.site, ticket.device_id))
     return touched
 
 
@@ -387,17 +387,18 @@ def compute_kpis(
     as_of_ms = to_ms(as_of) if as_of is not None else period.end_ms
     chronic_since_ms = to_ms(period.end - repeat_window)
     tickets = list(tickets)
-    by_device: dict[str, list[LivenessChange]] = defaultdict(list)
+    # a device is (site, device_id): door-1 of two sites is two devices
+    by_device: dict[tuple[str, str], list[LivenessChange]] = defaultdict(list)
     for change in liveness:
         if change.ts_ms < period.end_ms:
-            by_device[change.device_id].append(change)
-    tickets_by_device: dict[str, list[TicketRecord]] = defaultdict(list)
+            by_device[(change.site, change.device_id)].append(change)
+    tickets_by_device: dict[tuple[str, str], list[TicketRecord]] = defaultdict(list)
     for ticket in tickets:
-        tickets_by_device[ticket.device_id].append(ticket)
+        tickets_by_device[(ticket.site, ticket.device_id)].append(ticket)
 
     results: dict[GroupKey, GroupKpis] = defaultdict(GroupKpis)
-    for device_id, changes in by_device.items():
-        time = device_time(period, changes, tickets_by_device.get(device_id, ()))
+    for device, changes in by_device.items():
+        time = device_time(period, changes, tickets_by_device.get(device, ()))
         if time is None:
             continue
         latest = max(changes, key=lambda c: c.ts_ms)  # where the device is now

@@ -62,10 +62,10 @@ class ListLiveness:
         self.changes = sorted(changes, key=lambda c: c.ts_ms)
 
     def liveness(self, start_ms: int, end_ms: int) -> list[LivenessChange]:
-        last_before: dict[str, LivenessChange] = {}
+        last_before: dict[tuple[str, str], LivenessChange] = {}
         for change in self.changes:
             if change.ts_ms < start_ms:
-                last_before[change.device_id] = change
+                last_before[(change.site, change.device_id)] = change
         within = [c for c in self.changes if start_ms <= c.ts_ms < end_ms]
         return [*last_before.values(), *within]
 
@@ -139,9 +139,9 @@ class SQLiteSignals:
     def liveness(self, start_ms: int, end_ms: int) -> list[LivenessChange]:
         before = self._rows(
             "SELECT p.device_id, p.ts_ms, p.tags, p.fields FROM points p JOIN ("
-            "  SELECT device_id, MAX(ts_ms) AS ts FROM points"
-            "  WHERE measurement = ? AND ts_ms < ? GROUP BY device_id"
-            ") last ON p.device_id = last.device_id AND p.ts_ms = last.ts "
+            "  SELECT site, device_id, MAX(ts_ms) AS ts FROM points"
+            "  WHERE measurement = ? AND ts_ms < ? GROUP BY site, device_id"
+            ") last ON p.site = last.site AND p.device_id = last.device_id AND p.ts_ms = last.ts "
             "WHERE p.measurement = ?",
             (STATUS_MEASUREMENT, start_ms, STATUS_MEASUREMENT),
         )

@@ -63,15 +63,16 @@ class Ticket(Base):
     verification: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (
-        Index(
+        Index(  # a device is (site, device_id): door-1 in two sites has two tickets
             "uq_ticket_active_device_fault",
+            "site",
             "device_id",
             "fault_type",
             unique=True,
             sqlite_where=text(_ACTIVE_SQL),
             postgresql_where=text(_ACTIVE_SQL),
         ),
-        Index("ix_ticket_device_fault_closed", "device_id", "fault_type", "closed_at"),
+        Index("ix_ticket_device_fault_closed", "site", "device_id", "fault_type", "closed_at"),
     )
 
     @property

@@ -283,6 +283,7 @@ class TicketStore:
         active = session.scalars(
             select(Ticket)
             .where(
+                Ticket.site == device.site,
                 Ticket.device_id == device.device_id,
                 Ticket.fault_type.in_(joins),
                 Ticket.state.in_(_ACTIVE),
@@ -387,6 +388,7 @@ class TicketStore:
         return session.scalars(
             select(Ticket)
             .where(
+                Ticket.site == finding.device.site,
                 Ticket.device_id == finding.device.device_id,
                 Ticket.fault_type.in_(incidents.joinable(finding.device.kind, finding.fault_type)),
                 Ticket.state == State.CLOSED,
@@ -814,9 +816,9 @@ class TicketStore:
             rows = session.scalars(
                 select(Ticket).where(Ticket.card == "red").order_by(Ticket.opened_at.desc())
             ).all()
-        seen: dict[tuple[str, str], dict[str, Any]] = {}
+        seen: dict[tuple[str, str, str], dict[str, Any]] = {}
         for ticket in rows:
-            key = (ticket.device_id, ticket.fault_type)
+            key = (ticket.site, ticket.device_id, ticket.fault_type)
             if key in seen:
                 continue
             seen[key] = {

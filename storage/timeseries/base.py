@@ -49,7 +49,11 @@ class SeriesStore(Protocol):
         """Store the points; raise StoreUnavailable to have them all retried, or
         PointsRefused once every point but the refused ones is stored."""
 
-    def recent(self, measurement: str, device_id: str, limit: int) -> list[Row]: ...
+    def recent(
+        self, measurement: str, device_id: str, limit: int, site: str | None = None
+    ) -> list[Row]:
+        """The device's newest rows, newest first; `site` narrows to that site's device of
+        this id (the same id in two sites is two devices)."""
 
     def count(self, measurement: str, device_id: str | None = None) -> int: ...
 

@@ -156,9 +156,14 @@ class InfluxStore:
         series: list[dict[str, Any]] = results[0].get("series", [])
         return series
 
-    def recent(self, measurement: str, device_id: str, limit: int) -> list[Row]:
+    def recent(
+        self, measurement: str, device_id: str, limit: int, site: str | None = None
+    ) -> list[Row]:
+        where = f"device_id = {quote_literal(device_id)}"
+        if site is not None:
+            where += f" AND site = {quote_literal(site)}"
         q = (
-            f"SELECT * FROM {quote_ident(measurement)} WHERE device_id = {quote_literal(device_id)}"
+            f"SELECT * FROM {quote_ident(measurement)} WHERE {where}"
             f" ORDER BY time DESC LIMIT {int(limit)}"
         )
         rows: list[Row] = []

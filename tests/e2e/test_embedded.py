@@ -38,7 +38,7 @@ def test_embedded_defaults_store_samples_and_open_a_ticket(site: str, tmp_path: 
         assert [r.fields["seq"] for r in recent] == [301, 300, 299, 298, 297]
 
         def pump_registered_with_every_sample() -> bool:
-            device = service.stores.devices.get(f"{site}-pump")
+            device = service.stores.devices.get(site, f"{site}-pump")
             return device is not None and device.samples == 301
 
         wait_until(pump_registered_with_every_sample, what="the device registry to count samples")

@@ -148,7 +148,7 @@ def test_replay_after_a_contract_fix_lands_the_sample_and_keeps_the_rest(
         assert row.fields["current_a"] == 2.5 and row.fields["seq"] == 1 and row.ts_ms == now
 
         def registered_samples() -> int:
-            device = service.stores.devices.get("lamp-1")
+            device = service.stores.devices.get(site, "lamp-1")
             return device.samples if device is not None else 0
 
         assert wait_until(registered_samples, what="the device registered by ingest") == 1

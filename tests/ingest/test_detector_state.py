@@ -327,7 +327,9 @@ def test_a_failing_series_store_stops_the_replay_at_once(
     class Down:
         asked = 0
 
-        def recent(self, measurement: str, device_id: str, limit: int) -> list[object]:
+        def recent(
+            self, measurement: str, device_id: str, limit: int, site: str | None = None
+        ) -> list[object]:
             Down.asked += 1
             raise StoreUnavailable("InfluxDB is down")
 

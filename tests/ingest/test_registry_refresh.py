@@ -58,7 +58,7 @@ def test_steady_devices_are_rewritten_once_per_refresh_interval(stores: Stores) 
     now[0] += 0.5
     assert pipeline.flush_due()  # due with no message pending: the quiet device still lands
     assert written(pipeline) == [("pump-1", 3, True)]
-    device = stores.devices.get("pump-1")
+    device = stores.devices.get("north", "pump-1")
     assert device is not None and device.last_seq == 3
     assert not pipeline.flush_due()
 
@@ -78,5 +78,5 @@ def test_going_offline_and_stopping_are_written_at_once(stores: Stores) -> None:
     sample(pipeline, 5)
     assert written(pipeline) == [] and pipeline.unsaved_devices == 1
     pipeline.flush()  # as the worker does when it stops: everything changed is written
-    device = stores.devices.get("pump-1")
+    device = stores.devices.get("north", "pump-1")
     assert device is not None and device.last_seq == 5 and pipeline.unsaved_devices == 0

@@ -53,7 +53,7 @@ def test_verified_repair_relearns_the_incidents_detectors(tmp_path: Path) -> Non
     bank = Bank()
     verifier = TelemetryVerifier(store, bank)
     verifier.refresh()
-    start = verifier._watch[PUMP.device_id][0].rectified_ms + 1
+    start = verifier._watch[(PUMP.site, PUMP.device_id)][0].rectified_ms + 1
     for step in range(0, verifier.window_ms + 2_000, 1_000):
         verifier.observe(Sample(PUMP, start + step, step, {"accelerometer1_rms_g": 0.2}))
     assert verifier.verified == [opened.ticket_id]

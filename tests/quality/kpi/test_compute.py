@@ -319,7 +319,7 @@ def test_sla_breaches_count_in_the_period_their_deadline_fell(kpis: dict) -> Non
 
 
 def test_chronic_equipment_counts_recent_red_cards(kpis: dict) -> None:
-    assert kpis[GroupKey("site", "hq")].chronic == {"P1"}
+    assert kpis[GroupKey("site", "hq")].chronic == {("hq", "P1")}
     assert kpis[GroupKey("building", "hq", building="plant")].fields()["chronic_devices"] == 1
     # 31 days on, T6's red card is outside the 30-day repeat window.
     later = Period(PERIOD.start + timedelta(days=31), PERIOD.end + timedelta(days=31))
