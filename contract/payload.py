@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -240,6 +241,22 @@ def _decode_telemetry(device: DeviceRef, body: dict[str, Any], ts_ms: int, seq: 
     metrics = body.get("metrics")
     if not isinstance(metrics, dict):
         raise ContractError("telemetry needs an object 'metrics'")
+    return telemetry_sample(device, ts_ms, seq, metrics)
+
+
+def finite_float_bounds(kind: str) -> dict[str, tuple[float, float]]:
+    """Per float metric of `kind`, bounds such that `low <= x <= high` holds exactly for
+    the finite readings the contract accepts (NaN and infinities fail it): one comparison
+    decides the common case, for readers that convert many values (backtest CSVs)."""
+    return {
+        name: (max(low, -sys.float_info.max), min(high, sys.float_info.max))
+        for name, (low, high) in _FLOAT_RANGES.get(kind, {}).items()
+    }
+
+
+def telemetry_sample(device: DeviceRef, ts_ms: int, seq: int, metrics: dict[str, Any]) -> Sample:
+    """The `Sample` of one reading set, judged metric by metric as a live telemetry
+    payload's `metrics` are (`ContractError` naming the first bad metric)."""
     if not metrics:
         raise ContractError("telemetry 'metrics' is empty")
     schema = _SCHEMAS.get(device.kind) or TELEMETRY_SCHEMAS[Kind(device.kind)]

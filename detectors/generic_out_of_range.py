@@ -21,6 +21,7 @@ learnt.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from typing import ClassVar, Final
@@ -118,10 +119,18 @@ class OutOfRangeDetector(Detector):
         judged = False
         outside: list[tuple[str, float, float, float]] = []
         inside = True
+        metrics = sample.metrics
         for band in self.bands:
-            value = number(sample.metrics, band.metric)
-            if value is None or not gate_open(sample.metrics, band.gate):
-                continue
+            value = metrics.get(band.metric)
+            if type(value) is not float or not -math.inf < value < math.inf:
+                value = number(metrics, band.metric)  # the common case stays inline
+                if value is None:
+                    continue
+            gate = band.gate
+            if gate is not None:
+                state = metrics.get(gate)
+                if state is not True and (state is False or not gate_open(metrics, gate)):
+                    continue
             window = self.recent[band.metric]
             if len(window) == window.maxlen and not _inside(window[0], band):
                 self.strays[band.metric] -= 1

@@ -19,6 +19,7 @@ samples.
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar, Final
 
 from contract.finding import Finding, Severity
@@ -43,6 +44,7 @@ STUCK_METRICS: Final[dict[str, tuple[tuple[str, str | None], ...]]] = {
 
 
 BOOLEAN_GATES: Final = frozenset({"on", "running"})
+_INF: Final = math.inf
 
 
 def gate_open(metrics: dict[str, MetricValue], gate: str | None) -> bool:
@@ -130,10 +132,17 @@ class StuckSensorDetector(Detector):
 
     def update(self, sample: Sample) -> list[Finding]:
         judged = False
+        metrics = sample.metrics
         for metric, gate in self.metrics:
-            value = number(sample.metrics, metric)
-            if value is None or not gate_open(sample.metrics, gate):
-                continue
+            value = metrics.get(metric)
+            if type(value) is not float or not -_INF < value < _INF:  # the common case inline
+                value = number(metrics, metric)
+                if value is None:
+                    continue
+            if gate is not None:
+                state = metrics.get(gate)
+                if state is not True and (state is False or not gate_open(metrics, gate)):
+                    continue
             self._observe(self.tracks[metric], value, sample.ts_ms)
             judged = True
         if not judged or not self.learnt:

@@ -19,10 +19,11 @@ one `ts` (the service refuses it as a duplicate timestamp). A wrong header is a
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Callable, Iterator
 from typing import Any, Final, TextIO
 
-from contract.payload import parse_timestamp
+from contract.payload import finite_float_bounds, parse_timestamp
 from contract.topics import TELEMETRY_SCHEMAS, ContractError, MetricSpec
 from ingest.backtest.records import BadRow, Record, RowJudge
 
@@ -80,17 +81,21 @@ def _bool(cell: str) -> bool:
     return _BOOLEANS[cell]  # KeyError: the slow path names the cell
 
 
-Columns = list[tuple[int, str, Callable[[str], Any]]]
+Columns = list[tuple[int, str, Callable[[str], Any], float, float]]
 
 
 class _KindColumns:
-    """Per kind, the header's columns as (index, name, converter), and the indexes of
-    columns that are not metrics of the kind (a value there is a bad row)."""
+    """Per kind, the header's columns as (index, name, converter, low, high), and the
+    indexes of columns that are not metrics of the kind (a value there is a bad row).
+    `low <= value <= high` holds exactly for the values the contract accepts in the
+    column (booleans: 0 <= False, True <= 1), so a row of plainly valid cells is judged
+    in one pass; anything else goes through the contract's decoder, which names it."""
 
     def __init__(self, metrics: list[str], first: int) -> None:
         self.names = list(enumerate(metrics, start=first))
         self.by_kind: dict[str, tuple[Columns, list[int]]] = {}
         for kind, schema in _SCHEMAS.items():
+            bounds = finite_float_bounds(kind)
             own: Columns = []
             foreign: list[int] = []
             for index, name in self.names:
@@ -98,11 +103,13 @@ class _KindColumns:
                 if spec is None:
                     foreign.append(index)
                 elif spec.type is bool:
-                    own.append((index, name, _bool))
+                    own.append((index, name, _bool, 0, 1))
                 elif spec.type is int:
-                    own.append((index, name, int))
+                    low = -math.inf if spec.minimum is None else spec.minimum
+                    high = math.inf if spec.maximum is None else spec.maximum
+                    own.append((index, name, int, low, high))
                 else:
-                    own.append((index, name, float))
+                    own.append((index, name, float, *bounds[name]))
             self.by_kind[kind] = (own, foreign)
 
 
@@ -148,13 +155,23 @@ def read_csv(stream: TextIO, judge: RowJudge | None = None) -> Iterator[Record]:
                 )
             own, foreign = by_kind[device.kind]
             try:
-                values = {name: convert(row[i]) for i, name, convert in own if row[i]}
+                values = {}
+                for i, name, convert, low, high in own:
+                    cell = row[i]
+                    if cell:
+                        value = convert(cell)
+                        if not low <= value <= high:
+                            raise ValueError
+                        values[name] = value
                 for i in foreign:
                     if row[i]:
                         raise ValueError
+                if not values:
+                    raise ValueError
+                sample = judge.checked_sample(device, ts_ms, values)
             except (ValueError, KeyError):
                 values = _slow_values(row, device.kind, columns.names)
-            sample = judge.sample(device, ts_ms, values)
+                sample = judge.sample(device, ts_ms, values)
         except ContractError as exc:
             yield BadRow(line, str(exc))
             continue

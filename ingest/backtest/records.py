@@ -2,7 +2,7 @@
 
 Every source judges a reading with the contract's own decoder: the topic through
 `parse_topic`, the metrics through the telemetry decoder that `decode_message` runs on a
-live payload (`contract.payload._decode_telemetry`), so a replayed row is accepted or
+live payload (`contract.payload.telemetry_sample`), so a replayed row is accepted or
 refused exactly as the same reading sent live would be. The JSON layer of the live path
 is skipped: a CSV cell or an InfluxDB value is already a number or a boolean, and a
 non-finite number is refused by the same metric check. The time limits of the live path
@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from contract.payload import Sample, _decode_telemetry
+from contract.payload import Sample, telemetry_sample
 from contract.topics import DeviceRef, parse_topic, telemetry_topic
 
 
@@ -61,9 +61,17 @@ class RowJudge:
     def sample(self, device: DeviceRef, ts_ms: int, metrics: dict[str, Any]) -> Sample:
         key = id(device)
         seq = self._seq.get(key, 0)
-        sample = _decode_telemetry(device, {"metrics": metrics}, ts_ms, seq)
+        sample = telemetry_sample(device, ts_ms, seq, metrics)
         self._seq[key] = seq + 1
         return sample
+
+    def checked_sample(self, device: DeviceRef, ts_ms: int, metrics: dict[str, Any]) -> Sample:
+        """`sample` for metrics the caller has already checked against the same contract
+        bounds (`contract.payload.finite_float_bounds`): one pass over a row, not two."""
+        key = id(device)
+        seq = self._seq.get(key, 0)
+        self._seq[key] = seq + 1
+        return Sample(device, ts_ms, seq, metrics)
 
 
 Record = Sample | BadRow
