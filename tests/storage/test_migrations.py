@@ -27,6 +27,8 @@ from contract.topics import DeviceRef
 from facmon.cli import main
 from facmon.migrations import alembic_config
 from facmon.schema import PG_LOCK_KEY, current_revision, head_revision, upgrade_schema
+from facmon.service import Stores
+from facmon.settings import Settings
 from ingest.device_registry import DeviceRegistry
 from quality.accounts import TokenStore
 from quality.tickets.store import TicketStore
@@ -420,3 +422,17 @@ def test_db_revision_writes_the_next_numbered_revision_after_the_head(
     assert scripts.get_heads() == [expected]
     revision = scripts.get_revision(expected)
     assert revision is not None and revision.down_revision == head
+
+
+def test_the_service_upgrades_a_release_database_when_it_opens_its_stores(
+    database: Database, tmp_path: Path
+) -> None:
+    """What `facmon run`, `facmon ingest` and every worker do first."""
+    database.load(release_dump(database.dialect))
+    settings = Settings(_env_file=None, data_dir=tmp_path, database_url=database.url)  # type: ignore[call-arg]
+    stores = Stores.open(settings)
+    try:
+        assert revision_of(stores.engine) == head_revision()
+        assert stores.tickets.count() == 2
+    finally:
+        stores.close()
