@@ -23,8 +23,9 @@ A detector's parameters are one frozen `Config` with defaults, readable back as
 from __future__ import annotations
 
 import math
+import sys
 from functools import partial
-from typing import Any, ClassVar, Self, cast
+from typing import Any, ClassVar, Final, Self, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -153,6 +154,10 @@ class Detector:
         )
 
 
+_LOWEST: Final = -sys.float_info.max  # finite floats only: NaN and infinities fail
+_HIGHEST: Final = sys.float_info.max
+
+
 def number(metrics: dict[str, MetricValue], name: str) -> float | None:
     """The metric as a finite float; None when it is missing, a boolean or not finite.
 
@@ -160,8 +165,7 @@ def number(metrics: dict[str, MetricValue], name: str) -> float | None:
     data sets): a non-finite reading must never be learnt or judged."""
     value = metrics.get(name)
     if type(value) is float:  # the common case first: every detector calls this per sample
-        reading = cast(float, value)
-        return reading if -math.inf < reading < math.inf else None
+        return value if _LOWEST <= value <= _HIGHEST else None
     if isinstance(value, bool) or not isinstance(value, float | int):
         return None
     result = float(value)

@@ -72,8 +72,9 @@ class LightsLeftOnDetector(Detector):
         self.last_ts: int | None = None
         self.reason = ""
         self._ready = False
-        # (minute, a learnt dark hour with dark neighbours, light here would be suspicious)
-        self._cache: tuple[int, bool, bool] | None = None
+        # (minute, a learnt dark hour with dark neighbours, light here would be suspicious,
+        # the schedule learnt)
+        self._cache: tuple[int, bool, bool, bool] | None = None
 
     @property
     def ready(self) -> bool:
@@ -121,9 +122,9 @@ class LightsLeftOnDetector(Detector):
         minute = sample.ts_ms // 60_000  # the schedule moves slowly: judged once a minute
         if self._cache is None or self._cache[0] != minute:
             guarded = self.established and self.learnt_dark(hour)
-            self._cache = (minute, self.dark_hour(hour), guarded)
-        _, dark, guarded = self._cache
-        bright = self.ready and lux is not None and lux >= self.bright_lux
+            self._cache = (minute, self.dark_hour(hour), guarded, self.ready)
+        _, dark, guarded, ready = self._cache
+        bright = ready and lux is not None and lux >= self.bright_lux
         wasted = lit and (dark or bright)
         self.reason = "learnt dark hours" if dark else "bright daylight" if bright else ""
         fired = self.state.observe(wasted, sample.ts_ms, not lit)

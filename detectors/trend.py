@@ -204,7 +204,7 @@ class TrendTracker:
         self.after_gap = False
 
     def add(self, ts_ms: int, value: float) -> TrendVerdict | None:
-        """Feed one value; a verdict each time a bucket closes after the warm-up."""
+        """Feed one value; a verdict when a closed bucket fires or escalates (None else)."""
         closed: tuple[int, float] | None = None
         if (
             self._bucket_first_ms is not None
@@ -252,18 +252,23 @@ class TrendTracker:
         # The recent level describes the middle of the last three buckets; the time to the
         # limit counts from now (with 10-min buckets, that is a quarter of an hour later).
         age_h = max(now_ms - sorted(t for t, _ in last3)[len(last3) // 2], 0) / 3_600_000
-        (slope, low, high), fitted = steepest_rising_fit(
-            list(self.history), self.short_trend_buckets, self.min_trend_buckets
-        )
-        elevated = recent > baseline * (1 + self.rise_margin)
-        hours = (limit - recent) / slope - age_h if slope > 0 else float("inf")
-        predicted = (
-            self.probation is None
-            and elevated
-            and low > 0
-            and hours <= self.horizon_h
-            and not is_step(fitted, self.step_ratio, self.min_trend_buckets, self.rise_margin / 2)
-        )
+        # The trend is fitted only when it can matter: a level clearly above the baseline
+        # (a prediction), or a verdict to report. A healthy signal never pays for the fits.
+        fit: tuple[tuple[float, float, float], list[tuple[int, float]]] | None = None
+        predicted = False
+        if self.probation is None and recent > baseline * (1 + self.rise_margin):
+            fit = steepest_rising_fit(
+                list(self.history), self.short_trend_buckets, self.min_trend_buckets
+            )
+            (slope, low, _), fitted = fit
+            hours = (limit - recent) / slope - age_h if slope > 0 else float("inf")
+            predicted = (
+                low > 0
+                and hours <= self.horizon_h
+                and not is_step(
+                    fitted, self.step_ratio, self.min_trend_buckets, self.rise_margin / 2
+                )
+            )
         crossed = recent >= limit
         clear = recent < baseline * (1 + self.rise_margin / 2)
         fired = self.persistence.observe(predicted or crossed, ts_ms, clear)
@@ -276,6 +281,12 @@ class TrendTracker:
             1 + self.escalate_rise
         ):
             escalated, self.reported_level = True, recent
+        if not (fired or escalated):
+            return None
+        (slope, low, high), _ = fit or steepest_rising_fit(
+            list(self.history), self.short_trend_buckets, self.min_trend_buckets
+        )
+        hours = (limit - recent) / slope - age_h if slope > 0 else float("inf")
         hours_low = (limit - recent) / high - age_h if high > 0 else float("inf")
         hours_high = (limit - recent) / low - age_h if low > 0 else float("inf")
         return TrendVerdict(
