@@ -41,7 +41,14 @@ LOCATION: Final = '"site" =~ /^$site$/ AND "building" =~ /^$building$/'
 """Filter by the site and building variables; every measurement carries both tags."""
 
 DEVICE_FILTER: Final = '"device_id" =~ /^$device$/'
-"""Filter by the `device` variable of the per-kind dashboards."""
+"""Filter by the `device` variable of the per-kind dashboards (with `$site`: a device is
+its site and its id)."""
+
+PER_DEVICE: Final = '"site", "device_id"'
+"""GROUP BY for one series per device: door-1 of two sites is two series."""
+
+DEVICE_ALIAS: Final = "$tag_site/$tag_device_id"
+"""A per-device series' legend: the site, then the id."""
 
 KIND_MEASUREMENTS: Final = "/^$kind$/"
 """Telemetry is stored in one measurement per kind, so `kind` selects measurements."""
@@ -114,12 +121,12 @@ def per_device_metric(
     where = f"$timeFilter AND {LOCATION}" + (f" AND {DEVICE_FILTER}" if device else "")
     query = (
         f'SELECT {aggregate}("{name}") FROM "{kind.value}" WHERE {where} '
-        'GROUP BY time($__interval), "device_id" fill(none)'
+        f"GROUP BY time($__interval), {PER_DEVICE} fill(none)"
     )
     return TimeSeriesPanel(
         title=title,
         description=description,
-        targets=(InfluxQLTarget(query, alias="$tag_device_id"),),
+        targets=(InfluxQLTarget(query, alias=DEVICE_ALIAS),),
         unit=grafana_unit(spec),
         min_value=spec.minimum if spec.minimum == 0 else None,
         thresholds=thresholds,
@@ -176,9 +183,12 @@ def _where(kind: Kind | None, device: bool) -> str:
 def device_events_annotation(kind: Kind | None = None, device: bool = False) -> InfluxQLAnnotation:
     return InfluxQLAnnotation(
         name="Device events",
-        query=f'SELECT "event", "device_id", "kind" FROM "events" WHERE {_where(kind, device)}',
+        query=(
+            'SELECT "event", "site", "device_id", "kind" FROM "events" '
+            f"WHERE {_where(kind, device)}"
+        ),
         text_column="event",
-        tags_column="kind,device_id",
+        tags_column="kind,site,device_id",
         icon_color="orange",
     )
 
@@ -187,11 +197,11 @@ def tickets_opened_annotation(kind: Kind | None = None, device: bool = False) ->
     return InfluxQLAnnotation(
         name="Tickets opened",
         query=(
-            'SELECT "ticket_id", "fault_type", "severity", "device_id" FROM "tickets" '
+            'SELECT "ticket_id", "fault_type", "severity", "site", "device_id" FROM "tickets" '
             f"WHERE {_where(kind, device)}"
         ),
         text_column="fault_type",
-        tags_column="severity,device_id",
+        tags_column="severity,site,device_id",
         icon_color="red",
     )
 
@@ -207,10 +217,10 @@ def ticket_progress_annotation(
     return InfluxQLAnnotation(
         name="Ticket progress",
         query=(
-            'SELECT "text", "event", "device_id", "severity" FROM "ticket_events" '
+            'SELECT "text", "event", "site", "device_id", "severity" FROM "ticket_events" '
             f"WHERE {_where(kind, device)} AND \"event\" != 'open'"
         ),
         text_column="text",
-        tags_column="event,device_id",
+        tags_column="event,site,device_id",
         icon_color="green",
     )

@@ -18,9 +18,11 @@ from typing import Final, Literal
 
 from contract.topics import Kind
 from dashboards.common import (
+    DEVICE_ALIAS,
     DEVICE_FILTER,
     HELD_OPEN_LIMIT_S,
     LOCATION,
+    PER_DEVICE,
     building_variable,
     detector_default,
     device_events_annotation,
@@ -96,12 +98,12 @@ def state_timeline(
     metric(kind, name)  # it must exist in the contract
     query = (
         f'SELECT last("{name}") FROM "{kind.value}" WHERE {WHERE} '
-        'GROUP BY time($__interval), "device_id" fill(previous)'
+        f"GROUP BY time($__interval), {PER_DEVICE} fill(previous)"
     )
     return StateTimelinePanel(
         title=title,
         description=description,
-        targets=(InfluxQLTarget(query, alias="$tag_device_id"),),
+        targets=(InfluxQLTarget(query, alias=DEVICE_ALIAS),),
         mappings=(ValueText("true", on, "green"), ValueText("false", off, "text")),
         width=12,
     )
@@ -110,7 +112,7 @@ def state_timeline(
 def liveness_timeline(kind: Kind) -> StateTimelinePanel:
     query = (
         f'SELECT last("online") FROM "device_status" WHERE {WHERE} '
-        f'AND {kind_filter(kind)} GROUP BY time($__interval), "device_id" fill(previous)'
+        f"AND {kind_filter(kind)} GROUP BY time($__interval), {PER_DEVICE} fill(previous)"
     )
     return StateTimelinePanel(
         title="Liveness",
@@ -118,7 +120,7 @@ def liveness_timeline(kind: Kind) -> StateTimelinePanel:
             "Online and offline per device, from status messages, last wills and the "
             "ingestor's silence check. Offline time counts against integrity."
         ),
-        targets=(InfluxQLTarget(query, alias="$tag_device_id"),),
+        targets=(InfluxQLTarget(query, alias=DEVICE_ALIAS),),
         mappings=(ValueText("true", "online", "green"), ValueText("false", "offline", "red")),
         width=12,
     )
