@@ -84,7 +84,7 @@ class FindingRecord:
 @dataclass(slots=True)
 class ReplayStats:
     samples: int = 0
-    devices: set[str] = field(default_factory=set)
+    devices: set[tuple[str, str]] = field(default_factory=set)  # (site, device_id)
     first_ms: int | None = None
     last_ms: int | None = None
     ticks: int = 0
@@ -194,7 +194,8 @@ class Replay:
                     self._tick_until(ts_ms)
                 last_ms = ts_ms
             clock.ms = ts_ms
-            devices.add(record.device.device_id)
+            device = record.device
+            devices.add((device.site, device.device_id))
             found = bank.on_sample(record)
             if found:
                 self._record(found)
