@@ -13,7 +13,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 
 from api.body_limit import BodyLimit
-from api.routes import admin, dead_letters, detector_config, devices, equipment, health, tickets
+from api.routes import (
+    admin,
+    cards,
+    dead_letters,
+    detector_config,
+    devices,
+    equipment,
+    health,
+    tickets,
+)
 from api.stores import Stores
 
 STATIC = Path(__file__).parent / "static"
@@ -52,6 +61,7 @@ def create_app(stores: Stores) -> FastAPI:
         detector_config.router,
         tickets.router,
         equipment.router,
+        cards.router,
         dead_letters.router,
         admin.router,
         health.router,

@@ -1,11 +1,16 @@
-"""The ticket lifecycle: found -> dispatched -> rectified -> verified -> closed, and reopened.
+"""The ticket lifecycle: found -> dispatched -> acknowledged -> rectified -> verified ->
+closed, and reopened (发现-派单-接单-整改-复核-销项).
 
 Only the transitions below are legal; each names the least role that may make
 it. `system` transitions are made by the service itself (telemetry verification,
-a returning fault).
+a returning fault). A dispatched ticket may be rectified without an explicit
+acknowledgement (clients older than the acknowledge step do so): the store then
+records the acknowledgement implicitly at that moment.
 
 >>> allowed_next("open")
 ['closed', 'dispatched']
+>>> allowed_next("dispatched")
+['acknowledged', 'closed', 'rectified']
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Final
 class State(StrEnum):
     OPEN = "open"
     DISPATCHED = "dispatched"
+    ACKNOWLEDGED = "acknowledged"
     RECTIFIED = "rectified"
     VERIFIED = "verified"
     CLOSED = "closed"
@@ -25,6 +31,7 @@ class State(StrEnum):
 
 class Role(StrEnum):
     VIEWER = "viewer"
+    INSPECTOR = "inspector"  # 巡检员: opens tickets by hand and runs rounds, never dispatches
     ENGINEER = "engineer"
     QUALITY = "quality"
     ADMIN = "admin"
@@ -33,31 +40,44 @@ class Role(StrEnum):
 
 ROLE_RANK: Final = {
     Role.VIEWER: 0,
-    Role.ENGINEER: 1,
-    Role.QUALITY: 2,
-    Role.ADMIN: 3,
-    Role.SYSTEM: 4,
+    Role.INSPECTOR: 1,
+    Role.ENGINEER: 2,
+    Role.QUALITY: 3,
+    Role.ADMIN: 4,
+    Role.SYSTEM: 5,
 }
 
 # Active tickets absorb new findings of the same fault instead of a second ticket.
 ACTIVE_STATES: Final = (
     State.OPEN,
     State.DISPATCHED,
+    State.ACKNOWLEDGED,
     State.RECTIFIED,
     State.VERIFIED,
     State.REOPENED,
+)
+
+# Closing from these states is a dismissal (a false alarm), not a close-out after re-check.
+DISMISSABLE_STATES: Final = frozenset(
+    {State.OPEN, State.DISPATCHED, State.ACKNOWLEDGED, State.REOPENED}
 )
 
 # (from, to) -> least role allowed to make the move.
 TRANSITIONS: Final[dict[tuple[State, State], Role]] = {
     (State.OPEN, State.DISPATCHED): Role.ENGINEER,
     (State.REOPENED, State.DISPATCHED): Role.ENGINEER,
+    (State.DISPATCHED, State.ACKNOWLEDGED): Role.ENGINEER,
+    (State.ACKNOWLEDGED, State.RECTIFIED): Role.ENGINEER,
+    # Rectified without an explicit acknowledgement: acknowledged implicitly then.
     (State.DISPATCHED, State.RECTIFIED): Role.ENGINEER,
+    # Reassigned after acknowledgement: dispatched again, to be acknowledged by the new team.
+    (State.ACKNOWLEDGED, State.DISPATCHED): Role.ENGINEER,
     (State.RECTIFIED, State.VERIFIED): Role.QUALITY,  # by hand with a note, or by telemetry
     (State.VERIFIED, State.CLOSED): Role.QUALITY,
     # Dismissal of a false ticket, with a note.
     (State.OPEN, State.CLOSED): Role.QUALITY,
     (State.DISPATCHED, State.CLOSED): Role.QUALITY,
+    (State.ACKNOWLEDGED, State.CLOSED): Role.QUALITY,
     (State.REOPENED, State.CLOSED): Role.QUALITY,
     # The fault came back, or the re-check failed.
     (State.RECTIFIED, State.REOPENED): Role.QUALITY,
@@ -70,6 +90,7 @@ NOTE_REQUIRED: Final = frozenset(
         (State.RECTIFIED, State.VERIFIED),
         (State.OPEN, State.CLOSED),
         (State.DISPATCHED, State.CLOSED),
+        (State.ACKNOWLEDGED, State.CLOSED),
         (State.REOPENED, State.CLOSED),
     }
 )
@@ -114,6 +135,11 @@ def check_transition(current: str, target: str, role: Role, note: str | None) ->
         raise NotPermitted(role.value, needed, target)
     if key in NOTE_REQUIRED and role is not Role.SYSTEM and not (note and note.strip()):
         raise NoteRequired(f"moving a ticket from {current} to {target} needs a note saying why")
+
+
+def is_dismissal(current: str, target: str) -> bool:
+    """Closing a ticket that was never re-checked: it is dismissed as a false alarm."""
+    return target == State.CLOSED and current in {s.value for s in DISMISSABLE_STATES}
 
 
 def role_allows(role: Role, needed: Role) -> bool:

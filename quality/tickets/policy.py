@@ -4,22 +4,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Final
 
 SEVERITIES = ("critical", "major", "minor")
 ESCALATE_TO = {"minor": "major", "major": "critical", "critical": "critical"}
+
+# The SLA clocks, in the loop's order: each names the moment it starts from.
+#   dispatch (派单):       opening or reopening -> dispatch
+#   acknowledge (接单):    dispatch -> acknowledgement
+#   rectify (整改):        opening or reopening -> rectification
+#   recheck (复核):        rectification -> verification
+STAGES: Final = ("dispatch", "acknowledge", "rectify", "recheck")
 
 
 @dataclass(frozen=True, slots=True)
 class Deadlines:
     dispatch: timedelta
     rectify: timedelta
+    acknowledge: timedelta = timedelta(hours=2)
+    recheck: timedelta = timedelta(hours=24)
 
 
 def _default_sla() -> dict[str, Deadlines]:
     return {
-        "critical": Deadlines(timedelta(minutes=15), timedelta(hours=4)),
-        "major": Deadlines(timedelta(hours=4), timedelta(hours=72)),
-        "minor": Deadlines(timedelta(hours=48), timedelta(days=7)),
+        "critical": Deadlines(
+            timedelta(minutes=15), timedelta(hours=4), timedelta(minutes=15), timedelta(hours=4)
+        ),
+        "major": Deadlines(
+            timedelta(hours=4), timedelta(hours=72), timedelta(hours=2), timedelta(hours=24)
+        ),
+        "minor": Deadlines(
+            timedelta(hours=48), timedelta(days=7), timedelta(hours=24), timedelta(hours=72)
+        ),
     }
 
 
