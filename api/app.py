@@ -15,12 +15,12 @@ from fastapi.responses import FileResponse, JSONResponse
 from api.body_limit import BodyLimit
 from api.routes import (
     admin,
-    cards,
     dead_letters,
     detector_config,
     devices,
     equipment,
     health,
+    ledger,
     tickets,
 )
 from api.stores import Stores
@@ -61,7 +61,7 @@ def create_app(stores: Stores) -> FastAPI:
         detector_config.router,
         tickets.router,
         equipment.router,
-        cards.router,
+        ledger.router,
         dead_letters.router,
         admin.router,
         health.router,

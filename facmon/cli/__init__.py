@@ -14,6 +14,7 @@ from facmon.cli.db import add_db_commands
 from facmon.cli.dead_letters import add_dead_letter_commands
 from facmon.cli.devices import add_device_commands
 from facmon.cli.kpi import add_kpi_commands
+from facmon.cli.ledger import add_ledger_commands
 from facmon.cli.plugins import add_plugin_commands
 from facmon.cli.serve import add_serve_commands
 from facmon.cli.simulate import add_simulate_command
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_kpi_commands(sub)
     add_dead_letter_commands(sub)
     add_device_commands(sub)
+    add_ledger_commands(sub)
     add_token_commands(sub)
     add_db_commands(sub)
     add_backtest_command(sub)

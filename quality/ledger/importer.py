@@ -156,7 +156,7 @@ def check_rows(
             for error in exc.errors():
                 problem = describe(error)
                 column = header_of.get(problem.field, problem.field)
-                report.problems.append(RowProblem(row.line, column, problem.message))
+                report.problems.append(RowProblem(row.line, column, problem.detail))
             continue
         key = (checked.site, checked.device_id)
         if key in first_line:

@@ -31,6 +31,9 @@ from quality.ledger.columns import label
 from quality.ledger.messages import Text
 from quality.ledger.models import KINDS, Criticality, Status
 
+# The contract's identifier alphabet, anchored (site, building and device ids name MQTT
+# topics, so the ledger holds none that a device could not publish under).
+IDENTIFIER_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"
 MAX_INTERVAL_S: Final = 30 * 86_400
 EARLIEST_INSTALL: Final = date(1900, 1, 1)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -378,7 +381,7 @@ class ContractorCreate(_Strict):
     contact_person: Person = None
     phone: Phone = None
     email: Email = None
-    kinds: Annotated[Kinds, Field(default_factory=list, json_schema_extra={"uniqueItems": True})]
+    kinds: Kinds = []  # pydantic copies the default: no list is shared
     active: bool = True
 
 
@@ -396,7 +399,8 @@ class Problem:
     """One thing wrong with a request or a row: which field, and what to do, in both languages."""
 
     field: str
-    message: Text
+    message: Text  # names the field: "device id (device_id) … "
+    detail: Text  # the problem alone, for a report whose column already names the field
 
     def as_dict(self) -> dict[str, str]:
         return {"field": self.field, "en": self.message.en, "zh": self.message.zh}
@@ -429,15 +433,34 @@ _GENERIC: Final[dict[str, Text]] = {
     "json_type": Text("is not valid JSON: fix the syntax", "不是有效的 JSON：请修正格式"),
 }
 _IDENTITY: Final = frozenset({"site", "device_id"})
+# Names in requests that are not ledger columns.
+_OTHER_LABELS: Final[dict[str, Text]] = {
+    "body": Text("request body", "请求体"),
+    "file": Text("file", "文件"),
+    "limit": Text("limit", "每页条数"),
+    "offset": Text("offset", "跳过条数"),
+    "q": Text("search text", "搜索文字"),
+    "active": Text("active", "是否启用"),
+    "kinds": Text("kinds maintained", "维保设备类型"),
+    "contact_person": Text("contact person", "联系人"),
+    "phone": Text("phone", "电话"),
+    "email": Text("email", "邮箱"),
+    "at": Text("time", "时间"),
+    "reason": Text("reason", "原因"),
+    "format": Text("format", "格式"),
+    "skip_errors": Text("skip errors", "跳过错误行"),
+}
 
 
 def describe(error: Any, *, skip_loc: int = 0) -> Problem:
     """A pydantic or FastAPI error as a `Problem`: the field it names and the fix."""
-    loc = [str(part) for part in error.get("loc", ())][skip_loc:]
-    field = ".".join(loc) or "body"
     kind = error.get("type", "")
+    loc = [str(part) for part in error.get("loc", ())][skip_loc:]
+    if kind.startswith("json_"):
+        loc = []  # the position in the text, not a field
+    field = ".".join(loc) or "body"
     ctx = error.get("ctx") or {}
-    words = label(loc[-1] if loc else "body")
+    words = _OTHER_LABELS.get(field) or label(loc[-1] if loc else "body")
     if kind == "ledger_value":
         message = Text(str(ctx["en"]), str(ctx["zh"]))
     elif kind == "extra_forbidden":
@@ -470,9 +493,9 @@ def describe(error: Any, *, skip_loc: int = 0) -> Problem:
     else:
         msg = str(error.get("msg", "is not valid"))
         message = Text(f"{msg}: correct it", f"不正确（{msg}）：请修改")
+    named_en = words.en if words.en == field else f"{words.en} ({field})"
     return Problem(
-        field,
-        Text(f"{words.en} ({field}) {message.en}", f"{words.zh}（{field}）{message.zh}"),
+        field, Text(f"{named_en} {message.en}", f"{words.zh}（{field}）{message.zh}"), message
     )
 
 
