@@ -24,6 +24,7 @@ from facmon.settings import Settings
 from gateway.connection import BrokerAddress, parse_mqtt_url
 from ingest.detector_state import KeptBank, StateKeeper
 from ingest.device_registry import DeviceRegistry
+from ingest.ledger_gate import LedgerGate
 from ingest.pipeline import BatchPolicy, IngestPipeline
 from ingest.sharding import parse_units, subscriptions_for
 from ingest.spool import Spool
@@ -32,6 +33,7 @@ from ingest.worker import IngestWorker
 from observability.metrics import IngestMetrics, MetricsRegistry
 from quality.accounts import TokenStore
 from quality.delivery import MqttEventSender, OutboxDispatcher, Sender, WebhookSender
+from quality.ledger.directory import LedgerDirectory
 from quality.tickets import TicketStore
 from quality.verification import TelemetryVerifier
 from storage.dead_letters import DeadLetterStore
@@ -161,6 +163,13 @@ class Service:
                 else None
             ),
             worker=settings.mqtt_client_id if settings.ingest_sites else None,
+            ledger=LedgerGate(
+                LedgerDirectory(self.stores.engine),
+                settings.unknown_devices,
+                settings.ledger_refresh_s,
+            )
+            if ingest
+            else None,
         )
         self.worker = IngestWorker(self.pipeline)
         self.detector_state = StateKeeper(

@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.connection import TlsFiles
+from ingest.ledger_gate import UnknownDevices
 from quality.tickets.policy import Deadlines, TicketPolicy
 
 POSTGRES_EXTRA = "install the PostgreSQL extra: .venv/bin/pip install -e '.[postgres]'"
@@ -170,6 +171,18 @@ class Settings(BaseSettings):
         description="samples replayed per device at most, the newest (the replay blocks the "
         "start: 2,000 keep a 10,000-device 1 Hz fleet's first start under 15 CPU-minutes)",
     )
+    unknown_devices: UnknownDevices = Field(
+        UnknownDevices.PENDING,
+        description="telemetry from a device the equipment ledger does not list: 'pending' "
+        "stores and judges it and adds the device to the ledger as pending (待启用) for the "
+        "quality team to confirm; 'dead_letter' keeps it as a dead letter (unknown device)",
+    )
+    ledger_refresh_s: float = Field(
+        30.0,
+        gt=0,
+        description="how often ingest re-reads which devices the ledger lists (a device "
+        "added to the ledger is admitted within this time)",
+    )
 
     sla_critical_dispatch_s: int = Field(15 * 60, description="critical: deadline to dispatch")
     sla_critical_rectify_s: int = Field(4 * 3600, description="critical: deadline to rectify")
@@ -177,6 +190,16 @@ class Settings(BaseSettings):
     sla_major_rectify_s: int = Field(72 * 3600, description="major: deadline to rectify")
     sla_minor_dispatch_s: int = Field(48 * 3600, description="minor: deadline to dispatch")
     sla_minor_rectify_s: int = Field(7 * 86_400, description="minor: deadline to rectify")
+    sla_critical_acknowledge_s: int = Field(
+        15 * 60, description="critical: deadline to acknowledge (接单), from the dispatch"
+    )
+    sla_major_acknowledge_s: int = Field(2 * 3600, description="major: deadline to acknowledge")
+    sla_minor_acknowledge_s: int = Field(24 * 3600, description="minor: deadline to acknowledge")
+    sla_critical_recheck_s: int = Field(
+        4 * 3600, description="critical: deadline to re-check (复核), from the rectification"
+    )
+    sla_major_recheck_s: int = Field(24 * 3600, description="major: deadline to re-check")
+    sla_minor_recheck_s: int = Field(72 * 3600, description="minor: deadline to re-check")
     repeat_window_days: float = Field(
         30.0, description="a fault again this soon after a close is a repeat (yellow, red card)"
     )
@@ -264,14 +287,20 @@ class Settings(BaseSettings):
                 "critical": Deadlines(
                     timedelta(seconds=self.sla_critical_dispatch_s),
                     timedelta(seconds=self.sla_critical_rectify_s),
+                    timedelta(seconds=self.sla_critical_acknowledge_s),
+                    timedelta(seconds=self.sla_critical_recheck_s),
                 ),
                 "major": Deadlines(
                     timedelta(seconds=self.sla_major_dispatch_s),
                     timedelta(seconds=self.sla_major_rectify_s),
+                    timedelta(seconds=self.sla_major_acknowledge_s),
+                    timedelta(seconds=self.sla_major_recheck_s),
                 ),
                 "minor": Deadlines(
                     timedelta(seconds=self.sla_minor_dispatch_s),
                     timedelta(seconds=self.sla_minor_rectify_s),
+                    timedelta(seconds=self.sla_minor_acknowledge_s),
+                    timedelta(seconds=self.sla_minor_recheck_s),
                 ),
             },
             repeat_window=timedelta(days=self.repeat_window_days),

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from contract.payload import DEFAULT_LIMITS, TimeLimits
 from detectors.registry import DetectorBank
 from ingest.device_registry import DeviceRegistry
+from ingest.ledger_gate import LedgerGate
 from ingest.pipeline.batching import DEFAULT_POLICY, Batch, Batcher, BatchPolicy
 from ingest.pipeline.decoding import Decoder
 from ingest.pipeline.detection import Detection
@@ -51,6 +52,7 @@ class IngestPipeline:
         verifier: TelemetryVerifier | None = None,
         spool: Spool | None = None,
         worker: str | None = None,
+        ledger: LedgerGate | None = None,
     ) -> None:
         self.metrics = metrics
         self.policy = policy
@@ -59,7 +61,7 @@ class IngestPipeline:
         # Every write reports to the health check: failing longer than a few batch
         # delays turns /healthz degraded.
         metrics.write_health.degraded_after_s = max(3 * policy.max_delay_s, 1.0)
-        self.decoder = Decoder(metrics, limits)
+        self.decoder = Decoder(metrics, limits, ledger)
         self.liveness = Liveness(policy.registry_refresh_s, monotonic_s)
         self.batching = Batcher(policy, monotonic_s)
         self.detection = Detection(detectors, verifier)
@@ -118,9 +120,12 @@ class IngestPipeline:
             self.findings.record(self.detection.status(status), received_ms, batch)
 
     def tick(self) -> None:
-        """Time-driven work: offline detection by silence, SLA escalation, verification.
+        """Time-driven work: devices new to the ledger registered, offline detection by
+        silence, SLA escalation, verification.
         Its findings wait in a backlog that `record_findings` works off."""
         now_ms = self.wall_clock_ms()
+        if self.decoder.ledger is not None:
+            self.decoder.ledger.tick()
         findings = self.detection.tick()
         if self.liveness.silent(findings, now_ms, self.batching.current):
             self.batching.open()

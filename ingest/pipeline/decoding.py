@@ -7,6 +7,7 @@ import logging
 
 from contract.payload import DEFAULT_LIMITS, DecodedMessage, TimeLimits, decode_message
 from contract.topics import SERVICE_TOPIC_PREFIXES, ContractError
+from ingest.ledger_gate import LedgerGate, unknown_device_reason
 from ingest.pipeline.batching import Batch
 from ingest.pipeline.messages import InboundMessage
 from ingest.recent_timestamps import RecentTimestamps
@@ -37,6 +38,7 @@ def reason_class(reason: str) -> str:
         ("channel", "topic"),
         ("range", "range"),
         ("must be", "type"),
+        ("unknown device", "unknown_device"),
         ("unknown metric", "schema"),
         ("missing", "schema"),
     ):
@@ -55,9 +57,16 @@ class Decoder:
     """The contract applied to one message, plus what only ingest can see: a sample
     whose timestamp its device already used for another sample."""
 
-    def __init__(self, metrics: IngestMetrics, limits: TimeLimits = DEFAULT_LIMITS) -> None:
+    def __init__(
+        self,
+        metrics: IngestMetrics,
+        limits: TimeLimits = DEFAULT_LIMITS,
+        ledger: LedgerGate | None = None,
+    ) -> None:
         self.metrics = metrics
         self.limits = limits
+        # None: every device is admitted (no ledger to consult: tests, benches)
+        self.ledger = ledger
         self._recent_ts = RecentTimestamps()
 
     def decode(self, message: InboundMessage, batch: Batch) -> DecodedMessage | None:
@@ -76,6 +85,11 @@ class Decoder:
             log.exception("unexpected error validating a message on %r", message.topic[:200])
             reject(batch, self.metrics, message, f"internal validation error: {type(exc).__name__}")
             return None
+        if self.ledger is not None:
+            found = decoded.sample or decoded.event or decoded.status
+            if found is not None and not self.ledger.admit(found.device):
+                reject(batch, self.metrics, message, unknown_device_reason(found.device))
+                return None
         sample = decoded.sample
         if sample is not None:
             device = sample.device
