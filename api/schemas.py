@@ -29,7 +29,12 @@ Text = Annotated[str, AfterValidator(_no_nul)]
 # quality.tickets.lifecycle.TRANSITIONS), spelled out so the spec lists them for clients.
 TokenRole = Literal["viewer", "engineer", "quality", "admin"]
 TicketSeverity = Literal["critical", "major", "minor"]
-TransitionTarget = Literal["dispatched", "rectified", "verified", "closed", "reopened"]
+TransitionTarget = Literal[
+    "dispatched", "acknowledged", "rectified", "verified", "closed", "reopened"
+]
+CardGrouping = Literal["equipment", "contractor", "team"]
+# A text in each language the product speaks: {"zh-CN": ..., "en": ...}.
+Labels = dict[str, str]
 
 
 class DevicePublic(BaseModel):
@@ -78,21 +83,52 @@ class TicketPublic(BaseModel):
     updated_at: UtcDatetime
     occurrences: int
     assignee: str | None
+    contractor: str | None = None
+    team: str | None = None
     dispatch_due_at: UtcDatetime
+    acknowledge_due_at: UtcDatetime | None = None
     rectify_due_at: UtcDatetime
+    recheck_due_at: UtcDatetime | None = None
     dispatched_at: UtcDatetime | None
+    acknowledged_at: UtcDatetime | None = None
     rectified_at: UtcDatetime | None
     verified_at: UtcDatetime | None
     closed_at: UtcDatetime | None
+    reopened_at: UtcDatetime | None = None
     dispatch_breached: bool
+    acknowledge_breached: bool = False
     rectify_breached: bool
+    recheck_breached: bool = False
     escalation_level: int
     repeat_count: int
     previous_ticket_ids: list[int]
     card: str
+    false_alarm: bool = False
     reopen_count: int
     detectors: list[str] = []
     allowed_next: list[str] = []
+    state_label: Labels = Field(default_factory=dict, description="the state in zh-CN and en")
+    card_label: Labels = Field(default_factory=dict, description="the card in zh-CN and en")
+
+
+class TicketPage(BaseModel):
+    """One page of GET /api/tickets/page: keyset paging, so every ticket can be reached."""
+
+    items: list[TicketPublic]
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page, with the same filters; null on the last"
+    )
+    total: int = Field(description="tickets matching the filters, counted up to 10,000")
+    total_is_lower_bound: bool = Field(
+        description="true when more than 10,000 match: `total` is then 10,000, a lower bound"
+    )
+
+
+class ListingProblem(BaseModel):
+    """422 from the ticket list: one entry naming the parameter, the values it may take and
+    the fix, in English (`en`) and Chinese (`zh`)."""
+
+    detail: list[dict[str, Any]]
 
 
 class OccurrencePublic(BaseModel):
@@ -141,6 +177,22 @@ class TransitionRequest(BaseModel):
 class AssignRequest(BaseModel):
     assignee: Text = Field(min_length=1, max_length=128, description="team or person")
     note: Text | None = Field(None, max_length=4000)
+    contractor: Text | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="maintenance contractor (维保单位) responsible; repeat cards count to it",
+    )
+    team: Text | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="team (班组) responsible; repeat cards count to it",
+    )
+
+
+class AcknowledgeRequest(BaseModel):
+    note: Text | None = Field(None, max_length=4000)
 
 
 class SeverityRequest(BaseModel):
@@ -159,6 +211,20 @@ class ChronicEquipment(BaseModel):
     kind: str
     fault_type: str
     repeat_count: int
+    latest_ticket_id: int
+    ticket_ids: list[int]
+
+
+class CardTally(BaseModel):
+    """Yellow and red cards (黄牌 / 红牌) of one responsible party."""
+
+    by: CardGrouping
+    site: str | None = Field(None, description="with by=equipment")
+    device_id: str | None = Field(None, description="with by=equipment")
+    contractor: str | None = Field(None, description="with by=contractor; null: none named")
+    team: str | None = Field(None, description="with by=team; null: none named")
+    yellow: int
+    red: int
     latest_ticket_id: int
     ticket_ids: list[int]
 

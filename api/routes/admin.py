@@ -11,6 +11,7 @@ from api.deps import AdminDep, StoresDep, TokenId, ViewerDep
 from api.routing import AuthenticatedRoute
 from api.schemas import Me, TokenCreate, TokenCreated, TokenPublic
 from quality.accounts import HUMAN_ROLES
+from quality.tickets.labels import all_labels
 from quality.tickets.lifecycle import NOTE_REQUIRED, TRANSITIONS, State
 
 router = APIRouter(prefix="/api", tags=["admin"], route_class=AuthenticatedRoute)
@@ -36,6 +37,7 @@ def lifecycle(_who: ViewerDep) -> dict[str, Any]:
             for (frm, to), role in TRANSITIONS.items()
         ],
         "roles": [role.value for role in HUMAN_ROLES],
+        "labels": all_labels(),
     }
 
 
@@ -65,6 +67,8 @@ def config(stores: StoresDep, _who: AdminDep) -> dict[str, Any]:
             severity: {
                 "dispatch_s": d.dispatch.total_seconds(),
                 "rectify_s": d.rectify.total_seconds(),
+                "acknowledge_s": d.acknowledge.total_seconds(),
+                "recheck_s": d.recheck.total_seconds(),
             }
             for severity, d in policy.sla.items()
         },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response
@@ -10,21 +11,25 @@ from fastapi.responses import JSONResponse
 from api.deps import EngineerDep, Offset, QualityDep, StoresDep, TicketId, ViewerDep
 from api.routing import AuthenticatedRoute
 from api.schemas import (
+    AcknowledgeRequest,
     AssignRequest,
     CommentPublic,
     CommentRequest,
     HistoryPublic,
     InvalidRequest,
+    ListingProblem,
     OccurrencePublic,
     Problem,
     SeverityRequest,
     Text,
     TicketDetail,
+    TicketPage,
     TicketPublic,
     TicketSeverity,
     TransitionConflict,
     TransitionRequest,
 )
+from quality.tickets.labels import CARD_LABELS, STATE_LABELS
 from quality.tickets.lifecycle import (
     IllegalTransition,
     NoteRequired,
@@ -32,7 +37,17 @@ from quality.tickets.lifecycle import (
     State,
     allowed_next,
 )
+from quality.tickets.listing import (
+    DEFAULT_LIMIT,
+    KINDS,
+    MAX_LIMIT,
+    SORT_KEYS,
+    STATES,
+    ListingError,
+    parse_query,
+)
 from quality.tickets.models import Ticket
+from quality.tickets.policy import SEVERITIES
 from quality.tickets.store import TicketConflict, TicketFilter, TicketNotFound, TicketStore
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"], route_class=AuthenticatedRoute)
@@ -52,6 +67,8 @@ LIFECYCLE_ERRORS: dict[int | str, dict[str, Any]] = {
 def _public(ticket: Ticket) -> TicketPublic:
     public = TicketPublic.model_validate(ticket)
     public.allowed_next = allowed_next(ticket.state)
+    public.state_label = STATE_LABELS.get(ticket.state, {})
+    public.card_label = CARD_LABELS.get(ticket.card, {})
     return public
 
 
@@ -114,6 +131,90 @@ def list_tickets(
     return [_public(t) for t in tickets]
 
 
+_MULTI = "repeat the parameter or separate values with commas"
+
+
+@router.get(
+    "/page",
+    response_model=TicketPage,
+    responses={422: {"model": ListingProblem, "description": "a parameter is not valid"}},
+)
+def ticket_page(
+    stores: StoresDep,
+    _who: ViewerDep,
+    site: Annotated[str | None, Query(description="site, exactly")] = None,
+    building: Annotated[str | None, Query(description="building, exactly")] = None,
+    kind: Annotated[str | None, Query(description=f"one of {', '.join(KINDS)}")] = None,
+    severity: Annotated[
+        list[str] | None, Query(description=f"any of {', '.join(SEVERITIES)}; {_MULTI}")
+    ] = None,
+    state: Annotated[
+        list[str] | None, Query(description=f"any of {', '.join(STATES)}; {_MULTI}")
+    ] = None,
+    assignee: Annotated[str | None, Query(description="assignee, exactly")] = None,
+    contractor: Annotated[
+        str | None, Query(description="maintenance contractor (维保单位), exactly")
+    ] = None,
+    fault_type: Annotated[str | None, Query(description="fault type, exactly")] = None,
+    device_id: Annotated[str | None, Query(description="device id, exactly")] = None,
+    overdue: Annotated[
+        str | None, Query(description="true: an SLA deadline passed while its clock ran")
+    ] = None,
+    opened_from: Annotated[
+        str | None, Query(description="opened at or after this RFC 3339 time")
+    ] = None,
+    opened_to: Annotated[str | None, Query(description="opened before this RFC 3339 time")] = None,
+    q: Annotated[
+        str | None,
+        Query(description="text in the summary, device id, site or building; any case"),
+    ] = None,
+    sort: Annotated[str | None, Query(description=f"one of {', '.join(SORT_KEYS)}")] = None,
+    order: Annotated[
+        str | None,
+        Query(description="asc or desc (default); severity desc is gravest first"),
+    ] = None,
+    limit: Annotated[
+        str | None, Query(description=f"1 to {MAX_LIMIT}, default {DEFAULT_LIMIT}")
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(description="next_cursor of the previous page, unchanged")
+    ] = None,
+) -> TicketPage | Response:
+    """The ticket list at any scale: filters, free-text search, sorts, and keyset paging that
+    reaches every ticket (`next_cursor`). Parameters are checked here, so that a bad one is a
+    422 naming it and its allowed values in English and Chinese."""
+    try:
+        query = parse_query(
+            site=site,
+            building=building,
+            kind=kind,
+            severity=severity,
+            state=state,
+            assignee=assignee,
+            contractor=contractor,
+            fault_type=fault_type,
+            device_id=device_id,
+            overdue=overdue,
+            opened_from=opened_from,
+            opened_to=opened_to,
+            q=q,
+            sort=sort,
+            order=order,
+            limit=limit,
+            cursor=cursor,
+        )
+        page = stores.tickets.page(query)
+    except ListingError as error:
+        body = json.dumps({"detail": [error.public()]}, separators=(",", ":"))
+        return Response(body.encode("ascii"), 422, media_type="application/json")
+    return TicketPage(
+        items=[_public(t) for t in page.items],
+        next_cursor=page.next_cursor,
+        total=page.total,
+        total_is_lower_bound=page.total_is_lower_bound,
+    )
+
+
 @router.get("/{ticket_id}", response_model=TicketDetail)
 def get_ticket(ticket_id: TicketId, stores: StoresDep, _who: ViewerDep) -> TicketDetail:
     return _detail(stores.tickets, ticket_id)
@@ -140,7 +241,30 @@ def assign_ticket(
     ticket_id: TicketId, body: AssignRequest, stores: StoresDep, who: EngineerDep
 ) -> TicketDetail:
     with _Errors():
-        stores.tickets.assign(ticket_id, body.assignee, who.name, who.role, body.note)
+        stores.tickets.assign(
+            ticket_id,
+            body.assignee,
+            who.name,
+            who.role,
+            body.note,
+            contractor=body.contractor,
+            team=body.team,
+        )
+    return _detail(stores.tickets, ticket_id)
+
+
+@router.post("/{ticket_id}/acknowledge", response_model=TicketDetail, responses=LIFECYCLE_ERRORS)
+def acknowledge_ticket(
+    ticket_id: TicketId,
+    stores: StoresDep,
+    who: EngineerDep,
+    body: AcknowledgeRequest | None = None,
+) -> TicketDetail:
+    """接单: the dispatched team accepts the work; stops the acknowledge clock."""
+    with _Errors():
+        stores.tickets.transition(
+            ticket_id, State.ACKNOWLEDGED, who.name, who.role, body.note if body else None
+        )
     return _detail(stores.tickets, ticket_id)
 
 

@@ -89,6 +89,8 @@ class GroupKpis:
     rectified: int = 0
     rectified_on_time: int = 0
     repair_s: float = 0.0
+    acknowledged: int = 0
+    response_s: float = 0.0
     open_critical: int = 0
     open_major: int = 0
     open_minor: int = 0
@@ -115,6 +117,12 @@ class GroupKpis:
     def mttr_s(self) -> float | None:
         """Mean time to repair: opening to rectification, over the period's rectifications."""
         return self.repair_s / self.rectified if self.rectified else None
+
+    @property
+    def response_time_s(self) -> float | None:
+        """Response time (响应时间): dispatch to acknowledgement (接单), over the period's
+        acknowledgements; a rectification without one acknowledges implicitly."""
+        return self.response_s / self.acknowledged if self.acknowledged else None
 
     @property
     def mtbf_s(self) -> float | None:
@@ -165,6 +173,8 @@ class GroupKpis:
                 "rectified_on_time": self.rectified_on_time,
                 "repair_s": float(self.repair_s),
             }
+        if self.acknowledged:
+            out |= {"acknowledged": self.acknowledged, "response_s": float(self.response_s)}
         if self.failures:
             out["failures"] = self.failures
         ratios = {
@@ -172,6 +182,7 @@ class GroupKpis:
             "timeliness_pct": self.timeliness_pct,
             "completion_pct": self.completion_pct,
             "mttr_s": self.mttr_s,
+            "response_time_s": self.response_time_s,
             "mtbf_s": self.mtbf_s,
             "repeat_pct": self.repeat_pct,
         }
@@ -316,6 +327,22 @@ def device_time(
 # -- all KPIs ----------------------------------------------------------------------------
 
 
+def _responses(moves: Sequence[tuple[int, str]]) -> list[tuple[int, int]]:
+    """(acknowledged at, ms since the dispatch) for every acknowledgement in `moves`; going
+    from dispatched straight to rectified acknowledges implicitly at the rectification."""
+    found: list[tuple[int, int]] = []
+    dispatched: int | None = None
+    for at, state in moves:
+        if state == "dispatched":
+            dispatched = at
+        elif state in ("acknowledged", "rectified") and dispatched is not None:
+            found.append((at, at - dispatched))
+            dispatched = None
+        else:
+            dispatched = None
+    return found
+
+
 def _add_ticket(
     kpis: GroupKpis,
     ticket: TicketRecord,
@@ -333,7 +360,7 @@ def _add_ticket(
         kpis.opened += 1
         kpis.findings += 1
         kpis.failures += ticket.severity in IMPAIRING_SEVERITIES
-        kpis.repeats += ticket.repeat_count > 1
+        kpis.repeats += ticket.repeat_count > 1 and not ticket.false_alarm
         known = [(at, state) for at, state in moves if at <= as_of_ms]
         ever_rectified = any(state == "rectified" for _, state in known)
         last = known[-1][1] if known else "open"
@@ -352,6 +379,11 @@ def _add_ticket(
         kpis.rectified += 1
         kpis.rectified_on_time += rectifications[0] <= to_ms(ticket.rectify_due_at)
         kpis.repair_s += (rectifications[0] - opened_ms) / 1000
+    for acknowledged_ms, response_ms in _responses(moves):
+        if start <= acknowledged_ms < end:
+            touched = True
+            kpis.acknowledged += 1
+            kpis.response_s += response_ms / 1000
     if opened_ms < end and _state_before(moves, end) in UNRESOLVED_STATES:
         touched = True
         severity_field = SEVERITY_FIELDS.get(ticket.severity, "open_major")

@@ -18,7 +18,9 @@ from typing import Final
 
 from contract.clock import to_ms
 
-UNRESOLVED_STATES: Final = frozenset({"open", "dispatched", "rectified", "reopened"})
+UNRESOLVED_STATES: Final = frozenset(
+    {"open", "dispatched", "acknowledged", "rectified", "reopened"}
+)
 """A ticket in these states still holds its device out of good condition.
 
 `rectified` is included: the repair is not trusted until the re-check
@@ -91,6 +93,8 @@ class TicketRecord:
     rectify_breached: bool = False
     repeat_count: int = 1
     card: str = "none"
+    false_alarm: bool = False
+    """Dismissed as a false alarm: no repeat, whatever its repeat count."""
     occurrences: tuple[datetime, ...] = ()
     """When later findings of the same fault were added to this ticket."""
 

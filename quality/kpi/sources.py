@@ -245,6 +245,7 @@ def load_tickets(
                 rectify_breached=t.rectify_breached,
                 repeat_count=t.repeat_count,
                 card=t.card,
+                false_alarm=t.false_alarm,
                 occurrences=tuple(occurrences[t.id]),
             )
             for t in tickets

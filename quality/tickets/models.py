@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -47,14 +48,31 @@ class Ticket(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     occurrences: Mapped[int] = mapped_column(Integer, default=1)
     assignee: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # The responsible party the dispatch names, for cards per contractor and per team.
+    contractor: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    team: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    # SLA deadlines: dispatch and rectify count from the opening (or the latest reopening),
+    # acknowledge from the dispatch, recheck from the rectification (None until then).
     dispatch_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    acknowledge_due_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
     rectify_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recheck_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     rectified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    reopened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     dispatch_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    acknowledge_breached: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     rectify_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    recheck_breached: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Dismissed as a false alarm: never a repeat, never carded.
+    false_alarm: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     repeat_count: Mapped[int] = mapped_column(Integer, default=1)
     previous_ticket_ids: Mapped[list[int]] = mapped_column(JSON, default=list)

@@ -30,14 +30,20 @@ from quality.tickets.lifecycle import (
     State,
     allowed_next,
     check_transition,
+    is_dismissal,
 )
+from quality.tickets.listing import Page, TicketQuery, fetch_page
 from quality.tickets.models import Ticket, TicketComment, TicketHistory, TicketOccurrence, aware
 from quality.tickets.outbox import SINKS, enqueue
-from quality.tickets.policy import ESCALATE_TO, SEVERITIES, TicketPolicy
+from quality.tickets.policy import ESCALATE_TO, SEVERITIES, STAGES, Deadlines, TicketPolicy
 
 _ACTIVE = [s.value for s in ACTIVE_STATES]
 _RANK = {severity: rank for rank, severity in enumerate(reversed(SEVERITIES))}
 SYSTEM_ACTOR = "facmon"
+IMPLICIT_ACKNOWLEDGE_NOTE = "acknowledged implicitly on rectification (整改时默认接单)"
+
+
+CARD_GROUPS = ("equipment", "contractor", "team")
 
 
 class TicketNotFound(LookupError):
@@ -108,11 +114,16 @@ def ticket_public(ticket: Ticket) -> dict[str, Any]:
         "onset_ms": ticket.onset_ms,
         "opened_at": aware(ticket.opened_at),
         "assignee": ticket.assignee,
+        "contractor": ticket.contractor,
+        "team": ticket.team,
         "dispatch_due_at": aware(ticket.dispatch_due_at),
+        "acknowledge_due_at": aware(ticket.acknowledge_due_at),
         "rectify_due_at": aware(ticket.rectify_due_at),
+        "recheck_due_at": aware(ticket.recheck_due_at),
         "escalation_level": ticket.escalation_level,
         "repeat_count": ticket.repeat_count,
         "card": ticket.card,
+        "false_alarm": ticket.false_alarm,
         "occurrences": ticket.occurrences,
         "detectors": ticket.detectors,
     }
@@ -126,18 +137,42 @@ def card_for(repeat_count: int) -> str:
     return "none"
 
 
+# The states in which each SLA clock runs (it stops when the ticket leaves them).
+CLOCK_STATES: dict[str, tuple[str, ...]] = {
+    "dispatch": (State.OPEN, State.REOPENED),
+    "acknowledge": (State.DISPATCHED,),
+    "rectify": (State.OPEN, State.DISPATCHED, State.ACKNOWLEDGED, State.REOPENED),
+    "recheck": (State.RECTIFIED,),
+}
+
+
+def _late(stage: str, now: datetime) -> Any:
+    """The clause for tickets whose `stage` clock is running and past its deadline."""
+    due = getattr(Ticket, f"{stage}_due_at")
+    return and_(Ticket.state.in_(CLOCK_STATES[stage]), due.is_not(None), due < now)
+
+
 def _overdue_clause(now: datetime) -> Any:
-    return and_(
-        Ticket.state.in_(_ACTIVE),
-        or_(
-            and_(Ticket.dispatched_at.is_(None), Ticket.dispatch_due_at < now),
-            and_(
-                Ticket.rectified_at.is_(None),
-                Ticket.state.in_(["open", "dispatched", "reopened"]),
-                Ticket.rectify_due_at < now,
-            ),
-        ),
-    )
+    return or_(*(_late(stage, now) for stage in STAGES))
+
+
+def _clock_start(ticket: Ticket) -> datetime:
+    """Dispatch and rectify deadlines count from the opening, or from the latest reopening."""
+    start = aware(ticket.reopened_at) or aware(ticket.opened_at)
+    assert start is not None
+    return start
+
+
+def _deadlines_from_starts(ticket: Ticket, deadlines: Deadlines) -> dict[str, datetime | None]:
+    """Every deadline of `ticket` under `deadlines`, each from the moment its clock started."""
+    start = _clock_start(ticket)
+    dispatched, rectified = aware(ticket.dispatched_at), aware(ticket.rectified_at)
+    return {
+        "dispatch": start + deadlines.dispatch,
+        "acknowledge": dispatched + deadlines.acknowledge if dispatched else None,
+        "rectify": start + deadlines.rectify,
+        "recheck": rectified + deadlines.recheck if rectified else None,
+    }
 
 
 class TicketStore:
@@ -360,7 +395,7 @@ class TicketStore:
     ) -> None:
         """A finding graver than the ticket's (a trend still rising past its limit) raises
         the detector's severity, and the ticket's unless a person set it, with the graver
-        severity's deadlines counted from the opening (never later than they were)."""
+        severity's deadlines counted from when each clock started (never later than they were)."""
         graver = finding.severity.value
         if _RANK[graver] <= _RANK[ticket.detector_severity]:
             return
@@ -369,22 +404,19 @@ class TicketStore:
         if overridden or _RANK[graver] <= _RANK[ticket.severity]:
             return
         old = ticket.severity
-        deadlines = self.policy.deadlines(graver)
-        opened, dispatch_due, rectify_due = (
-            aware(ticket.opened_at),
-            aware(ticket.dispatch_due_at),
-            aware(ticket.rectify_due_at),
-        )
-        assert opened is not None and dispatch_due is not None and rectify_due is not None
+        graver_due = _deadlines_from_starts(ticket, self.policy.deadlines(graver))
         ticket.severity = graver
-        ticket.dispatch_due_at = min(dispatch_due, opened + deadlines.dispatch)
-        ticket.rectify_due_at = min(rectify_due, opened + deadlines.rectify)
+        for stage, due in graver_due.items():
+            current = aware(getattr(ticket, f"{stage}_due_at"))
+            if due is not None and current is not None:
+                setattr(ticket, f"{stage}_due_at", min(current, due))
         self._system_note(session, ticket, now, f"severity {old} -> {graver}: {finding.summary}")
         self._event(session, "transitioned", ticket, now, severity={"from": old, "to": graver})
 
     @staticmethod
     def _last_closed(session: Session, finding: Finding, since: datetime) -> Ticket | None:
-        """The device's latest ticket for this fault that was closed after `since`."""
+        """The device's latest ticket for this fault that was closed after `since`, a false
+        alarm aside: a dismissed ticket is never reopened and never makes a repeat."""
         return session.scalars(
             select(Ticket)
             .where(
@@ -392,6 +424,7 @@ class TicketStore:
                 Ticket.device_id == finding.device.device_id,
                 Ticket.fault_type.in_(incidents.joinable(finding.device.kind, finding.fault_type)),
                 Ticket.state == State.CLOSED,
+                Ticket.false_alarm.is_(False),
                 Ticket.closed_at >= since,
             )
             .order_by(Ticket.closed_at.desc())
@@ -479,22 +512,47 @@ class TicketStore:
         now: datetime,
         **values: Any,
     ) -> bool:
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is None:
+            return False
+        deadlines = self.policy.deadlines(ticket.severity)
         stamps: dict[str, Any] = {"state": target.value, "updated_at": now, **values}
         if target is State.DISPATCHED:
-            stamps["dispatched_at"] = now
+            # Each dispatch (a re-dispatch too) starts the acknowledge clock afresh.
+            stamps.update(
+                dispatched_at=now,
+                acknowledged_at=None,
+                acknowledge_due_at=now + deadlines.acknowledge,
+                acknowledge_breached=False,
+            )
+        elif target is State.ACKNOWLEDGED:
+            stamps["acknowledged_at"] = now
         elif target is State.RECTIFIED:
-            stamps["rectified_at"] = now
+            stamps.update(rectified_at=now, recheck_due_at=now + deadlines.recheck)
         elif target is State.VERIFIED:
             stamps["verified_at"] = now
         elif target is State.CLOSED:
             stamps["closed_at"] = now
+            if is_dismissal(current, target):
+                stamps.update(false_alarm=True, card="none")
         elif target is State.REOPENED:
+            # A new round of the loop: every clock restarts from now, and no deadline of the
+            # round before can breach (or escalate) again.
             stamps.update(
                 reopen_count=Ticket.reopen_count + 1,
+                reopened_at=now,
+                dispatched_at=None,
+                acknowledged_at=None,
                 rectified_at=None,
                 verified_at=None,
                 closed_at=None,
-                dispatched_at=None,
+                dispatch_due_at=now + deadlines.dispatch,
+                acknowledge_due_at=None,
+                rectify_due_at=now + deadlines.rectify,
+                recheck_due_at=None,
+                **{f"{stage}_breached": False for stage in STAGES},
+                false_alarm=False,
+                card=card_for(ticket.repeat_count),
             )
         changed = session.execute(
             update(Ticket)
@@ -505,8 +563,7 @@ class TicketStore:
         if changed is None:
             return False
         self._history(session, ticket_id, now, actor, role, current, target.value, note)
-        ticket = session.get(Ticket, ticket_id, populate_existing=True)
-        assert ticket is not None
+        session.refresh(ticket)
         event = "reopened" if target is State.REOPENED else "transitioned"
         self._event(
             session,
@@ -526,18 +583,41 @@ class TicketStore:
         note: str | None = None,
         assignee: str | None = None,
         verification: dict[str, Any] | None = None,
+        contractor: str | None = None,
+        team: str | None = None,
     ) -> Ticket:
-        """Move a ticket along the lifecycle, or raise IllegalTransition / NotPermitted."""
+        """Move a ticket along the lifecycle, or raise IllegalTransition / NotPermitted.
+
+        Rectifying a dispatched ticket that nobody acknowledged records the acknowledgement
+        (接单) implicitly at that moment, by the same person, so clients that predate the
+        acknowledge step keep working and the response time stays defined. The history
+        notes it; the state moves (and events) are those of the old loop."""
         with Session(self.engine) as session:
             ticket = session.get(Ticket, ticket_id)
             if ticket is None:
                 raise TicketNotFound(ticket_id)
-            current = ticket.state
+            current, seen_assignee = ticket.state, ticket.assignee
             check_transition(current, target, role, note)
             now = self.clock.now()
             values: dict[str, Any] = {}
             if assignee is not None:
                 values["assignee"] = assignee
+            if contractor is not None:
+                values["contractor"] = contractor
+            if team is not None:
+                values["team"] = team
+            if current == State.DISPATCHED and target == State.RECTIFIED:
+                values["acknowledged_at"] = now
+                self._history(
+                    session,
+                    ticket_id,
+                    now,
+                    actor,
+                    role,
+                    current,
+                    current,
+                    IMPLICIT_ACKNOWLEDGE_NOTE,
+                )
             if verification is not None:
                 values["verification"] = _json_safe(verification)
             elif target == State.VERIFIED:
@@ -546,7 +626,7 @@ class TicketStore:
                 session, ticket_id, current, State(target), actor, role, note, now, **values
             ):
                 session.rollback()
-                raise self._changed_meanwhile(ticket_id, current, ticket.assignee)
+                raise self._changed_meanwhile(ticket_id, current, seen_assignee)
             if target == State.VERIFIED and role is Role.SYSTEM and self.policy.auto_close_verified:
                 self._move(
                     session,
@@ -562,19 +642,36 @@ class TicketStore:
         return self.require(ticket_id)
 
     def assign(
-        self, ticket_id: int, assignee: str, actor: str, role: Role, note: str | None
+        self,
+        ticket_id: int,
+        assignee: str,
+        actor: str,
+        role: Role,
+        note: str | None,
+        contractor: str | None = None,
+        team: str | None = None,
     ) -> Ticket:
-        """Assigning dispatches an open or reopened ticket; on a dispatched one it reassigns.
+        """Assigning dispatches an open or reopened ticket; on a dispatched one it reassigns
+        (the acknowledge clock keeps running from the dispatch); on an acknowledged one it
+        dispatches again, and the new party's acknowledge clock starts afresh. `contractor`
+        and `team`, when given, name the responsible party that repeat cards go to.
 
         Either is conditional on what this call read: when two people assign at once, one
         wins and the other gets a TicketConflict saying who has the ticket now, instead of
         an "illegal transition" or a silent overwrite.
         """
         ticket = self.require(ticket_id)
-        if ticket.state in (State.OPEN, State.REOPENED):
+        if ticket.state in (State.OPEN, State.REOPENED, State.ACKNOWLEDGED):
             try:
                 return self.transition(
-                    ticket_id, State.DISPATCHED, actor, role, note, assignee=assignee
+                    ticket_id,
+                    State.DISPATCHED,
+                    actor,
+                    role,
+                    note,
+                    assignee=assignee,
+                    contractor=contractor,
+                    team=team,
                 )
             except (IllegalTransition, TicketConflict):
                 if self.require(ticket_id).state == ticket.state:
@@ -588,12 +685,17 @@ class TicketStore:
             if ticket.assignee is None
             else Ticket.assignee == ticket.assignee
         )
+        party = {
+            name: value
+            for name, value in (("contractor", contractor), ("team", team))
+            if value is not None
+        }
         with Session(self.engine) as session:
             now = self.clock.now()
             changed = session.execute(
                 update(Ticket)
                 .where(Ticket.id == ticket_id, Ticket.state == State.DISPATCHED, seen_assignee)
-                .values(assignee=assignee, updated_at=now)
+                .values(assignee=assignee, updated_at=now, **party)
                 .returning(Ticket.id)
             ).first()
             if changed is None:
@@ -636,13 +738,12 @@ class TicketStore:
             if ticket is None:
                 raise TicketNotFound(ticket_id)
             now = self.clock.now()
-            deadlines = self.policy.deadlines(severity)
-            opened = aware(ticket.opened_at)
-            assert opened is not None
             old = ticket.severity
             ticket.severity = severity
-            ticket.dispatch_due_at = opened + deadlines.dispatch
-            ticket.rectify_due_at = opened + deadlines.rectify
+            for stage, due in _deadlines_from_starts(
+                ticket, self.policy.deadlines(severity)
+            ).items():
+                setattr(ticket, f"{stage}_due_at", due)
             ticket.updated_at = now
             self._history(
                 session,
@@ -688,35 +789,26 @@ class TicketStore:
     # -- SLA ------------------------------------------------------------------
 
     def escalate_overdue(self) -> list[Breach]:
-        """Flag, escalate and announce every newly breached deadline."""
+        """Flag, escalate and announce every newly breached deadline: dispatch (派单),
+        acknowledge (接单), rectify (整改) and re-check (复核), each while its clock runs."""
         now = self.clock.now()
         breaches: list[Breach] = []
         with Session(self.engine) as session:
-            dispatch_late = session.scalars(
-                select(Ticket).where(
-                    Ticket.state.in_([State.OPEN, State.REOPENED]),
-                    Ticket.dispatched_at.is_(None),
-                    Ticket.dispatch_due_at < now,
-                    Ticket.dispatch_breached.is_(False),
-                )
-            ).all()
-            rectify_late = session.scalars(
-                select(Ticket).where(
-                    Ticket.state.in_([State.OPEN, State.DISPATCHED, State.REOPENED]),
-                    Ticket.rectify_due_at < now,
-                    Ticket.rectify_breached.is_(False),
-                )
-            ).all()
-            for stage, tickets in (("dispatch", dispatch_late), ("rectify", rectify_late)):
-                for ticket in tickets:
-                    flag = {f"{stage}_breached": True}
+            for stage in STAGES:
+                breached = getattr(Ticket, f"{stage}_breached")
+                late = session.scalars(
+                    select(Ticket).where(_late(stage, now), breached.is_(False))
+                ).all()
+                for ticket in late:
                     changed = session.execute(
                         update(Ticket)
                         .where(
-                            Ticket.id == ticket.id, getattr(Ticket, f"{stage}_breached").is_(False)
+                            Ticket.id == ticket.id,
+                            Ticket.state == ticket.state,
+                            breached.is_(False),
                         )
                         .values(
-                            **flag,
+                            **{f"{stage}_breached": True},
                             escalation_level=Ticket.escalation_level + 1,
                             severity=ESCALATE_TO[ticket.severity],
                             updated_at=now,
@@ -768,6 +860,11 @@ class TicketStore:
                 .offset(offset)
             ).all()
             return items, int(total or 0)
+
+    def page(self, query: TicketQuery) -> Page:
+        """One page of the ticket list at any scale: filters, search, sort, keyset cursor
+        (`quality.tickets.listing`)."""
+        return fetch_page(self.engine, query, _overdue_clause(self.clock.now()))
 
     def list(
         self,
@@ -832,6 +929,35 @@ class TicketStore:
                 "ticket_ids": [*ticket.previous_ticket_ids, ticket.id],
             }
         return list(seen.values())
+
+    def cards(self, by: str, since: datetime | None = None) -> builtins.list[dict[str, Any]]:
+        """Yellow and red cards (黄牌 / 红牌) per responsible party: `by` is `equipment`
+        (site and device), `contractor` or `team` (as the dispatch named them; None when it
+        named none). False alarms earn none. Most red cards first."""
+        if by not in CARD_GROUPS:
+            raise ValueError(f"by must be one of {', '.join(CARD_GROUPS)}")
+        query = select(Ticket).where(
+            Ticket.card.in_(["yellow", "red"]), Ticket.false_alarm.is_(False)
+        )
+        if since is not None:
+            query = query.where(Ticket.opened_at >= since)
+        with Session(self.engine) as session:
+            rows = session.scalars(query.order_by(Ticket.opened_at, Ticket.id)).all()
+        groups: dict[tuple[str | None, ...], dict[str, Any]] = {}
+        for ticket in rows:
+            party: dict[str, Any] = (
+                {"site": ticket.site, "device_id": ticket.device_id}
+                if by == "equipment"
+                else {by: getattr(ticket, by)}
+            )
+            group = groups.setdefault(
+                tuple(party.values()),
+                {"by": by, **party, "yellow": 0, "red": 0, "ticket_ids": []},
+            )
+            group[ticket.card] += 1
+            group["ticket_ids"].append(ticket.id)
+            group["latest_ticket_id"] = ticket.id
+        return sorted(groups.values(), key=lambda g: (-g["red"], -g["yellow"], str(g)))
 
     def count(self) -> int:
         with Session(self.engine) as session:

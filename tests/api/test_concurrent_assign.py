@@ -129,7 +129,7 @@ def test_concurrent_first_assignments(two_apis: tuple[Stores, Stores]) -> None:
     assert "dispatched to dispatched" not in detail["message"]
     assert f"now dispatched, assigned to {winner}" in detail["message"], detail
     assert "was open, unassigned" in detail["message"], detail
-    assert detail["allowed"] == ["closed", "rectified"]
+    assert detail["allowed"] == ["acknowledged", "closed", "rectified"]
     ticket = two_apis[1].tickets.require(ticket_id)
     assert ticket.assignee == winner
     history = two_apis[1].tickets.history(ticket_id)

@@ -69,7 +69,7 @@ def test_assign_dispatches_and_history_comments_are_listed(
         f"/api/tickets/{ticket_id}/assign", json={"assignee": "pump-team", "note": "go"}
     ).json()
     assert (body["state"], body["assignee"]) == ("dispatched", "pump-team")
-    assert body["allowed_next"] == ["closed", "rectified"]
+    assert body["allowed_next"] == ["acknowledged", "closed", "rectified"]
     comment = client.post(f"/api/tickets/{ticket_id}/comments", json={"text": "parts ordered"})
     assert comment.status_code == 201 and comment.json()["author"] == "qa"
     history = client.get(f"/api/tickets/{ticket_id}/history").json()
@@ -106,7 +106,11 @@ def test_chronic_equipment_lists_red_cards(
 ) -> None:
     for _ in range(3):
         ticket_id = open_ticket(stores, "p9")
-        client.post(f"/api/tickets/{ticket_id}/transitions", json={"to": "closed", "note": "fixed"})
+        for to in ("dispatched", "rectified", "verified", "closed"):
+            moved = client.post(
+                f"/api/tickets/{ticket_id}/transitions", json={"to": to, "note": "fixed"}
+            )
+            assert moved.status_code == 200, moved.text
         clock.advance(days=2)
     chronic = client.get("/api/equipment/chronic").json()
     assert [(c["device_id"], c["repeat_count"], len(c["ticket_ids"])) for c in chronic] == [

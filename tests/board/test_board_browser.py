@@ -89,10 +89,24 @@ def test_board_dispatch_rectify_and_verify_by_telemetry(
             assert "door held open" in browser.find_element(By.ID, "detail").text
             assert browser.find_elements(By.CSS_SELECTOR, "[data-testid=evidence-chart]")
             browser.find_element(By.CSS_SELECTOR, "[data-testid=assignee]").send_keys("door-team")
+            browser.find_element(By.CSS_SELECTOR, "[data-testid=team]").send_keys("night shift")
             browser.find_element(By.CSS_SELECTOR, "[data-testid=to-dispatched]").click()
             wait.until(
                 ec.presence_of_element_located(
                     (By.CSS_SELECTOR, "[data-testid=column-dispatched] [data-testid^=ticket-]")
+                )
+            )
+            # 接单: the column and the clock are named in both languages.
+            column = browser.find_element(By.CSS_SELECTOR, "[data-testid=column-dispatched]")
+            assert "已派单 DISPATCHED (1)" in column.text  # headings are upper case
+            assert "接单 acknowledge due in" in column.text
+            wait.until(
+                ec.element_to_be_clickable((By.CSS_SELECTOR, "[data-testid=to-acknowledged]"))
+            )
+            browser.find_element(By.CSS_SELECTOR, "[data-testid=to-acknowledged]").click()
+            wait.until(
+                ec.presence_of_element_located(
+                    (By.CSS_SELECTOR, "[data-testid=column-acknowledged] [data-testid^=ticket-]")
                 )
             )
             wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "[data-testid=to-rectified]")))
@@ -123,10 +137,11 @@ def test_board_dispatch_rectify_and_verify_by_telemetry(
             assert history == [
                 ("facmon", "open"),
                 ("qa-lead", "dispatched"),
+                ("qa-lead", "acknowledged"),
                 ("qa-lead", "rectified"),
                 ("facmon", "verified"),
             ]
-            assert tickets[0].assignee == "door-team"
+            assert (tickets[0].assignee, tickets[0].team) == ("door-team", "night shift")
     finally:
         runner.stop()
         sim.join(10)

@@ -110,7 +110,8 @@ def test_a_closed_incident_is_not_joined(engine_factory: Callable[[], Engine]) -
     clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
     store = TicketStore(engine_factory(), clock=clock)
     wear = store.record(finding(PUMP, "bearing_wear", 1))
-    store.transition(wear.ticket_id, State.CLOSED, "qa", Role.ADMIN, "replaced bearing")
+    for state in (State.DISPATCHED, State.RECTIFIED, State.VERIFIED, State.CLOSED):
+        store.transition(wear.ticket_id, state, "qa", Role.ADMIN, "replaced bearing")
     clock.advance(days=2)  # past the reopen grace, within the repeat window
     anomaly = store.record(finding(PUMP, "pump_anomaly", 2))
     assert anomaly.opened and anomaly.ticket_id != wear.ticket_id

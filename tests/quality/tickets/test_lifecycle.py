@@ -41,6 +41,8 @@ def test_full_loop_records_history_with_who_when_and_note(
     ticket_id = store.record(finding()).ticket_id
     clock.advance(minutes=5)
     assert store.assign(ticket_id, "lift-team", "ann", Role.ENGINEER, "on it").state == "dispatched"
+    clock.advance(minutes=20)
+    store.transition(ticket_id, "acknowledged", "bob", Role.ENGINEER, "on my way")
     clock.advance(hours=2)
     store.transition(ticket_id, "rectified", "bob", Role.ENGINEER, "closer replaced")
     clock.advance(hours=1)
@@ -52,7 +54,8 @@ def test_full_loop_records_history_with_who_when_and_note(
     assert history == [
         ("facmon", None, "open", "held 90 s"),
         ("ann", "open", "dispatched", "on it"),
-        ("bob", "dispatched", "rectified", "closer replaced"),
+        ("bob", "dispatched", "acknowledged", "on my way"),
+        ("bob", "acknowledged", "rectified", "closer replaced"),
         ("qa", "rectified", "verified", "checked on site"),
         ("qa", "verified", "closed", None),
     ]
@@ -65,7 +68,8 @@ def test_full_loop_records_history_with_who_when_and_note(
     ("path", "bad", "allowed"),
     [
         ([], "rectified", ["closed", "dispatched"]),
-        (["dispatched"], "verified", ["closed", "rectified"]),
+        (["dispatched"], "verified", ["acknowledged", "closed", "rectified"]),
+        (["dispatched", "acknowledged"], "verified", ["closed", "dispatched", "rectified"]),
         (["dispatched", "rectified"], "closed", ["reopened", "verified"]),
         ([], "open", ["closed", "dispatched"]),
     ],
@@ -124,6 +128,7 @@ def test_sla_breaches_escalate_once_each(
         == {"minor": "major", "major": "critical", "critical": "critical"}[severity.value]
     )
     store.assign(ticket_id, "team", "e", Role.ENGINEER, None)
+    store.transition(ticket_id, "acknowledged", "e", Role.ENGINEER)
     clock.set(T0 + rectify_after + timedelta(seconds=1))
     assert [b.stage for b in store.escalate_overdue()] == ["rectify"]
     assert store.require(ticket_id).escalation_level == 2
@@ -135,7 +140,11 @@ def test_sla_breaches_escalate_once_each(
 
 
 def _close(store: TicketStore, ticket_id: int) -> None:
-    store.transition(ticket_id, "closed", "q", Role.QUALITY, "dismissed after check")
+    """The whole loop: dispatched, rectified, re-checked, closed out (a real fault)."""
+    store.assign(ticket_id, "team", "e", Role.ENGINEER, None)
+    store.transition(ticket_id, "rectified", "e", Role.ENGINEER, "fixed")
+    store.transition(ticket_id, "verified", "q", Role.QUALITY, "checked on site")
+    store.transition(ticket_id, "closed", "q", Role.QUALITY, None)
 
 
 def test_repeat_faults_earn_yellow_then_red_card(store: TicketStore, clock: ManualClock) -> None:
