@@ -56,7 +56,9 @@ class Cadence:
         # replay's detector time.
         self._sorted: list[int] = []
         self.last_ms: int | None = None
-        self._expected: int | None = self.configured_ms
+        self._expected: int | None = None
+        self._limit: int | None = None  # gap_limit_ms(), kept with the expected interval
+        self._set_expected(self.configured_ms)
         self._long: deque[int] = deque(maxlen=change_after)
 
     @property
@@ -66,9 +68,13 @@ class Cadence:
 
     def gap_limit_ms(self) -> int | None:
         """Silence longer than this is a gap (None while the cadence is unknown)."""
-        if self._expected is None:
-            return None
-        return max(int(self.gap_factor * self._expected), self.min_gap_ms)
+        return self._limit
+
+    def _set_expected(self, expected: int | None) -> None:
+        self._expected = expected
+        self._limit = (
+            None if expected is None else max(int(self.gap_factor * expected), self.min_gap_ms)
+        )
 
     def observe(self, ts_ms: int) -> bool:
         """Record a sample's time; True when the silence before it was a gap. A sample out
@@ -79,7 +85,7 @@ class Cadence:
             return False
         self.last_ms = ts_ms
         interval = ts_ms - last
-        limit = self.gap_limit_ms()
+        limit = self._limit
         if limit is not None and interval > limit:
             self._long.append(interval)
             if self.configured_ms is not None or not self._changed():
@@ -88,25 +94,27 @@ class Cadence:
             self.intervals.extend(self._long)
             self._sorted = sorted(self.intervals)
             self._long.clear()
-            self._expected = self._median()
+            self._set_expected(self._median())
             return False
         if self._long:
             self._long.clear()
         if self.configured_ms is None:
-            self._learn(interval)
+            intervals = self.intervals
+            # a steady rhythm (the interval leaving the window is the one coming in): the
+            # window's median cannot move, and nearly every sample ends here
+            if len(intervals) == intervals.maxlen and intervals[0] == interval:
+                intervals.append(interval)
+            else:
+                self._learn(interval)
         return False
 
     def _learn(self, interval: int) -> None:
         intervals, ordered = self.intervals, self._sorted
         if len(intervals) == intervals.maxlen:
-            dropped = intervals[0]
-            if dropped == interval:  # a steady rhythm: the window's median cannot move
-                intervals.append(interval)
-                return
-            del ordered[bisect_left(ordered, dropped)]
+            del ordered[bisect_left(ordered, intervals[0])]
         intervals.append(interval)
         insort(ordered, interval)
-        self._expected = self._median()
+        self._set_expected(self._median())
 
     def _median(self) -> int:
         ordered = self._sorted

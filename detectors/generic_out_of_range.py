@@ -120,10 +120,13 @@ class OutOfRangeDetector(Detector):
         outside: list[tuple[str, float, float, float]] = []
         inside = True
         metrics = sample.metrics
+        strays, recent = self.strays, self.recent
         for band in self.bands:
-            value = metrics.get(band.metric)
+            metric = band.metric
+            window = recent[metric]
+            value = metrics.get(metric)
             if type(value) is not float or not -math.inf < value < math.inf:
-                value = number(metrics, band.metric)  # the common case stays inline
+                value = number(metrics, metric)  # the common case stays inline
                 if value is None:
                     continue
             gate = band.gate
@@ -131,18 +134,18 @@ class OutOfRangeDetector(Detector):
                 state = metrics.get(gate)
                 if state is not True and (state is False or not gate_open(metrics, gate)):
                     continue
-            window = self.recent[band.metric]
-            if len(window) == window.maxlen and not _inside(window[0], band):
-                self.strays[band.metric] -= 1
+            full = len(window) == window.maxlen
+            if full and not band.clear_low <= window[0] <= band.clear_high:
+                strays[metric] -= 1
             window.append(value)
-            if not _inside(value, band):
-                self.strays[band.metric] += 1
+            if not band.clear_low <= value <= band.clear_high:
+                strays[metric] += 1
             judged = True
-            if len(window) < (window.maxlen or 0) or not self.strays[band.metric]:
-                continue
+            if not strays[metric] or not (full or len(window) == window.maxlen):
+                continue  # every reading inside the clear band: so is the median
             median = median_of(window)
             if not band.low <= median <= band.high:
-                outside.append((band.metric, median, band.low, band.high))
+                outside.append((metric, median, band.low, band.high))
             if not band.clear_low <= median <= band.clear_high:
                 inside = False
         if not judged:
@@ -173,10 +176,6 @@ class OutOfRangeDetector(Detector):
         if not self.heard:
             return None
         return self.persistence.active
-
-
-def _inside(value: float, band: Band) -> bool:
-    return band.clear_low <= value <= band.clear_high
 
 
 def _a(kind: str) -> str:

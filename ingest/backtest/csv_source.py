@@ -85,24 +85,23 @@ Columns = list[tuple[int, str, Callable[[str], Any], float, float]]
 
 
 class _KindColumns:
-    """Per kind, the header's columns as (index, name, converter, low, high), and the
-    indexes of columns that are not metrics of the kind (a value there is a bad row).
+    """Per kind, the header's columns of its metrics as (index, name, converter, low,
+    high); a value in any other metric column is a bad row.
     `low <= value <= high` holds exactly for the values the contract accepts in the
     column (booleans: 0 <= False, True <= 1), so a row of plainly valid cells is judged
     in one pass; anything else goes through the contract's decoder, which names it."""
 
     def __init__(self, metrics: list[str], first: int) -> None:
         self.names = list(enumerate(metrics, start=first))
-        self.by_kind: dict[str, tuple[Columns, list[int]]] = {}
+        self.by_kind: dict[str, Columns] = {}
         for kind, schema in _SCHEMAS.items():
             bounds = finite_float_bounds(kind)
             own: Columns = []
-            foreign: list[int] = []
             for index, name in self.names:
                 spec = schema.get(name)
                 if spec is None:
-                    foreign.append(index)
-                elif spec.type is bool:
+                    continue  # another kind's metric: a value there is a bad row
+                if spec.type is bool:
                     own.append((index, name, _bool, 0, 1))
                 elif spec.type is int:
                     low = -math.inf if spec.minimum is None else spec.minimum
@@ -110,7 +109,7 @@ class _KindColumns:
                     own.append((index, name, int, low, high))
                 else:
                     own.append((index, name, float, *bounds[name]))
-            self.by_kind[kind] = (own, foreign)
+            self.by_kind[kind] = own
 
 
 def _slow_values(row: list[str], kind: str, names: list[tuple[int, str]]) -> dict[str, Any]:
@@ -126,7 +125,8 @@ def read_csv(stream: TextIO, judge: RowJudge | None = None) -> Iterator[Record]:
     if header is None:
         raise HeaderError("the file is empty: expected a header row")
     metrics = check_header(header)
-    width = len(IDENTITY_COLUMNS) + len(metrics)
+    identity = len(IDENTITY_COLUMNS)
+    width = identity + len(metrics)
     columns = _KindColumns(metrics, len(IDENTITY_COLUMNS))
     by_kind = columns.by_kind
     last_ts_text = ""
@@ -153,7 +153,7 @@ def read_csv(stream: TextIO, judge: RowJudge | None = None) -> Iterator[Record]:
                 raise ContractError(
                     f"duplicate timestamp: device {device.device_id} already has a row at {ts_text}"
                 )
-            own, foreign = by_kind[device.kind]
+            own = by_kind[device.kind]
             try:
                 values = {}
                 for i, name, convert, low, high in own:
@@ -163,10 +163,9 @@ def read_csv(stream: TextIO, judge: RowJudge | None = None) -> Iterator[Record]:
                         if not low <= value <= high:
                             raise ValueError
                         values[name] = value
-                for i in foreign:
-                    if row[i]:
-                        raise ValueError
-                if not values:
+                # every other filled cell is an identity column: none of another kind's
+                # metrics (counted in C, not cell by cell)
+                if not values or len(values) + identity != width - row.count(""):
                     raise ValueError
                 sample = judge.checked_sample(device, ts_ms, values)
             except (ValueError, KeyError):
