@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from api.body_limit import BodyLimit
 from api.routes import (
     admin,
+    cards,
     dead_letters,
     detector_config,
     devices,
@@ -62,6 +63,7 @@ def create_app(stores: Stores) -> FastAPI:
         tickets.router,
         equipment.router,
         ledger.router,
+        cards.router,
         dead_letters.router,
         admin.router,
         health.router,
