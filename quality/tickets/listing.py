@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from contract.topics import Kind
 from quality.tickets.lifecycle import State
-from quality.tickets.models import Ticket
+from quality.tickets.models import SEARCH_SQL, Ticket
 from quality.tickets.policy import SEVERITIES
 
 SORT_KEYS: Final = ("opened_at", "severity", "due", "updated")
@@ -47,7 +47,6 @@ MAX_TEXT: Final = 200
 
 # Free text is matched in one expression; PostgreSQL serves it with a trigram GIN index on
 # exactly this expression (`ix_ticket_text_trgm`), SQLite scans.
-SEARCH_SQL: Final = "(summary || ' ' || device_id || ' ' || site || ' ' || building)"
 _SEARCHED = literal_column(SEARCH_SQL, String)
 
 # Severity names sort alphabetically from gravest to mildest, so a plain index on the
