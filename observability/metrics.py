@@ -243,7 +243,7 @@ class IngestMetrics:
         )
         self.sla_breaches = registry.counter(
             "facmon_sla_breaches_total",
-            "SLA deadlines breached, by stage (dispatch, rectify).",
+            "SLA deadlines breached, by stage (dispatch, acknowledge, rectify, recheck).",
             ("stage",),
         )
         self.findings = registry.counter(
