@@ -4,10 +4,12 @@ row-by-row error report, all-or-nothing imports, skip_errors, and upserts by (si
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.rich_text import CellRichText, TextBlock
+from openpyxl.cell.text import InlineFont
 from sqlalchemy import Engine
 
 from contract.clock import ManualClock
@@ -271,3 +273,46 @@ def test_an_empty_workbook_is_refused(engine: Engine) -> None:
 def test_a_header_only_file_imports_nothing_without_error(engine: Engine) -> None:
     report = import_file(engine, csv_bytes(), "csv")
     assert (report.rows, report.imported, report.problems, report.applied) == (0, 0, [], True)
+
+
+def test_xlsx_as_excel_writes_it_shared_strings_rich_text_chinese_dates_sparse_cells(
+    engine: Engine, store: LedgerStore
+) -> None:
+    book = Workbook()
+    notes = book.active
+    assert notes is not None
+    notes.title = "说明"
+    ledger = book.create_sheet("台账", 0)  # the first sheet is read, whatever its name
+    ledger.append(["项目", "楼栋", "设备类型", "设备编号", "设备名称", "安装日期", "安装位置"])
+    ledger.append(
+        [
+            "hq",
+            "t1",
+            "水泵",
+            "pump-01",
+            CellRichText("1号", TextBlock(InlineFont(b=True), "给水泵")),
+            datetime(2020, 5, 6, 7, 8),
+            "B2 & <泵房>",
+        ]
+    )
+    ledger["F2"].number_format = "yyyy年m月d日"
+    ledger["A4"], ledger["B4"], ledger["C4"], ledger["D4"], ledger["E4"] = (
+        "hq",
+        "t1",
+        "pump",
+        "pump-02",
+        "2号",
+    )
+    notes.append(["device_id"])
+    out = io.BytesIO()
+    book.save(out)
+    report = import_file(engine, out.getvalue(), "xlsx")
+    assert report.problems == [] and report.rows == 2
+    one = store.get("hq", "pump-01")
+    assert one is not None
+    assert (one.name, one.install_date, one.location) == (
+        "1号给水泵",
+        date(2020, 5, 6),
+        "B2 & <泵房>",
+    )
+    assert store.get("hq", "pump-02") is not None
