@@ -18,12 +18,13 @@ definitions are in the README's "KPIs" section and on each function below.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
 from contract.clock import to_ms
+from quality.kpi.equipment import LedgerDevice
 from quality.kpi.records import (
     IMPAIRING_SEVERITIES,
     UNRESOLVED_STATES,
@@ -40,6 +41,11 @@ SCOPES: Final = ("site", "building", "kind", "building_kind")
 kind; `building_kind`: per site, building and kind, the finest, which the
 dashboards sum up so that all three filters apply at once.
 """
+
+LEDGER: Final = "ledger"
+REPORTING_DEVICES: Final = "reporting devices"
+"""The integrity rate's denominator: the ledger's equipment, or (with an empty ledger)
+the devices that have reported."""
 
 SEVERITY_FIELDS: Final = {"critical": "open_critical", "major": "open_major", "minor": "open_minor"}
 
@@ -76,8 +82,11 @@ def group_keys(site: str, building: str, kind: str) -> tuple[GroupKey, ...]:
 class GroupKpis:
     """Additive parts of every KPI for one group and period; ratios are properties."""
 
+    denominator: str = REPORTING_DEVICES
     devices: int = 0
+    never_reported: int = 0
     observed_s: float = 0.0
+    maintenance_s: float = 0.0
     online_s: float = 0.0
     good_s: float = 0.0
     opened: int = 0
@@ -91,6 +100,8 @@ class GroupKpis:
     repair_s: float = 0.0
     acknowledged: int = 0
     response_s: float = 0.0
+    closed_out: int = 0
+    first_time_fixes: int = 0
     open_critical: int = 0
     open_major: int = 0
     open_minor: int = 0
@@ -125,6 +136,11 @@ class GroupKpis:
         return self.response_s / self.acknowledged if self.acknowledged else None
 
     @property
+    def first_time_fix_pct(self) -> float | None:
+        """First-time fix rate (首次修复率): share of the period's close-outs never reopened."""
+        return 100.0 * self.first_time_fixes / self.closed_out if self.closed_out else None
+
+    @property
     def mtbf_s(self) -> float | None:
         """Mean time between failures: online device-time per major-or-worse ticket opened."""
         return self.online_s / self.failures if self.failures and self.observed_s > 0 else None
@@ -146,6 +162,7 @@ class GroupKpis:
         "0 % integrity". Levels and event counts are always written.
         """
         out: dict[str, FieldValue] = {
+            "denominator": self.denominator,
             "devices": self.devices,
             "findings": self.findings,
             "open_critical": self.open_critical,
@@ -157,6 +174,11 @@ class GroupKpis:
             "sla_breaches": self.sla_dispatch_breaches + self.sla_rectify_breaches,
             "chronic_devices": len(self.chronic),
         }
+        if self.denominator == LEDGER:
+            out |= {
+                "never_reported": self.never_reported,
+                "maintenance_s": float(self.maintenance_s),
+            }
         if self.observed_s > 0:
             out |= {
                 "observed_s": float(self.observed_s),
@@ -175,6 +197,8 @@ class GroupKpis:
             }
         if self.acknowledged:
             out |= {"acknowledged": self.acknowledged, "response_s": float(self.response_s)}
+        if self.closed_out:
+            out |= {"closed_out": self.closed_out, "first_time_fixes": self.first_time_fixes}
         if self.failures:
             out["failures"] = self.failures
         ratios = {
@@ -183,6 +207,7 @@ class GroupKpis:
             "completion_pct": self.completion_pct,
             "mttr_s": self.mttr_s,
             "response_time_s": self.response_time_s,
+            "first_time_fix_pct": self.first_time_fix_pct,
             "mtbf_s": self.mtbf_s,
             "repeat_pct": self.repeat_pct,
         }
@@ -324,6 +349,63 @@ def device_time(
     return DeviceTime((observed[1] - observed[0]) / 1000, online_ms / 1000, good_ms / 1000)
 
 
+@dataclass(frozen=True, slots=True)
+class LedgerTime:
+    """One ledger device's time in a period, in seconds."""
+
+    observed_s: float
+    """Answerable time: in service, outside a maintenance."""
+    online_s: float
+    good_s: float
+    maintenance_s: float
+    reported: bool
+    """Whether it had reported by the period's end."""
+
+
+def ledger_device_time(
+    period: Period,
+    device: LedgerDevice,
+    changes: Sequence[LivenessChange],
+    tickets: Iterable[TicketRecord],
+    silent: Sequence[Interval] = (),
+) -> LedgerTime | None:
+    """Time-weighted condition of one ledger device; None when it does not count at all.
+
+    Intact at time t: it has reported, its latest status is online, it has not been silent
+    past its ledger interval (`silent`), and no ticket of severity major or critical for it
+    is unresolved at t. Before its first report it is not intact: a device that never
+    reported is answerable for the whole period and intact for none of it.
+    """
+    start, end = period.start_ms, period.end_ms
+    answerable = device.answerable_ms(start, end)
+    maintenance_ms = 0
+    if device.status == "under_maintenance":
+        maintenance_ms = end - max(start, min(end, to_ms(device.status_since)))
+    if not answerable:
+        if maintenance_ms <= 0:
+            return None
+        return LedgerTime(0.0, 0.0, 0.0, maintenance_ms / 1000, bool(changes))
+    lo, hi = answerable[0]
+    _, online_all = online_intervals(period, changes)
+    online = _clip(online_all, lo, hi)
+    impaired = _union(
+        [
+            *(
+                interval
+                for ticket in tickets
+                if ticket.severity in IMPAIRING_SEVERITIES
+                for interval in _clip(unresolved_intervals(ticket), lo, hi)
+            ),
+            *_clip(silent, lo, hi),
+        ]
+    )
+    online_ms = _length(online)
+    good_ms = online_ms - _overlap(online, impaired)
+    return LedgerTime(
+        (hi - lo) / 1000, online_ms / 1000, good_ms / 1000, maintenance_ms / 1000, bool(changes)
+    )
+
+
 # -- all KPIs ----------------------------------------------------------------------------
 
 
@@ -341,6 +423,17 @@ def _responses(moves: Sequence[tuple[int, str]]) -> list[tuple[int, int]]:
         else:
             dispatched = None
     return found
+
+
+def _first_close_out(moves: Sequence[tuple[int, str]], start: int, end: int) -> int | None:
+    """When the ticket was first closed out (销项: closed after its re-check) in [start,
+    end); closing without a re-check is a dismissal, not a fix."""
+    previous = None
+    for at, state in moves:
+        if state == "closed" and previous == "verified" and start <= at < end:
+            return at
+        previous = state
+    return None
 
 
 def _add_ticket(
@@ -379,6 +472,12 @@ def _add_ticket(
         kpis.rectified += 1
         kpis.rectified_on_time += rectifications[0] <= to_ms(ticket.rectify_due_at)
         kpis.repair_s += (rectifications[0] - opened_ms) / 1000
+    if _first_close_out(moves, start, min(end, as_of_ms + 1)) is not None:
+        touched = True
+        kpis.closed_out += 1
+        kpis.first_time_fixes += not any(
+            state == "reopened" for at, state in moves if at <= as_of_ms
+        )
     for acknowledged_ms, response_ms in _responses(moves):
         if start <= acknowledged_ms < end:
             touched = True
@@ -405,10 +504,19 @@ def compute_kpis(
     tickets: Iterable[TicketRecord],
     liveness: Iterable[LivenessChange],
     *,
+    ledger: Sequence[LedgerDevice] = (),
+    silences: Mapping[tuple[str, str], Sequence[Interval]] | None = None,
     as_of: datetime | None = None,
     repeat_window: timedelta = timedelta(days=30),
+    ledger_mode: bool | None = None,
 ) -> dict[GroupKey, GroupKpis]:
-    """Every KPI of every group that has an observed device or a ticket event in the period.
+    """Every KPI of every group that has an answerable device or a ticket event in the period.
+
+    With a `ledger`, the integrity rate's denominator is its equipment (see
+    `ledger_device_time`; `silences` are each device's silent intervals past its reporting
+    interval, epoch ms, any span); with none, the devices that have reported.
+    `ledger_mode` overrides that choice: a ledger filtered to one site may hold none of a
+    site's devices and still be the denominator (default: whether `ledger` has any).
 
     `tickets` and `liveness` may cover more than the period; only what
     falls in it (and, for states, before it) counts. `as_of` (default: the
@@ -428,21 +536,45 @@ def compute_kpis(
     for ticket in tickets:
         tickets_by_device[(ticket.site, ticket.device_id)].append(ticket)
 
-    results: dict[GroupKey, GroupKpis] = defaultdict(GroupKpis)
-    for device, changes in by_device.items():
-        time = device_time(period, changes, tickets_by_device.get(device, ()))
-        if time is None:
-            continue
-        latest = max(changes, key=lambda c: c.ts_ms)  # where the device is now
-        for key in group_keys(latest.site, latest.building, latest.kind):
-            kpis = results[key]
-            kpis.devices += 1
-            kpis.observed_s += time.observed_s
-            kpis.online_s += time.online_s
-            kpis.good_s += time.good_s
+    uses_ledger = bool(ledger) if ledger_mode is None else ledger_mode
+    denominator = LEDGER if uses_ledger else REPORTING_DEVICES
+    results: dict[GroupKey, GroupKpis] = defaultdict(lambda: GroupKpis(denominator))
+    if uses_ledger:
+        silent = silences or {}
+        for device in ledger:
+            counted = ledger_device_time(
+                period,
+                device,
+                by_device.get(device.key, ()),
+                tickets_by_device.get(device.key, ()),
+                silent.get(device.key, ()),
+            )
+            if counted is None:
+                continue
+            for key in group_keys(device.site, device.building, device.kind):
+                kpis = results[key]
+                kpis.maintenance_s += counted.maintenance_s
+                if counted.observed_s > 0:
+                    kpis.devices += 1
+                    kpis.never_reported += not counted.reported
+                    kpis.observed_s += counted.observed_s
+                    kpis.online_s += counted.online_s
+                    kpis.good_s += counted.good_s
+    else:
+        for device_key, changes in by_device.items():
+            time = device_time(period, changes, tickets_by_device.get(device_key, ()))
+            if time is None:
+                continue
+            latest = max(changes, key=lambda c: c.ts_ms)  # where the device is now
+            for key in group_keys(latest.site, latest.building, latest.kind):
+                kpis = results[key]
+                kpis.devices += 1
+                kpis.observed_s += time.observed_s
+                kpis.online_s += time.online_s
+                kpis.good_s += time.good_s
     for ticket in tickets:
         for key in group_keys(ticket.site, ticket.building, ticket.kind):
-            kpis = results.get(key) or GroupKpis()
+            kpis = results.get(key) or GroupKpis(denominator)
             if _add_ticket(kpis, ticket, period, as_of_ms, chronic_since_ms):
                 results[key] = kpis
     return dict(results)

@@ -34,7 +34,15 @@ from sqlalchemy import Engine
 from contract.clock import Clock, SystemClock, from_ms, to_ms
 from quality.kpi.compute import compute_kpis
 from quality.kpi.records import Period, TicketRecord
-from quality.kpi.sources import IngestLagSource, LivenessSource, count_dead_letters, load_tickets
+from quality.kpi.report import load_inputs
+from quality.kpi.silence import SilenceSource
+from quality.kpi.sources import (
+    InfluxSignals,
+    IngestLagSource,
+    LivenessSource,
+    SQLiteSignals,
+    count_dead_letters,
+)
 from storage.timeseries.base import FieldValue, Point, SeriesStore
 from storage.timeseries.sqlite import SQLiteSeriesStore
 
@@ -116,6 +124,7 @@ class KpiJob:
         liveness: LivenessSource,
         *,
         lag: IngestLagSource | None = None,
+        silence: SilenceSource | None = None,
         bucket: timedelta = timedelta(hours=1),
         repeat_window: timedelta = timedelta(days=30),
         clock: Clock | None = None,
@@ -132,6 +141,10 @@ class KpiJob:
         self.series = series
         self.liveness = liveness
         self.lag = lag
+        # the readers of both series stores answer silences too
+        self.silence: SilenceSource | None = silence or (
+            liveness if isinstance(liveness, InfluxSignals | SQLiteSignals) else None
+        )
         self.bucket = bucket
         self.repeat_window = repeat_window
         self.clock: Clock = clock or SystemClock()
@@ -143,14 +156,20 @@ class KpiJob:
         if not periods:
             return [], []
         window = Period(periods[0].start, periods[-1].end)
-        tickets = load_tickets(
-            self.engine, window.start, window.end, repeat_window=self.repeat_window
+        inputs = load_inputs(
+            self.engine, self.liveness, self.silence, window, repeat_window=self.repeat_window
         )
-        liveness = self.liveness.liveness(window.start_ms, window.end_ms)
+        tickets = inputs.tickets
         points: list[Point] = []
         for period in periods:
             kpis = compute_kpis(
-                period, tickets, liveness, as_of=as_of, repeat_window=self.repeat_window
+                period,
+                tickets,
+                inputs.liveness,
+                ledger=inputs.ledger,
+                silences=inputs.silences,
+                as_of=as_of,
+                repeat_window=self.repeat_window,
             )
             points += [
                 Point(KPI_MEASUREMENT, key.tags(), values.fields(), period.start_ms)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,10 +25,11 @@ from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from quality.kpi.records import UNRESOLVED_STATES, LivenessChange, TicketRecord, Transition
+from quality.kpi.silence import NEVER_HEARD, DeviceKey, Heard
 from quality.tickets.models import Ticket, TicketHistory, TicketOccurrence, aware
 from storage.dead_letters import DeadLetter
 from storage.timeseries.base import SeriesStore
-from storage.timeseries.influx import InfluxStore
+from storage.timeseries.influx import InfluxStore, quote_ident
 from storage.timeseries.sqlite import SQLiteSeriesStore
 
 STATUS_MEASUREMENT = "device_status"
@@ -121,6 +122,46 @@ class InfluxSignals:
             return None
         return LagStats(float(maximum), float(mean))
 
+    def _times(self, query: str) -> dict[DeviceKey, list[list[Any]]]:
+        found: dict[DeviceKey, list[list[Any]]] = {}
+        for series in self.store.query(query):
+            tags: dict[str, str] = series.get("tags", {})
+            key = (tags.get("site", ""), tags.get("device_id", ""))
+            found.setdefault(key, []).extend(series["values"])
+        return found
+
+    def heard(
+        self, devices: Mapping[DeviceKey, str], start_ms: int, end_ms: int, min_gap_ms: int
+    ) -> dict[DeviceKey, Heard]:
+        """Per kind: the last sample before, the first and last in the period, and the
+        gaps over `min_gap_ms` (`elapsed` in a subquery, filtered by InfluxDB)."""
+        result: dict[DeviceKey, Heard] = {}
+        start, end, gap = int(start_ms), int(end_ms), int(min_gap_ms)
+        group = 'GROUP BY "site", "device_id"'
+        for kind in sorted(set(devices.values())):
+            table = quote_ident(kind)
+            within = f"time >= {start}ms AND time < {end}ms"
+            before = self._times(
+                f'SELECT last("seq") FROM {table} '
+                f"WHERE time >= {start - gap}ms AND time < {start}ms {group}"
+            )
+            first = self._times(f'SELECT first("seq") FROM {table} WHERE {within} {group}')
+            last = self._times(f'SELECT last("seq") FROM {table} WHERE {within} {group}')
+            gaps = self._times(
+                f'SELECT "gap" FROM (SELECT elapsed("seq", 1ms) AS "gap" FROM {table} '
+                f'WHERE {within} {group}) WHERE "gap" > {gap} {group}'
+            )
+            for key, device_kind in devices.items():
+                if device_kind != kind:
+                    continue
+                result[key] = Heard(
+                    _first_time(before.get(key)),
+                    _first_time(first.get(key)),
+                    _first_time(last.get(key)),
+                    tuple((int(at), int(ms)) for at, ms in gaps.get(key, ())),
+                )
+        return {key: result.get(key, NEVER_HEARD) for key in devices}
+
     def close(self) -> None:
         """Nothing of its own to release: the store belongs to the service."""
 
@@ -164,9 +205,51 @@ class SQLiteSignals:
         )
         return None if maximum is None else LagStats(float(maximum), float(mean))
 
+    def heard(
+        self, devices: Mapping[DeviceKey, str], start_ms: int, end_ms: int, min_gap_ms: int
+    ) -> dict[DeviceKey, Heard]:
+        """The same as `InfluxSignals.heard`, with a window function for the gaps."""
+        result: dict[DeviceKey, Heard] = {}
+        for kind in sorted(set(devices.values())):
+            before = {
+                (site, device_id): ts
+                for site, device_id, ts in self._rows(
+                    "SELECT site, device_id, MAX(ts_ms) FROM points WHERE measurement = ? "
+                    "AND ts_ms >= ? AND ts_ms < ? GROUP BY site, device_id",
+                    (kind, start_ms - min_gap_ms, start_ms),
+                )
+            }
+            span = {
+                (site, device_id): (first, last)
+                for site, device_id, first, last in self._rows(
+                    "SELECT site, device_id, MIN(ts_ms), MAX(ts_ms) FROM points "
+                    "WHERE measurement = ? AND ts_ms >= ? AND ts_ms < ? GROUP BY site, device_id",
+                    (kind, start_ms, end_ms),
+                )
+            }
+            gaps: dict[DeviceKey, list[tuple[int, int]]] = {}
+            for site, device_id, ts, gap in self._rows(
+                "SELECT site, device_id, ts_ms, gap FROM (SELECT site, device_id, ts_ms, "
+                "ts_ms - LAG(ts_ms) OVER (PARTITION BY site, device_id ORDER BY ts_ms) AS gap "
+                "FROM points WHERE measurement = ? AND ts_ms >= ? AND ts_ms < ?) "
+                "WHERE gap > ? ORDER BY ts_ms",
+                (kind, start_ms, end_ms, min_gap_ms),
+            ):
+                gaps.setdefault((site, device_id), []).append((int(ts), int(gap)))
+            for key, device_kind in devices.items():
+                if device_kind == kind:
+                    first, last = span.get(key, (None, None))
+                    result[key] = Heard(before.get(key), first, last, tuple(gaps.get(key, ())))
+        return {key: result.get(key, NEVER_HEARD) for key in devices}
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _first_time(rows: list[list[Any]] | None) -> int | None:
+    """The time of the first row of a selector's answer (`last`, `first`), if any."""
+    return int(rows[0][0]) if rows else None
 
 
 def signals_for(store: SeriesStore) -> InfluxSignals | SQLiteSignals:

@@ -28,7 +28,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from contract.clock import ManualClock, to_ms
+from contract.clock import Clock, ManualClock, to_ms
 from contract.finding import Finding, Severity
 from contract.topics import DeviceRef
 from facmon.cli.kpi import add_kpi_commands
@@ -318,7 +318,7 @@ class _RecordingJob:
     bucket = timedelta(hours=1)
 
     def __init__(self, clock: ManualClock, fail: bool = False) -> None:
-        self.clock = clock
+        self.clock: Clock = clock  # the scheduler's protocol declares the wider type
         self.fail = fail
         self.windows: list[tuple[datetime, datetime]] = []
 

@@ -1,0 +1,68 @@
+"""The KPIs' names as a quality department says them, in Chinese and English.
+
+The API answers codes (`integrity_pct`) with these labels beside them, and says in both
+languages why a figure it cannot compute is null.
+
+>>> KPI_LABELS["integrity_pct"]["zh-CN"]
+'设备完好率'
+>>> sorted(UNAVAILABLE) == sorted(PENDING_KPIS)
+True
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+Label = dict[str, str]
+
+
+def _label(zh: str, en: str) -> Label:
+    return {"zh-CN": zh, "en": en}
+
+
+KPI_LABELS: Final[dict[str, Label]] = {
+    "integrity_pct": _label("设备完好率", "equipment integrity rate"),
+    "timeliness_pct": _label("维修及时率", "repair timeliness"),
+    "completion_pct": _label("整改完成率", "rectification completion rate"),
+    "response_time_s": _label("响应时间", "response time"),
+    "first_time_fix_pct": _label("首次修复率", "first-time fix rate"),
+    "mttr_s": _label("平均修复时间 MTTR", "mean time to repair (MTTR)"),
+    "mtbf_s": _label("平均故障间隔 MTBF", "mean time between failures (MTBF)"),
+    "repeat_pct": _label("重复故障率", "repeat-fault rate"),
+    "maintenance_execution_pct": _label("保养计划执行率", "maintenance-plan execution rate"),
+    "inspection_completion_pct": _label("巡检完成率", "inspection-round completion"),
+}
+
+UNIT_LABELS: Final[dict[str, Label]] = {
+    "pct": _label("%", "%"),
+    "s": _label("秒", "seconds"),
+}
+
+SCOPE_LABELS: Final[dict[str, Label]] = {
+    "site": _label("项目", "site"),
+    "building": _label("楼栋", "building"),
+    "kind": _label("设备类型", "kind"),
+    "building_kind": _label("楼栋 × 设备类型", "building × kind"),
+}
+
+DENOMINATOR_LABELS: Final[dict[str, Label]] = {
+    "ledger": _label("设备台账中的在用设备", "in-service equipment of the ledger"),
+    "reporting devices": _label(
+        "已上报数据的设备（设备台账为空）", "devices that have reported (the ledger is empty)"
+    ),
+}
+
+PENDING_KPIS: Final = ("maintenance_execution_pct", "inspection_completion_pct")
+
+UNAVAILABLE: Final[dict[str, Label]] = {
+    "maintenance_execution_pct": _label(
+        "保养计划尚未记录在本系统中，暂无法计算保养计划执行率",
+        "maintenance plans are not recorded in the service yet, so their execution rate "
+        "cannot be computed",
+    ),
+    "inspection_completion_pct": _label(
+        "巡检轮次尚未按项目、楼栋和设备类型汇总，暂无法计算巡检完成率",
+        "inspection rounds are not yet totalled per site, building and kind, so their "
+        "completion cannot be computed",
+    ),
+}
