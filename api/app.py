@@ -21,6 +21,7 @@ from api.routes import (
     devices,
     equipment,
     health,
+    kpis,
     ledger,
     tickets,
 )
@@ -64,6 +65,7 @@ def create_app(stores: Stores) -> FastAPI:
         equipment.router,
         ledger.router,
         cards.router,
+        kpis.router,
         dead_letters.router,
         admin.router,
         health.router,

@@ -296,3 +296,65 @@ class InvalidRequest(BaseModel):
     when the request does not fit the declared shape."""
 
     detail: str | list[dict[str, Any]]
+
+
+class KpiGroup(BaseModel):
+    """One group's KPIs over the period: a scope (`site`, `building`, `kind` or
+    `building_kind`) and the tags that define it, the figures, and the additive parts they
+    are made of (the fields the KPI job writes to InfluxDB's `kpi` measurement)."""
+
+    scope: str
+    site: str
+    building: str | None = None
+    kind: str | None = None
+    devices: int = Field(description="devices counted in the integrity rate")
+    never_reported: int | None = Field(
+        None, description="ledger devices counted that had not reported by the period's end"
+    )
+    integrity_pct: float | None = Field(None, description="设备完好率, %")
+    timeliness_pct: float | None = Field(None, description="维修及时率, %")
+    completion_pct: float | None = Field(None, description="整改完成率, %")
+    response_time_s: float | None = Field(None, description="响应时间 (派单 to 接单), seconds")
+    first_time_fix_pct: float | None = Field(None, description="首次修复率, %")
+    mttr_s: float | None = Field(None, description="平均修复时间 MTTR, seconds")
+    mtbf_s: float | None = Field(None, description="平均故障间隔 MTBF, seconds")
+    repeat_pct: float | None = Field(None, description="重复故障率, %")
+    maintenance_execution_pct: float | None = Field(
+        None, description="保养计划执行率, %; null with the reason in `unavailable`"
+    )
+    inspection_completion_pct: float | None = Field(
+        None, description="巡检完成率, %; null with the reason in `unavailable`"
+    )
+    parts: dict[str, float | int | str] = Field(
+        description="the figures' additive parts, as written to InfluxDB"
+    )
+
+
+class KpiReportPublic(BaseModel):
+    """GET /api/kpis: the KPIs of [from, to) per group, with their labels."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    period_from: UtcDatetime = Field(alias="from")
+    period_to: UtcDatetime = Field(
+        alias="to", description="the period's end: `to`, or now when `to` is later"
+    )
+    denominator: Literal["ledger", "reporting devices"] = Field(
+        description="the integrity rate's denominator: the ledger's in-service equipment, "
+        "or the devices that have reported when the ledger is empty"
+    )
+    denominator_label: Labels
+    groups: list[KpiGroup]
+    unavailable: dict[str, Labels] = Field(
+        description="KPIs answered as null for every group, with the reason"
+    )
+    labels: dict[str, Labels] = Field(description="each KPI's name in zh-CN and en")
+
+
+class KpiLabelsPublic(BaseModel):
+    """GET /api/kpis/labels: the names of the KPIs, scopes and denominators."""
+
+    kpis: dict[str, Labels]
+    scopes: dict[str, Labels]
+    denominators: dict[str, Labels]
+    units: dict[str, Labels]

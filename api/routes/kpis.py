@@ -1,0 +1,195 @@
+"""The quality department's KPIs (指标) per site, building and kind, computed on demand.
+
+`GET /api/kpis` answers the same figures the KPI job writes to InfluxDB for Grafana, from
+the same code and inputs (`quality.kpi.report`), over any period: the equipment integrity
+rate (设备完好率) over the ledger's in-service equipment, and the loop's KPIs. A bad
+parameter is a 422 naming it and the fix in English and Chinese.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Final, NamedTuple
+
+from fastapi import APIRouter, Query, Response
+
+from api.deps import StoresDep, ViewerDep
+from api.routing import AuthenticatedRoute
+from api.schemas import KpiGroup, KpiLabelsPublic, KpiReportPublic, ListingProblem
+from quality.kpi.compute import GroupKey, GroupKpis
+from quality.kpi.labels import (
+    DENOMINATOR_LABELS,
+    KPI_LABELS,
+    SCOPE_LABELS,
+    UNAVAILABLE,
+    UNIT_LABELS,
+)
+from quality.kpi.records import Period
+from quality.kpi.report import kpi_report, load_inputs
+from quality.kpi.sources import signals_for
+from quality.ledger.models import KINDS
+
+router = APIRouter(prefix="/api/kpis", tags=["kpis"], route_class=AuthenticatedRoute)
+
+DEFAULT_SPAN: Final = timedelta(days=30)
+REPEAT_WINDOW: Final = timedelta(days=30)
+MAX_TEXT: Final = 64
+_FIGURES: Final = (
+    "integrity_pct",
+    "timeliness_pct",
+    "completion_pct",
+    "response_time_s",
+    "first_time_fix_pct",
+    "mttr_s",
+    "mtbf_s",
+    "repeat_pct",
+)
+
+
+class BadParameter(Exception):
+    def __init__(self, param: str, en: str, zh: str, allowed: tuple[str, ...] = ()) -> None:
+        super().__init__(f"{param}: {en}")
+        self.param, self.en, self.zh, self.allowed = param, en, zh, allowed
+
+    def response(self) -> Response:
+        entry = {
+            "loc": ["query", self.param],
+            "field": self.param,
+            "allowed": list(self.allowed),
+            "msg": f"{self.en} / {self.zh}",
+            "en": self.en,
+            "zh": self.zh,
+            "type": "invalid_kpi_parameter",
+        }
+        body = json.dumps({"detail": [entry]}, separators=(",", ":"))  # ASCII: echoes input
+        return Response(body.encode("ascii"), 422, media_type="application/json")
+
+
+def _text(param: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value or len(value) > MAX_TEXT or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise BadParameter(
+            param,
+            f"must be 1 to {MAX_TEXT} characters without control characters",
+            f"须为 1 至 {MAX_TEXT} 个字符，不含控制字符",
+        )
+    return value
+
+
+def _moment(param: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment: datetime | None = datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise BadParameter(
+            param,
+            "must be an RFC 3339 time with its offset, e.g. 2026-12-07T08:00:00Z",
+            "须为带时区偏移的 RFC 3339 时间，例如 2026-12-07T08:00:00Z",
+        )
+    return moment.astimezone(UTC)
+
+
+class _Query(NamedTuple):
+    period: Period
+    site: str | None
+    building: str | None
+    kind: str | None
+
+
+def _parse(
+    site: str | None,
+    building: str | None,
+    kind: str | None,
+    start: str | None,
+    end: str | None,
+    now: datetime,
+) -> _Query:
+    if kind is not None and kind not in KINDS:
+        raise BadParameter(
+            "kind", f"{kind!r} is not one of {', '.join(KINDS)}", f"{kind!r} 不在可选值之中", KINDS
+        )
+    to = _moment("to", end) or now
+    since = _moment("from", start) or to - DEFAULT_SPAN
+    if not since < to:
+        raise BadParameter("to", "must be after from", "须晚于 from")
+    if not since < now:
+        raise BadParameter("from", "must be in the past", "须早于当前时间")
+    return _Query(
+        Period(since, min(to, now)), _text("site", site), _text("building", building), kind
+    )
+
+
+def _group(key: GroupKey, kpis: GroupKpis) -> KpiGroup:
+    return KpiGroup(
+        scope=key.scope,
+        site=key.site,
+        building=key.building or None,
+        kind=key.kind or None,
+        devices=kpis.devices,
+        never_reported=kpis.never_reported if kpis.denominator == "ledger" else None,
+        **{name: getattr(kpis, name) for name in _FIGURES},
+        parts=kpis.fields(),
+    )
+
+
+@router.get(
+    "",
+    response_model=KpiReportPublic,
+    responses={422: {"model": ListingProblem, "description": "a parameter is not valid"}},
+)
+def kpis(
+    stores: StoresDep,
+    _who: ViewerDep,
+    site: Annotated[str | None, Query(description="site, exactly")] = None,
+    building: Annotated[str | None, Query(description="building, exactly")] = None,
+    kind: Annotated[str | None, Query(description=f"one of {', '.join(KINDS)}")] = None,
+    start: Annotated[
+        str | None,
+        Query(alias="from", description="RFC 3339 start (default: 30 days before `to`)"),
+    ] = None,
+    end: Annotated[
+        str | None, Query(alias="to", description="RFC 3339 end, exclusive (default: now)")
+    ] = None,
+) -> KpiReportPublic | Response:
+    """The KPIs of [from, to) per site, building, kind and building × kind, as the KPI job
+    groups them; `site`, `building` and `kind` narrow every group to what they name."""
+    try:
+        query = _parse(site, building, kind, start, end, datetime.now(UTC))
+    except BadParameter as error:
+        return error.response()
+    signals = signals_for(stores.series)
+    try:
+        inputs = load_inputs(
+            stores.engine, signals, signals, query.period, repeat_window=REPEAT_WINDOW
+        )
+    finally:
+        signals.close()
+    report = kpi_report(
+        query.period,
+        inputs.only(site=query.site, building=query.building, kind=query.kind),
+        full_ledger=bool(inputs.ledger),
+        repeat_window=REPEAT_WINDOW,
+    )
+    fields: dict[str, Any] = {
+        "from": report.period.start,
+        "to": report.period.end,
+        "denominator": report.denominator,
+        "denominator_label": DENOMINATOR_LABELS[report.denominator],
+        "groups": [_group(key, values) for key, values in report.groups],
+        "unavailable": UNAVAILABLE,
+        "labels": KPI_LABELS,
+    }
+    return KpiReportPublic.model_validate(fields)
+
+
+@router.get("/labels", response_model=KpiLabelsPublic)
+def labels(_who: ViewerDep) -> KpiLabelsPublic:
+    """The KPIs' names in zh-CN and en, in the glossary's words."""
+    return KpiLabelsPublic(
+        kpis=KPI_LABELS, scopes=SCOPE_LABELS, denominators=DENOMINATOR_LABELS, units=UNIT_LABELS
+    )
