@@ -283,8 +283,10 @@ def _upsert_contractors(
                 .values(kinds=kinds, updated_at=now, **contacts)
             )
         else:
-            connection.execute(
-                table.insert().values(
+            # Nothing if an import running alongside registered it a moment ago.
+            added = connection.execute(
+                upsert_insert(connection.engine, "the ledger import")(table)
+                .values(
                     name=name,
                     kinds=sorted(entry["kinds"]),
                     active=True,
@@ -292,8 +294,11 @@ def _upsert_contractors(
                     updated_at=now,
                     **contacts,
                 )
-            )
-            report.contractors_created.append(name)
+                .on_conflict_do_nothing(index_elements=["name"])
+                .returning(table.c.id)
+            ).first()
+            if added is not None:
+                report.contractors_created.append(name)
     found = connection.execute(
         select(Contractor.name, Contractor.id).where(Contractor.name.in_(list(wanted)))
     )

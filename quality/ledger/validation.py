@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
 from contract.topics import ContractError, validate_identifier
@@ -369,10 +369,20 @@ class EquipmentUpdate(_Strict):
     ] = None
 
 
+def _utc(moment: datetime | None) -> datetime | None:
+    """The time in UTC, as every stored time is (SQLite keeps no offset); a time without
+    one is taken as UTC."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 class Decommission(_Strict):
-    at: Annotated[datetime | None, Field(description="when it left service; now if not given")] = (
-        None
-    )
+    at: Annotated[
+        datetime | None,
+        AfterValidator(_utc),
+        Field(description="when it left service (RFC 3339; UTC if no offset); now if not given"),
+    ] = None
     reason: Reason = None
 
 

@@ -3,7 +3,7 @@ and paging; the same device id at two sites."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -192,3 +192,16 @@ def test_contractor_crud(store: LedgerStore, clock: ManualClock) -> None:
     assert store.contractor(made.id) == changed and store.contractor(9999) is None
     with pytest.raises(NotFound):
         store.update_contractor(9999, ContractorUpdate(active=True))
+
+
+def test_a_decommission_time_without_offset_is_utc(store: LedgerStore) -> None:
+    store.create(device("hq", "door-2"))
+    gone = store.decommission(
+        "hq", "door-2", Decommission.model_validate({"at": "2027-02-01T10:00:00"})
+    )
+    assert gone.decommissioned_at == datetime(2027, 2, 1, 10, tzinfo=UTC)
+    store.create(device("hq", "door-3"))
+    east = store.decommission(
+        "hq", "door-3", Decommission.model_validate({"at": "2027-02-01T18:00:00+08:00"})
+    )
+    assert east.decommissioned_at == datetime(2027, 2, 1, 10, tzinfo=UTC)
