@@ -7,7 +7,7 @@ quality department does (检查-发现-派单-接单-整改-复核-销项).
 >>> STATE_LABELS["acknowledged"]["zh-CN"]
 '已接单'
 >>> bilingual("red card", "红牌")
-'red card (红牌)'
+'red card / 红牌'
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ assert set(STAGE_LABELS) == set(STAGES)
 
 def bilingual(en: str, zh: str) -> str:
     """One line a person reads in both languages: the English, then the Chinese."""
-    return f"{en} ({zh})"
+    return f"{en} / {zh}"
 
 
 def all_labels() -> dict[str, dict[str, Label]]:

@@ -96,6 +96,14 @@ NOTE_REQUIRED: Final = frozenset(
 )
 
 
+def _zh(state: str) -> str:
+    """A state as the quality department says it, with its code: 已接单 (acknowledged)."""
+    from quality.tickets.labels import STATE_LABELS  # the labels name this module's states
+
+    label = STATE_LABELS.get(state)
+    return f"{label['zh-CN']} ({state})" if label else state
+
+
 class IllegalTransition(ValueError):
     """The move is not in the lifecycle; `allowed` lists the legal next states."""
 
@@ -105,7 +113,9 @@ class IllegalTransition(ValueError):
         self.allowed = allowed_next(current)
         super().__init__(
             f"cannot go from {current} to {target}; "
-            f"allowed next: {', '.join(self.allowed) or 'none'}"
+            f"allowed next: {', '.join(self.allowed) or 'none'} / "
+            f"工单不能从{_zh(current)}转到{_zh(target)}；"
+            f"可转到：{'、'.join(_zh(s) for s in self.allowed) or '无'}"
         )
 
 
@@ -116,7 +126,10 @@ class NoteRequired(ValueError):
 class NotPermitted(PermissionError):
     def __init__(self, role: str, needed: Role, target: str) -> None:
         self.needed = needed
-        super().__init__(f"role {role} may not move a ticket to {target}; needs {needed.value}")
+        super().__init__(
+            f"role {role} may not move a ticket to {target}; needs {needed.value} / "
+            f"{role} 角色不能把工单转到{_zh(target)}，需要 {needed.value} 角色"
+        )
 
 
 def allowed_next(current: str) -> list[str]:
@@ -134,7 +147,10 @@ def check_transition(current: str, target: str, role: Role, note: str | None) ->
     if ROLE_RANK[role] < ROLE_RANK[needed]:
         raise NotPermitted(role.value, needed, target)
     if key in NOTE_REQUIRED and role is not Role.SYSTEM and not (note and note.strip()):
-        raise NoteRequired(f"moving a ticket from {current} to {target} needs a note saying why")
+        raise NoteRequired(
+            f"moving a ticket from {current} to {target} needs a note saying why / "
+            f"工单从{_zh(current)}转到{_zh(target)}须填写备注说明原因"
+        )
 
 
 def is_dismissal(current: str, target: str) -> bool:

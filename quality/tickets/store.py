@@ -40,7 +40,7 @@ from quality.tickets.policy import ESCALATE_TO, SEVERITIES, STAGES, Deadlines, T
 _ACTIVE = [s.value for s in ACTIVE_STATES]
 _RANK = {severity: rank for rank, severity in enumerate(reversed(SEVERITIES))}
 SYSTEM_ACTOR = "facmon"
-IMPLICIT_ACKNOWLEDGE_NOTE = "acknowledged implicitly on rectification (整改时默认接单)"
+IMPLICIT_ACKNOWLEDGE_NOTE = "acknowledged implicitly on rectification / 整改时默认接单"
 
 
 CARD_GROUPS = ("equipment", "contractor", "team")
@@ -935,7 +935,10 @@ class TicketStore:
         (site and device), `contractor` or `team` (as the dispatch named them; None when it
         named none). False alarms earn none. Most red cards first."""
         if by not in CARD_GROUPS:
-            raise ValueError(f"by must be one of {', '.join(CARD_GROUPS)}")
+            raise ValueError(
+                f"by must be one of {', '.join(CARD_GROUPS)} / "
+                f"by 须为 {'、'.join(CARD_GROUPS)} 之一"
+            )
         query = select(Ticket).where(
             Ticket.card.in_(["yellow", "red"]), Ticket.false_alarm.is_(False)
         )

@@ -108,6 +108,12 @@ def test_acknowledge_errors_are_clear(stores: Stores, client: TestClient) -> Non
     not_yet = client.post(f"/api/tickets/{ticket_id}/acknowledge")
     assert not_yet.status_code == 409
     assert not_yet.json()["detail"]["allowed"] == ["closed", "dispatched"]
+    message = not_yet.json()["detail"]["message"]
+    assert "cannot go from open to acknowledged" in message
+    assert "工单不能从待派单 (open)转到已接单 (acknowledged)" in message
+    assert "可转到：待派单 (open)" not in message and "已派单 (dispatched)" in message
+    no_note = client.post(f"/api/tickets/{ticket_id}/transitions", json={"to": "closed"})
+    assert no_note.status_code == 422 and "须填写备注" in no_note.json()["detail"]
     assert client.post("/api/tickets/999/acknowledge").status_code == 404
     long_team = client.post(
         f"/api/tickets/{ticket_id}/assign", json={"assignee": "x", "team": "t" * 129}

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from contract.clock import ManualClock
 from contract.finding import Finding, Severity
 from contract.topics import DeviceRef
-from quality.tickets.lifecycle import Role
+from quality.tickets.lifecycle import IllegalTransition, NoteRequired, NotPermitted, Role
 from quality.tickets.models import Ticket
 from quality.tickets.policy import Deadlines, TicketPolicy
 from quality.tickets.store import IMPLICIT_ACKNOWLEDGE_NOTE, TicketFilter, TicketStore
@@ -198,6 +198,23 @@ def test_reassigning_an_acknowledged_ticket_dispatches_it_again(
     )
     assert ticket.acknowledged_at is None
     assert utc(ticket.acknowledge_due_at) == T0 + timedelta(hours=3)
+
+
+def test_lifecycle_errors_say_it_in_both_languages(store: TicketStore) -> None:
+    ticket_id = store.record(finding()).ticket_id
+    with pytest.raises(IllegalTransition) as illegal:
+        store.transition(ticket_id, "acknowledged", "e", Role.ENGINEER)
+    assert str(illegal.value) == (
+        "cannot go from open to acknowledged; allowed next: closed, dispatched / "
+        "工单不能从待派单 (open)转到已接单 (acknowledged)；"
+        "可转到：已销项 (closed)、已派单 (dispatched)"
+    )
+    store.assign(ticket_id, "lift-team", "e", Role.ENGINEER, None)
+    store.transition(ticket_id, "rectified", "e", Role.ENGINEER, "fixed")
+    with pytest.raises(NotPermitted, match="engineer 角色不能把工单转到已复核 \\(verified\\)"):
+        store.transition(ticket_id, "verified", "e", Role.ENGINEER, "looks fine")
+    with pytest.raises(NoteRequired, match="须填写备注"):
+        store.transition(ticket_id, "verified", "q", Role.QUALITY)
 
 
 # -- 3. the re-check clock (复核) ------------------------------------------------------------
