@@ -48,7 +48,14 @@ import tempfile
 from pathlib import Path
 from typing import Any, Final, cast
 
-from contract.topics import SERVICE_TOPIC_PREFIXES, Channel, DeviceRef, topic_for
+from contract.topics import (
+    SERVICE_TOPIC_PREFIXES,
+    Channel,
+    ContractError,
+    DeviceRef,
+    parse_topic,
+    topic_for,
+)
 
 Config = dict[str, Any]
 
@@ -181,10 +188,33 @@ def _check_device(device: DeviceRef) -> None:
         )
 
 
+def _account_site(config: Config, rolename: str) -> str | None:
+    """The site whose topics an existing device role may publish on, if the role exists."""
+    for role in config["roles"]:
+        if role.get("rolename") == rolename:
+            for acl in role.get("acls", []):
+                try:
+                    return parse_topic(str(acl.get("topic", ""))).device.site
+                except ContractError:
+                    continue
+    return None
+
+
 def provision_device(config: Config, device: DeviceRef, password: str) -> None:
-    """Create or update the device's account (bound to its client id) and its role."""
+    """Create or update the device's account (bound to its client id) and its role.
+
+    An account is named by the device id alone, so an id that already has an account in
+    another site is refused: provisioning it would take that site's device's login."""
     _check_device(device)
     rolename = device_role(device.device_id)
+    site = _account_site(config, rolename)
+    if site is not None and site != device.site:
+        raise ProvisioningError(
+            f"device_id {device.device_id!r} already has a broker account at site {site!r}: "
+            "a broker account is named by the device id alone, so give this device an id "
+            f"unique across sites / 设备编号 {device.device_id!r} 在项目 {site!r} 已有代理账号："
+            "代理账号只以设备编号命名，请为此设备使用在各项目中唯一的编号"
+        )
     role = {"rolename": rolename, "acls": device_acls(device)}
     config["roles"] = [r for r in config["roles"] if r.get("rolename") != rolename] + [role]
     client = {

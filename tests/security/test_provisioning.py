@@ -132,3 +132,21 @@ def test_a_passwords_file_that_is_not_a_regular_file_is_refused_untouched(
             assert main(argv) == 2, argv
             assert target.stat().st_mode == mode
     assert Path(file).read_bytes() == before
+
+
+def test_an_id_with_an_account_in_another_site_is_refused(
+    dynsec_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Accounts are named by device id: door-1 of a second site must not take the first's."""
+    assert main(["devices", "provision", "north/b1/access/door-1", "--file", str(dynsec_file)]) == 0
+    before = dynsec_file.read_text()
+    moved = ["devices", "provision", "north/b2/access/door-1", "--file", str(dynsec_file)]
+    assert main(moved) == 0  # the same site's device, now in building b2: updated
+    assert dynsec_file.read_text() != before
+    capsys.readouterr()
+    before = dynsec_file.read_text()
+    other = ["devices", "provision", "south/b1/access/door-1", "--file", str(dynsec_file)]
+    assert main(other) == 2
+    err = capsys.readouterr().err
+    assert "already has a broker account at site 'north'" in err and "项目" in err
+    assert "nothing was changed" in err and dynsec_file.read_text() == before
