@@ -6,14 +6,19 @@ page 1 costs, and a ticket opened while someone pages neither repeats nor shifts
 The cursor carries the sort, the order, the filters' fingerprint and the last row's key;
 it is opaque to clients (base64url JSON) and refused when reused for another query.
 
-`total` is exact up to `COUNT_BOUND`; past it the count stops and says it is a lower
-bound: counting every match of a broad filter over a million tickets would cost more than
-the page itself, on every request.
+`total` is exact up to `COUNT_BOUND` matches; past it the count stops and says it is a
+lower bound: counting every match of a broad filter over a million tickets would cost more
+than the page itself, on every request. On PostgreSQL the count also stops after
+`COUNT_BUDGET_MS` (a common word of a free-text search matches too many tickets to count
+quickly); the total is then what the first page has shown for sure, a lower bound too.
+The total is counted once, for the first page, and the cursor carries it on: a walk's
+pages cost one index walk each, and show the total the walk began with.
 
 >>> SORT_KEYS
 ('opened_at', 'severity', 'due', 'updated')
->>> decode_cursor(encode_cursor(Cursor("opened_at", "desc", "f", "2026-01-01T00:00:00+00:00", 7)))
-Cursor(sort='opened_at', order='desc', fingerprint='f', key='2026-01-01T00:00:00+00:00', id=7)
+>>> cursor = Cursor("due", "asc", "f", "2026-01-01T00:00:00+00:00", 7, 90, False)
+>>> decode_cursor(encode_cursor(cursor)) == cursor
+True
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, NamedTuple
 
-from sqlalchemy import ColumnElement, Engine, String, func, literal_column, select
+from sqlalchemy import ColumnElement, Engine, String, func, literal_column, select, text
 from sqlalchemy import tuple_ as row
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from contract.topics import Kind
@@ -43,6 +49,7 @@ STATES: Final = tuple(s.value for s in State)
 DEFAULT_LIMIT: Final = 50
 MAX_LIMIT: Final = 500
 COUNT_BOUND: Final = 10_000
+COUNT_BUDGET_MS: Final = 50
 MAX_TEXT: Final = 200
 
 # Free text is matched in one expression; PostgreSQL serves it with a trigram GIN index on
@@ -146,6 +153,8 @@ class Cursor:
     fingerprint: str
     key: str
     id: int
+    total: int
+    more: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +171,15 @@ def _iso(moment: datetime | None) -> str | None:
 
 def encode_cursor(cursor: Cursor) -> str:
     raw = json.dumps(
-        [cursor.sort, cursor.order, cursor.fingerprint, cursor.key, cursor.id],
+        [
+            cursor.sort,
+            cursor.order,
+            cursor.fingerprint,
+            cursor.key,
+            cursor.id,
+            cursor.total,
+            cursor.more,
+        ],
         separators=(",", ":"),
     )
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
@@ -178,18 +195,20 @@ _BAD_CURSOR = Words(
 def decode_cursor(text: str) -> Cursor:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        sort, order, fingerprint, key, ticket_id = json.loads(raw)
+        sort, order, fingerprint, key, ticket_id, total, more = json.loads(raw)
         if not (
             sort in SORT_KEYS
             and order in ORDERS
             and isinstance(fingerprint, str)
             and isinstance(key, str)
             and type(ticket_id) is int
+            and type(total) is int
+            and type(more) is bool
         ):
             raise ValueError(text)
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as error:
         raise ListingError("cursor", _BAD_CURSOR) from error
-    return Cursor(sort, order, fingerprint, key, ticket_id)
+    return Cursor(sort, order, fingerprint, key, ticket_id, total, more)
 
 
 # -- parsing the query string ---------------------------------------------------------------
@@ -367,8 +386,8 @@ def _key_text(query: TicketQuery, value: Any) -> str:
     return str(value)
 
 
-def _position(query: TicketQuery) -> tuple[Any, int] | None:
-    """The last row of the previous page as (sort key, id), checked against the query."""
+def _position(query: TicketQuery) -> tuple[Any, Cursor] | None:
+    """The previous page's last sort key and its cursor, checked against the query."""
     if query.cursor is None:
         return None
     cursor = decode_cursor(query.cursor)
@@ -386,11 +405,28 @@ def _position(query: TicketQuery) -> tuple[Any, int] | None:
             ),
         )
     if query.sort == "severity":
-        return _one_of("cursor", cursor.key, SEVERITIES), cursor.id
+        return _one_of("cursor", cursor.key, SEVERITIES), cursor
     try:
-        return datetime.fromisoformat(cursor.key), cursor.id
+        return datetime.fromisoformat(cursor.key), cursor
     except ValueError as error:
         raise ListingError("cursor", _BAD_CURSOR) from error
+
+
+def _bounded_count(session: Session, where: list[ColumnElement[bool]]) -> int | None:
+    """Matches of `where`, counted up to COUNT_BOUND + 1; None when PostgreSQL could not
+    count them within COUNT_BUDGET_MS. The last statement of the session's transaction."""
+    matched = select(Ticket.id).where(*where).limit(COUNT_BOUND + 1).subquery()
+    count = select(func.count()).select_from(matched)
+    if session.get_bind().dialect.name != "postgresql":
+        return int(session.scalar(count) or 0)
+    try:
+        with session.begin_nested():
+            session.execute(text(f"SET LOCAL statement_timeout = {int(COUNT_BUDGET_MS)}"))
+            return int(session.scalar(count) or 0)
+    except OperationalError as error:
+        if getattr(error.orig, "sqlstate", None) == "57014":  # query_canceled
+            return None
+        raise
 
 
 def fetch_page(engine: Engine, query: TicketQuery, overdue: ColumnElement[bool]) -> Page:
@@ -401,17 +437,25 @@ def fetch_page(engine: Engine, query: TicketQuery, overdue: ColumnElement[bool])
     position = _position(query)
     paged = list(where)
     if position is not None:
-        key, last_id = position
-        after = row(column, Ticket.id) < row(key, last_id)
-        before = row(column, Ticket.id) > row(key, last_id)
+        key, cursor = position
+        after = row(column, Ticket.id) < row(key, cursor.id)
+        before = row(column, Ticket.id) > row(key, cursor.id)
         paged.append(after if descending else before)
     ordering = (column.desc(), Ticket.id.desc()) if descending else (column.asc(), Ticket.id.asc())
     with Session(engine) as session:
         rows = session.scalars(
             select(Ticket).where(*paged).order_by(*ordering).limit(query.limit + 1)
         ).all()
-        matched = select(Ticket.id).where(*where).limit(COUNT_BOUND + 1).subquery()
-        counted = int(session.scalar(select(func.count()).select_from(matched)) or 0)
+        if position is not None:
+            total, more = position[1].total, position[1].more
+        elif len(rows) <= query.limit:
+            total, more = len(rows), False  # the first page is the whole list
+        else:
+            counted = _bounded_count(session, where)
+            if counted is None:  # out of time: known are this page and one more ticket
+                total, more = len(rows), True
+            else:
+                total, more = min(counted, COUNT_BOUND), counted > COUNT_BOUND
     items = rows[: query.limit]
     next_cursor = None
     if len(rows) > query.limit:
@@ -423,6 +467,8 @@ def fetch_page(engine: Engine, query: TicketQuery, overdue: ColumnElement[bool])
                 query.fingerprint(),
                 _key_text(query, getattr(last, column.key)),
                 last.id,
+                total,
+                more,
             )
         )
-    return Page(items, next_cursor, min(counted, COUNT_BOUND), counted > COUNT_BOUND)
+    return Page(items, next_cursor, total, more)

@@ -1,8 +1,11 @@
 """Indexes for the ticket list at scale: its sort keys, its common filters, free-text search.
 
 Each sort key (opened, updated, rectify deadline, severity) is indexed with the id that breaks
-its ties, and site, state, assignee and fault type each ahead of the opening time, so that a
-keyset page and its bounded count walk an index instead of sorting the table.
+its ties, and site (and building), state, assignee, fault type (and kind) each ahead of the
+opening time, so that a keyset page and its bounded count walk an index instead of sorting
+the table. The active tickets, the loop's working set, have two partial indexes: by
+deadline, and newest first carrying every listed filter column, so that counting them reads
+the index alone.
 
 On PostgreSQL the searched text (summary, device id, site, building) gets a trigram GIN
 index, which serves `ILIKE '%word%'`. It needs the `pg_trgm` extension: created here when
@@ -39,6 +42,31 @@ LIST_INDEXES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ix_ticket_list_state_opened", ("state", "opened_at", "id")),
     ("ix_ticket_list_assignee_opened", ("assignee", "opened_at", "id")),
     ("ix_ticket_list_fault_opened", ("fault_type", "opened_at", "id")),
+    ("ix_ticket_list_site_building_opened", ("site", "building", "opened_at", "id")),
+    ("ix_ticket_list_kind_fault_opened", ("kind", "fault_type", "opened_at", "id")),
+)
+ACTIVE = "state IN ('open', 'dispatched', 'acknowledged', 'rectified', 'verified', 'reopened')"
+# The active tickets' indexes: name, keys, columns carried along (PostgreSQL INCLUDE).
+ACTIVE_INDEXES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("ix_ticket_list_active_due", ("rectify_due_at", "id"), ()),
+    (
+        "ix_ticket_list_active_opened",
+        ("opened_at", "id"),
+        (
+            "state",
+            "severity",
+            "site",
+            "building",
+            "kind",
+            "fault_type",
+            "assignee",
+            "contractor",
+            "dispatch_due_at",
+            "acknowledge_due_at",
+            "rectify_due_at",
+            "recheck_due_at",
+        ),
+    ),
 )
 TRIGRAM_INDEX = "ix_ticket_text_trgm"
 # As quality.tickets.models.SEARCH_SQL had it at this revision.
@@ -69,6 +97,16 @@ def _trigram_schema(bind: sa.Connection) -> str | None:
 def upgrade() -> None:
     for name, columns in LIST_INDEXES:
         op.create_index(name, "tickets", list(columns), if_not_exists=True)
+    for name, columns, carried in ACTIVE_INDEXES:
+        op.create_index(
+            name,
+            "tickets",
+            list(columns),
+            if_not_exists=True,
+            postgresql_include=list(carried),
+            sqlite_where=sa.text(ACTIVE),
+            postgresql_where=sa.text(ACTIVE),
+        )
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
@@ -83,5 +121,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index(TRIGRAM_INDEX, table_name="tickets", if_exists=True)
+    for name, _columns, _carried in reversed(ACTIVE_INDEXES):
+        op.drop_index(name, table_name="tickets", if_exists=True)
     for name, _columns in reversed(LIST_INDEXES):
         op.drop_index(name, table_name="tickets", if_exists=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy import insert as insert_rows
 from sqlalchemy.orm import Session
 
 from contract.clock import ManualClock
@@ -231,8 +232,11 @@ def test_paging_walks_every_ticket_once_while_tickets_are_added(
     for sort, order in (("opened_at", "desc"), ("opened_at", "asc"), ("due", "asc")):
         query = parse_query(sort=sort, order=order, limit="6")
         seen: list[int] = []
+        first_total = None
         while True:
             page = store.page(query)
+            first_total = first_total or page.total
+            assert page.total == first_total, "the cursor carries the walk's first total"
             seen += [t.id for t in page.items]
             if page.next_cursor is None:
                 break
@@ -317,3 +321,26 @@ def test_a_cursor_is_refused_for_another_query(world: tuple[TicketStore, Rows]) 
             parse_query(**other, cursor=cursor)
         assert raised.value.param == "cursor"
     assert store.page(parse_query(site="north", limit="3", cursor=cursor)).items
+
+
+def test_a_count_out_of_time_is_a_lower_bound_on_postgresql(
+    engine_factory: Callable[[], Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL stops counting after COUNT_BUDGET_MS: the total is then the first page and
+    one more, flagged as a lower bound. SQLite has no statement timeout and counts exactly."""
+    engine = engine_factory()
+    with Session(engine) as session:
+        session.execute(
+            insert_rows(Ticket),
+            [{**ticket_fields(i), "state": "closed", "device_id": f"d-{i}"} for i in range(20_000)],
+        )
+        session.commit()
+    store = TicketStore(engine, clock=ManualClock(NOW))
+    monkeypatch.setattr(listing, "COUNT_BOUND", 1_000_000)
+    monkeypatch.setattr(listing, "COUNT_BUDGET_MS", 1)
+    page = store.page(parse_query(q="stairs", limit="10"))
+    if engine.dialect.name == "postgresql":
+        assert (page.total, page.total_is_lower_bound) == (11, True)
+    else:
+        assert (page.total, page.total_is_lower_bound) == (19_998, False)
+    assert len(page.items) == 10 and page.next_cursor is not None
