@@ -46,7 +46,7 @@ _ROW = re.compile(rf"<{_P}row\b([^>]*?)(?:/>|>(.*?)</{_P}row>)", re.S)
 _CELL = re.compile(rf"<{_P}c\b([^>]*?)(?:/>|>(.*?)</{_P}c>)", re.S)
 _VALUE = re.compile(rf"<{_P}v(?:\s[^>]*)?>(.*?)</{_P}v>", re.S)
 _TEXT = re.compile(rf"<{_P}t(?:\s[^>]*)?>(.*?)</{_P}t>|<{_P}t(?:\s[^>]*)?/>", re.S)
-_ATTR = re.compile(r'([\w:]+)\s*=\s*"([^"]*)"')
+_SPACE = re.compile(r"\s+")
 _ROW_END = re.compile(rf"</{_P}row>")
 
 
@@ -162,19 +162,24 @@ class _Workbook:
     def _cells(self, body: str) -> list[Cell]:
         cells: list[Cell] = []
         for attributes, inner in _CELL.findall(body):
-            attrs = dict(_ATTR.findall(attributes)) if attributes.strip() else {}
-            reference = attrs.get("r")
+            if not attributes.isprintable():  # line breaks or tabs between attributes
+                attributes = _SPACE.sub(" ", attributes)
+            attributes = " " + attributes
+            reference = _attribute(attributes, ' r="')
             index = _column(reference) if reference else len(cells)
             if index != len(cells):
                 if index < len(cells) or index > 16_383:
                     raise _not_a_workbook(f"a cell reference {reference!r} is out of order")
                 cells.extend([None] * (index - len(cells)))
-            cells.append(self._value(attrs, inner))
+            cells.append(self._value(attributes, inner))
         return cells
 
-    def _value(self, attrs: dict[str, str], inner: str) -> Cell:
-        kind = attrs.get("t", "n")
+    def _value(self, attributes: str, inner: str) -> Cell:
+        kind = _attribute(attributes, ' t="') or "n"
         if kind == "inlineStr":
+            plain = inner.startswith("<is><t>") and inner.endswith("</t></is>")
+            if plain and inner.count("<") == 4:  # one plain run, as openpyxl writes them
+                return _text(inner[7:-9])
             return "".join(_text(m.group(1) or "") for m in _TEXT.finditer(inner))
         if inner.startswith("<v>") and inner.endswith("</v>"):  # how Excel writes values
             raw = _text(inner[3:-4])
@@ -188,23 +193,32 @@ class _Workbook:
                 return self.shared[int(raw)]
             except (ValueError, IndexError):
                 raise _not_a_workbook(f"a shared string {raw[:20]!r} is missing") from None
-        if kind in {"str", "e"}:
+        if kind in {"str", "e", "d"}:
             return raw
         if kind == "b":
             return raw == "1"
-        if kind == "d":
-            return raw
         try:
             number = float(raw)
         except ValueError:
             return raw
-        if int(attrs.get("s", "0") or 0) in self.date_styles:
+        style = _attribute(attributes, ' s="')
+        if style and self.date_styles and int(style) in self.date_styles:
             try:
                 moment = from_excel(number)
             except (ValueError, OverflowError):
                 return raw
             return moment.date() if isinstance(moment, datetime) else moment
         return int(number) if number.is_integer() and "." not in raw and "E" not in raw else number
+
+
+def _attribute(attributes: str, prefix: str) -> str | None:
+    """The value of one attribute, `prefix` being its start (' t="'): string search, as
+    a regular expression per cell cost more than the rest of the reading."""
+    start = attributes.find(prefix)
+    if start < 0:
+        return None
+    start += len(prefix)
+    return attributes[start : attributes.find('"', start)]
 
 
 def _last_row_end(text: str) -> int:
