@@ -33,6 +33,9 @@ from quality.ledger.models import KINDS
 router = APIRouter(prefix="/api/kpis", tags=["kpis"], route_class=AuthenticatedRoute)
 
 DEFAULT_SPAN: Final = timedelta(days=30)
+MAX_SPAN: Final = timedelta(days=366)
+"""A year and a day: longer periods would read years of telemetry in one request."""
+EARLIEST: Final = datetime(1970, 1, 1, tzinfo=UTC)
 REPEAT_WINDOW: Final = timedelta(days=30)
 MAX_TEXT: Final = 64
 _FIGURES: Final = (
@@ -83,7 +86,9 @@ def _moment(param: str, value: str | None) -> datetime | None:
         return None
     try:
         moment: datetime | None = datetime.fromisoformat(value.replace("z", "Z"))
-    except ValueError:
+        if moment is not None and moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # the offset may carry it past year 1 or 9999
         moment = None
     if moment is None or moment.tzinfo is None:
         raise BadParameter(
@@ -91,7 +96,9 @@ def _moment(param: str, value: str | None) -> datetime | None:
             "must be an RFC 3339 time with its offset, e.g. 2026-12-07T08:00:00Z",
             "须为带时区偏移的 RFC 3339 时间，例如 2026-12-07T08:00:00Z",
         )
-    return moment.astimezone(UTC)
+    if moment < EARLIEST:
+        raise BadParameter(param, "must be 1970 or later", "须不早于 1970 年")
+    return moment
 
 
 class _Query(NamedTuple):
@@ -110,15 +117,25 @@ def _parse(
     now: datetime,
 ) -> _Query:
     if kind is not None and kind not in KINDS:
+        allowed = ", ".join(KINDS)
         raise BadParameter(
-            "kind", f"{kind!r} is not one of {', '.join(KINDS)}", f"{kind!r} 不在可选值之中", KINDS
+            "kind",
+            f"{kind!r} is not one of {allowed}",
+            f"{kind!r} 不在可选值 {allowed} 之中",
+            KINDS,
         )
     to = _moment("to", end) or now
-    since = _moment("from", start) or to - DEFAULT_SPAN
+    since = _moment("from", start) or max(EARLIEST, to - DEFAULT_SPAN)
     if not since < to:
         raise BadParameter("to", "must be after from", "须晚于 from")
     if not since < now:
         raise BadParameter("from", "must be in the past", "须早于当前时间")
+    if min(to, now) - since > MAX_SPAN:
+        raise BadParameter(
+            "from",
+            f"the period may span at most {MAX_SPAN.days} days: move from or to closer",
+            f"统计期最长 {MAX_SPAN.days} 天：请缩短 from 与 to 之间的间隔",
+        )
     return _Query(
         Period(since, min(to, now)), _text("site", site), _text("building", building), kind
     )

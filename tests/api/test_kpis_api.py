@@ -190,6 +190,9 @@ def test_default_period_is_the_last_30_days(viewer: TestClient) -> None:
         ({"kind": "boiler"}, "kind"),
         ({"site": "x" * 65}, "site"),
         ({"building": "a\x01b"}, "building"),
+        ({"to": "9999-12-31T23:59:59-23:59"}, "to"),  # past year 9999 in UTC
+        ({"from": "1969-12-31T00:00:00Z"}, "from"),
+        ({"from": "2020-01-01T00:00:00Z", "to": "2022-01-01T00:00:00Z"}, "from"),  # 731 days
     ],
 )
 def test_bad_parameters_are_422_naming_them(
