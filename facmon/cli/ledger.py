@@ -138,10 +138,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 2
     _say(
         Text(
-            f"imported {report.imported} of {report.rows} rows ({report.created} new, "
-            f"{report.updated} updated, {report.skipped} skipped) from {path}",
-            f"已从 {path} 导入 {report.rows} 行中的 {report.imported} 行（新增 {report.created}，"
-            f"更新 {report.updated}，跳过 {report.skipped}）",
+            f"imported {report.imported:,} of {report.rows:,} rows ({report.created:,} new, "
+            f"{report.updated:,} updated, {report.skipped:,} skipped) from {path}",
+            f"已从 {path} 导入 {report.rows:,} 行中的 {report.imported:,} 行（新增 "
+            f"{report.created:,}，更新 {report.updated:,}，跳过 {report.skipped:,}）",
         ),
         language,
     )

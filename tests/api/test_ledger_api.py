@@ -328,3 +328,12 @@ def test_roles_viewers_read_quality_and_admin_write(stores: Stores) -> None:
     assert viewer.patch("/api/ledger/equipment/hq/p-quality", json={"name": "x"}).status_code == 403
     assert viewer.post("/api/ledger/equipment/hq/p-quality/decommission").status_code == 403
     assert viewer.patch("/api/ledger/contractors/1", json={"active": False}).status_code == 403
+
+
+def test_an_upload_over_the_body_limit_is_413_and_imports_nothing(quality: TestClient) -> None:
+    rows = "".join(f"hq,b1,,pump,p-{i:05d},Pump {i},\n" for i in range(3000))
+    data = "site,building,floor,kind,device_id,name,contractor\n" + rows
+    assert len(data) > 64 * 1024
+    response = upload(quality, data.encode(), "ledger.csv")
+    assert response.status_code == 413 and "limit" in response.json()["detail"]
+    assert quality.get("/api/ledger/equipment").json()["total"] == 0

@@ -90,3 +90,22 @@ def test_files_that_cannot_be_imported_exit_2(
     assert "cannot read" in capsys.readouterr().err
     assert main(["ledger", "export", str(tmp_path / "ledger.txt"), *database]) == 2
     assert "name it .csv or .xlsx" in capsys.readouterr().err
+
+
+def test_a_long_file_shows_progress_on_stderr(
+    database: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    long = tmp_path / "long.csv"
+    rows = [f"hq,b{i % 5},pump,p-{i:05d},Pump {i}" for i in range(10_000)]
+    long.write_text("site,building,kind,device_id,name\n" + "\n".join(rows) + "\n")
+    assert main(["ledger", "import", str(long), *database]) == 0
+    captured = capsys.readouterr()
+    assert "checked 10,000 rows" in captured.err
+    assert "written 10,000 of 10,000 rows" in captured.err
+    assert "imported 10,000 of 10,000 rows (10,000 new" in captured.out
