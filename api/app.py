@@ -21,8 +21,11 @@ from api.routes import (
     devices,
     equipment,
     health,
+    inspections,
     kpis,
     ledger,
+    manual_tickets,
+    photos,
     tickets,
 )
 from api.stores import Stores
@@ -51,6 +54,7 @@ def create_app(stores: Stores) -> FastAPI:
     app.state.stores = stores
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(photos.UploadLimit, stores=stores)  # outside: sets the cap of uploads
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -69,6 +73,9 @@ def create_app(stores: Stores) -> FastAPI:
         dead_letters.router,
         admin.router,
         health.router,
+        manual_tickets.router,
+        photos.router,
+        inspections.router,
     ):
         app.include_router(router)
 

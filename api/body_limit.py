@@ -31,8 +31,13 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, too_large_message(max_bytes))
 
 
+# A request an outer middleware marks with a cap of its own (a photo upload) gets that cap.
+SCOPE_MAX_BYTES = "facmon.max_body_bytes"
+
+
 class BodyLimit:
-    """Pure ASGI middleware: at most `max_bytes` of request body per HTTP request."""
+    """Pure ASGI middleware: at most `max_bytes` of request body per HTTP request, or the
+    cap found in the scope under `SCOPE_MAX_BYTES`."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -42,9 +47,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes: int = scope.get(SCOPE_MAX_BYTES, self.max_bytes)
         length = Headers(scope=scope).get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await self._refuse(scope, receive, send)
+        if length is not None and (not length.isdigit() or int(length) > max_bytes):
+            await self._refuse(scope, receive, send, max_bytes)
             return
         received = 0
         started = False
@@ -54,8 +60,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                if received > max_bytes:
+                    raise BodyTooLarge(max_bytes)
             return message
 
         async def tracked(message: Message) -> None:
@@ -69,8 +75,8 @@ class BodyLimit:
             # Read outside a route (no handler turned it into an answer): answer here.
             if started:
                 raise
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, max_bytes)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = JSONResponse({"detail": too_large_message(self.max_bytes)}, status_code=413)
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
+        response = JSONResponse({"detail": too_large_message(max_bytes)}, status_code=413)
         await response(scope, receive, send)

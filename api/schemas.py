@@ -27,7 +27,7 @@ Text = Annotated[str, AfterValidator(_no_nul)]
 # The roles a token may carry (quality.accounts.HUMAN_ROLES), the ticket severities
 # (quality.tickets.policy.SEVERITIES) and the states a transition may lead to (the targets in
 # quality.tickets.lifecycle.TRANSITIONS), spelled out so the spec lists them for clients.
-TokenRole = Literal["viewer", "engineer", "quality", "admin"]
+TokenRole = Literal["viewer", "inspector", "engineer", "quality", "admin"]
 TicketSeverity = Literal["critical", "major", "minor"]
 TransitionTarget = Literal[
     "dispatched", "acknowledged", "rectified", "verified", "closed", "reopened"

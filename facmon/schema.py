@@ -22,7 +22,9 @@ from sqlalchemy import Connection, Engine, inspect, text
 
 import ingest.device_registry
 import quality.accounts
+import quality.inspections.models
 import quality.ledger.models
+import quality.photos.models
 import quality.tickets.models
 import quality.tickets.outbox
 import storage.dead_letters
@@ -38,6 +40,8 @@ TABLE_MODULES = (
     storage.detector_state,
     ingest.device_registry,
     quality.ledger.models,
+    quality.photos.models,
+    quality.inspections.models,
 )
 
 # pg_advisory_xact_lock key that every facmon process migrating a PostgreSQL database takes

@@ -148,6 +148,24 @@ class Settings(BaseSettings):
         "their will themselves (MQTT v5)",
     )
     dead_letter_payload_bytes: int = Field(2_048, description="raw payload kept per dead letter")
+    photo_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1, description="largest photo accepted, in bytes (each)"
+    )
+    photo_max_count: int = Field(
+        6, ge=1, le=50, description="most photos per manual ticket or inspection answer"
+    )
+    photo_store: str = Field(
+        "file",
+        pattern="^(file|s3)$",
+        description="where photos live: 'file' (data_dir/photos) or 's3' (s3_bucket)",
+    )
+    s3_endpoint: str | None = Field(
+        None, description="S3-compatible endpoint URL (MinIO, Ceph...); unset = AWS S3"
+    )
+    s3_bucket: str | None = Field(None, description="bucket for photos when photo_store is s3")
+    s3_access_key: str | None = Field(None, description="S3 access key id")
+    s3_secret_key: str | None = Field(None, description="S3 secret access key")
+    s3_region: str | None = Field(None, description="S3 region (unset = us-east-1)")
     detectors_config: Path | None = Field(
         None,
         description="YAML file of detector parameters per kind, site, building and device "

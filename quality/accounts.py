@@ -1,7 +1,7 @@
 """API tokens: random bearer secrets stored only as SHA-256 hashes, each with one role.
 
-A token is shown once, when created. Roles rank viewer < engineer < quality <
-admin; each may do what the roles below it may.
+A token is shown once, when created. Roles rank viewer < inspector (巡检员) < engineer <
+quality < admin; each may do what the roles below it may.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from quality.tickets.lifecycle import Role
 from storage.sql import Base
 
 TOKEN_PREFIX = "fm_"
-HUMAN_ROLES = (Role.VIEWER, Role.ENGINEER, Role.QUALITY, Role.ADMIN)
+HUMAN_ROLES = (Role.VIEWER, Role.INSPECTOR, Role.ENGINEER, Role.QUALITY, Role.ADMIN)
 
 
 class ApiToken(Base):

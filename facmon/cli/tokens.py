@@ -59,7 +59,7 @@ def add_token_commands(sub: Any) -> None:
     create.add_argument(
         "--role",
         required=True,
-        choices=["viewer", "engineer", "quality", "admin"],
+        choices=["viewer", "inspector", "engineer", "quality", "admin"],
         help="what the token may do; each role may do what those before it may",
     )
     create.add_argument("--name", help="who or what the token is for")

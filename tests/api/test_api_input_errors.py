@@ -144,7 +144,10 @@ def test_unknown_role_or_severity_is_422_listing_the_choices(
     for role in ("nope", "system"):
         response = client.post("/api/tokens", json={"role": role, "name": "x"})
         assert response.status_code == 422
-        assert "'viewer', 'engineer', 'quality' or 'admin'" in response.json()["detail"][0]["msg"]
+        assert (
+            "'viewer', 'inspector', 'engineer', 'quality' or 'admin'"
+            in response.json()["detail"][0]["msg"]
+        )
     response = client.patch(f"/api/tickets/{ticket_id}/severity", json={"severity": "urgent"})
     assert response.status_code == 422
     assert "'critical', 'major' or 'minor'" in response.json()["detail"][0]["msg"]
