@@ -11,6 +11,7 @@ from tools.bench_latency import add_latency_command
 from tools.bench_ledger import add_bench_ledger_command
 from tools.bench_soak import add_soak_arguments
 from tools.bench_storm import add_storm_arguments
+from tools.bench_tickets import add_bench_tickets_command
 from tools.evaluate_real import add_evaluate_real_command
 
 
@@ -78,6 +79,7 @@ def add_bench_commands(sub: Any) -> None:
     storm.set_defaults(func=cmd_bench_storm)
     add_latency_command(bench_sub)
     add_bench_backtest_command(bench_sub)
+    add_bench_tickets_command(bench_sub)
     add_bench_ledger_command(bench_sub)
 
 
