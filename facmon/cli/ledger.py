@@ -245,9 +245,13 @@ def add_ledger_commands(sub: Any) -> None:
     lst = ledger_sub.add_parser("list", parents=[database], help="list the ledger's devices")
     for name in ("site", "building", "floor", "contractor"):
         lst.add_argument(f"--{name}", help=f"only this {name}")
-    lst.add_argument("--kind", choices=["elevator", "lighting", "pump", "access"])
     lst.add_argument(
-        "--status", choices=["in_service", "under_maintenance", "decommissioned", "pending"]
+        "--kind", choices=["elevator", "lighting", "pump", "access"], help="only this kind"
+    )
+    lst.add_argument(
+        "--status",
+        choices=["in_service", "under_maintenance", "decommissioned", "pending"],
+        help="only this status",
     )
     lst.add_argument("-q", help="text in the name, location or device id")
     lst.add_argument("--limit", type=int, default=100, help="devices shown (100)")
