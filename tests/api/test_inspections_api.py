@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, select, text
@@ -25,9 +26,11 @@ from quality.tickets.models import Ticket
 from tests.api.test_body_limit import BodyReads
 from tests.conftest import unique
 from tests.quality.inspections import samples
+from tests.quality.inspections.test_photos import s3_endpoint
 from tests.quality.tickets.conftest import POSTGRES_URL
 
 PHOTO_LIMIT = 200_000  # bytes per photo in these tests
+__all__ = ["s3_endpoint"]  # a real S3 server (moto), shared with the photo store's tests
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -340,5 +343,40 @@ def test_facmon_token_create_makes_an_inspector_token(tmp_path: Path) -> None:
     try:
         principal = stores.tokens.authenticate(made.stdout.strip())
         assert principal is not None and principal.role.value == "inspector"
+    finally:
+        stores.close()
+
+
+def test_photos_go_to_the_s3_bucket_the_settings_name(tmp_path: Path, s3_endpoint: str) -> None:
+    bucket = unique("facmon-photos")
+    keys = {"aws_access_key_id": "test-key", "aws_secret_access_key": "test-secret"}
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1", **keys)
+    s3.create_bucket(Bucket=bucket)
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        data_dir=tmp_path,
+        photo_store="s3",
+        s3_endpoint=s3_endpoint,
+        s3_bucket=bucket,
+        s3_access_key="test-key",
+        s3_secret_key="test-secret",
+    )
+    stores = Stores.open(settings)
+    try:
+        inspector = client_for(stores, "inspector")
+        files = [("photos", ("p.png", samples.png(), "image/png"))]
+        response = inspector.post("/api/tickets/manual", data=PLACE, files=files)
+        assert response.status_code == 201, response.text
+        (photo,) = response.json()["photos"]
+        listed = s3.list_objects_v2(Bucket=bucket)["Contents"]
+        assert sorted(o["Key"] for o in listed) == [
+            f"photos/{photo['id'][:2]}/{photo['id']}.png",
+            f"photos/{photo['id'][:2]}/{photo['id']}.thumbnail.jpg",
+        ]
+        served = inspector.get(photo["url"])
+        key = f"photos/{photo['id'][:2]}/{photo['id']}.png"
+        assert served.content == s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        assert served.headers["content-type"] == "image/png"
+        assert not (tmp_path / "photos").exists()  # nothing went to the folder instead
     finally:
         stores.close()
