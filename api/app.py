@@ -24,6 +24,7 @@ from api.routes import (
     inspections,
     kpis,
     ledger,
+    maintenance,
     manual_tickets,
     photos,
     tickets,
@@ -76,6 +77,7 @@ def create_app(stores: Stores) -> FastAPI:
         manual_tickets.router,
         photos.router,
         inspections.router,
+        maintenance.router,
     ):
         app.include_router(router)
 

@@ -24,6 +24,7 @@ import ingest.device_registry
 import quality.accounts
 import quality.inspections.models
 import quality.ledger.models
+import quality.maintenance.models
 import quality.photos.models
 import quality.tickets.models
 import quality.tickets.outbox
@@ -40,6 +41,7 @@ TABLE_MODULES = (
     storage.detector_state,
     ingest.device_registry,
     quality.ledger.models,
+    quality.maintenance.models,
     quality.photos.models,
     quality.inspections.models,
 )

@@ -34,6 +34,7 @@ from observability.metrics import IngestMetrics, MetricsRegistry
 from quality.accounts import TokenStore
 from quality.delivery import MqttEventSender, OutboxDispatcher, Sender, WebhookSender
 from quality.ledger.directory import LedgerDirectory
+from quality.maintenance.desk import MaintenanceDesk
 from quality.tickets import TicketStore
 from quality.verification import TelemetryVerifier
 from storage.dead_letters import DeadLetterStore
@@ -171,6 +172,7 @@ class Service:
             if ingest
             else None,
         )
+        self.pipeline.findings.maintenance = MaintenanceDesk(self.stores.tickets)
         self.worker = IngestWorker(self.pipeline)
         self.detector_state = StateKeeper(
             self.detectors,

@@ -30,6 +30,10 @@ def test_create_schema_makes_every_rooms_tables(tmp_path: Path) -> None:
         "devices",
         "equipment",
         "contractors",
+        "maintenance_plans",
+        "maintenance_work_orders",
+        "maintenance_windows",
+        "maintenance_suppressed",
         "alembic_version",
     } == tables
 

@@ -18,6 +18,7 @@ from contract.finding import Finding
 from ingest.pipeline.batching import Batch
 from ingest.pipeline.points import ticket_point
 from observability.metrics import IngestMetrics
+from quality.maintenance.desk import MaintenanceDesk
 from quality.tickets import TicketStore
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ class FindingRecorder:
         self.worker = worker
         self.chunk = chunk
         self._backlog: deque[tuple[Finding, int]] = deque()
+        # Planned maintenance: findings on a device being maintained open no ticket.
+        self.maintenance: MaintenanceDesk | None = None
 
     def record(self, findings: list[Finding], now_ms: int, batch: Batch) -> None:
         """Record a message's findings now, ticket points into `batch`."""
@@ -65,6 +68,10 @@ class FindingRecorder:
             raise
 
     def _record(self, items: list[tuple[Finding, int]], batch: Batch) -> None:
+        if self.maintenance is not None:  # kept as suppressed on the work order instead
+            items = [item for item in items if not self.maintenance.suppress(*item)]
+        if not items:
+            return
         findings = [self._stamped(finding) for finding, _ in items]
         if len(findings) == 1:
             results = [self.tickets.record(findings[0])]
@@ -94,7 +101,10 @@ class FindingRecorder:
         return finding
 
     def escalate_overdue(self) -> None:
-        """Tickets past a deadline move up a severity (SLA policy)."""
+        """Tickets past a deadline move up a severity (SLA policy); maintenance work orders
+        are opened when due."""
+        if self.maintenance is not None:
+            self.maintenance.tick()
         for breach in self.tickets.escalate_overdue():
             self.metrics.sla_breaches.inc(stage=breach.stage)
             log.warning(
