@@ -11,7 +11,8 @@
 - `/api/maintenance/suppressed`: the findings kept as suppressed on a device.
 - `/api/maintenance/execution-rate`: 保养计划执行率, done on time / due, per site or kind.
 
-A refused request answers 4xx with `field` and the fix in `en` and `zh`.
+A refused request answers 4xx with `field` and the fix in `en` and `zh` (a malformed body
+or parameter: 422 with one such entry per problem in `detail`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from fastapi import APIRouter, Body, Path, Query, Response
 from pydantic import BaseModel
 
 from api.deps import MAX_ID, QualityDep, StoresDep, ViewerDep
-from api.routing import AuthenticatedRoute
+from api.routes.ledger import LedgerRoute
 from quality.ledger.messages import Text
 from quality.maintenance.errors import MaintenanceError
 from quality.maintenance.execution import execution_rate_of
@@ -54,7 +55,7 @@ def refusal(status: int, message: Text, field: str | None = None) -> Response:
     )
 
 
-router = APIRouter(prefix="/api/maintenance", tags=["maintenance"], route_class=AuthenticatedRoute)
+router = APIRouter(prefix="/api/maintenance", tags=["maintenance"], route_class=LedgerRoute)
 
 PlanId = Annotated[int, Path(ge=1, le=MAX_ID, description="plan id")]
 Limit = Annotated[int, Query(ge=1, le=1000)]

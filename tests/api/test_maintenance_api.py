@@ -183,3 +183,23 @@ def test_work_orders_windows_suppressed_and_execution_rate(stores: Stores, site:
         params={"start": "2027-02-01T00:00:00Z", "end": "2027-01-01T00:00:00Z"},
     )
     assert bad.status_code == 422 and bad.json()["field"] == "end"
+
+
+def test_a_malformed_body_or_parameter_is_a_bilingual_422(stores: Stores) -> None:
+    quality = client_as(stores, "quality")
+    broken = quality.post(
+        "/api/maintenance/plans",
+        content=b'{"name": "x",',
+        headers={"Content-Type": "application/json"},
+    )
+    assert broken.status_code == 422
+    assert all(_cjk(entry["zh"]) and entry["en"] for entry in broken.json()["detail"])
+    for response in (
+        quality.get("/api/maintenance/work-orders", params={"limit": 0}),
+        quality.get("/api/maintenance/execution-rate", params={"start": "soon", "end": "x"}),
+        quality.get("/api/maintenance/plans/0"),
+    ):
+        assert response.status_code == 422
+        fields = {entry["field"] for entry in response.json()["detail"]}
+        assert fields & {"limit", "start", "end", "plan_id"}
+        assert all(_cjk(entry["zh"]) for entry in response.json()["detail"])
