@@ -341,7 +341,7 @@ class KpiReportPublic(BaseModel):
     )
     denominator: Literal["ledger", "reporting devices"] = Field(
         description="the integrity rate's denominator: the ledger's in-service equipment, "
-        "or the devices that have reported when the ledger is empty"
+        "or the devices that have reported while the ledger holds no confirmed device"
     )
     denominator_label: Labels
     groups: list[KpiGroup]
