@@ -18,6 +18,7 @@ from api.deps import StoresDep, ViewerDep
 from api.routing import AuthenticatedRoute
 from api.schemas import KpiGroup, KpiLabelsPublic, KpiReportPublic, ListingProblem
 from quality.kpi.compute import GroupKey, GroupKpis
+from quality.kpi.equipment import is_denominator
 from quality.kpi.labels import (
     DENOMINATOR_LABELS,
     KPI_LABELS,
@@ -189,7 +190,7 @@ def kpis(
     report = kpi_report(
         query.period,
         inputs.only(site=query.site, building=query.building, kind=query.kind),
-        full_ledger=bool(inputs.ledger),
+        full_ledger=is_denominator(inputs.ledger),
         repeat_window=REPEAT_WINDOW,
     )
     fields: dict[str, Any] = {

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from contract.clock import to_ms
-from quality.kpi.equipment import LedgerDevice
+from quality.kpi.equipment import LedgerDevice, is_denominator
 from quality.kpi.records import (
     IMPAIRING_SEVERITIES,
     UNRESOLVED_STATES,
@@ -512,11 +512,12 @@ def compute_kpis(
 ) -> dict[GroupKey, GroupKpis]:
     """Every KPI of every group that has an answerable device or a ticket event in the period.
 
-    With a `ledger`, the integrity rate's denominator is its equipment (see
+    With a `ledger` (of confirmed devices), the integrity rate's denominator is its equipment (see
     `ledger_device_time`; `silences` are each device's silent intervals past its reporting
     interval, epoch ms, any span); with none, the devices that have reported.
     `ledger_mode` overrides that choice: a ledger filtered to one site may hold none of a
-    site's devices and still be the denominator (default: whether `ledger` has any).
+    site's devices and still be the denominator (default: whether `ledger` holds a device
+    that is not pending, see `is_denominator`).
 
     `tickets` and `liveness` may cover more than the period; only what
     falls in it (and, for states, before it) counts. `as_of` (default: the
@@ -536,7 +537,7 @@ def compute_kpis(
     for ticket in tickets:
         tickets_by_device[(ticket.site, ticket.device_id)].append(ticket)
 
-    uses_ledger = bool(ledger) if ledger_mode is None else ledger_mode
+    uses_ledger = is_denominator(ledger) if ledger_mode is None else ledger_mode
     denominator = LEDGER if uses_ledger else REPORTING_DEVICES
     results: dict[GroupKey, GroupKpis] = defaultdict(lambda: GroupKpis(denominator))
     if uses_ledger:

@@ -24,6 +24,7 @@ again for every period computed from then on, including its maintenance time.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -78,6 +79,20 @@ class LedgerDevice:
         elif self.status != Status.IN_SERVICE:
             return []
         return [(start_ms, until)] if start_ms < until else []
+
+
+def is_denominator(ledger: Iterable[LedgerDevice]) -> bool:
+    """Whether the ledger is the integrity rate's denominator: it holds a confirmed device.
+
+    A ledger of pending devices only (added from their telemetry, awaiting the quality
+    team) is as good as empty: the devices that have reported remain the denominator.
+
+    >>> from datetime import UTC, datetime
+    >>> t = datetime(2027, 1, 1, tzinfo=UTC)
+    >>> is_denominator([LedgerDevice("hq", "p1", "plant", "pump", "pending", None, None, t)])
+    False
+    """
+    return any(device.status != Status.PENDING for device in ledger)
 
 
 def load_ledger(engine: Engine) -> list[LedgerDevice]:

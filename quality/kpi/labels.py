@@ -48,7 +48,8 @@ SCOPE_LABELS: Final[dict[str, Label]] = {
 DENOMINATOR_LABELS: Final[dict[str, Label]] = {
     "ledger": _label("设备台账中的在用设备", "in-service equipment of the ledger"),
     "reporting devices": _label(
-        "已上报数据的设备（设备台账为空）", "devices that have reported (the ledger is empty)"
+        "已上报数据的设备（设备台账中尚无已确认的设备）",
+        "devices that have reported (the ledger holds no confirmed device yet)",
     ),
 }
 

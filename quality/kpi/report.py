@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from quality.kpi.compute import LEDGER, REPORTING_DEVICES, GroupKey, GroupKpis, compute_kpis
-from quality.kpi.equipment import LedgerDevice, load_ledger
+from quality.kpi.equipment import LedgerDevice, is_denominator, load_ledger
 from quality.kpi.records import LivenessChange, Period, TicketRecord
 from quality.kpi.silence import DeviceKey, Interval, SilenceSource, silent_intervals
 from quality.kpi.sources import LivenessSource, load_tickets
@@ -83,7 +83,8 @@ def load_inputs(
     tickets = load_tickets(engine, window.start, window.end, repeat_window=repeat_window)
     changes = liveness.liveness(window.start_ms, window.end_ms)
     ledger = load_ledger(engine)
-    silences = ledger_silences(silence, ledger, window) if ledger and silence else {}
+    counts = is_denominator(ledger)
+    silences = ledger_silences(silence, ledger, window) if counts and silence else {}
     return Inputs(tickets, changes, ledger, silences)
 
 
@@ -91,7 +92,7 @@ def load_inputs(
 class KpiReport:
     period: Period
     denominator: str
-    """`ledger`, or `reporting devices` when the ledger is empty."""
+    """`ledger`, or `reporting devices` while the ledger holds no confirmed device."""
     groups: list[tuple[GroupKey, GroupKpis]]
 
 
@@ -105,10 +106,10 @@ def kpi_report(
 ) -> KpiReport:
     """Every group's KPIs over the period, in the job's group order.
 
-    `full_ledger` says whether the (unfiltered) ledger has any device, which decides the
-    denominator; by default, whether `inputs.ledger` has one.
+    `full_ledger` says whether the (unfiltered) ledger is the denominator
+    (`is_denominator`); by default, whether `inputs.ledger` is.
     """
-    uses_ledger = bool(inputs.ledger) if full_ledger is None else full_ledger
+    uses_ledger = is_denominator(inputs.ledger) if full_ledger is None else full_ledger
     kpis = compute_kpis(
         period,
         inputs.tickets,

@@ -196,6 +196,19 @@ def test_a_filter_without_ledger_devices_keeps_the_ledger_denominator() -> None:
     assert kpi_report(PERIOD, inputs).denominator == "reporting devices"
 
 
+def test_a_ledger_of_pending_devices_only_is_no_denominator_yet() -> None:
+    """Telemetry adds unknown devices to the ledger as pending: until the quality team
+    confirms one, the devices that reported stay the denominator."""
+    online = LivenessChange("pump-9", "hq", "plant", "pump", ms("07:00"), True)
+    offline = LivenessChange("pump-9", "hq", "plant", "pump", ms("11:00"), False)
+    pending = compute_kpis(PERIOD, [], [online, offline], ledger=[device("pending")])[SITE]
+    # 08:00-11:00 online of 08:00-12:00 observed
+    assert (pending.denominator, pending.integrity_pct) == ("reporting devices", 75.0)
+    confirmed = compute_kpis(PERIOD, [], [online, offline], ledger=[device("in_service")])[SITE]
+    assert (confirmed.denominator, confirmed.integrity_pct) == ("ledger", 75.0)
+    assert "maintenance_s" in confirmed.fields() and "maintenance_s" not in pending.fields()
+
+
 def test_silence_limit_is_three_reporting_intervals() -> None:
     elevator = LedgerDevice("hq", "e", "t", "elevator", "in_service", 60, None, datetime.now(UTC))
     assert elevator.silence_limit_ms == 180_000
