@@ -28,7 +28,7 @@ class LockSlowingConfig(SlowingConfig):
 
 class LockSlowingDetector(SlowingDetector):
     name: ClassVar[str] = "access_lock_slowing"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     kinds: ClassVar[frozenset[str]] = frozenset({"access"})
     fault_type: ClassVar[str] = "lock_slowing"
     severity: ClassVar[Severity] = Severity.MAJOR

@@ -15,7 +15,7 @@ from detectors.slowing import SlowingConfig, SlowingDetector
 
 
 class DoorSlowingConfig(SlowingConfig):
-    """Margins in seconds; re-arming needs two windows of normal medians."""
+    """Margins in seconds."""
 
     min_margin: float = 1.0
     rel_margin: float = 0.3
@@ -23,7 +23,7 @@ class DoorSlowingConfig(SlowingConfig):
 
 class DoorSlowingDetector(SlowingDetector):
     name: ClassVar[str] = "elevator_door_slowing"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     kinds: ClassVar[frozenset[str]] = frozenset({"elevator"})
     fault_type: ClassVar[str] = "door_slowing"
     severity: ClassVar[Severity] = Severity.MAJOR

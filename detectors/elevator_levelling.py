@@ -3,40 +3,50 @@ Brake wear, rope stretch, a slipping encoder or a worn levelling sensor leave a 
 the sill that trips passengers and stops wheelchairs and trolleys (EN 81-20 asks for
 stopping accuracy within 10 mm and re-levelling within 20 mm).
 
-Score: the rolling median of |levelling_error_mm| over the last `window` samples taken
-with the car standing at a landing (speed 0 when reported, position within 0.1 floor
-of a landing when reported): one mis-measured stop or a glitched reading cannot move
-it. Decision: above `limit_mm` for `persist` samples in a row; re-armed once below half
-the limit for `clear_needed` samples (hysteresis). Nothing is learnt: the limit is the
-standard's.
+Score: the median of |levelling_error_mm| over the last `window_s` (at least
+`min_window_samples`) of samples taken with the car standing at a landing (speed 0 when
+reported, position within 0.1 floor of a landing when reported): one mis-measured stop
+or a glitched reading cannot move it. Decision: above `limit_mm` for `hold_s` and
+`persist` judgements; re-armed once below half the limit for `clear_s` and
+`clear_needed` judgements (hysteresis). Durations become numbers of readings through the
+lift's reporting interval (`detectors.windows`), so one configuration serves a lift
+reporting every second and one reporting every ten minutes; a gap restarts the window
+and the timing. Nothing is learnt: the limit is the standard's.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from typing import ClassVar
 
 from contract.finding import Finding, Severity
 from contract.payload import Sample
 from contract.topics import DeviceRef
 from detectors.base import Detector, DetectorConfig, number
-from detectors.decision import Hysteresis
+from detectors.cadence import Cadence
+from detectors.decision import Sustained
 from detectors.elevator_trend import MOVING_MS
-from detectors.rolling import median_of
+from detectors.windows import TimedWindow, timing_restarts
 
 AT_LANDING_FLOOR = 0.1  # a car further than this from a whole floor is between floors
 
 
 class LevellingErrorConfig(DetectorConfig):
     limit_mm: float = 10.0
-    window: int = 15
+    window_s: float = 30.0
+    min_window_samples: int = 5
+    max_window_samples: int = 60
+    hold_s: float = 8.0
     persist: int = 5
+    clear_s: float = 30.0
     clear_needed: int = 15
+    expected_interval_s: float | None = None  # None: learnt from the samples
+    gap_factor: float = 5.0
+    min_gap_s: float = 30.0
 
 
 class LevellingErrorDetector(Detector):
     name: ClassVar[str] = "elevator_levelling_error"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     kinds: ClassVar[frozenset[str]] = frozenset({"elevator"})
     fault_type: ClassVar[str] = "levelling_error"
     severity: ClassVar[Severity] = Severity.MAJOR
@@ -49,43 +59,53 @@ class LevellingErrorDetector(Detector):
         super().__init__(device, config)
         c = self.config
         self.limit_mm = c.limit_mm
-        self.recent: deque[float] = deque(maxlen=c.window)
-        self.persistence = Hysteresis(c.persist, c.clear_needed)
+        self.cadence = Cadence(c.expected_interval_s, c.gap_factor, c.min_gap_s)
+        self.recent = TimedWindow(c.window_s, c.min_window_samples, c.max_window_samples)
+        self.decider = Sustained(
+            int(c.hold_s * 1000), int(c.clear_s * 1000), c.persist, c.clear_needed
+        )
 
     def score(self, now_ms: int) -> float | None:
         """Median absolute levelling error over the window, in mm (None until it is full)."""
-        return median_of(self.recent) if len(self.recent) == self.recent.maxlen else None
+        return self.recent.median() if self.recent.full else None
 
     def update(self, sample: Sample) -> list[Finding]:
         error = number(sample.metrics, self.metric)
         if error is None:
             return []
+        ts = sample.ts_ms
+        if self.cadence.observe(ts):
+            self.recent.clear()
+            timing_restarts(self.decider)
         speed = number(sample.metrics, "speed_ms")
         if speed is not None and abs(speed) >= MOVING_MS:
             return []
         position = number(sample.metrics, "position_floor")
         if position is not None and abs(position - round(position)) > AT_LANDING_FLOOR:
             return []
-        self.recent.append(abs(error))
-        if len(self.recent) < (self.recent.maxlen or 0):
+        recent = self.recent
+        recent.fit(self.cadence)
+        recent.add(abs(error))
+        if not recent.full:
             return []
-        median = median_of(self.recent)
-        if not self.persistence.decide(median, self.limit_mm, 0.5 * self.limit_mm, sample.ts_ms):
+        median = recent.median()
+        limit = self.limit_mm
+        if not self.decider.observe(median > limit, ts, median < 0.5 * limit):
             return []
         return [
             self.finding(
-                self.persistence.first_ms or sample.ts_ms,
-                f"car stops {median:.1f} mm off the landing (limit {self.limit_mm:.0f} mm)",
+                self.decider.first_ms or ts,
+                f"car stops {median:.1f} mm off the landing (limit {limit:.0f} mm)",
                 {
                     "metric": self.metric,
                     "value": round(median, 2),
-                    "threshold": self.limit_mm,
-                    "window": [round(v, 2) for v in self.recent],
+                    "threshold": limit,
+                    "window": [round(v, 2) for v in recent.values],
                 },
             )
         ]
 
     def fault_active(self) -> bool | None:
-        if len(self.recent) < (self.recent.maxlen or 0):
+        if not self.recent.full:
             return None
-        return self.persistence.active
+        return self.decider.active

@@ -4,39 +4,50 @@ its standard (EN 12464-1 / EN 12464-2: 75 lx in a parking garage, 100 lx in corr
 lamps or a luminaire knocked out of aim leave people without the light they need to see
 kerbs, steps and cars: a safety and compliance issue, whatever the cause.
 
-Score: the rolling median of the measured illuminance over the last `window` on-samples
-(daylight counts: an area that daylight lights well enough is not below standard).
-Decision: below `standard_lux` (per site and area; 75 lx by default, the lowest indoor
-standard) for `persist` on-samples in a row; re-armed once above `standard_lux x
-clear_ratio` for `clear_needed` on-samples. On-samples within `warm_up_s` of a switch-on
-are not scored (discharge lamps take minutes to reach full output). Nothing is learnt.
+Score: the median of the measured illuminance over the last `window_s` of on-samples (at
+least `min_window_samples`; daylight counts: an area that daylight lights well enough is
+not below standard). Decision: below `standard_lux` (per site and area; 75 lx by
+default, the lowest indoor standard) for `hold_s` and `persist` on-samples; re-armed once
+above `standard_lux x clear_ratio` for `clear_s` and `clear_needed` on-samples.
+On-samples within `warm_up_s` of a switch-on, or of the first sample after a gap, are not
+scored (discharge lamps take minutes to reach full output). Durations become numbers of
+readings through the circuit's reporting interval (`detectors.windows`), so one
+configuration serves a sensor reporting every second and one every ten minutes; a gap
+restarts the window and the timing. Nothing is learnt.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from typing import ClassVar
 
 from contract.finding import Finding, Severity
 from contract.payload import Sample
 from contract.topics import DeviceRef
 from detectors.base import Detector, DetectorConfig, flag, number
-from detectors.decision import Hysteresis
-from detectors.rolling import median_of
+from detectors.cadence import Cadence
+from detectors.decision import Sustained
+from detectors.windows import TimedWindow, timing_restarts
 
 
 class IlluminanceLowConfig(DetectorConfig):
     standard_lux: float = 75.0  # the lighting standard for the space (EN 12464-1)
-    window: int = 15
+    window_s: float = 30.0
+    min_window_samples: int = 5
+    max_window_samples: int = 60
+    hold_s: float = 8.0
     persist: int = 5
+    clear_s: float = 30.0
     clear_needed: int = 15
     clear_ratio: float = 1.2  # re-armed above this x the standard
     warm_up_s: float = 120.0  # after switch-on, lamps run up to full output
+    expected_interval_s: float | None = None  # None: learnt from the samples
+    gap_factor: float = 5.0
+    min_gap_s: float = 30.0
 
 
 class IlluminanceLowDetector(Detector):
     name: ClassVar[str] = "lighting_illuminance_low"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     kinds: ClassVar[frozenset[str]] = frozenset({"lighting"})
     fault_type: ClassVar[str] = "illuminance_low"
     severity: ClassVar[Severity] = Severity.MAJOR
@@ -48,8 +59,11 @@ class IlluminanceLowDetector(Detector):
         super().__init__(device, config)
         c = self.config
         self.standard_lux = c.standard_lux
-        self.recent: deque[float] = deque(maxlen=c.window)
-        self.persistence = Hysteresis(c.persist, c.clear_needed, rising=False)
+        self.cadence = Cadence(c.expected_interval_s, c.gap_factor, c.min_gap_s)
+        self.recent = TimedWindow(c.window_s, c.min_window_samples, c.max_window_samples)
+        self.decider = Sustained(
+            int(c.hold_s * 1000), int(c.clear_s * 1000), c.persist, c.clear_needed
+        )
         self.clear_ratio = c.clear_ratio
         self.warm_up_ms = int(c.warm_up_s * 1000)
         self.on_since_ms: int | None = None
@@ -57,42 +71,49 @@ class IlluminanceLowDetector(Detector):
 
     def score(self, now_ms: int) -> float | None:
         """Median illuminance over the window, in lx (None until it is full)."""
-        return median_of(self.recent) if len(self.recent) == self.recent.maxlen else None
+        return self.recent.median() if self.recent.full else None
 
     def update(self, sample: Sample) -> list[Finding]:
         on = flag(sample.metrics, "on")
         lux = number(sample.metrics, "illuminance_lux")
         if on is None or lux is None:
             return []
+        ts = sample.ts_ms
+        if self.cadence.observe(ts):
+            self.recent.clear()
+            timing_restarts(self.decider)
+            self.on_since_ms = ts  # the lamps may have been off meanwhile
         if on and self.was_on is False:
-            self.on_since_ms = sample.ts_ms
+            self.on_since_ms = ts
         self.was_on = on
         if not on:
             return []
-        if self.on_since_ms is not None and sample.ts_ms - self.on_since_ms < self.warm_up_ms:
+        if self.on_since_ms is not None and ts - self.on_since_ms < self.warm_up_ms:
             return []
-        self.recent.append(lux)
-        if len(self.recent) < (self.recent.maxlen or 0):
+        recent = self.recent
+        recent.fit(self.cadence)
+        recent.add(lux)
+        if not recent.full:
             return []
-        median = median_of(self.recent)
+        median = recent.median()
         clear_above = self.standard_lux * self.clear_ratio
-        if not self.persistence.decide(median, self.standard_lux, clear_above, sample.ts_ms):
+        if not self.decider.observe(median < self.standard_lux, ts, median > clear_above):
             return []
         return [
             self.finding(
-                self.persistence.first_ms or sample.ts_ms,
+                self.decider.first_ms or ts,
                 f"lights on but only {median:.0f} lx, below the {self.standard_lux:.0f} lx "
                 "standard",
                 {
                     "metric": "illuminance_lux",
                     "value": round(median, 1),
                     "threshold": self.standard_lux,
-                    "window": [round(v, 1) for v in self.recent],
+                    "window": [round(v, 1) for v in recent.values],
                 },
             )
         ]
 
     def fault_active(self) -> bool | None:
-        if len(self.recent) < (self.recent.maxlen or 0):
+        if not self.recent.full:
             return None
-        return self.persistence.active
+        return self.decider.active

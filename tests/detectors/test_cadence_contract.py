@@ -9,8 +9,8 @@ dimming), with a recording gap and a cadence change in the middle (1 s, then 5 s
 gap longer than its limit (set per device, as configuration would, from the device's
 cadence). Each detector then sees its own fault from the same model at both cadences
 and must find it, where the fault can be observed at that cadence; `UNOBSERVABLE` says
-why where it cannot. Pump detectors owned elsewhere that do not hold yet are marked
-`xfail(strict=True)` with the reason, so the mark goes as soon as they pass.
+why where it cannot. A case that does not hold yet goes in `KNOWN_FAILING`, marked
+`xfail(strict=True)` with the reason, so the mark goes as soon as it passes.
 """
 
 from __future__ import annotations
@@ -28,10 +28,6 @@ from contract.payload import Event, Sample
 from contract.topics import DeviceRef
 from detectors.base import Detector
 from detectors.offline import OfflineConfig, OfflineDetector
-from detectors.pump_cavitation import CavitationDetector
-from detectors.pump_dry_running import DryRunningDetector
-from detectors.pump_leakage import LeakageDetector
-from detectors.pump_multivariate import PumpMultivariateDetector
 from detectors.registry import KIND_DETECTORS
 from simulators.models import (
     AccessModel,
@@ -137,15 +133,9 @@ UNOBSERVABLE: dict[tuple[str, str], str] = {
     ),
 }
 
-# Detectors owned by the pump engineer that do not hold at 10 min yet.
-OTHERS = (PumpMultivariateDetector, CavitationDetector, DryRunningDetector, LeakageDetector)
+# Cases known not to hold yet, marked `xfail(strict=True)` with the reason: none today.
 KNOWN_FAILING: dict[tuple[str, str, str, str], str] = {
     # (test, detector, kind, cadence): why
-    ("healthy", "pump_multivariate", "pump", cadence): (
-        "pump_multivariate alarms on a 20 % step of accelerometer 1 without a gap (a "
-        "re-seated sensor) and on the drift and noise regimes of the nuisance layer"
-    )
-    for cadence in ("1s", "10min")
 }
 
 

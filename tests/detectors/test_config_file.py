@@ -17,6 +17,7 @@ from detectors.config_file import (
     load_detector_config,
     parse_detector_config,
 )
+from detectors.lighting_lamp import LampFailureConfig
 from detectors.offline import OfflineConfig
 from detectors.registry import KIND_DETECTORS, bank_defaults
 
@@ -27,7 +28,7 @@ LAYERED = """\
 version: 7
 kinds:
   lighting:
-    lighting_lamp_failure: {min_ratio: 0.5, persist: 6, window: 7}
+    lighting_lamp_failure: {min_ratio: 0.5, persist: 6, window_s: 7}
 sites:
   ims:
     lighting:
@@ -49,7 +50,7 @@ def lighting(site: str, building: str, device_id: str) -> DeviceRef:
 @pytest.mark.parametrize(
     ("device", "expected"),
     [
-        # (min_ratio, persist, window): each from the most specific entry that sets it
+        # (min_ratio, persist, window_s): each from the most specific entry that sets it
         (lighting("other", "b", "c1"), (0.5, 6, 7)),  # kind only (ims/c1 is another site)
         (lighting("ims", "b", "c2"), (0.45, 7, 7)),  # site over kind
         (lighting("ims", "test2", "c2"), (0.4, 7, 7)),  # building over site
@@ -61,18 +62,20 @@ def test_the_most_specific_entry_wins_parameter_by_parameter(
 ) -> None:
     file = parse_detector_config(LAYERED, "layered.yaml")
     config = file.resolve(device)[LAMP]
-    assert (config.min_ratio, config.persist, config.window) == expected  # type: ignore[attr-defined]
-    assert config.warmup == 30  # type: ignore[attr-defined]  # never set: the default
+    assert (config.min_ratio, config.persist, config.window_s) == expected  # type: ignore[attr-defined]
+    assert config.learn_s == 60  # type: ignore[attr-defined]  # never set: the default
 
 
 def test_explain_names_where_each_parameter_came_from() -> None:
     file = parse_detector_config(LAYERED, "layered.yaml")
     lamp = file.explain(lighting("ims", "test2", "c1"))[LAMP]
-    assert {name: (p.value, p.source) for name, p in lamp.items()} == {
+    explained = {name: (p.value, p.source) for name, p in lamp.items()}
+    assert explained.keys() == LampFailureConfig.model_fields.keys()
+    assert {name: explained[name] for name in ("min_ratio", "persist", "window_s", "learn_s")} == {
         "min_ratio": (0.3, "device"),
         "persist": (7, "site"),
-        "window": (7, "kind"),
-        "warmup": (30, "default"),
+        "window_s": (7.0, "kind"),
+        "learn_s": (60.0, "default"),
     }
     assert file.version == "7"
 
@@ -119,8 +122,8 @@ def test_an_unknown_parameter_names_the_file_line_path_and_allowed_names() -> No
     [message] = problems("kinds:\n  lighting:\n    lighting_lamp_failure:\n      min_ration: 0.5\n")
     assert message.startswith(
         "site.yaml: kinds.lighting.lighting_lamp_failure.min_ration: unknown parameter "
-        "'min_ration' (did you mean 'min_ratio'?); lighting_lamp_failure takes warmup, "
-        "window, persist, min_ratio"
+        "'min_ration' (did you mean 'min_ratio'?); lighting_lamp_failure takes settle_s, "
+        "learn_s, min_learn_samples, window_s"
     )
     assert message.endswith("(line 4)")
 

@@ -64,7 +64,8 @@ def test_a_learnt_baseline_survives_a_reload_and_is_judged_with_the_new_paramete
     # 6.5 A is 65 % of normal: above the default 60 % limit, so nothing in 20 samples
     assert feed(bank, 30, [6.5] * 20) == []
 
-    bank.configure(parse_detector_config(lamp_file("v2", min_ratio=0.7, persist=2), "l.yaml"))
+    v2 = lamp_file("v2", min_ratio=0.7, persist=2, hold_s=0)
+    bank.configure(parse_detector_config(v2, "l.yaml"))
     assert lamp.config.min_ratio == 0.6  # staged: applied at the bank's next call
     found = feed(bank, 50, [6.5] * 2)
     assert lamp_of(bank) is lamp and lamp.config.min_ratio == 0.7
@@ -79,16 +80,17 @@ def test_a_learnt_baseline_survives_a_reload_and_is_judged_with_the_new_paramete
 
 def test_a_detector_mid_warm_up_keeps_its_samples_under_a_new_window() -> None:
     bank = DetectorBank(config=parse_detector_config(lamp_file("v1"), "lamps.yaml"))
-    feed(bank, 0, [4.0] * 20)  # 20 of the 30 warm-up samples
+    feed(bank, 0, [4.0] * 20)  # 40 s of the 60 s learning, 2 s apart
     lamp = lamp_of(bank)
-    assert lamp.expected_a is None and len(lamp.warmup) == 20
-    bank.configure(parse_detector_config(lamp_file("v2", warmup=25), "lamps.yaml"))
+    assert lamp.expected_a is None and len(lamp.warmup.values) == 20
+    bank.configure(parse_detector_config(lamp_file("v2", learn_s=50), "lamps.yaml"))
     feed(bank, 20, [4.0] * 4)
-    assert lamp.warmup.values.maxlen == 25 and lamp.expected_a is None
-    feed(bank, 24, [4.0])  # the 25th
+    assert lamp.warmup.span_ms == 50_000 and lamp.expected_a is None
+    feed(bank, 24, [4.0])  # the 25th: 50 s learnt
     assert lamp.expected_a == 4.0
     # A shorter window keeps the latest values
-    bank.configure(parse_detector_config(lamp_file("v3", window=3), "lamps.yaml"))
+    v3 = lamp_file("v3", window_s=6, min_window_samples=3)
+    bank.configure(parse_detector_config(v3, "lamps.yaml"))
     feed(bank, 25, [4.1, 4.2, 4.3, 4.4])
     assert list(lamp.recent.values) == [4.2, 4.3, 4.4]
 
@@ -229,7 +231,7 @@ def test_a_bad_file_at_start_stops_the_service_stores(tmp_path: Path) -> None:
 
 def test_findings_carry_the_version_into_the_ticket_evidence(tmp_path: Path) -> None:
     path = tmp_path / "detectors.yaml"
-    write(path, lamp_file("2026-12-a", persist=2))
+    write(path, lamp_file("2026-12-a", persist=2, hold_s=0))
     stores = Stores.open(
         Settings(_env_file=None, data_dir=tmp_path, detectors_config=path)  # type: ignore[call-arg]
     )

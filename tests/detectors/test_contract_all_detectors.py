@@ -762,4 +762,4 @@ def test_state_walker_sees_nested_windows() -> None:
     found = dict(sized_containers(BearingWearDetector(device("pump"))))
     assert {"detector.learning", "detector.history", "detector._bucket"} <= found.keys()
     found = dict(sized_containers(DoorSlowingDetector(device("elevator"))))
-    assert {"detector.warmup", "detector.recent"} <= found.keys()
+    assert {"detector.warmup.values", "detector.recent.values"} <= found.keys()

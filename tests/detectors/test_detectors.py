@@ -22,7 +22,7 @@ from contract.payload import Event, StatusChange
 from detectors.access_held_open import DoorHeldOpenConfig, DoorHeldOpenDetector
 from detectors.base import Detector
 from detectors.elevator_door import DoorSlowingDetector
-from detectors.lighting_lamp import LampFailureDetector
+from detectors.lighting_lamp import LampFailureConfig, LampFailureDetector
 from detectors.offline import OfflineConfig, OfflineDetector
 from detectors.pump_bearing import BearingWearDetector
 from tests.detectors.series import (
@@ -85,7 +85,8 @@ def cat(*parts: list[Metrics]) -> list[Metrics]:
 
 
 # -- elevator door slowing ----------------------------------------------------
-# Defaults: warm-up 60 samples, median window 15, persistence 5, limit = baseline + 1 s.
+# Defaults: warm-up 2 min, median of 60 s (30 samples at 2 s), held 10 s on 3 samples,
+# limit = baseline + 1 s.
 
 DOOR_BASE_S = 3.0
 DOOR_SIGMA_S = 0.08
@@ -116,8 +117,8 @@ DOOR_CASES = [
         "step to 5 s fires once",
         lambda r: close_times(_door_healthy(r, H_DOOR) + noisy(r, 5.0, DOOR_SIGMA_S, 300)),
         1,
-        # the median of 15 turns at the 8th slow close, then 5 in a row are needed
-        (H_DOOR + 11, H_DOOR + 11),
+        # the median of 30 turns at the 16th slow close, then held 10 s (5 samples)
+        (H_DOOR + 19, H_DOOR + 19),
     ),
     Case(
         "ramp 4 s/h fires once, before the close time doubles",
@@ -202,16 +203,19 @@ def test_door_slowing_finding_evidence() -> None:
     assert ev["baseline"] == pytest.approx(DOOR_BASE_S, abs=0.05)
     assert ev["threshold"] == pytest.approx(ev["baseline"] + 1.0, abs=1e-3)
     assert ev["value"] > ev["threshold"]
-    assert len(ev["window"]) == 15
-    # onset: the first sample of the run of 5 above the limit, before the detection sample
-    assert finding.onset_ms == T0 + (H_DOOR + 7) * PERIOD_MS
+    assert len(ev["window"]) == 30
+    # onset: the first sample of the run above the limit, before the detection sample
+    assert finding.onset_ms == T0 + (H_DOOR + 14) * PERIOD_MS
 
 
 # -- lighting lamp failure ----------------------------------------------------
-# Defaults: warm-up 30 on-samples, median window 5, persistence 5, ratio limit 0.6.
+# Defaults: learnt over 60 s (30 on-samples at 2 s), median of 10 s (5 samples), held 8 s
+# on 5 samples, ratio limit 0.6. The table runs without the settling after a switch-on
+# (`settle_s` 0), which is tested apart.
 
 LAMP_A = 4.0
 H_LAMP = 60
+NO_SETTLE = LampFailureConfig(settle_s=0.0)
 
 
 def _lamp_on(rng: np.random.Generator, n: int, level: float = LAMP_A) -> list[Metrics]:
@@ -317,16 +321,16 @@ LAMP_FLAPPING_CASES = [
 
 @pytest.mark.parametrize("case", LAMP_CASES, ids=lambda c: c.id)
 def test_lamp_failure_table(case: Case) -> None:
-    check_case(LampFailureDetector(device("lighting")), case)
+    check_case(LampFailureDetector(device("lighting"), NO_SETTLE), case)
 
 
 @pytest.mark.parametrize("case", LAMP_FLAPPING_CASES)
 def test_lamp_flapping_opens_exactly_one_finding(case: Case) -> None:
-    check_case(LampFailureDetector(device("lighting")), case)
+    check_case(LampFailureDetector(device("lighting"), NO_SETTLE), case)
 
 
 def test_lamp_finding_evidence_learns_from_on_samples_only() -> None:
-    detector = LampFailureDetector(device("lighting"))
+    detector = LampFailureDetector(device("lighting"), NO_SETTLE)
     [finding] = check_case(detector, LAMP_CASES[4])
     assert finding.severity is Severity.MAJOR
     assert finding.fault_type == "lamp_failure"

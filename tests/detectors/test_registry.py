@@ -72,10 +72,10 @@ def test_only_kept_devices_are_ticked() -> None:
     clock = Clock()
     bank = DetectorBank(offline_after_ms=60_000, clock_ms=clock, max_devices=1)
     dropped, kept = device("access", "door-a"), device("access", "door-b")
-    for ref in (dropped, kept):
-        [sample] = samples(ref, [{"door_open": False, "held_open_s": 0.0}])
-        clock.now_ms = sample.ts_ms
-        bank.on_sample(sample)
+    for ref in (dropped, kept):  # two samples each: the reporting interval is known
+        for sample in samples(ref, [{"door_open": False, "held_open_s": 0.0}] * 2):
+            clock.now_ms = sample.ts_ms
+            bank.on_sample(sample)
     clock.now_ms += 60_000
     assert [(f.device, f.fault_type) for f in bank.tick()] == [(kept, "offline")]
 
@@ -110,7 +110,8 @@ def test_same_device_id_in_two_sites_is_two_devices() -> None:
     bank = DetectorBank(clock_ms=clock)
     quiet = DeviceRef("site-a", "b1", "pump", "pump-01")
     talking = DeviceRef("site-b", "b1", "pump", "pump-01")
-    bank.on_sample(samples(quiet, [{"running": True, "accelerometer1_rms_g": 0.2}])[0])
+    for sample in samples(quiet, [{"running": True, "accelerometer1_rms_g": 0.2}] * 2):
+        bank.on_sample(sample)  # two samples: its reporting interval is known
     found = []
     for sample in samples(talking, [{"running": True, "accelerometer1_rms_g": 0.2}] * 300):
         clock.now_ms = sample.ts_ms

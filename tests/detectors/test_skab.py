@@ -100,16 +100,19 @@ def slice_run(
 
 
 def test_slice_reaches_its_figures(slice_run: tuple[dict[str, Any], Path, str]) -> None:
-    """Measured on this slice: F1 0.875, FAR 10.53 %, MAR 15.12 %, NAB 38.6 / 35.82 / 45.18,
-    median delay 43 s; the all-alarms baseline F1 is 0.699."""
+    """Measured on this slice: F1 0.875, FAR 8.89 %, MAR 16.36 %, NAB 28.33 / 25.36 / 35.55,
+    median delay 43 s; the all-alarms baseline F1 is 0.699. (Recording 1's valve shows
+    first on accelerometer 2 alone, 25 s in: a vibration-only excursion is on probation
+    as a possible re-seated sensor, so the alarm comes with the flow, 21 s later, and the
+    changepoint scores fall from 38.6 / 35.82 / 45.18.)"""
     report, _, _ = slice_run
     assert report["files"] == 3 and report["unlabelled_files"] == 0
     assert report["f1"] >= 0.86
     assert report["far"] <= 12.0
     assert report["mar"] <= 17.0
-    assert report["nab_standard"] >= 37.0
-    assert report["nab_low_fp"] >= 34.0
-    assert report["nab_low_fn"] >= 44.0
+    assert report["nab_standard"] >= 27.0
+    assert report["nab_low_fp"] >= 24.0
+    assert report["nab_low_fn"] >= 34.0
     assert report["median_delay_s"] <= 50.0
     assert report["missed_anomalies"] == 0 and report["anomalies"] == 3
     assert report["baseline_f1"] == pytest.approx(0.699, abs=0.002)

@@ -46,7 +46,8 @@ def test_silence_findings_are_recorded_in_chunks_while_messages_go_on(stores: St
         stores.metrics,
         wall_clock_ms=lambda: clock[0],
     )
-    for n in range(DEVICES):
+    for n in range(DEVICES):  # two samples: the reporting interval is known
+        pipeline.handle(telemetry(f"pump-{n}", NOW_MS - 1_000))
         pipeline.handle(telemetry(f"pump-{n}", NOW_MS))
     pipeline.flush()
 
