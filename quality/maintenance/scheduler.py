@@ -3,15 +3,17 @@ lead time, one per device it covers (a per-kind plan: every in-service device of
 in the ledger, in its site if it names one). Idempotent: it may run in every process, as
 often as wanted; each (plan, due date, device) opens once (`work_orders`).
 
-Due dates are looked for from the plan's start, or from the day it was created if later,
-so a plan never opens work orders for the past it did not exist in.
+Due dates are looked for from the plan's start, or from the day it was created if later
+(a plan never opens work orders for the past it did not exist in), and at most `LOOKBACK`
+back. The run reads the plans and the recent work orders once, then the ledger per plan
+that still has a work order to open.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from datetime import UTC, date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,6 +28,8 @@ from quality.tickets import TicketStore
 
 log = logging.getLogger(__name__)
 
+# A due date missed for longer (the service down) is not opened late.
+LOOKBACK = timedelta(days=31)
 _SERVICEABLE = (Status.IN_SERVICE.value, Status.UNDER_MAINTENANCE.value)
 
 
@@ -46,22 +50,25 @@ class MaintenanceScheduler:
         run = SchedulerRun()
         now = self.tickets.clock.now()
         today = now.astimezone(UTC).date()
+        since = today - LOOKBACK
         with Session(self.engine) as session:
             plans = session.scalars(
                 select(MaintenancePlan).where(MaintenancePlan.active.is_(True))
             ).all()
+        taken = self._taken(since)
         for plan in plans:
             created = (aware(plan.created_at) or now).astimezone(UTC).date()
-            first = max(plan.start, created)
-            dues = due_dates(
-                plan.start, plan.every_days, plan.rrule, first, today + timedelta(plan.lead_days)
-            )
-            if not dues:
-                continue
-            taken = self._taken(plan, dues[0])
+            first = max(plan.start, created, since)
+            last = today + timedelta(plan.lead_days)
+            dues = due_dates(plan.start, plan.every_days, plan.rrule, first, last)
+            if not dues or (
+                plan.device_id is not None
+                and all((plan.id, due, plan.site, plan.device_id) in taken for due in dues)
+            ):
+                continue  # a device plan whose work orders exist asks nothing more
             for target in self.targets(plan):
                 for due in dues:
-                    if (due.isoformat(), target.site, target.device_id) in taken:
+                    if (plan.id, due, target.site, target.device_id) in taken:
                         continue
                     opened = self.opener.open(plan, due, target)
                     if opened is not None:
@@ -71,21 +78,18 @@ class MaintenanceScheduler:
             log.info("%d maintenance work order(s) opened", len(run.opened))
         return run
 
-    def _taken(self, plan: MaintenancePlan, since: object) -> set[tuple[str, str, str]]:
-        """The plan's work orders from `since` on, in one read (a per-kind plan over many
-        devices asks nothing per device once its work orders exist)."""
+    def _taken(self, since: date) -> set[tuple[int, date, str, str]]:
+        """Every work order due from `since` on, in one read."""
         with Session(self.engine) as session:
             rows = session.execute(
                 select(
+                    MaintenanceWorkOrder.plan_id,
                     MaintenanceWorkOrder.due_date,
                     MaintenanceWorkOrder.site,
                     MaintenanceWorkOrder.device_id,
-                ).where(
-                    MaintenanceWorkOrder.plan_id == plan.id,
-                    MaintenanceWorkOrder.due_date >= since,
-                )
+                ).where(MaintenanceWorkOrder.due_date >= since)
             ).all()
-        return {(due.isoformat(), site, device) for due, site, device in rows}
+        return {(plan_id, due, site, device) for plan_id, due, site, device in rows}
 
     def targets(self, plan: MaintenancePlan) -> list[Target]:
         query = select(Equipment.site, Equipment.device_id, Equipment.building, Equipment.kind)

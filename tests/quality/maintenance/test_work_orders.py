@@ -218,3 +218,22 @@ def test_execution_rate_over_real_work_orders_by_hand(
     # before the planned end nothing is due yet
     early = datetime(2027, 3, 2, 20, 0, tzinfo=UTC)
     assert execution_rate_of(engine, start, end, "site", as_of=early) == []
+
+
+def test_due_dates_missed_for_long_are_not_opened_late(
+    engine: Engine, clock: ManualClock, tickets: TicketStore, site: str
+) -> None:
+    add_device(engine, site, "pump-1")
+    _plan(engine, clock, site=site, device_id="pump-1", every_days=1, start="2027-03-01")
+    scheduler = MaintenanceScheduler(tickets)
+    assert len(scheduler.run_once().opened) == 1
+    clock.set(datetime(2030, 6, 1, 8, 0, tzinfo=UTC))  # the service was down for years
+    opened = scheduler.run_once().opened
+    assert len(opened) == 32  # 31 days back and today; all join one open work order
+    assert len({o.ticket_id for o in opened}) == 1
+    with Session(engine) as session:
+        dues = session.scalars(
+            select(MaintenanceWorkOrder.due_date).order_by(MaintenanceWorkOrder.due_date)
+        ).all()
+    assert (dues[0], dues[1], dues[-1]) == (date(2027, 3, 1), date(2030, 5, 1), date(2030, 6, 1))
+    assert scheduler.run_once().opened == []
