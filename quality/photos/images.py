@@ -134,7 +134,9 @@ def _encode(image: Image.Image, fmt: str) -> bytes:
     else:
         clean = image.copy()
         clean.info = {}
-        clean.save(buffer, format="PNG")
+        # Fastest zlib level: a 12-megapixel PNG encodes in about 4 s instead of 9 s at
+        # the default, for a file about a tenth larger.
+        clean.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
 
 
