@@ -20,7 +20,7 @@ from fastapi import APIRouter, File, Form, Path, Query, Request, Response, Uploa
 from pydantic import BaseModel, Field
 
 from api.deps import MAX_ID, QualityDep, StoresDep, ViewerDep
-from api.routes.manual_tickets import UPLOAD_ERRORS, InspectorDep, device_lookup
+from api.routes.manual_tickets import UPLOAD_ERRORS, InspectorDep, device_lookup, in_utc
 from api.routes.photos import (
     Refusal,
     RefusedInput,
@@ -41,6 +41,7 @@ from quality.photos import PhotoRefused
 
 router = APIRouter(prefix="/api/inspections", tags=["inspections"], route_class=AuthenticatedRoute)
 
+EARLIEST = datetime.min.replace(tzinfo=UTC)
 RouteId = Annotated[int, Path(ge=1, le=MAX_ID, description="route id")]
 RoundId = Annotated[int, Path(ge=1, le=MAX_ID, description="round id")]
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -219,9 +220,9 @@ def answer_item(
         prepared = read_photos(photos, "photos", photo_limits(stores))
     except PhotoRefused as error:
         return photo_refusal(error)
-    when = None
-    if answered_at is not None:
-        when = answered_at if answered_at.tzinfo else answered_at.replace(tzinfo=UTC)
+    when = in_utc(answered_at, "answered_at")
+    if isinstance(when, Response):
+        return when
     answer = Answer(stop, item, value, note, when, who.name)
     try:
         return _rounds(request, stores).answer(round_id, answer, prepared)
@@ -237,7 +238,7 @@ def finish_round(round_id: RoundId, request: Request, stores: StoresDep, who: In
         return _failed(error)
 
 
-@router.get("/completion", response_model=Completion)
+@router.get("/completion", response_model=Completion, responses={422: ERRORS[422]})
 def completion(
     request: Request,
     stores: StoresDep,
@@ -245,10 +246,17 @@ def completion(
     since: datetime | None = None,
     until: datetime | None = None,
     site: Annotated[str | None, Query(max_length=64)] = None,
-) -> Completion:
+) -> Completion | Response:
     """巡检完成率 of the rounds finished in [since, until) (default: the last 30 days)."""
-    end = _aware(until) or stores.tickets.clock.now()
-    start = _aware(since) or end - timedelta(days=30)
+    end = in_utc(until, "until")
+    start = in_utc(since, "since")
+    if isinstance(end, Response):
+        return end
+    if isinstance(start, Response):
+        return start
+    end = end or stores.tickets.clock.now()
+    if start is None:
+        start = end - timedelta(days=30) if end > EARLIEST + timedelta(days=30) else EARLIEST
     rate, rounds, planned, done = _rounds(request, stores).completion(start, end, site)
     return Completion(
         completion=rate,
@@ -258,9 +266,3 @@ def completion(
         since=start,
         until=end,
     )
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

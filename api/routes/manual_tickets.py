@@ -108,9 +108,9 @@ def open_manual_ticket(
     if isinstance(where, Response):
         return where
     now = stores.tickets.clock.now()
-    seen = observed_at.astimezone(UTC) if observed_at and observed_at.tzinfo else None
-    if observed_at is not None and seen is None:
-        seen = observed_at.replace(tzinfo=UTC)
+    seen = in_utc(observed_at, "observed_at")
+    if isinstance(seen, Response):
+        return seen
     if seen is not None and seen > now + timedelta(minutes=5):
         return refusal(422, messages.answered_in_future(seen.isoformat()), "observed_at")
     limits = photo_limits(stores)
@@ -140,6 +140,19 @@ def open_manual_ticket(
         reopened=result.reopened,
         photos=[photo_public(photo) for photo in saved],
     )
+
+
+def in_utc(moment: datetime | None, field: str) -> datetime | Response | None:
+    """A client's time in UTC (a time without an offset is taken as UTC), or a 422 when it
+    falls outside what a datetime can hold once shifted (0001-01-01 at +08:00)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return refusal(422, messages.time_out_of_range(field), field)
 
 
 def _where(

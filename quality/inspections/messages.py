@@ -101,3 +101,10 @@ def failed_item_summary(question: str, answer: str) -> Text:
         f"inspection: {question} - answered {answer}",
         f"巡检发现问题：{question}，结果 {answer}",
     )
+
+
+def time_out_of_range(field: str) -> Text:
+    return Text(
+        f"{field}: the time cannot be shown in UTC; send a date between the years 1 and 9999",
+        f"{field}：该时间无法换算为 UTC；请填写公元 1 年至 9999 年之间的时间",
+    )

@@ -181,6 +181,8 @@ def test_where_and_category_are_checked(stores: Stores, inspector: TestClient) -
         ({**PLACE, "category": "broken_vibes"}, "category"),
         ({k: v for k, v in PLACE.items() if k != "place"}, "place"),
         ({**PLACE, "device_id": "ghost-9"}, "device_id"),
+        ({**PLACE, "observed_at": "0001-01-01T00:00:00+08:00"}, "observed_at"),
+        ({**PLACE, "observed_at": "2999-01-01T00:00:00Z"}, "observed_at"),
     ]
     for form, field in cases:
         response = inspector.post("/api/tickets/manual", data=form)
@@ -290,6 +292,9 @@ def test_a_round_with_a_failed_item_and_a_skipped_stop(
     assert again.status_code == 409 and "已有回答" in again.json()["zh"]
     wrong = inspector.post(answers, data={"stop": 2, "item": 0, "value": " "})
     assert (wrong.status_code, wrong.json()["field"]) == (422, "value")
+    odd_time = {"stop": 2, "item": 0, "value": "ok", "answered_at": "0001-01-01T00:00:00+08:00"}
+    refused = inspector.post(answers, data=odd_time)
+    assert (refused.status_code, refused.json()["field"]) == (422, "answered_at")
     text_answer = inspector.post(answers, data={"stop": 2, "item": 0, "value": "clean"})
     assert text_answer.status_code == 201
 
@@ -304,6 +309,12 @@ def test_a_round_with_a_failed_item_and_a_skipped_stop(
     assert (kpi["rounds"], kpi["stops_planned"], kpi["stops_done"]) == (1, 3, 2)
     assert kpi["completion"] == pytest.approx(2 / 3)
     assert kpi["label"]["zh-CN"] == "巡检完成率"
+    early = inspector.get("/api/inspections/completion", params={"until": "0001-01-02T00:00:00Z"})
+    assert early.status_code == 200 and early.json()["completion"] is None
+    shifted = inspector.get(
+        "/api/inspections/completion", params={"until": "0001-01-01T01:00:00+08:00"}
+    )
+    assert (shifted.status_code, shifted.json()["field"]) == (422, "until")
     assert quality.delete(f"/api/inspections/routes/{route['id']}").status_code == 409
 
 
