@@ -1,12 +1,17 @@
 """What ingest asks of planned maintenance, in one object: may a finding open a ticket
-(`suppress`), and the periodic work (`tick`: the covers re-read, the scheduler run every
-`schedule_every_s`). A failed run is logged and tried again at the next tick: findings and
-SLA escalation never wait for maintenance.
+(`suppress`), and the periodic work (`tick`: the covers re-read every `refresh_s`, and the
+scheduler started every `schedule_every_s`).
+
+The scheduler runs in a thread of its own: opening a thousand work orders takes tens of
+seconds, and the intake thread that calls `tick` must not wait for it. One run at a time;
+a failed run is logged and tried again at the next interval. Findings and SLA escalation
+never wait for maintenance.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -32,7 +37,10 @@ class MaintenanceDesk:
         self.scheduler = MaintenanceScheduler(tickets)
         self.schedule_every_s = schedule_every_s
         self.monotonic_s = monotonic_s
+        self.runs = 0
+        """Scheduler runs finished, failed ones included (tests await it)."""
         self._scheduled_s = float("-inf")
+        self._thread: threading.Thread | None = None
 
     def suppress(self, finding: Finding, now_ms: int) -> bool:
         """True: the device is under maintenance and the finding was kept as suppressed."""
@@ -41,8 +49,21 @@ class MaintenanceDesk:
     def tick(self) -> None:
         try:
             self.gate.tick()
-            if self.monotonic_s() - self._scheduled_s >= self.schedule_every_s:
-                self._scheduled_s = self.monotonic_s()
-                self.scheduler.run_once()
         except Exception:
-            log.exception("planned maintenance: run failed; trying again at the next tick")
+            log.exception("planned maintenance: could not re-read the covers; keeping the last")
+        if self._thread is not None and self._thread.is_alive():
+            return
+        if self.monotonic_s() - self._scheduled_s >= self.schedule_every_s:
+            self._scheduled_s = self.monotonic_s()
+            self._thread = threading.Thread(
+                target=self._run, name="facmon-maintenance", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.scheduler.run_once()
+        except Exception:
+            log.exception("planned maintenance: scheduler run failed; trying again later")
+        finally:
+            self.runs += 1

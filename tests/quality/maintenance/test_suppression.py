@@ -28,6 +28,7 @@ from quality.maintenance.validation import validate_plan
 from quality.maintenance.windows import WindowStore
 from quality.tickets import TicketStore
 from quality.tickets.lifecycle import Role, State
+from tests.conftest import wait_until
 from tests.quality.maintenance.conftest import START, add_device
 
 
@@ -74,7 +75,10 @@ def test_a_dispatched_work_order_suppresses_findings_until_verified(
     PlanStore(engine, clock).create(spec, "lead")
     desk = recorder.maintenance
     assert desk is not None
-    desk.tick()  # the scheduler's first run opens today's work order
+    desk.tick()  # starts the scheduler's first run: it opens today's work order
+    wait_until(lambda: desk.runs == 1, what="the scheduler's run")
+    desk.tick()  # not again within the minute
+    assert desk.runs == 1 and (desk._thread is None or not desk._thread.is_alive())
     (work_order,) = [t for t in tickets.list() if t.site == site]
     assert work_order.state == State.OPEN
     desk.gate.refresh()
