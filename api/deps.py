@@ -84,3 +84,38 @@ ViewerDep = Annotated[Principal, Depends(require(Role.VIEWER))]
 EngineerDep = Annotated[Principal, Depends(require(Role.ENGINEER))]
 QualityDep = Annotated[Principal, Depends(require(Role.QUALITY))]
 AdminDep = Annotated[Principal, Depends(require(Role.ADMIN))]
+
+
+def contractor_scope(
+    request: Request,
+    stores: StoresDep,
+    who: Annotated[Principal, Depends(current_principal)],
+) -> None:
+    """A contractor's token reaches only the tickets dispatched to that contractor: any
+    other ticket answers 404, as one that does not exist (nothing to enumerate)."""
+    if who.contractor is None:
+        return
+    raw = request.path_params.get("ticket_id")
+    if raw is None:
+        return
+    try:
+        ticket_id = int(raw)
+    except ValueError:
+        return  # the route's own validation answers 422
+    found = stores.tickets.get(ticket_id) if 1 <= ticket_id <= MAX_ID else None
+    if found is None or found[0].contractor != who.contractor:
+        raise HTTPException(404, f"no ticket {raw}")
+
+
+def scoped_contractor(who: Principal, asked: str | None) -> str | None:
+    """The contractor a list is limited to: the token's own, when it has one (asking for
+    another contractor's tickets is a 403), else what the caller asked for."""
+    if who.contractor is None:
+        return asked
+    if asked is not None and asked != who.contractor:
+        raise HTTPException(
+            403,
+            f"this token sees the tickets of contractor {who.contractor!r} only "
+            f"(此令牌只能查看维保单位 {who.contractor!r} 的工单)",
+        )
+    return who.contractor

@@ -232,12 +232,20 @@ class CardTally(BaseModel):
 class TokenCreate(BaseModel):
     role: TokenRole
     name: Text = Field(min_length=1, max_length=128)
+    contractor: Text | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="a contractor's (维保单位) name: the token then sees and acts on the "
+        "tickets dispatched to that contractor only",
+    )
 
 
 class TokenCreated(BaseModel):
     id: int
     role: str
     name: str
+    contractor: str | None = None
     token: str = Field(description="shown once; store it now")
 
 
@@ -249,11 +257,13 @@ class TokenPublic(BaseModel):
     role: str
     created_at: UtcDatetime
     revoked: bool
+    contractor: str | None = None
 
 
 class Me(BaseModel):
     name: str
     role: str
+    contractor: str | None = None
 
 
 class DeadLetterPublic(BaseModel):

@@ -32,6 +32,8 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A contractor's (维保单位) token sees and acts on that contractor's tickets only.
+    contractor: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,7 @@ class Principal:
     token_id: int
     name: str
     role: Role
+    contractor: str | None = None  # set: only the tickets dispatched to this contractor
 
 
 def hash_token(token: str) -> str:
@@ -49,15 +52,20 @@ class TokenStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def create(self, role: str, name: str) -> tuple[int, str]:
-        """A new token; the plain text is returned here and never stored."""
+    def create(self, role: str, name: str, contractor: str | None = None) -> tuple[int, str]:
+        """A new token; the plain text is returned here and never stored. `contractor`
+        scopes it to the tickets dispatched to that contractor."""
         parsed = Role(role)
         if parsed not in HUMAN_ROLES:
             raise ValueError(f"role must be one of {', '.join(r.value for r in HUMAN_ROLES)}")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with Session(self.engine) as session:
             row = ApiToken(
-                name=name, role=parsed.value, token_hash=hash_token(token), revoked=False
+                name=name,
+                role=parsed.value,
+                token_hash=hash_token(token),
+                revoked=False,
+                contractor=contractor or None,
             )
             session.add(row)
             session.commit()
@@ -72,7 +80,7 @@ class TokenStore:
             ).first()
             if row is None:
                 return None
-            return Principal(row.id, row.name, Role(row.role))
+            return Principal(row.id, row.name, Role(row.role), row.contractor)
 
     def list(self) -> Sequence[ApiToken]:
         with Session(self.engine) as session:

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api", tags=["admin"], route_class=AuthenticatedRoute
 
 @router.get("/me", response_model=Me)
 def me(who: ViewerDep) -> Me:
-    return Me(name=who.name, role=who.role.value)
+    return Me(name=who.name, role=who.role.value, contractor=who.contractor)
 
 
 @router.get("/lifecycle")
@@ -43,8 +43,10 @@ def lifecycle(_who: ViewerDep) -> dict[str, Any]:
 
 @router.post("/tokens", response_model=TokenCreated, status_code=201)
 def create_token(body: TokenCreate, stores: StoresDep, _who: AdminDep) -> TokenCreated:
-    token_id, token = stores.tokens.create(body.role, body.name)
-    return TokenCreated(id=token_id, role=body.role, name=body.name, token=token)
+    token_id, token = stores.tokens.create(body.role, body.name, body.contractor)
+    return TokenCreated(
+        id=token_id, role=body.role, name=body.name, contractor=body.contractor, token=token
+    )
 
 
 @router.get("/tokens", response_model=list[TokenPublic])

@@ -5,10 +5,19 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import JSONResponse
 
-from api.deps import EngineerDep, Offset, QualityDep, StoresDep, TicketId, ViewerDep
+from api.deps import (
+    EngineerDep,
+    Offset,
+    QualityDep,
+    StoresDep,
+    TicketId,
+    ViewerDep,
+    contractor_scope,
+    scoped_contractor,
+)
 from api.routing import AuthenticatedRoute
 from api.schemas import (
     AcknowledgeRequest,
@@ -50,7 +59,12 @@ from quality.tickets.models import Ticket
 from quality.tickets.policy import SEVERITIES
 from quality.tickets.store import TicketConflict, TicketFilter, TicketNotFound, TicketStore
 
-router = APIRouter(prefix="/api/tickets", tags=["tickets"], route_class=AuthenticatedRoute)
+router = APIRouter(
+    prefix="/api/tickets",
+    tags=["tickets"],
+    route_class=AuthenticatedRoute,
+    dependencies=[Depends(contractor_scope)],  # a contractor's token: its own tickets only
+)
 
 # What `_Errors` answers, declared so that clients (and the spec's checks) know the shapes.
 LIFECYCLE_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -125,7 +139,17 @@ def list_tickets(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,
 ) -> list[TicketPublic]:
-    flt = TicketFilter(state, severity, site, building, kind, device_id, fault_type, overdue)
+    flt = TicketFilter(
+        state,
+        severity,
+        site,
+        building,
+        kind,
+        device_id,
+        fault_type,
+        overdue,
+        contractor=scoped_contractor(_who, None),
+    )
     tickets, total = stores.tickets.search(flt, limit, offset)
     response.headers["X-Total-Count"] = str(total)
     return [_public(t) for t in tickets]
@@ -191,7 +215,7 @@ def ticket_page(
             severity=severity,
             state=state,
             assignee=assignee,
-            contractor=contractor,
+            contractor=scoped_contractor(_who, contractor),
             fault_type=fault_type,
             device_id=device_id,
             overdue=overdue,

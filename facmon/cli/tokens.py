@@ -32,7 +32,9 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     engine = make_engine(settings.ticket_database_url)
     create_schema(engine)
     try:
-        token_id, token = TokenStore(engine).create(args.role, args.name or f"{args.role}-cli")
+        token_id, token = TokenStore(engine).create(
+            args.role, args.name or f"{args.role}-cli", args.contractor
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -63,4 +65,9 @@ def add_token_commands(sub: Any) -> None:
         help="what the token may do; each role may do what those before it may",
     )
     create.add_argument("--name", help="who or what the token is for")
+    create.add_argument(
+        "--contractor",
+        help="a contractor's (维保单位) name: the token sees and acts on the tickets "
+        "dispatched to that contractor only",
+    )
     create.set_defaults(func=cmd_token_create)

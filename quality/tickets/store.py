@@ -89,6 +89,7 @@ class TicketFilter:
     fault_type: str | None = None
     overdue: bool | None = None
     states: list[str] = field(default_factory=list)
+    contractor: str | None = None
 
 
 def _json_safe(evidence: dict[str, Any]) -> dict[str, Any]:
@@ -835,7 +836,16 @@ class TicketStore:
             return ticket
 
     def _filtered(self, query: Any, flt: TicketFilter) -> Any:
-        for column in ("state", "severity", "site", "building", "kind", "device_id", "fault_type"):
+        for column in (
+            "state",
+            "severity",
+            "site",
+            "building",
+            "kind",
+            "device_id",
+            "fault_type",
+            "contractor",
+        ):
             value = getattr(flt, column)
             if value:
                 query = query.where(getattr(Ticket, column) == value)
