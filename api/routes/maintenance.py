@@ -37,12 +37,13 @@ from quality.maintenance.windows import WindowStore, suppressed_public, window_p
 
 
 class Refusal(BaseModel):
-    """An error in both languages: `detail` holds both, `field` names what to fix."""
+    """An error in both languages: `detail` holds both and `field` names what to fix; for
+    a malformed body or parameter, `detail` lists each problem with its own `field`."""
 
-    detail: str
+    detail: str | list[dict[str, Any]]
     field: str | None = None
-    en: str
-    zh: str
+    en: str | None = None
+    zh: str | None = None
 
 
 def refusal(status: int, message: Text, field: str | None = None) -> Response:
