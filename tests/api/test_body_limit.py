@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,7 +26,30 @@ BODIES: dict[str, dict[str, object]] = {
     "/api/tickets/{ticket_id}/severity": {"severity": "minor"},
     "/api/tickets/{ticket_id}/comments": {"text": "seen"},
     "/api/tokens": {"role": "viewer", "name": "x"},
+    # In this order the device and contractor 1 exist before they are changed.
+    "/api/ledger/equipment": {
+        "site": "hq",
+        "building": "b1",
+        "kind": "pump",
+        "device_id": "p1",
+        "name": "P1",
+    },
+    "/api/ledger/equipment/{site}/{device_id}": {"name": "Pump 1"},
+    "/api/ledger/equipment/{site}/{device_id}/decommission": {"reason": "replaced"},
+    "/api/ledger/contractors": {"name": "Clear Water"},
+    "/api/ledger/contractors/{contractor_id}": {"active": False},
+    "/api/ledger/import": {},
 }
+# Routes that take a file rather than JSON: the multipart body each is sent.
+FILES: dict[str, dict[str, tuple[str, bytes, str]]] = {
+    "/api/ledger/import": {
+        "file": ("ledger.csv", b"site,building,kind,device_id,name\nhq,b1,pump,p2,P2\n", "text/csv")
+    },
+}
+
+
+def _body(path: str) -> dict[str, Any]:
+    return {"files": FILES[path]} if path in FILES else {"json": BODIES[path]}
 
 
 @pytest.fixture
@@ -81,15 +105,18 @@ def test_every_route_with_a_body_authenticates_before_reading_it(stores: Stores)
     assert {path for path, _ in routes} == set(BODIES), "a body route without a test body"
     ticket_id = _ticket(stores)
     for path, method in routes:
-        url = path.format(ticket_id=ticket_id)
+        url = path.format(ticket_id=ticket_id, site="hq", device_id="p1", contractor_id=1)
         for headers in ({}, {"Authorization": "Bearer fm_not-a-token"}):
             watched.read = False
-            response = client.request(method, url, json=BODIES[path], headers=headers)
+            response = client.request(method, url, headers=headers, **_body(path))
             assert response.status_code == 401, (method, path, response.text)
             assert not watched.read, f"{method} {path} read the body before the 401"
         watched.read = False
         answered = client.request(
-            method, url, json=BODIES[path], headers={"Authorization": f"Bearer {admin}"}
+            method,
+            url,
+            headers={"Authorization": f"Bearer {admin}"},
+            **_body(path),
         )
         assert answered.status_code < 300, (method, path, answered.text)
         assert watched.read, f"{method} {path} did not read its body"
