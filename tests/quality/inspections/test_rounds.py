@@ -4,6 +4,7 @@ round's completion, and nothing partial is kept when a step fails."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -269,3 +270,34 @@ def test_a_manual_finding_joins_the_detector_ticket_of_the_same_fault(loop: Loop
     assert ticket is not None and ticket.occurrences == 2
     assert occurrences[-1].evidence["photos"] == ["abc"]
     assert occurrences[-1].evidence["detector"] == "manual:wang"
+
+
+def test_two_answers_to_one_item_at_once_keep_one(loop: Loop) -> None:
+    route = loop.routes.create(three_stops(), "quality-li")
+    round_id = loop.rounds.start(route["id"], "wang")["id"]
+    photo = prepare(samples.jpeg(), "photos[0]", PhotoLimits())
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def answer(user: str) -> None:
+        barrier.wait()
+        try:
+            outcomes.append(
+                loop.rounds.answer(round_id, Answer(0, 1, "fail", None, None, user), [photo])
+            )
+        except Conflict as conflict:
+            outcomes.append(conflict)
+
+    threads = [threading.Thread(target=answer, args=(user,)) for user in ("wang", "li")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["Conflict", "dict"]
+    # The refused answer's photo is gone again; one answer, one ticket, one photo.
+    assert (loop.answers(), loop.tickets_count(), loop.photos.count(), loop.files()) == (
+        1,
+        1,
+        1,
+        2,
+    )
