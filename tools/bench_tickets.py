@@ -151,7 +151,7 @@ def ticket_lines(tickets: int, now: datetime, seed: int) -> Iterator[str]:
         d, r = i % DEVICES, i // DEVICES
         site, building, kind, device_id = device_of(d)
         faults = FAULTS[kind]
-        fault = faults[(r + d) % len(faults)]
+        fault = faults[(r + d // len(KIND_OF)) % len(faults)]  # every fault in every round
         severity = _weighted(rng, SEVERITY_WEIGHTS)
         recent = r >= rounds - ACTIVE_ROUNDS
         state = _weighted(rng, ACTIVE_STATE_WEIGHTS) if recent else "closed"
