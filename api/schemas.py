@@ -356,7 +356,7 @@ class KpiReportPublic(BaseModel):
     denominator_label: Labels
     groups: list[KpiGroup]
     unavailable: dict[str, Labels] = Field(
-        description="KPIs answered as null for every group, with the reason"
+        description="where and why the planned-work KPIs are null, in zh-CN and en"
     )
     labels: dict[str, Labels] = Field(description="each KPI's name in zh-CN and en")
 
