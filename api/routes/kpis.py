@@ -26,6 +26,7 @@ from quality.kpi.labels import (
     UNAVAILABLE,
     UNIT_LABELS,
 )
+from quality.kpi.planned_work import PlannedWork, planned_work
 from quality.kpi.records import Period
 from quality.kpi.report import kpi_report, load_inputs
 from quality.kpi.sources import signals_for
@@ -142,7 +143,8 @@ def _parse(
     )
 
 
-def _group(key: GroupKey, kpis: GroupKpis) -> KpiGroup:
+def _group(key: GroupKey, kpis: GroupKpis, work: PlannedWork | None) -> KpiGroup:
+    planned = work or PlannedWork()
     return KpiGroup(
         scope=key.scope,
         site=key.site,
@@ -151,7 +153,9 @@ def _group(key: GroupKey, kpis: GroupKpis) -> KpiGroup:
         devices=kpis.devices,
         never_reported=kpis.never_reported if kpis.denominator == "ledger" else None,
         **{name: getattr(kpis, name) for name in _FIGURES},
-        parts=kpis.fields(),
+        maintenance_execution_pct=planned.maintenance_execution_pct,
+        inspection_completion_pct=planned.inspection_completion_pct,
+        parts=kpis.fields() | planned.fields(),
     )
 
 
@@ -187,18 +191,30 @@ def kpis(
         )
     finally:
         signals.close()
+    narrowed = inputs.only(site=query.site, building=query.building, kind=query.kind)
     report = kpi_report(
         query.period,
-        inputs.only(site=query.site, building=query.building, kind=query.kind),
+        narrowed,
         full_ledger=is_denominator(inputs.ledger),
         repeat_window=REPEAT_WINDOW,
     )
+    groups = dict(report.groups)
+    planned = planned_work(
+        stores.engine,
+        query.period,
+        sites={key.site for key in groups} | {device.site for device in narrowed.ledger},
+        site=query.site,
+        building=query.building,
+        kind=query.kind,
+    )
+    for key in planned:
+        groups.setdefault(key, GroupKpis(report.denominator))
     fields: dict[str, Any] = {
         "from": report.period.start,
         "to": report.period.end,
         "denominator": report.denominator,
         "denominator_label": DENOMINATOR_LABELS[report.denominator],
-        "groups": [_group(key, values) for key, values in report.groups],
+        "groups": [_group(key, groups[key], planned.get(key)) for key in sorted(groups)],
         "unavailable": UNAVAILABLE,
         "labels": KPI_LABELS,
     }

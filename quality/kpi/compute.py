@@ -32,6 +32,7 @@ from quality.kpi.records import (
     Period,
     TicketRecord,
 )
+from quality.maintenance.models import MAINTENANCE_FAULT
 from storage.timeseries.base import FieldValue
 
 SCOPES: Final = ("site", "building", "kind", "building_kind")
@@ -232,6 +233,27 @@ def _clip(intervals: Iterable[Interval], lo: int, hi: int) -> list[Interval]:
     return [(max(s, lo), min(e, hi)) for s, e in intervals if max(s, lo) < min(e, hi)]
 
 
+def _subtract(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
+    """The parts of union `a` outside union `b` (both sorted, non-overlapping)."""
+    out: list[Interval] = []
+    for start, end in a:
+        at = start
+        for lo, hi in b:
+            if hi <= at or lo >= end:
+                continue
+            if lo > at:
+                out.append((at, lo))
+            at = max(at, hi)
+        if at < end:
+            out.append((at, end))
+    return out
+
+
+def _intersect(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
+    """The intersection of two unions (each sorted, non-overlapping)."""
+    return [(max(s1, s2), min(e1, e2)) for s1, e1 in a for s2, e2 in b if max(s1, s2) < min(e1, e2)]
+
+
 def _length(intervals: Iterable[Interval]) -> int:
     return sum(end - start for start, end in intervals)
 
@@ -368,42 +390,66 @@ def ledger_device_time(
     changes: Sequence[LivenessChange],
     tickets: Iterable[TicketRecord],
     silent: Sequence[Interval] = (),
+    planned: Sequence[Interval] = (),
 ) -> LedgerTime | None:
     """Time-weighted condition of one ledger device; None when it does not count at all.
 
     Intact at time t: it has reported, its latest status is online, it has not been silent
     past its ledger interval (`silent`), and no ticket of severity major or critical for it
     is unresolved at t. Before its first report it is not intact: a device that never
-    reported is answerable for the whole period and intact for none of it.
+    reported is answerable for the whole period and intact for none of it. Planned
+    maintenance (`planned`, and the ledger's `under_maintenance` status) is left out of
+    both sides and reported as maintenance time.
     """
     start, end = period.start_ms, period.end_ms
-    answerable = device.answerable_ms(start, end)
-    maintenance_ms = 0
+    in_service = device.answerable_ms(start, end)
+    maintenance = _union(_clip(planned, start, end))
     if device.status == "under_maintenance":
-        maintenance_ms = end - max(start, min(end, to_ms(device.status_since)))
+        maintenance = _union([*maintenance, (max(start, to_ms(device.status_since)), end)])
+    answerable = _subtract(in_service, maintenance)
+    maintenance_ms = _length(_clip(maintenance, start, end))
     if not answerable:
         if maintenance_ms <= 0:
             return None
         return LedgerTime(0.0, 0.0, 0.0, maintenance_ms / 1000, bool(changes))
-    lo, hi = answerable[0]
     _, online_all = online_intervals(period, changes)
-    online = _clip(online_all, lo, hi)
+    online = _intersect(_union(online_all), answerable)
     impaired = _union(
         [
             *(
                 interval
                 for ticket in tickets
                 if ticket.severity in IMPAIRING_SEVERITIES
-                for interval in _clip(unresolved_intervals(ticket), lo, hi)
+                for interval in unresolved_intervals(ticket)
             ),
-            *_clip(silent, lo, hi),
+            *silent,
         ]
     )
     online_ms = _length(online)
     good_ms = online_ms - _overlap(online, impaired)
     return LedgerTime(
-        (hi - lo) / 1000, online_ms / 1000, good_ms / 1000, maintenance_ms / 1000, bool(changes)
+        _length(answerable) / 1000,
+        online_ms / 1000,
+        good_ms / 1000,
+        maintenance_ms / 1000,
+        bool(changes),
     )
+
+
+def planned_maintenance(ticket: TicketRecord) -> list[Interval]:
+    """When a planned-maintenance work order had its device in hand: from each dispatch
+    until the re-check (verified) or close; still running today means without end."""
+    intervals: list[Interval] = []
+    since: int | None = None
+    for at, state in ticket.moves():
+        if state == "dispatched" and since is None:
+            since = at
+        elif state in ("verified", "closed") and since is not None:
+            intervals.append((since, at))
+            since = None
+    if since is not None:
+        intervals.append((since, _FOREVER))
+    return intervals
 
 
 # -- all KPIs ----------------------------------------------------------------------------
@@ -506,6 +552,7 @@ def compute_kpis(
     *,
     ledger: Sequence[LedgerDevice] = (),
     silences: Mapping[tuple[str, str], Sequence[Interval]] | None = None,
+    planned: Mapping[tuple[str, str], Sequence[Interval]] | None = None,
     as_of: datetime | None = None,
     repeat_window: timedelta = timedelta(days=30),
     ledger_mode: bool | None = None,
@@ -514,7 +561,8 @@ def compute_kpis(
 
     With a `ledger` (of confirmed devices), the integrity rate's denominator is its equipment (see
     `ledger_device_time`; `silences` are each device's silent intervals past its reporting
-    interval, epoch ms, any span); with none, the devices that have reported.
+    interval, epoch ms, any span; `planned` their planned-maintenance windows); with none,
+    the devices that have reported.
     `ledger_mode` overrides that choice: a ledger filtered to one site may hold none of a
     site's devices and still be the denominator (default: whether `ledger` holds a device
     that is not pending, see `is_denominator`).
@@ -542,6 +590,14 @@ def compute_kpis(
     results: dict[GroupKey, GroupKpis] = defaultdict(lambda: GroupKpis(denominator))
     if uses_ledger:
         silent = silences or {}
+        windows: dict[tuple[str, str], list[Interval]] = {
+            device_key: list(intervals) for device_key, intervals in (planned or {}).items()
+        }
+        for ticket in tickets:
+            if ticket.fault_type == MAINTENANCE_FAULT:
+                windows.setdefault((ticket.site, ticket.device_id), []).extend(
+                    planned_maintenance(ticket)
+                )
         for device in ledger:
             counted = ledger_device_time(
                 period,
@@ -549,6 +605,7 @@ def compute_kpis(
                 by_device.get(device.key, ()),
                 tickets_by_device.get(device.key, ()),
                 silent.get(device.key, ()),
+                windows.get(device.key, ()),
             )
             if counted is None:
                 continue

@@ -32,9 +32,10 @@ from typing import Final
 from sqlalchemy import Engine
 
 from contract.clock import Clock, SystemClock, from_ms, to_ms
-from quality.kpi.compute import compute_kpis
+from quality.kpi.compute import GroupKpis, compute_kpis
+from quality.kpi.planned_work import planned_work
 from quality.kpi.records import Period, TicketRecord
-from quality.kpi.report import load_inputs
+from quality.kpi.report import denominator_of, load_inputs
 from quality.kpi.silence import SilenceSource
 from quality.kpi.sources import (
     InfluxSignals,
@@ -168,12 +169,19 @@ class KpiJob:
                 inputs.liveness,
                 ledger=inputs.ledger,
                 silences=inputs.silences,
+                planned=inputs.planned,
                 as_of=as_of,
                 repeat_window=self.repeat_window,
             )
+            sites = {key.site for key in kpis} | {device.site for device in inputs.ledger}
+            planned = planned_work(self.engine, period, as_of=as_of, sites=sites)
+            groups = {key: values.fields() for key, values in kpis.items()}
+            for key, work in planned.items():
+                groups[key] = {**groups.get(key, GroupKpis(denominator_of(inputs)).fields())}
+                groups[key] |= work.fields()
             points += [
-                Point(KPI_MEASUREMENT, key.tags(), values.fields(), period.start_ms)
-                for key, values in sorted(kpis.items())
+                Point(KPI_MEASUREMENT, key.tags(), fields, period.start_ms)
+                for key, fields in sorted(groups.items())
             ]
             points.append(self._service_point(period))
         points += ticket_event_points(tickets, window)

@@ -57,13 +57,17 @@ PENDING_KPIS: Final = ("maintenance_execution_pct", "inspection_completion_pct")
 
 UNAVAILABLE: Final[dict[str, Label]] = {
     "maintenance_execution_pct": _label(
-        "保养计划尚未记录在本系统中，暂无法计算保养计划执行率",
-        "maintenance plans are not recorded in the service yet, so their execution rate "
-        "cannot be computed",
+        "保养工单只记录项目和设备类型、不记录楼栋：楼栋及楼栋 × 设备类型分组（或按楼栋筛选时）"
+        "无保养计划执行率；统计期内无到期工单时亦为空",
+        "maintenance work orders record their site and kind but not their building: the "
+        "building and building × kind groups (and any building filter) have no execution "
+        "rate; it is also null where no work order fell due in the period",
     ),
     "inspection_completion_pct": _label(
-        "巡检轮次尚未按项目、楼栋和设备类型汇总，暂无法计算巡检完成率",
-        "inspection rounds are not yet totalled per site, building and kind, so their "
-        "completion cannot be computed",
+        "巡检轮次按巡检路线记录项目、不记录楼栋和设备类型：仅项目分组有巡检完成率"
+        "（按楼栋或设备类型筛选时无）；统计期内无完成的巡检轮次时亦为空",
+        "inspection rounds follow a route, which names a site but not a building or kind: "
+        "only the site groups have a completion rate (none under a building or kind filter); "
+        "it is also null where no round finished in the period",
     ),
 }

@@ -12,13 +12,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
+from contract.clock import aware, to_ms
 from quality.kpi.compute import LEDGER, REPORTING_DEVICES, GroupKey, GroupKpis, compute_kpis
 from quality.kpi.equipment import LedgerDevice, is_denominator, load_ledger
 from quality.kpi.records import LivenessChange, Period, TicketRecord
 from quality.kpi.silence import DeviceKey, Interval, SilenceSource, silent_intervals
 from quality.kpi.sources import LivenessSource, load_tickets
+from quality.maintenance.models import MaintenanceWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,8 @@ class Inputs:
     liveness: Sequence[LivenessChange]
     ledger: Sequence[LedgerDevice] = ()
     silences: Mapping[DeviceKey, Sequence[Interval]] = field(default_factory=dict)
+    planned: Mapping[DeviceKey, Sequence[Interval]] = field(default_factory=dict)
+    """Explicit maintenance windows (保养时段) per device, epoch ms."""
 
     def only(
         self, *, site: str | None = None, building: str | None = None, kind: str | None = None
@@ -50,6 +55,7 @@ class Inputs:
             [c for c in self.liveness if keep(c)],
             ledger,
             {d.key: self.silences[d.key] for d in ledger if d.key in self.silences},
+            {d.key: self.planned[d.key] for d in ledger if d.key in self.planned},
         )
 
 
@@ -85,7 +91,36 @@ def load_inputs(
     ledger = load_ledger(engine)
     counts = is_denominator(ledger)
     silences = ledger_silences(silence, ledger, window) if counts and silence else {}
-    return Inputs(tickets, changes, ledger, silences)
+    planned = maintenance_windows(engine, window) if counts else {}
+    return Inputs(tickets, changes, ledger, silences, planned)
+
+
+def maintenance_windows(engine: Engine, window: Period) -> dict[DeviceKey, list[Interval]]:
+    """The explicit maintenance windows (`POST /api/maintenance/windows`) overlapping the
+    window, per device."""
+    found: dict[DeviceKey, list[Interval]] = {}
+    with Session(engine) as session:
+        rows = session.execute(
+            select(
+                MaintenanceWindow.site,
+                MaintenanceWindow.device_id,
+                MaintenanceWindow.starts_at,
+                MaintenanceWindow.ends_at,
+            ).where(
+                MaintenanceWindow.starts_at < window.end,
+                MaintenanceWindow.ends_at > window.start,
+            )
+        ).all()
+    for site, device_id, starts_at, ends_at in rows:
+        starts, ends = aware(starts_at), aware(ends_at)
+        if starts is not None and ends is not None:
+            found.setdefault((site, device_id), []).append((to_ms(starts), to_ms(ends)))
+    return found
+
+
+def denominator_of(inputs: Inputs) -> str:
+    """What the integrity rate of these (unfiltered) inputs counts."""
+    return LEDGER if is_denominator(inputs.ledger) else REPORTING_DEVICES
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +151,7 @@ def kpi_report(
         inputs.liveness,
         ledger=inputs.ledger,
         silences=inputs.silences,
+        planned=inputs.planned,
         as_of=as_of,
         repeat_window=repeat_window,
         ledger_mode=uses_ledger,

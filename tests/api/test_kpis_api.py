@@ -23,6 +23,7 @@ from quality.kpi import InfluxSignals, KpiJob
 from storage.timeseries.influx import InfluxStore
 from tests.conftest import unique
 from tests.quality.kpi import scenario
+from tests.quality.kpi import test_planned_work as planned
 from tests.quality.kpi.scenario import END, START
 from tools.servers import InfluxServer
 
@@ -216,3 +217,33 @@ def test_labels_and_roles(stores: Stores, viewer: TestClient) -> None:
     anonymous = TestClient(create_app(stores))
     assert anonymous.get("/api/kpis").status_code == 401
     assert anonymous.get("/api/kpis/labels").status_code == 401
+
+
+def test_planned_work_rates_reach_the_api(stores: Stores) -> None:
+    """`tests.quality.kpi.test_planned_work`'s history, through the API: maintenance left
+    out of the integrity rate, execution 1 / 2, inspection stops 7 / 8."""
+    planned.make_planned_work(stores.engine)
+    day_before = datetime(2024, 4, 30, tzinfo=UTC)
+    stores.series.write(
+        [
+            planned.status("pump-7", day_before, True),
+            planned.status("pump-8", day_before, True),
+            planned.status("pump-7", planned.at("09:15"), False),
+            planned.status("pump-7", planned.at("09:45"), True),
+            planned.status("pump-8", planned.at("10:40"), False),
+            planned.status("pump-8", planned.at("11:20"), True),
+        ]
+    )
+    viewer = client_as(stores, "viewer")
+    period = {"from": "2024-05-01T00:00:00Z", "to": "2024-05-03T00:00:00Z"}
+    groups = {g["scope"]: g for g in viewer.get("/api/kpis", params=period).json()["groups"]}
+    site = groups["site"]
+    assert (site["integrity_pct"], site["parts"]["maintenance_s"]) == (100.0, 7200)
+    assert site["maintenance_execution_pct"] == 50.0
+    assert site["inspection_completion_pct"] == 87.5
+    assert (site["parts"]["maintenance_due"], site["parts"]["inspection_stops_done"]) == (2, 7)
+    assert groups["kind"]["maintenance_execution_pct"] == 50.0
+    assert groups["kind"]["inspection_completion_pct"] is None
+    assert groups["building"]["maintenance_execution_pct"] is None
+    by_building = viewer.get("/api/kpis", params={**period, "building": "plant"}).json()
+    assert all(g["maintenance_execution_pct"] is None for g in by_building["groups"])
