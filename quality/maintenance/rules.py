@@ -46,7 +46,7 @@ def due_dates(
     occurrences = parse_rrule(rule, start).between(
         datetime.combine(first, time()), datetime.combine(last, time()), inc=True
     )
-    return [moment.date() for moment in occurrences[:MAX_DUES]]
+    return sorted({moment.date() for moment in occurrences[:MAX_DUES]})
 
 
 def due_moment(day: date) -> datetime:

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Final
 
 from quality.ledger.messages import Text
 from quality.ledger.models import KINDS
 from quality.ledger.validation import IDENTIFIER_PATTERN
 from quality.maintenance.errors import Invalid
-from quality.maintenance.rules import parse_rrule
+from quality.maintenance.rules import due_dates
 
 FIELDS: Final = (
     "name",
@@ -41,6 +41,13 @@ FIELDS: Final = (
 MAX_EVERY_DAYS: Final = 3660
 MAX_LEAD_DAYS: Final = 365
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
+_FREQS: Final = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+_RULE_PARTS: Final = frozenset(
+    {"FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYMONTH", "WKST"}
+)
+_MONTH_DAYS: Final = (
+    {m: 31 for m in (1, 3, 5, 7, 8, 10, 12)} | {m: 30 for m in (4, 6, 9, 11)} | {2: 29}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,19 +153,51 @@ def _rule(body: dict[str, Any], start: date) -> tuple[int | None, str | None]:
                 "must not hold DTSTART: use the start field",
                 "不能包含 DTSTART：请使用 start 字段",
             )
-        try:
-            parsed = parse_rrule(rule, start)
-            has_one = parsed[0] is not None
-        except (ValueError, TypeError, IndexError, KeyError):
+        _check_rule_parts(rule)
+        try:  # within five years of the start: bounded however odd the rule
+            has_one = bool(due_dates(start, None, rule, start, start + timedelta(days=5 * 366)))
+        except (ValueError, TypeError, IndexError, KeyError, OverflowError):
             has_one = False
         if not has_one:
             raise _fail(
                 "rrule",
-                "is not an RFC 5545 rule giving at least one date, e.g. FREQ=MONTHLY;BYMONTHDAY=15",
-                "不是有效的 RFC 5545 重复规则（应至少产生一个日期），"
+                "is not an RFC 5545 rule giving a date within five years of the start, "
+                "e.g. FREQ=MONTHLY;BYMONTHDAY=15",
+                "不是在开始日期后五年内产生日期的 RFC 5545 重复规则，"
                 "例如 FREQ=MONTHLY;BYMONTHDAY=15",
             )
     return every, rule
+
+
+def _check_rule_parts(rule: str) -> None:
+    """Only the parts a date plan needs: a rule whose parts can never meet (30 February)
+    would make dateutil search to the year 9999 before it says so."""
+    parts: dict[str, str] = {}
+    for part in rule.upper().split(";"):
+        name, _, value = part.partition("=")
+        parts[name.strip()] = value.strip()
+    unknown = sorted(set(parts) - _RULE_PARTS)
+    if unknown or parts.get("FREQ") not in _FREQS:
+        raise _fail(
+            "rrule",
+            f"use FREQ={'|'.join(_FREQS)} with only {', '.join(sorted(_RULE_PARTS - {'FREQ'}))}"
+            + (f"; remove {', '.join(unknown)}" if unknown else ""),
+            f"请使用 FREQ={'|'.join(_FREQS)}，只可包含 "
+            f"{', '.join(sorted(_RULE_PARTS - {'FREQ'}))}"
+            + (f"；请删除 {', '.join(unknown)}" if unknown else ""),
+        )
+    if "BYMONTH" in parts and "BYMONTHDAY" in parts:
+        try:
+            months = [int(v) for v in parts["BYMONTH"].split(",")]
+            days = [int(v) for v in parts["BYMONTHDAY"].split(",")]
+        except ValueError:
+            return  # dateutil refuses it below, with the usual message
+        if not any(1 <= abs(day) <= _MONTH_DAYS.get(month, 0) for month in months for day in days):
+            raise _fail(
+                "rrule",
+                "BYMONTHDAY names no day that BYMONTH's months have: correct one of them",
+                "BYMONTHDAY 中的日期在 BYMONTH 的月份中不存在：请修改其一",
+            )
 
 
 def validate_plan(body: Any, today: date | None = None) -> PlanSpec:
