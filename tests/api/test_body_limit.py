@@ -39,11 +39,42 @@ BODIES: dict[str, dict[str, object]] = {
     "/api/ledger/contractors": {"name": "Clear Water"},
     "/api/ledger/contractors/{contractor_id}": {"active": False},
     "/api/ledger/import": {},
+    "/api/tickets/manual": {},
+    "/api/inspections/routes": {
+        "name": "lobby",
+        "site": "hq",
+        "stops": [
+            {"building": "b1", "place": "lobby", "items": [{"question": "q", "kind": "text"}]}
+        ],
+    },
+    "/api/inspections/routes/{route_id}": {
+        "name": "lobby, daily",
+        "site": "hq",
+        "stops": [
+            {"building": "b1", "place": "lobby", "items": [{"question": "q", "kind": "text"}]}
+        ],
+    },
+    "/api/inspections/rounds": {"route_id": 1},
+    "/api/inspections/rounds/{round_id}/answers": {},
 }
 # Routes that take a file rather than JSON: the multipart body each is sent.
-FILES: dict[str, dict[str, tuple[str, bytes, str]]] = {
+FILES: dict[str, dict[str, tuple[str | None, bytes] | tuple[str, bytes, str]]] = {
     "/api/ledger/import": {
         "file": ("ledger.csv", b"site,building,kind,device_id,name\nhq,b1,pump,p2,P2\n", "text/csv")
+    },
+    # Form fields are parts without a file name.
+    "/api/tickets/manual": {
+        "site": (None, b"hq"),
+        "building": (None, b"b1"),
+        "place": (None, b"lobby"),
+        "category": (None, b"other"),
+        "severity": (None, b"minor"),
+        "description": (None, b"a loose tile"),
+    },
+    "/api/inspections/rounds/{round_id}/answers": {
+        "stop": (None, b"0"),
+        "item": (None, b"0"),
+        "value": (None, b"ok"),
     },
 }
 
@@ -105,7 +136,9 @@ def test_every_route_with_a_body_authenticates_before_reading_it(stores: Stores)
     assert {path for path, _ in routes} == set(BODIES), "a body route without a test body"
     ticket_id = _ticket(stores)
     for path, method in routes:
-        url = path.format(ticket_id=ticket_id, site="hq", device_id="p1", contractor_id=1)
+        url = path.format(
+            ticket_id=ticket_id, site="hq", device_id="p1", contractor_id=1, route_id=1, round_id=1
+        )
         for headers in ({}, {"Authorization": "Bearer fm_not-a-token"}):
             watched.read = False
             response = client.request(method, url, headers=headers, **_body(path))
