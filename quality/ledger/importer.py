@@ -13,6 +13,7 @@ Rows go to the database in chunks through the dialect's `INSERT … ON CONFLICT 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +35,7 @@ from quality.ledger.xlsx_file import read_xlsx
 from storage.sql import upsert_insert
 
 CHUNK_ROWS: Final = 1000
+TITLE_ROWS: Final = 5
 # The device's own columns; the contractor's contacts go to the contractors table.
 _DEVICE_FIELDS: Final = tuple(
     c for c in COLUMNS if c not in {"contractor_contact", "contractor_phone", "contractor_email"}
@@ -129,6 +131,25 @@ def _columns(header: list[str]) -> tuple[dict[int, str], list[str]]:
     return fields, ignored
 
 
+def _names_required(header: list[str]) -> bool:
+    named = {field_for_header(str(cell)) for cell in header if cell}
+    return all(column in named for column in REQUIRED_COLUMNS)
+
+
+def _below_title(table: Table) -> Table:
+    """The table whose header is the first row naming the required columns: a ledger sheet
+    often opens with a title row or two (XX项目设备台账, a date) above its header. Up to
+    `TITLE_ROWS` rows are looked at; otherwise the first row stays the header (and the
+    missing columns are reported from it)."""
+    if _names_required(table.header):
+        return table
+    for row in itertools.islice(table.rows, TITLE_ROWS):
+        header = ["" if cell is None else str(cell).strip() for cell in row.cells]
+        if _names_required(header):
+            return Table(header, table.rows)
+    return table
+
+
 @dataclass(slots=True)
 class _Checked:
     line: int
@@ -139,6 +160,7 @@ def check_rows(
     table: Table, report: ImportReport, progress: Progress | None = None
 ) -> tuple[list[_Checked], set[str]]:
     """The rows that pass, and the fields the file has; problems go into `report`."""
+    table = _below_title(table)
     fields, report.ignored_columns = _columns(table.header)
     header_of = {target: table.header[index] for index, target in fields.items()}
     good: list[_Checked] = []

@@ -316,3 +316,23 @@ def test_xlsx_as_excel_writes_it_shared_strings_rich_text_chinese_dates_sparse_c
         "B2 & <泵房>",
     )
     assert store.get("hq", "pump-02") is not None
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_title_rows_above_the_header_are_skipped(
+    engine: Engine, store: LedgerStore, fmt: str
+) -> None:
+    rows: list[list[object]] = [
+        ["滨江花园项目设备台账"],
+        ["更新日期：2027-03-01"],
+        ["项目", "楼栋", "设备类型", "设备编号", "设备名称"],
+        ["hq", "t1", "电梯", "lift-1", "1号梯"],
+        ["hq", "t1", "电梯", "lift/2", "2号梯"],
+    ]
+    if fmt == "csv":
+        data = "\n".join(",".join(str(c) for c in row) for row in rows).encode()
+    else:
+        data = xlsx_bytes(rows)
+    report = import_file(engine, data, fmt, skip_errors=True)  # type: ignore[arg-type]
+    assert [(p.line, p.column) for p in report.problems] == [(5, "设备编号")]
+    assert report.imported == 1 and store.get("hq", "lift-1") is not None
