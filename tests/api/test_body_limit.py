@@ -56,6 +56,15 @@ BODIES: dict[str, dict[str, object]] = {
     },
     "/api/inspections/rounds": {"route_id": 1},
     "/api/inspections/rounds/{round_id}/answers": {},
+    "/api/maintenance/plans": {"name": "pumps", "kind": "pump", "every_days": 30},
+    "/api/maintenance/plans/{plan_id}": {"name": "pumps", "kind": "pump", "monthly_day": 1},
+    "/api/maintenance/windows": {
+        "site": "hq",
+        "device_id": "p1",
+        "from": "2027-03-01T08:00:00+08:00",
+        "to": "2027-03-01T12:00:00+08:00",
+        "reason": "seals",
+    },
 }
 # Routes that take a file rather than JSON: the multipart body each is sent.
 FILES: dict[str, dict[str, tuple[str | None, bytes] | tuple[str, bytes, str]]] = {
@@ -137,7 +146,13 @@ def test_every_route_with_a_body_authenticates_before_reading_it(stores: Stores)
     ticket_id = _ticket(stores)
     for path, method in routes:
         url = path.format(
-            ticket_id=ticket_id, site="hq", device_id="p1", contractor_id=1, route_id=1, round_id=1
+            ticket_id=ticket_id,
+            site="hq",
+            device_id="p1",
+            contractor_id=1,
+            route_id=1,
+            round_id=1,
+            plan_id=1,
         )
         for headers in ({}, {"Authorization": "Bearer fm_not-a-token"}):
             watched.read = False
