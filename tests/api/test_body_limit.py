@@ -23,6 +23,7 @@ from facmon.settings import Settings
 BODIES: dict[str, dict[str, object]] = {
     "/api/tickets/{ticket_id}/transitions": {"to": "dispatched"},
     "/api/tickets/{ticket_id}/assign": {"assignee": "team-a"},
+    "/api/tickets/{ticket_id}/acknowledge": {"note": "on my way"},
     "/api/tickets/{ticket_id}/severity": {"severity": "minor"},
     "/api/tickets/{ticket_id}/comments": {"text": "seen"},
     "/api/tokens": {"role": "viewer", "name": "x"},
