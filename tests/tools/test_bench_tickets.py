@@ -77,6 +77,8 @@ def test_a_small_run_prints_percentiles_per_query_kind(
         assert 0 < kind["p50_ms"] <= kind["p95_ms"] <= kind["p99_ms"], name
     assert figures["overall"]["n"] >= 2 * 16
     assert set(result["load_phases_s"]) == {"copy_s", "index_s", "vacuum_analyze_s"}
+    assert result["cpu_ms_per_request"]["api"] > 0
+    assert result["cpu_ms_per_request"]["database"] > 0
     assert bench_schemas() == before, "the bench's schema must be dropped"
 
 
