@@ -42,7 +42,7 @@ def test_documented_facmon_commands_parse() -> None:
         parser.parse_args(words)
 
 
-WORDS = {4: "four", 5: "five", 6: "six", 7: "seven", 12: "twelve"}
+WORDS = {4: "four", 5: "five", 6: "six", 7: "seven", 12: "twelve", 13: "thirteen"}
 DEMO_TICKETS = 6  # what tests/e2e/test_demo.py sees the demo open
 
 
@@ -57,6 +57,38 @@ def test_the_demo_paragraph_matches_the_demo_scenario() -> None:
     assert f"{WORDS[len(demo.faults)]} injected faults" in README
     assert f"{WORDS[DEMO_TICKETS]} tickets" in README
     assert f"The other {WORDS.get(DEMO_TICKETS - 1, 'six')} tickets stay open" in README
+
+
+def test_the_demo_walk_through_matches_the_ledger_and_the_properties() -> None:
+    """The README's properties, walked door, maintained device and silent device are the
+    demo's: the ledger it imports, the scenarios it runs and what its department does."""
+    import csv
+    from collections import Counter
+
+    from facmon.demo import DEMO_LEDGER
+    from facmon.demo.properties import demo_plan
+
+    plan = demo_plan(None)
+    assert plan.walked is not None and plan.maintained is not None
+    rows = list(csv.DictReader(DEMO_LEDGER.read_text(encoding="utf-8").splitlines()))
+    ledger = {(row["site"], row["device_id"]): row for row in rows}
+    per_site = Counter(site for site, _ in ledger)
+    counts = " and ".join(f"{count} at `{site}`" for site, count in sorted(per_site.items()))
+    flat = " ".join(README.split())
+    assert f"{len(ledger)} devices, {counts}" in flat
+    simulated = {(s.site, d.device_id) for s in plan.scenarios for d in s.devices}
+    assert simulated <= set(ledger)
+    in_service = {key for key, row in ledger.items() if row["status"] == "in_service"}
+    [(site, silent)] = sorted(in_service - simulated)  # one ledger device never reports
+    assert f"`{site}/{silent}` has no simulator" in flat
+    assert f"never reported: 1 ({silent})" in flat
+    # two properties, one door-1 each; the walked one is held open, the other is healthy
+    doors = sorted(key for key in simulated if key[1] == plan.walked.device_id)
+    assert [site for site, _ in doors] == ["demo", "riverside"]
+    assert f"`{plan.walked}`" in flat and "door_held_open" in flat
+    assert f"window #1 opened for {plan.maintained}" in flat
+    assert f"{plan.maintained} offline suppressed under window #1, no ticket" in flat
+    assert "acknowledges it (接单)" in flat
 
 
 def test_documented_simulate_commands_would_publish_now() -> None:

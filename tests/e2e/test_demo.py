@@ -99,7 +99,8 @@ def opened_total(base: str) -> float:
 
 
 def test_make_demo_twice_does_the_same_each_time(tmp_path: Path) -> None:
-    """A second run over the same data folder opens its tickets afresh and walks the loop."""
+    """A second run over the same data folder imports the ledger, opens its tickets afresh
+    and walks the loop."""
     port = free_port()
     env = demo_env(tmp_path / "data", port)
     base = f"http://127.0.0.1:{port}"
@@ -108,40 +109,60 @@ def test_make_demo_twice_does_the_same_each_time(tmp_path: Path) -> None:
         started = time.time()
         with demo(tmp_path, env) as run:
             data_line = run.wait_for(r"data: +(\S+) \((.*)\)").group(2)
+            ledger = run.wait_for(r"equipment ledger: (imported .*?) / ").group(1)
             token = run.wait_for(r"token of role quality: (fm_\S+)").group(1)
-            door = run.wait_for(r"ticket #(\d+) \[\w+\] access-01 door_held_open").group(1)
-            dispatched = run.wait_for(r"quality lead: dispatching ticket #(\d+)").group(1)
+            run.wait_for(r"maintenance: window #1 opened for demo/elevator-04 ")
+            door = run.wait_for(r"ticket #(\d+) \[\w+\] riverside/door-1 door_held_open").group(1)
+            dispatched = run.wait_for(
+                r"quality lead: dispatching ticket #(\d+) \(riverside/door-1 door_held_open\) "
+                r"to (\S+), the door's contractor in the ledger"
+            )
+            acknowledged = run.wait_for(r"technician \((\S+)\): acknowledged #(\d+) ")
             run.wait_for(r"quality lead: #\d+ rectified")
-            if _run == 1:  # once: every ticket the README promises, and no more
-                run.wait_for(rf"ticket #{DEMO_TICKETS} \[")
-                every = httpx.get(
-                    f"{base}/api/tickets",
-                    headers={"Authorization": f"Bearer {token}"},
-                    timeout=10,
-                ).json()
-                assert len(every) == DEMO_TICKETS
+            headers = {"Authorization": f"Bearer {token}"}
             tickets = httpx.get(
                 f"{base}/api/tickets",
-                params={"device_id": "access-01"},
-                headers={"Authorization": f"Bearer {token}"},
+                params={"site": "riverside", "device_id": "door-1"},
+                headers=headers,
                 timeout=10,
             ).json()
+            if _run == 1:  # once: every ticket the README promises and no more, the
+                # suppressed finding, the loop closed and the KPIs naming the silent device
+                run.wait_for(r"maintenance: demo/elevator-04 offline suppressed under window #1")
+                run.wait_for(rf"ticket #{DEMO_TICKETS} \[")
+                run.wait_for(r"quality lead: #\d+ closed\.", timeout_s=180)
+                kpis = run.wait_for(
+                    r"KPIs of demo since the demo started \(GET /api/kpis\): equipment "
+                    r"integrity rate \d+ % over (\d+) devices .* never reported: 1 \(pump-03\)"
+                )
+                assert kpis.group(1) == "13"  # 14 in service, elevator-04 under maintenance
+                run.wait_for(r"KPIs of riverside: response time \(dispatch to acknowledge\)")
+                every = httpx.get(f"{base}/api/tickets", headers=headers, timeout=10).json()
+                assert len(every) == DEMO_TICKETS
+                assert ("demo", "elevator-04") not in {(t["site"], t["device_id"]) for t in every}
+                assert {t["site"] for t in every if t["device_id"] == "door-1"} == {"riverside"}
             opened = opened_total(base)
             run.process.send_signal(signal.SIGINT)
             assert run.process.wait(30) == 130  # as after Ctrl-C
             run.wait_for(r"^stopped\.")
-        assert dispatched == door
+        assert dispatched.group(1) == door == acknowledged.group(2)
+        assert dispatched.group(2) == acknowledged.group(1) == tickets[0]["contractor"]
         assert [t["state"] for t in tickets] == ["rectified"]
+        assert tickets[0]["acknowledged_at"] is not None
         assert all(
             time.mktime(time.strptime(t["opened_at"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
             >= started - 1
             for t in tickets
         ), "a ticket from an earlier run"
         assert opened > 0, "facmon_tickets_opened_total stayed 0"
-        outcomes.append((data_line, door == dispatched, [t["fault_type"] for t in tickets]))
+        outcomes.append((data_line, ledger, door, [t["fault_type"] for t in tickets]))
     first, second = outcomes
     assert first[0] == "fresh"
     assert second[0] == "fresh: the previous demo run's data were removed"
+    assert first[1] == (
+        "imported 18 of 18 rows (18 new) from demo_ledger.csv: 2 properties "
+        "(demo 14, riverside 4), 4 contractors"
+    )
     assert first[1:] == second[1:]
 
 

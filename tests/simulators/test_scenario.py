@@ -50,7 +50,7 @@ def test_demo_scenario_loads_and_is_consistent() -> None:
     assert sc.name == "demo" and sc.site == "demo"
     assert sc.rate_hz == 0.5 and sc.speed == 60
     assert sc.start_ms(1_800_000_000_000) == 1_800_000_000_000 - 3_600_000
-    assert len(sc.devices) == 12
+    assert len(sc.devices) == 13
     assert {d.kind for d in sc.devices} == set(MODELS)
     by_id = {d.device_id: d for d in sc.devices}
     assert len(sc.faults) == 5 and len(sc.expect) == 5
