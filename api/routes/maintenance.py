@@ -36,7 +36,7 @@ from quality.maintenance.validation import validate_plan
 from quality.maintenance.windows import WindowStore, suppressed_public, window_public
 
 
-class Refusal(BaseModel):
+class MaintenanceRefusal(BaseModel):
     """An error in both languages: `detail` holds both and `field` names what to fix; for
     a malformed body or parameter, `detail` lists each problem with its own `field`."""
 
@@ -62,8 +62,8 @@ PlanId = Annotated[int, Path(ge=1, le=MAX_ID, description="plan id")]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Ident = Annotated[str | None, Query(min_length=1, max_length=64)]
 ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": Refusal, "description": "no such plan"},
-    422: {"model": Refusal, "description": "a field is wrong; `field` names it"},
+    404: {"model": MaintenanceRefusal, "description": "no such plan"},
+    422: {"model": MaintenanceRefusal, "description": "a field is wrong; `field` names it"},
 }
 
 
