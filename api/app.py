@@ -12,7 +12,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 
-from api.body_limit import BodyLimit
+from api.body_limit import BodyLimit, RouteCap
 from api.routes import (
     admin,
     cards,
@@ -55,7 +55,13 @@ def create_app(stores: Stores) -> FastAPI:
     app.state.stores = stores
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
-    app.add_middleware(photos.UploadLimit, stores=stores)  # outside: sets the cap of uploads
+    # outside BodyLimit: uploads get caps of their own
+    app.add_middleware(
+        RouteCap,
+        pattern=photos.UPLOAD_PATHS,
+        cap=lambda: photos.photo_limits(stores).upload_body_bytes(),
+    )
+    app.add_middleware(RouteCap, pattern=ledger.IMPORT_PATH, cap=lambda: ledger.IMPORT_MAX_BYTES)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -13,6 +13,9 @@ clients of this API get a JSON `detail` that says the limit.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
@@ -33,6 +36,25 @@ class BodyTooLarge(HTTPException):
 
 # A request an outer middleware marks with a cap of its own (a photo upload) gets that cap.
 SCOPE_MAX_BYTES = "facmon.max_body_bytes"
+
+
+class RouteCap:
+    """Outer ASGI middleware: POSTs to the paths `pattern` matches get the body cap `cap()`
+    (uploads: photos, a ledger file); every other request keeps `BodyLimit`'s small one."""
+
+    def __init__(self, app: ASGIApp, pattern: re.Pattern[str], cap: Callable[[], int]) -> None:
+        self.app = app
+        self.pattern = pattern
+        self.cap = cap
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope.get("method") == "POST"
+            and self.pattern.match(scope.get("path", ""))
+        ):
+            scope[SCOPE_MAX_BYTES] = self.cap()
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:

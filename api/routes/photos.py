@@ -4,7 +4,7 @@ served as JPEG) and `…/thumbnail` a JPEG at most 320 px. Viewers may read them
 
 Also the shared pieces of the routes that take photos: the store and limits from the
 settings, reading the multipart uploads, the larger body cap those routes need
-(`UploadLimit`), and the bilingual refusal they answer with.
+(`api.body_limit.RouteCap`, with `UPLOAD_PATHS`), and the bilingual refusal they answer with.
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, FastAPI, Path, Request, Response, UploadFile
 from pydantic import BaseModel, Field
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.body_limit import SCOPE_MAX_BYTES
 from api.deps import StoresDep, ViewerDep
 from api.routing import AuthenticatedRoute
 from api.stores import Stores
@@ -158,24 +156,6 @@ def read_photos(
 
 def photo_refusal(error: PhotoRefused) -> Response:
     return refusal(error.status, error.message, error.field)
-
-
-class UploadLimit:
-    """Gives the photo-carrying routes a body cap of their own (the most photos at the
-    largest size, plus the form); every other request keeps the API's small cap."""
-
-    def __init__(self, app: ASGIApp, stores: Stores | None) -> None:
-        self.app = app
-        self.stores = stores
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and scope.get("method") == "POST"
-            and UPLOAD_PATHS.match(scope.get("path", ""))
-        ):
-            scope[SCOPE_MAX_BYTES] = photo_limits(self.stores).upload_body_bytes()
-        await self.app(scope, receive, send)
 
 
 PHOTO_RESPONSES: dict[int | str, dict[str, Any]] = {
