@@ -34,6 +34,10 @@ def test_create_schema_makes_every_rooms_tables(tmp_path: Path) -> None:
         "maintenance_work_orders",
         "maintenance_windows",
         "maintenance_suppressed",
+        "photos",
+        "inspection_routes",
+        "inspection_rounds",
+        "inspection_answers",
         "alembic_version",
     } == tables
 
