@@ -368,3 +368,29 @@ class KpiLabelsPublic(BaseModel):
     scopes: dict[str, Labels]
     denominators: dict[str, Labels]
     units: dict[str, Labels]
+
+
+class ContractorScorecard(BaseModel):
+    contractor: str
+    tickets: int = Field(description="tickets opened in the period and dispatched to it")
+    response_time_s: float | None = Field(description="mean dispatch to acknowledge (接单)")
+    on_time_rectification_pct: float | None = Field(
+        description="share of its rectifications (整改) made by their deadline"
+    )
+    first_time_fix_pct: float | None = Field(
+        description="share of its close-outs (销项) never reopened"
+    )
+    repeats: int
+    yellow_cards: int
+    red_cards: int
+
+
+class ScorecardReport(BaseModel):
+    """GET /api/kpis/contractors: each contractor's scorecard over [from, to)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    period_from: UtcDatetime = Field(alias="from")
+    period_to: UtcDatetime = Field(alias="to")
+    contractors: list[ContractorScorecard]
+    labels: dict[str, Labels] = Field(description="each figure's name in zh-CN and en")

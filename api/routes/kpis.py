@@ -16,20 +16,29 @@ from fastapi import APIRouter, Query, Response
 
 from api.deps import StoresDep, ViewerDep
 from api.routing import AuthenticatedRoute
-from api.schemas import KpiGroup, KpiLabelsPublic, KpiReportPublic, ListingProblem
+from api.schemas import (
+    ContractorScorecard,
+    KpiGroup,
+    KpiLabelsPublic,
+    KpiReportPublic,
+    ListingProblem,
+    ScorecardReport,
+)
 from quality.kpi.compute import GroupKey, GroupKpis
 from quality.kpi.equipment import is_denominator
 from quality.kpi.labels import (
     DENOMINATOR_LABELS,
     KPI_LABELS,
     SCOPE_LABELS,
+    SCORECARD_LABELS,
     UNAVAILABLE,
     UNIT_LABELS,
 )
 from quality.kpi.planned_work import PlannedWork, planned_work
 from quality.kpi.records import Period
 from quality.kpi.report import kpi_report, load_inputs
-from quality.kpi.sources import signals_for
+from quality.kpi.scorecard import scorecards
+from quality.kpi.sources import load_tickets, signals_for
 from quality.ledger.models import KINDS
 
 router = APIRouter(prefix="/api/kpis", tags=["kpis"], route_class=AuthenticatedRoute)
@@ -219,6 +228,61 @@ def kpis(
         "labels": KPI_LABELS,
     }
     return KpiReportPublic.model_validate(fields)
+
+
+@router.get(
+    "/contractors",
+    response_model=ScorecardReport,
+    responses={422: {"model": ListingProblem, "description": "a parameter is not valid"}},
+)
+def contractor_scorecards(
+    stores: StoresDep,
+    who: ViewerDep,
+    site: Annotated[str | None, Query(description="site, exactly")] = None,
+    start: Annotated[
+        str | None,
+        Query(alias="from", description="RFC 3339 start (default: 30 days before `to`)"),
+    ] = None,
+    end: Annotated[
+        str | None, Query(alias="to", description="RFC 3339 end, exclusive (default: now)")
+    ] = None,
+) -> ScorecardReport | Response:
+    """Each contractor's (维保单位) scorecard over [from, to): response time, on-time
+    rectification, first-time fix, repeats and cards of the tickets dispatched to it. A
+    contractor's token sees its own card only."""
+    try:
+        query = _parse(site, None, None, start, end, datetime.now(UTC))
+    except BadParameter as error:
+        return error.response()
+    tickets = load_tickets(
+        stores.engine, query.period.start, query.period.end, repeat_window=REPEAT_WINDOW
+    )
+    if query.site is not None:
+        tickets = [t for t in tickets if t.site == query.site]
+    if who.contractor is not None:
+        tickets = [t for t in tickets if t.contractor == who.contractor]
+    cards = scorecards(query.period, tickets)
+    rows = [
+        ContractorScorecard(
+            contractor=name,
+            tickets=card.tickets,
+            response_time_s=card.response_time_s,
+            on_time_rectification_pct=card.on_time_rectification_pct,
+            first_time_fix_pct=card.first_time_fix_pct,
+            repeats=card.repeats,
+            yellow_cards=card.yellow_cards,
+            red_cards=card.red_cards,
+        )
+        for name, card in sorted(cards.items())
+    ]
+    return ScorecardReport.model_validate(
+        {
+            "from": query.period.start,
+            "to": query.period.end,
+            "contractors": rows,
+            "labels": SCORECARD_LABELS,
+        }
+    )
 
 
 @router.get("/labels", response_model=KpiLabelsPublic)

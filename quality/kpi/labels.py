@@ -71,3 +71,15 @@ UNAVAILABLE: Final[dict[str, Label]] = {
         "it is also null where no round finished in the period",
     ),
 }
+
+
+SCORECARD_LABELS: Final[dict[str, Label]] = {
+    "contractor": _label("维保单位", "contractor"),
+    "tickets": _label("派单工单数", "tickets dispatched"),
+    "response_time_s": _label("响应时间", "response time"),
+    "on_time_rectification_pct": _label("按时整改率", "on-time rectification"),
+    "first_time_fix_pct": _label("首次修复率", "first-time fix rate"),
+    "repeats": _label("重复故障", "repeat faults"),
+    "yellow_cards": _label("黄牌", "yellow cards"),
+    "red_cards": _label("红牌", "red cards"),
+}

@@ -96,6 +96,8 @@ class TicketRecord:
     false_alarm: bool = False
     """Dismissed as a false alarm: no repeat, whatever its repeat count."""
     occurrences: tuple[datetime, ...] = ()
+    contractor: str | None = None
+    """The contractor (维保单位) the ticket was dispatched to, if any."""
     """When later findings of the same fault were added to this ticket."""
 
     def moves(self) -> list[tuple[int, str]]:

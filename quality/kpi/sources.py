@@ -330,6 +330,7 @@ def load_tickets(
                 card=t.card,
                 false_alarm=t.false_alarm,
                 occurrences=tuple(occurrences[t.id]),
+                contractor=t.contractor,
             )
             for t in tickets
         ]
