@@ -102,7 +102,7 @@ class PumpMultivariateConfig(DetectorConfig):
     persist: int = 5
     clear_persist: int = 5
     baseline_s: float = 600.0  # the learnt level follows slow drift this slowly
-    min_baseline_samples: float = 6.0  # ... but over at least this many intervals
+    min_baseline_samples: float = 20.0  # ... but over at least this many intervals
     expected_interval_s: float | None = None  # None: learnt from the samples
     gap_intervals: float = Field(5.0, gt=1)  # a silence this many intervals long is a gap
     min_gap_s: float = Field(30.0, ge=0)  # ... and at least this long (jitter is not a gap)
@@ -330,11 +330,14 @@ class PumpMultivariateDetector(Detector):
             # each signal within its clear band follows slow drift (daily supply swings);
             # a signal off its level, or on probation, keeps the level it had
             drift_s = self.interval_s if gap else dt_s
-            follow = np.abs(z) < self.clear_level
-            if self.shift is not None:
-                follow &= ~self._mask()
             step = self._alpha(drift_s, self.baseline_s) * (self.smooth - self.level)
-            self.level += np.where(follow, step, 0.0)
+            if score < self.clear_level and self.shift is None:
+                self.level += step  # the common case: every signal follows
+            else:
+                follow = np.abs(z) < self.clear_level
+                if self.shift is not None:
+                    follow &= ~self._mask()
+                self.level += np.where(follow, step, 0.0)
         if not fired:
             return []
         return [self._finding(ts, score)]
@@ -356,6 +359,8 @@ class PumpMultivariateDetector(Detector):
         move), or refused (a fault: the whole score is judged from then on)."""
         if self.refused_since_ms is not None or self.persistence.active:
             return score
+        if self.shift is None and score < self.threshold:
+            return score  # the common case: nothing out, nothing on probation
         mask = self._mask()
         if not mask.any():
             return score
