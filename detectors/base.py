@@ -113,8 +113,9 @@ class Detector:
         build = partial(self._twin, args, kwargs)
         before, after, names = plan(type(self), self.device.kind, self.config, config, build)
         adopt(self, before, after, names)
+        if config != self.config:
+            self.tick_due_ms = 0  # limits may have moved: the next tick recomputes
         self.config = config
-        self.tick_due_ms = 0  # limits may have moved: the next tick recomputes
 
     def _twin(self, args: tuple[Any, ...], kwargs: dict[str, Any], config: DetectorConfig) -> Self:
         """A fresh detector made like this one, with `config` instead."""
