@@ -12,8 +12,8 @@ from facmon.demo.client import DemoClient
 from facmon.demo.words import line
 
 PERIOD = timedelta(minutes=1)
-"""The demo's first minute: a period of fixed length, so the figures repeat from run to run
-(the service has been watching the devices only since it started)."""
+"""The demo's first minute, from the devices' start: a period of fixed length, so the
+figures repeat from run to run."""
 
 
 def _pct(value: float | None) -> str:
@@ -38,8 +38,8 @@ def _site_group(client: DemoClient, site: str, period: dict[str, str]) -> dict[s
 
 
 def report_kpis(client: DemoClient, site: str, since: datetime, say: Callable[[str], None]) -> None:
-    """The site's integrity rate over the demo's first minute from `since` (the service's
-    start), and its loop KPIs since then, once a ticket has been through the loop."""
+    """The site's integrity rate over the demo's first minute from `since` (when the
+    devices started), and its loop KPIs since then, once a ticket has been through the loop."""
     first_minute = {"from": since.isoformat(), "to": (since + PERIOD).isoformat()}
     group = _site_group(client, site, first_minute)
     if group is None:

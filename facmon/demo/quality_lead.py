@@ -14,10 +14,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import httpx
+
 from facmon.demo.client import DemoClient
 from facmon.demo.kpis import report_kpis
 from facmon.demo.properties import WALKED_FAULT, DeviceKey
 from facmon.demo.words import line
+from quality.ledger.messages import Text
 from simulators.fleet import Fleet
 
 FIX_TAKES_S = 5.0
@@ -60,14 +63,23 @@ class DemoQualityLead(threading.Thread):
         return ticket if ticket is not None and self.printed(int(ticket["id"])) else None
 
     def _dispatch(self, ticket_id: int) -> None:
-        equipment = self.lead.get(f"/api/ledger/equipment/{self.door.site}/{self.door.device_id}")
-        contractor = equipment["contractor"]
+        try:
+            equipment = self.lead.get(
+                f"/api/ledger/equipment/{self.door.site}/{self.door.device_id}"
+            )
+        except httpx.HTTPStatusError:  # a scenario of your own: a door the ledger lacks
+            equipment = {}
+        contractor = equipment.get("contractor")
+        whose = Text("the door's contractor in the ledger", "台账登记的维保单位")
+        if not contractor:
+            contractor = self.contractor
+            whose = Text("the ledger names none for the door", "台账未登记该门的维保单位")
         self.say(
             line(
                 f"quality lead: dispatching ticket #{ticket_id} ({self.door} {WALKED_FAULT}) "
-                f"to {contractor}, the door's contractor in the ledger",
-                f"品质主管：派单 #{ticket_id}（{self.door} 门长时间未关）给台账登记的维保单位 "
-                f"{contractor}",
+                f"to {contractor}, {whose.en}",
+                f"品质主管：派单 #{ticket_id}（{self.door} 门长时间未关）给 {contractor}"
+                f"（{whose.zh}）",
             )
         )
         self.lead.post(

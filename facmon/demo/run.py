@@ -32,6 +32,9 @@ from facmon.settings import Settings
 from simulators.fleet import Fleet
 from simulators.runner import RunStats, SimulationRunner, format_progress, future_start_problem
 
+DEFAULT_CONTRACTOR = "door-team"
+"""Who gets the walked ticket when the ledger names no contractor for the door."""
+
 
 def _say(text: str) -> None:
     print(f"  {text}", flush=True)
@@ -75,8 +78,7 @@ def _department(
     service: Service,
     simulation: _Simulation,
     clients: tuple[DemoClient, DemoClient],
-    contractor: str | None,
-    started: datetime,
+    contractor: str,
     stop: threading.Event,
 ) -> None:
     """Once the API answers: the maintenance window, then the devices and the people."""
@@ -98,10 +100,11 @@ def _department(
         desk = service.pipeline.findings.maintenance
         if desk is not None:
             desk.gate.refresh()  # now, rather than at the gate's next periodic re-read
+    started = datetime.now(UTC)  # the KPIs' period starts with the devices
     simulation.start()
     printer = TicketPrinter(service, stop, _say)
     printer.start()
-    if plan.walked is not None and contractor is not None:
+    if plan.walked is not None:
         DemoQualityLead(
             lead,
             technician,
@@ -167,24 +170,23 @@ def run_demo(
         data_note += "; tickets live in FACMON_DATABASE_URL, which the demo does not reset"
     service = Service(settings)
     ledger_note = import_demo_ledger(service.stores.engine)
-    started = datetime.now(UTC)
     service.start()
     stop = threading.Event()
     base = f"http://{settings.api_host}:{settings.api_port}"
     _token_id, token = service.stores.tokens.create("quality", "demo-quality-lead")
-    contractor = None
+    contractor = DEFAULT_CONTRACTOR
     if plan.walked is not None:
         door = ledger_device(service.stores.engine, plan.walked.site, plan.walked.device_id)
-        contractor = door.contractor if door is not None else None
+        contractor = (door.contractor if door is not None else None) or DEFAULT_CONTRACTOR
     _tech_id, tech_token = service.stores.tokens.create(
-        "engineer", "demo-technician", contractor=contractor or "demo-door-team"
+        "engineer", "demo-technician", contractor=contractor
     )
     simulation = _Simulation(plan, service, seed, now_ms)
     clients = (DemoClient(base, token, stop), DemoClient(base, tech_token, stop))
     print(_banner(plan, base, token, service, settings, [data_note, ledger_note]), flush=True)
     threading.Thread(
         target=_department,
-        args=(plan, service, simulation, clients, contractor, started, stop),
+        args=(plan, service, simulation, clients, contractor, stop),
         name="demo-department",
         daemon=True,
     ).start()
