@@ -5,7 +5,6 @@ On SQLite and on PostgreSQL: some of these were 500s on one backend only.
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,10 +25,8 @@ from ingest.pipeline import InboundMessage
 from quality.accounts import HUMAN_ROLES
 from quality.tickets.policy import SEVERITIES
 from tests.conftest import pipeline_for
+from tests.databases import POSTGRES_URL
 
-POSTGRES_URL = os.environ.get(
-    "FACMON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 MAX_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
 MAX_OFFSET = 2**63 - 1
 

@@ -14,20 +14,15 @@ from api.app import create_app
 from contract.finding import Finding, Severity
 from contract.topics import DeviceRef
 from facmon.service import Stores
-from facmon.settings import Settings
 from quality.tickets.lifecycle import Role
 from tests.conftest import unique
-from tests.quality.tickets.conftest import POSTGRES_URL
+from tests.databases import BACKENDS, fresh_stores
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
-    values: dict[str, object] = {"data_dir": tmp_path}
-    if request.param == "postgresql":
-        values["database_url"] = POSTGRES_URL
-    opened = Stores.open(Settings(_env_file=None, **values))  # type: ignore[arg-type, call-arg]
-    yield opened
-    opened.close()
+    with fresh_stores(request.param, tmp_path, "scope") as opened:
+        yield opened
 
 
 def client_for(stores: Stores, role: str, contractor: str | None = None) -> TestClient:

@@ -5,7 +5,6 @@ naming the parameter in English and Chinese."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,14 +21,12 @@ from facmon.settings import Settings
 from quality.kpi import InfluxSignals, KpiJob
 from storage.timeseries.influx import InfluxStore
 from tests.conftest import unique
+from tests.databases import POSTGRES_URL
 from tests.quality.kpi import scenario
 from tests.quality.kpi import test_planned_work as planned
 from tests.quality.kpi.scenario import END, START
 from tools.servers import InfluxServer
 
-POSTGRES_URL = os.environ.get(
-    "FACMON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 PERIOD = {"from": "2024-05-01T08:00:00Z", "to": "2024-05-01T12:00:00Z"}
 FIGURES = (
     "integrity_pct",

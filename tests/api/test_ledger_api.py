@@ -4,26 +4,19 @@ export, 4xx naming the field in English and Chinese, and who may do what."""
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from sqlalchemy import create_engine, text
 
 from api.app import create_app
 from api.routes.ledger import IMPORT_MAX_BYTES
 from facmon.service import Stores
-from facmon.settings import Settings
-from tests.conftest import unique
+from tests.databases import BACKENDS, fresh_stores
 
-POSTGRES_URL = os.environ.get(
-    "FACMON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 LEDGER = (
     "项目,楼栋,楼层,设备类型,设备编号,设备名称,维保单位\n"
@@ -33,28 +26,10 @@ LEDGER = (
 )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
-    if request.param == "sqlite":
-        settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
-        opened = Stores.open(settings)
+    with fresh_stores(request.param, tmp_path, "ledger_api") as opened:
         yield opened
-        opened.close()
-        return
-    schema = unique("ledger_api").replace("-", "_")
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{POSTGRES_URL}?options={quote(f'-csearch_path={schema}')}"
-    settings = Settings(_env_file=None, data_dir=tmp_path, database_url=url)  # type: ignore[call-arg]
-    opened = Stores.open(settings)
-    try:
-        yield opened
-    finally:
-        opened.close()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def client_as(stores: Stores, role: str) -> TestClient:

@@ -7,42 +7,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from api.app import create_app
 from facmon.service import Stores
-from facmon.settings import Settings
 from quality.ledger.store import LedgerStore
 from quality.ledger.validation import EquipmentCreate
-from tests.conftest import unique
-from tests.quality.tickets.conftest import POSTGRES_URL
+from tests.databases import BACKENDS, fresh_stores
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
-    if request.param == "sqlite":
-        opened = Stores.open(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
+    with fresh_stores(request.param, tmp_path, "maint_api") as opened:
         yield opened
-        opened.close()
-        return
-    schema = unique("maint_api").replace("-", "_")
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{POSTGRES_URL}?options={quote(f'-csearch_path={schema}')}"
-    settings = Settings(_env_file=None, data_dir=tmp_path, database_url=url)  # type: ignore[call-arg]
-    opened = Stores.open(settings)
-    try:
-        yield opened
-    finally:
-        opened.close()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def client_as(stores: Stores, role: str) -> TestClient:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from api.app import create_app
 from contract.payload import encode_telemetry
@@ -18,8 +17,8 @@ from contract.topics import DeviceRef, telemetry_topic
 from facmon.service import Stores
 from facmon.settings import Settings
 from ingest.pipeline import InboundMessage
-from tests.conftest import pipeline_for, unique
-from tests.quality.tickets.conftest import POSTGRES_URL
+from tests.conftest import pipeline_for
+from tests.databases import BACKENDS, fresh_settings
 
 NOW = int(time.time() * 1000)
 NORTH = DeviceRef("north", "b1", "access", "door-1")
@@ -27,25 +26,10 @@ SOUTH = DeviceRef("south", "b9", "access", "door-1")
 LONE = DeviceRef("north", "b1", "access", "door-2")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    if request.param == "sqlite":
-        yield Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
-        return
-    schema = unique("s").replace("-", "_")
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield Settings(  # type: ignore[call-arg]
-            _env_file=None,
-            data_dir=tmp_path,
-            database_url=f"{POSTGRES_URL}?options=-csearch_path%3D{schema}",
-        )
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_settings(request.param, tmp_path, "s") as chosen:
+        yield chosen
 
 
 @pytest.fixture

@@ -4,47 +4,27 @@ parameter and its allowed values in English and Chinese, and the board's list un
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from api.app import create_app
 from contract.clock import ManualClock
 from facmon.service import Stores
 from facmon.settings import Settings
-from tests.conftest import unique
+from tests.databases import BACKENDS, fresh_settings
 from tests.quality.tickets.test_listing import NOW, insert, overdue, ticket_fields
 
-POSTGRES_URL = os.environ.get(
-    "FACMON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 TICKETS = 60
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    if request.param == "sqlite":
-        yield Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
-        return
-    schema = unique("l").replace("-", "_")
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield Settings(  # type: ignore[call-arg]
-            _env_file=None,
-            data_dir=tmp_path,
-            database_url=f"{POSTGRES_URL}?options=-csearch_path%3D{schema}",
-        )
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_settings(request.param, tmp_path, "l") as chosen:
+        yield chosen
 
 
 @pytest.fixture

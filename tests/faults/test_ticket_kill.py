@@ -34,13 +34,11 @@ from quality.delivery import verify_signature
 from quality.tickets.models import Ticket, TicketOccurrence
 from quality.tickets.outbox import OutboxEvent
 from tests.conftest import unique
+from tests.databases import POSTGRES_URL
 from tests.faults import ticket_workload
 from tests.faults.ticket_workload import SECRET, Job, engine_for, expected_occurrences
 from tests.quality.delivery.receiver import Receiver, Request
 
-POSTGRES_URL = os.environ.get(
-    "FACMON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 # "all" kills at every point; by default, at every commit and send (see `kill_points`).
 KILL_POINTS = os.environ.get("FACMON_TICKET_KILL_POINTS", "boundaries")
 CHILD_TIMEOUT_S = 60.0

@@ -36,10 +36,8 @@ from storage.dead_letters import DeadLetterStore
 from storage.detector_state import DetectorStateStore
 from storage.sql import Base, make_engine
 from tests.conftest import unique, wait_until
+from tests.databases import POSTGRES_URL
 
-POSTGRES_URL = os.environ.get(
-    "FACMON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[2]
 

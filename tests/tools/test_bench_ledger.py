@@ -4,16 +4,12 @@ then updates) on SQLite and PostgreSQL, in both formats, and leaves no schema be
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from sqlalchemy import create_engine, inspect
 
 from facmon.cli import main
-
-POSTGRES_URL = os.environ.get(
-    "FACMON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+from tests.databases import POSTGRES_URL
 
 
 def _bench_schemas() -> set[str]:

@@ -5,7 +5,6 @@ No timing is asserted: the machine is shared."""
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -13,12 +12,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from facmon.cli import main
+from tests.databases import POSTGRES_URL
 from tools import bench_tickets
 from tools.bench_tickets import COLUMNS, ticket_lines
 
-POSTGRES_URL = os.environ.get(
-    "FACMON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 NOW = datetime(2027, 6, 1, tzinfo=UTC)
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from contract.clock import ManualClock
@@ -17,12 +16,9 @@ from contract.topics import DeviceRef
 from facmon.schema import create_schema
 from quality.tickets.outbox import OutboxEvent
 from storage.sql import make_engine
-from tests.conftest import unique
+from tests.databases import BACKENDS, fresh_engine
 from tests.quality.delivery.receiver import Receiver
 
-POSTGRES_URL = os.environ.get(
-    "FACMON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 SECRET = "test-webhook-secret"
 
 
@@ -60,28 +56,11 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A fresh, empty database on each backend."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'outbox.sqlite'}")
-        create_schema(engine)
-        yield engine
-        engine.dispose()
-        return
-    schema = unique("d").replace("-", "_")
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        create_schema(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    """An empty database with the service's schema, on each backend in turn."""
+    with fresh_engine(request.param, tmp_path, "delivery") as made:
+        yield made
 
 
 @pytest.fixture

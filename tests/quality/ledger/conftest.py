@@ -3,47 +3,25 @@ PostgreSQL, each with the product's whole schema."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from contract.clock import ManualClock
-from facmon.schema import create_schema
 from quality.ledger import ContractorCreate, LedgerStore
-from storage.sql import make_engine
-from tests.conftest import unique
+from tests.databases import BACKENDS, fresh_engine
 
-POSTGRES_URL = os.environ.get(
-    "FACMON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 T0 = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        made = make_engine(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
-        create_schema(made)
+    """An empty database with the service's schema, on each backend in turn."""
+    with fresh_engine(request.param, tmp_path, "ledger") as made:
         yield made
-        made.dispose()
-        return
-    schema = unique("ledger").replace("-", "_")
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    made = create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
-    try:
-        create_schema(made)
-        yield made
-    finally:
-        made.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture

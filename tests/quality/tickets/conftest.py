@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,10 +11,7 @@ from sqlalchemy import Engine, create_engine, text
 from facmon.schema import create_schema
 from storage.sql import make_engine
 from tests.conftest import unique
-
-POSTGRES_URL = os.environ.get(
-    "FACMON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+from tests.databases import POSTGRES_URL
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

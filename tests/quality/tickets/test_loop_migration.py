@@ -4,7 +4,6 @@ acknowledged when rectified, and the one-active-ticket rule covers `acknowledged
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,10 +19,8 @@ from quality.tickets.lifecycle import Role
 from quality.tickets.store import TicketStore
 from storage.sql import make_engine
 from tests.conftest import unique
+from tests.databases import POSTGRES_URL
 
-POSTGRES_URL = os.environ.get(
-    "FACMON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 RELEASE = Path(__file__).resolve().parents[2] / "storage" / "fixtures"
 T = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
 
