@@ -168,6 +168,15 @@ def _group(key: GroupKey, kpis: GroupKpis, work: PlannedWork | None) -> KpiGroup
     )
 
 
+PeriodStart = Annotated[
+    str | None, Query(alias="from", description="RFC 3339 start (default: 30 days before `to`)")
+]
+PeriodEnd = Annotated[
+    str | None, Query(alias="to", description="RFC 3339 end, exclusive (default: now)")
+]
+Site = Annotated[str | None, Query(description="site, exactly")]
+
+
 @router.get(
     "",
     response_model=KpiReportPublic,
@@ -176,16 +185,11 @@ def _group(key: GroupKey, kpis: GroupKpis, work: PlannedWork | None) -> KpiGroup
 def kpis(
     stores: StoresDep,
     _who: ViewerDep,
-    site: Annotated[str | None, Query(description="site, exactly")] = None,
+    site: Site = None,
     building: Annotated[str | None, Query(description="building, exactly")] = None,
     kind: Annotated[str | None, Query(description=f"one of {', '.join(KINDS)}")] = None,
-    start: Annotated[
-        str | None,
-        Query(alias="from", description="RFC 3339 start (default: 30 days before `to`)"),
-    ] = None,
-    end: Annotated[
-        str | None, Query(alias="to", description="RFC 3339 end, exclusive (default: now)")
-    ] = None,
+    start: PeriodStart = None,
+    end: PeriodEnd = None,
 ) -> KpiReportPublic | Response:
     """The KPIs of [from, to) per site, building, kind and building × kind, as the KPI job
     groups them; `site`, `building` and `kind` narrow every group to what they name."""
@@ -238,14 +242,9 @@ def kpis(
 def contractor_scorecards(
     stores: StoresDep,
     who: ViewerDep,
-    site: Annotated[str | None, Query(description="site, exactly")] = None,
-    start: Annotated[
-        str | None,
-        Query(alias="from", description="RFC 3339 start (default: 30 days before `to`)"),
-    ] = None,
-    end: Annotated[
-        str | None, Query(alias="to", description="RFC 3339 end, exclusive (default: now)")
-    ] = None,
+    site: Site = None,
+    start: PeriodStart = None,
+    end: PeriodEnd = None,
 ) -> ScorecardReport | Response:
     """Each contractor's (维保单位) scorecard over [from, to): response time, on-time
     rectification, first-time fix, repeats and cards of the tickets dispatched to it. A
