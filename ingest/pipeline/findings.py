@@ -88,8 +88,9 @@ class FindingRecorder:
                 )
                 batch.points.append(ticket_point(finding, result.ticket_id, now_ms))
                 log.info(
-                    "ticket %d opened: %s %s: %s",
+                    "ticket %d opened: %s/%s %s: %s",
                     result.ticket_id,
+                    finding.device.site,
                     finding.device.device_id,
                     finding.fault_type,
                     finding.summary,
