@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from api.app import create_app
 from gateway.connection import parse_mqtt_url
@@ -17,8 +16,8 @@ from simulators.runner import SimulationRunner
 from simulators.scenario import Scenario, parse_scenario
 from storage.timeseries.influx import InfluxStore
 from tests.conftest import unique, wait_until
+from tests.databases import postgres_schema
 from tests.e2e.helpers import fleet_for, service_settings, started
-from tests.quality.tickets.conftest import POSTGRES_URL
 from tools.servers import InfluxServer, MosquittoServer
 
 DURATION_S = 300
@@ -43,16 +42,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield None
         return
-    schema = unique("e").replace("-", "_")
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema("e") as url:
+        yield url
 
 
 def test_door_1_held_open_in_two_sites_opens_two_tickets(

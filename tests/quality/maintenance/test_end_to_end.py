@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from api.app import create_app
 from gateway.connection import parse_mqtt_url
@@ -21,8 +20,8 @@ from quality.tickets.lifecycle import Role, State
 from simulators.runner import SimulationRunner
 from simulators.scenario import Scenario, parse_scenario
 from tests.conftest import unique, wait_until
+from tests.databases import postgres_schema
 from tests.e2e.helpers import fleet_for, service_settings, started
-from tests.quality.tickets.conftest import POSTGRES_URL
 from tools.servers import InfluxServer, MosquittoServer
 
 DURATION_S = 300
@@ -47,16 +46,8 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
     if request.param == "sqlite":
         yield None
         return
-    schema = unique("m").replace("-", "_")
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema("m") as url:
+        yield url
 
 
 def test_a_door_held_open_under_maintenance_opens_no_ticket_until_closed_out(
