@@ -1,4 +1,10 @@
 # One image for the facmon service and the simulator (see docker-compose.yml).
+# The board's front-end libraries, from the committed lockfile.
+FROM node:20-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -10,6 +16,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY . .
+COPY --from=web /web/node_modules/echarts/dist/echarts.min.js api/static/vendor/echarts.min.js
 RUN pip install . \
     && useradd --system --uid 10001 --home-dir /app facmon \
     && mkdir -p /data \

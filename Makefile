@@ -6,7 +6,21 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint system-deps bench dashboards clean
+.PHONY: demo test lint system-deps bench dashboards clean web
+
+# The board's, KPI page's and reports' libraries come from npm's registry through the
+# committed lockfile, and the service serves them itself (api/static/vendor/).
+WEB_VENDOR := api/static/vendor/echarts.min.js
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(WEB_VENDOR): web/node_modules/.installed
+	mkdir -p api/static/vendor
+	cp web/node_modules/echarts/dist/echarts.min.js $@
+
+web: $(WEB_VENDOR)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +34,7 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.base-installed
 
-demo: $(VENV)/.base-installed
+demo: $(VENV)/.base-installed $(WEB_VENDOR)
 	$(BIN)/facmon demo
 
 system-deps:
@@ -32,7 +46,7 @@ lint: $(VENV)/.test-installed
 	$(BIN)/mypy contract gateway storage observability detectors quality ingest api dashboards simulators facmon tools
 	$(BIN)/lint-imports
 
-test: $(VENV)/.test-installed system-deps lint
+test: $(VENV)/.test-installed system-deps $(WEB_VENDOR) lint
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.test-installed system-deps
@@ -42,4 +56,4 @@ dashboards: $(VENV)/.base-installed
 	$(BIN)/facmon dashboards build
 
 clean:
-	rm -rf $(VENV) .data test-output
+	rm -rf $(VENV) .data test-output web/node_modules api/static/vendor

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from api.body_limit import BodyLimit, RouteCap
 from api.routes import (
@@ -21,6 +22,7 @@ from api.routes import (
     devices,
     equipment,
     health,
+    i18n,
     inspections,
     kpis,
     ledger,
@@ -80,12 +82,16 @@ def create_app(stores: Stores) -> FastAPI:
         dead_letters.router,
         admin.router,
         health.router,
+        i18n.router,
         manual_tickets.router,
         photos.router,
         inspections.router,
         maintenance.router,
     ):
         app.include_router(router)
+
+    # The pages' scripts, styles and vendored libraries (ECharts): nothing from a CDN.
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
     def board() -> FileResponse:
