@@ -46,21 +46,23 @@ WORDS = {4: "four", 5: "five", 6: "six", 7: "seven", 12: "twelve", 13: "thirteen
 DEMO_TICKETS = 6  # what tests/e2e/test_demo.py sees the demo open
 
 
-def test_the_demo_paragraph_matches_the_demo_scenario() -> None:
+def test_the_demo_walk_through_matches_the_demo_scenario() -> None:
     from simulators.scenario import builtin_scenario, load_scenario
+
+    walk_through = (ROOT / "docs" / "demo.md").read_text()
 
     demo = load_scenario(builtin_scenario("demo"))
     buildings = {device.building for device in demo.devices}
     said = f"{WORDS[len(demo.devices)]} devices in {WORDS[len(buildings)]} buildings"
-    assert said in README
-    assert all(f"`{building}`" in README for building in buildings)
-    assert f"{WORDS[len(demo.faults)]} injected faults" in README
-    assert f"{WORDS[DEMO_TICKETS]} tickets" in README
-    assert f"The other {WORDS.get(DEMO_TICKETS - 1, 'six')} tickets stay open" in README
+    assert said in walk_through
+    assert all(f"`{building}`" in walk_through for building in buildings)
+    assert f"{WORDS[len(demo.faults)]} injected faults" in walk_through
+    assert f"{WORDS[DEMO_TICKETS]} tickets" in walk_through
+    assert f"The other {WORDS.get(DEMO_TICKETS - 1, 'six')} tickets stay open" in walk_through
 
 
 def test_the_demo_walk_through_matches_the_ledger_and_the_properties() -> None:
-    """The README's properties, walked door, maintained device and silent device are the
+    """The walk-through's properties, walked door, maintained device and silent device are the
     demo's: the ledger it imports, the scenarios it runs and what its department does."""
     import csv
     from collections import Counter
@@ -74,7 +76,7 @@ def test_the_demo_walk_through_matches_the_ledger_and_the_properties() -> None:
     ledger = {(row["site"], row["device_id"]): row for row in rows}
     per_site = Counter(site for site, _ in ledger)
     counts = " and ".join(f"{count} at `{site}`" for site, count in sorted(per_site.items()))
-    flat = " ".join(README.split())
+    flat = " ".join((ROOT / "docs" / "demo.md").read_text().split())
     assert f"{len(ledger)} devices, {counts}" in flat
     simulated = {(s.site, d.device_id) for s in plan.scenarios for d in s.devices}
     assert simulated <= set(ledger)
@@ -118,8 +120,9 @@ def test_documented_simulate_commands_would_publish_now() -> None:
 
 
 def test_devices_wording_matches_the_option(capsys: pytest.CaptureFixture[str]) -> None:
-    """README, --help and behaviour agree: N devices in all (tests/test_cli.py runs it)."""
-    assert "`--devices N` runs N devices in all" in README
+    """The simulator's guide, --help and behaviour agree: N devices in all
+    (tests/test_cli.py runs it)."""
+    assert "`--devices N` runs N devices in all" in (ROOT / "docs" / "simulators.md").read_text()
     with pytest.raises(SystemExit):
         build_parser().parse_args(["simulate", "--help"])
     assert "devices in all" in " ".join(capsys.readouterr().out.split())
