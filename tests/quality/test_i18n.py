@@ -138,3 +138,12 @@ def test_texts_fill_placeholders_in_each_language() -> None:
 )
 def test_the_browser_language_picks_the_default(header: str, language: str) -> None:
     assert negotiate(header) == language
+
+
+@pytest.mark.parametrize("script", [p for p in _pages() if p.suffix != ".html"], ids=str)
+def test_scripts_take_chinese_from_the_catalog(script: Path) -> None:
+    """Chinese written into a script is text the English page would show untranslated
+    (the language switch's own name, 中文, excepted)."""
+    code = re.sub(r"//[^\n]*|/\*.*?\*/", "", script.read_text(encoding="utf-8"), flags=re.S)
+    literal = [m for m in re.findall(r"[\u4e00-\u9fff]+", code) if m != "中文"]
+    assert not literal, f"{script.name}: Chinese outside the catalog: {literal[:10]}"
