@@ -109,6 +109,9 @@ class TicketPublic(BaseModel):
     allowed_next: list[str] = []
     state_label: Labels = Field(default_factory=dict, description="the state in zh-CN and en")
     card_label: Labels = Field(default_factory=dict, description="the card in zh-CN and en")
+    device_online: bool | None = Field(
+        None, description="the device's status as ingest last heard it; null for places"
+    )
 
 
 class TicketPage(BaseModel):
@@ -165,6 +168,11 @@ class TicketDetail(TicketPublic):
     occurrence_log: list[OccurrencePublic]
     history: list[HistoryPublic]
     comments: list[CommentPublic]
+    recheck: dict[str, Any] | None = Field(
+        None,
+        description="what telemetry last showed of the fault since the rectification "
+        "(fault_present, observed_at, detector); null before any sample was judged",
+    )
 
 
 class TransitionRequest(BaseModel):
@@ -172,6 +180,11 @@ class TransitionRequest(BaseModel):
         description="target state; GET /api/lifecycle says which moves your role may make"
     )
     note: Text | None = Field(None, max_length=4000)
+    confirm_despite_fault: bool = Field(
+        False,
+        description="verify or close although telemetry still shows the fault; recorded in "
+        "the history. Without it such a move answers 409 `fault_still_present`",
+    )
 
 
 class AssignRequest(BaseModel):

@@ -51,6 +51,8 @@ class Watch:
     rectified_ms: int
     normal_since_ms: int | None = None
     normal_samples: int = 0
+    # The judgement last written to the ticket's re-check status (None: none yet).
+    reported: bool | None = None
 
 
 class TelemetryVerifier:
@@ -89,6 +91,12 @@ class TelemetryVerifier:
             state = detector.fault_active() if detector else None
             if state is None:
                 continue
+            if watch.reported is not state:
+                # Each change of judgement is recorded, so that verifying or closing by
+                # hand while the fault shows asks for confirmation (quality.tickets.recheck).
+                assert detector is not None
+                self.tickets.record_recheck(watch.ticket_id, state, sample.ts_ms, detector.name)
+                watch.reported = state
             if state:
                 watch.normal_since_ms = None
                 watch.normal_samples = 0

@@ -23,6 +23,7 @@ def test_create_schema_makes_every_rooms_tables(tmp_path: Path) -> None:
         "ticket_occurrences",
         "ticket_history",
         "ticket_comments",
+        "ticket_rechecks",
         "outbox",
         "api_tokens",
         "dead_letters",

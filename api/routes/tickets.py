@@ -7,6 +7,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy import tuple_ as row
+from sqlalchemy.orm import Session
 
 from api.deps import (
     EngineerDep,
@@ -38,6 +42,10 @@ from api.schemas import (
     TransitionConflict,
     TransitionRequest,
 )
+from api.stores import Stores
+from ingest.device_registry import Device
+from quality.ledger.models import Equipment
+from quality.tickets.bulk import MAX_BULK, Dispatch, dispatch_many
 from quality.tickets.labels import CARD_LABELS, STATE_LABELS
 from quality.tickets.lifecycle import (
     IllegalTransition,
@@ -57,6 +65,7 @@ from quality.tickets.listing import (
 )
 from quality.tickets.models import Ticket
 from quality.tickets.policy import SEVERITIES
+from quality.tickets.recheck import FaultStillPresent
 from quality.tickets.store import TicketConflict, TicketFilter, TicketNotFound, TicketStore
 
 router = APIRouter(
@@ -86,13 +95,38 @@ def _public(ticket: Ticket) -> TicketPublic:
     return public
 
 
-def _detail(store: TicketStore, ticket_id: int) -> TicketDetail:
+def _online(stores: Stores, tickets: list[TicketPublic]) -> list[TicketPublic]:
+    """Each ticket with its device's online status, as the device registry holds it (one
+    query for the whole page)."""
+    pairs = {(t.site, t.device_id) for t in tickets}
+    if not pairs:
+        return tickets
+    with Session(stores.engine) as session:
+        status = {
+            (site, device_id): online
+            for site, device_id, online in session.execute(
+                select(Device.site, Device.device_id, Device.online).where(
+                    row(Device.site, Device.device_id).in_(sorted(pairs))
+                )
+            )
+        }
+    for ticket in tickets:
+        ticket.device_online = status.get((ticket.site, ticket.device_id))
+    return tickets
+
+
+def _detail(store: TicketStore, ticket_id: int, stores: Stores | None = None) -> TicketDetail:
     found = store.get(ticket_id)
     if found is None:
         raise HTTPException(404, f"no ticket {ticket_id}")
     ticket, occurrences = found
+    public = _public(ticket)
+    if stores is not None:
+        _online(stores, [public])
+    recheck = store.recheck(ticket_id)
     return TicketDetail(
-        **_public(ticket).model_dump(),
+        **public.model_dump(),
+        recheck=recheck.public() if recheck is not None else None,
         evidence=ticket.evidence,
         verification=ticket.verification,
         occurrence_log=[OccurrencePublic.model_validate(o) for o in occurrences],
@@ -120,6 +154,8 @@ class _Errors:
             raise HTTPException(422, str(error))
         if isinstance(error, TicketNotFound):
             raise HTTPException(404, f"no ticket {error.args[0]}")
+        if isinstance(error, FaultStillPresent):
+            raise HTTPException(409, {**error.public(), "allowed": []})
         return False
 
 
@@ -152,7 +188,7 @@ def list_tickets(
     )
     tickets, total = stores.tickets.search(flt, limit, offset)
     response.headers["X-Total-Count"] = str(total)
-    return [_public(t) for t in tickets]
+    return _online(stores, [_public(t) for t in tickets])
 
 
 _MULTI = "repeat the parameter or separate values with commas"
@@ -168,6 +204,13 @@ def ticket_page(
     _who: ViewerDep,
     site: Annotated[str | None, Query(description="site, exactly")] = None,
     building: Annotated[str | None, Query(description="building, exactly")] = None,
+    floor: Annotated[
+        str | None,
+        Query(
+            description="floor, exactly: devices the equipment ledger places there, and "
+            "places reported there"
+        ),
+    ] = None,
     kind: Annotated[str | None, Query(description=f"one of {', '.join(KINDS)}")] = None,
     severity: Annotated[
         list[str] | None, Query(description=f"any of {', '.join(SEVERITIES)}; {_MULTI}")
@@ -190,7 +233,7 @@ def ticket_page(
     opened_to: Annotated[str | None, Query(description="opened before this RFC 3339 time")] = None,
     q: Annotated[
         str | None,
-        Query(description="text in the summary, device id, site or building; any case"),
+        Query(description="text in the summary, device id, site, building or comments; any case"),
     ] = None,
     sort: Annotated[str | None, Query(description=f"one of {', '.join(SORT_KEYS)}")] = None,
     order: Annotated[
@@ -211,6 +254,7 @@ def ticket_page(
         query = parse_query(
             site=site,
             building=building,
+            floor=floor,
             kind=kind,
             severity=severity,
             state=state,
@@ -232,16 +276,115 @@ def ticket_page(
         body = json.dumps({"detail": [error.public()]}, separators=(",", ":"))
         return Response(body.encode("ascii"), 422, media_type="application/json")
     return TicketPage(
-        items=[_public(t) for t in page.items],
+        items=_online(stores, [_public(t) for t in page.items]),
         next_cursor=page.next_cursor,
         total=page.total,
         total_is_lower_bound=page.total_is_lower_bound,
     )
 
 
+class TicketFacets(BaseModel):
+    """The values the board's filters offer, each list sorted."""
+
+    sites: list[str]
+    buildings: list[str]
+    floors: list[str]
+    kinds: list[str]
+    fault_types: list[str]
+    assignees: list[str]
+    contractors: list[str]
+
+
+@router.get("/facets", response_model=TicketFacets)
+def ticket_facets(stores: StoresDep, who: ViewerDep) -> TicketFacets:
+    """What the filters of the ticket list may take: the values the tickets (and, for
+    floors, the equipment ledger) hold. A contractor's token sees its own tickets' values."""
+    scope = scoped_contractor(who, None)
+
+    def distinct(column: Any) -> list[str]:
+        query = select(column).where(column.is_not(None)).distinct()
+        if scope is not None:
+            query = query.where(Ticket.contractor == scope)
+        with Session(stores.engine) as session:
+            return sorted(str(v) for v in session.scalars(query) if v)
+
+    with Session(stores.engine) as session:
+        floors = sorted(
+            str(v)
+            for v in session.scalars(
+                select(Equipment.floor).where(Equipment.floor.is_not(None)).distinct()
+            )
+            if v
+        )
+    return TicketFacets(
+        sites=distinct(Ticket.site),
+        buildings=distinct(Ticket.building),
+        floors=floors,
+        kinds=distinct(Ticket.kind),
+        fault_types=distinct(Ticket.fault_type),
+        assignees=distinct(Ticket.assignee),
+        contractors=distinct(Ticket.contractor),
+    )
+
+
+class BulkDispatchRequest(BaseModel):
+    ticket_ids: list[int] = Field(
+        min_length=1, max_length=MAX_BULK, description=f"1 to {MAX_BULK} ticket ids"
+    )
+    assignee: Text = Field(min_length=1, max_length=128, description="team or person")
+    note: Text | None = Field(None, max_length=4000)
+    contractor: Text | None = Field(None, min_length=1, max_length=128)
+    team: Text | None = Field(None, min_length=1, max_length=128)
+
+
+class BulkOutcomePublic(BaseModel):
+    ticket_id: int
+    ok: bool
+    state: str | None
+    error: str | None = None
+
+
+class BulkDispatchResult(BaseModel):
+    dispatched: int = Field(description="tickets dispatched (or reassigned) by this request")
+    failed: int
+    results: list[BulkOutcomePublic]
+
+
+@router.post("/dispatch", response_model=BulkDispatchResult)
+def dispatch_tickets(
+    body: BulkDispatchRequest, stores: StoresDep, who: EngineerDep
+) -> BulkDispatchResult:
+    """批量派单: dispatch (or reassign) several tickets to one party. Each ticket is
+    dispatched in its own transaction, whole or not at all; `results` says, per ticket,
+    whether it was and why not."""
+    scope = who.contractor
+    outcomes = dispatch_many(
+        stores.tickets,
+        body.ticket_ids,
+        Dispatch(body.assignee, body.note, body.contractor, body.team),
+        who.name,
+        who.role,
+        visible=lambda ticket: scope is None or ticket.contractor == scope,
+    )
+    done = sum(1 for o in outcomes if o.ok)
+    return BulkDispatchResult(
+        dispatched=done,
+        failed=len(outcomes) - done,
+        results=[BulkOutcomePublic(**o.public()) for o in outcomes],
+    )
+
+
 @router.get("/{ticket_id}", response_model=TicketDetail)
 def get_ticket(ticket_id: TicketId, stores: StoresDep, _who: ViewerDep) -> TicketDetail:
-    return _detail(stores.tickets, ticket_id)
+    return _detail(stores.tickets, ticket_id, stores)
+
+
+@router.get("/{ticket_id}/comments", response_model=list[CommentPublic])
+def ticket_comments(ticket_id: TicketId, stores: StoresDep, _who: ViewerDep) -> list[CommentPublic]:
+    """The ticket's comments, oldest first."""
+    if stores.tickets.get(ticket_id) is None:
+        raise HTTPException(404, f"no ticket {ticket_id}")
+    return [CommentPublic.model_validate(c) for c in stores.tickets.comments(ticket_id)]
 
 
 @router.get("/{ticket_id}/history", response_model=list[HistoryPublic])
@@ -255,9 +398,18 @@ def ticket_history(ticket_id: TicketId, stores: StoresDep, _who: ViewerDep) -> l
 def transition_ticket(
     ticket_id: TicketId, body: TransitionRequest, stores: StoresDep, who: EngineerDep
 ) -> TicketDetail:
+    """Move the ticket. Verifying or closing while telemetry still shows the fault answers
+    409 `fault_still_present` unless the request says `confirm_despite_fault`."""
     with _Errors():
-        stores.tickets.transition(ticket_id, body.to, who.name, who.role, body.note)
-    return _detail(stores.tickets, ticket_id)
+        stores.tickets.transition(
+            ticket_id,
+            body.to,
+            who.name,
+            who.role,
+            body.note,
+            confirm_despite_fault=body.confirm_despite_fault,
+        )
+    return _detail(stores.tickets, ticket_id, stores)
 
 
 @router.post("/{ticket_id}/assign", response_model=TicketDetail, responses=LIFECYCLE_ERRORS)
@@ -274,7 +426,7 @@ def assign_ticket(
             contractor=body.contractor,
             team=body.team,
         )
-    return _detail(stores.tickets, ticket_id)
+    return _detail(stores.tickets, ticket_id, stores)
 
 
 @router.post("/{ticket_id}/acknowledge", response_model=TicketDetail, responses=LIFECYCLE_ERRORS)
@@ -289,7 +441,7 @@ def acknowledge_ticket(
         stores.tickets.transition(
             ticket_id, State.ACKNOWLEDGED, who.name, who.role, body.note if body else None
         )
-    return _detail(stores.tickets, ticket_id)
+    return _detail(stores.tickets, ticket_id, stores)
 
 
 @router.patch("/{ticket_id}/severity", response_model=TicketDetail, responses=LIFECYCLE_ERRORS)
@@ -298,7 +450,7 @@ def set_severity(
 ) -> TicketDetail:
     with _Errors():
         stores.tickets.set_severity(ticket_id, body.severity, who.name, who.role, body.note)
-    return _detail(stores.tickets, ticket_id)
+    return _detail(stores.tickets, ticket_id, stores)
 
 
 @router.post(

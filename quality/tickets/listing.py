@@ -32,14 +32,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, NamedTuple
 
-from sqlalchemy import ColumnElement, Engine, String, func, literal_column, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    String,
+    and_,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy import tuple_ as row
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from contract.topics import Kind
+from quality.ledger.models import Equipment
 from quality.tickets.lifecycle import State
-from quality.tickets.models import SEARCH_SQL, Ticket
+from quality.tickets.models import SEARCH_SQL, Ticket, TicketComment
 from quality.tickets.policy import SEVERITIES
 
 SORT_KEYS: Final = ("opened_at", "severity", "due", "updated")
@@ -51,6 +62,7 @@ MAX_LIMIT: Final = 500
 COUNT_BOUND: Final = 10_000
 COUNT_BUDGET_MS: Final = 50
 MAX_TEXT: Final = 200
+COMMENT_MATCHES: Final = 1000
 
 # Free text is matched in one expression; PostgreSQL serves it with a trigram GIN index on
 # exactly this expression (`ix_ticket_text_trgm`), SQLite scans.
@@ -104,6 +116,7 @@ class TicketQuery:
 
     site: str | None = None
     building: str | None = None
+    floor: str | None = None
     kind: str | None = None
     severity: list[str] = field(default_factory=list)
     state: list[str] = field(default_factory=list)
@@ -127,6 +140,7 @@ class TicketQuery:
             for name in (
                 "site",
                 "building",
+                "floor",
                 "kind",
                 "assignee",
                 "contractor",
@@ -301,6 +315,7 @@ def parse_query(
     *,
     site: str | None = None,
     building: str | None = None,
+    floor: str | None = None,
     kind: str | None = None,
     severity: Iterable[str] | None = None,
     state: Iterable[str] | None = None,
@@ -321,6 +336,7 @@ def parse_query(
     query = TicketQuery(
         site=_text("site", site),
         building=_text("building", building),
+        floor=_text("floor", floor),
         kind=_one_of("kind", kind, KINDS) if kind is not None else None,
         severity=[_one_of("severity", s, SEVERITIES) for s in _values(severity)],
         state=[_one_of("state", s, STATES) for s in _values(state)],
@@ -354,9 +370,12 @@ def _escaped(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def conditions(query: TicketQuery, overdue: ColumnElement[bool]) -> list[ColumnElement[bool]]:
+def conditions(
+    query: TicketQuery, overdue: ColumnElement[bool], commented: Sequence[int] = ()
+) -> list[ColumnElement[bool]]:
     """The WHERE of `query`; `overdue` is the store's clause for tickets past a running
-    deadline (the SLA's own definition, kept in one place)."""
+    deadline (the SLA's own definition, kept in one place); `commented`, the tickets whose
+    comments hold the free text (`commented_ids`)."""
     where: list[ColumnElement[bool]] = []
     for name in ("site", "building", "kind", "assignee", "contractor", "fault_type", "device_id"):
         value = getattr(query, name)
@@ -374,9 +393,48 @@ def conditions(query: TicketQuery, overdue: ColumnElement[bool]) -> list[ColumnE
         where.append(Ticket.opened_at >= query.opened_from)
     if query.opened_to is not None:
         where.append(Ticket.opened_at < query.opened_to)
+    if query.floor is not None:
+        where.append(_on_floor(query))
     if query.q:
-        where.append(_SEARCHED.ilike(f"%{_escaped(query.q)}%", escape="\\"))
+        searched = _SEARCHED.ilike(f"%{_escaped(query.q)}%", escape="\\")
+        where.append(or_(searched, Ticket.id.in_(commented)) if commented else searched)
     return where
+
+
+def commented_ids(session: Session, q: str | None) -> list[int]:
+    """Tickets with a comment holding `q`, at most COMMENT_MATCHES of them, newest first.
+
+    Fetched first and passed on as a list, so that PostgreSQL ORs the id list with the
+    trigram index of the ticket text instead of scanning every ticket against a subquery."""
+    if not q:
+        return []
+    pattern = f"%{_escaped(q)}%"
+    return list(
+        session.scalars(
+            select(TicketComment.ticket_id)
+            .where(TicketComment.text.ilike(pattern, escape="\\"))
+            .distinct()
+            .order_by(TicketComment.ticket_id.desc())
+            .limit(COMMENT_MATCHES)
+        )
+    )
+
+
+def _on_floor(query: TicketQuery) -> ColumnElement[bool]:
+    """Tickets on a floor: a device the equipment ledger places there, or a place a person
+    reported there (its device id is `place:<building>/<floor>/<place>`,
+    `quality.inspections.manual`). Tickets carry no floor of their own; the ledger is where
+    a device's floor is kept, and its (site, building, floor) index serves the subquery."""
+    assert query.floor is not None
+    ledger = select(Equipment.site, Equipment.device_id).where(Equipment.floor == query.floor)
+    if query.site is not None:
+        ledger = ledger.where(Equipment.site == query.site)
+    building = _escaped(query.building) if query.building is not None else "%"
+    place = f"place:{building}/{_escaped(query.floor)}/%"
+    return or_(
+        row(Ticket.site, Ticket.device_id).in_(ledger),
+        and_(Ticket.kind == "place", Ticket.device_id.like(place, escape="\\")),
+    )
 
 
 def _key_text(query: TicketQuery, value: Any) -> str:
@@ -433,16 +491,16 @@ def fetch_page(engine: Engine, query: TicketQuery, overdue: ColumnElement[bool])
     """One page of `query`, the cursor to the next (None on the last) and the bounded total."""
     column, desc_is_sql_desc = _SORT_COLUMNS[query.sort]
     descending = (query.order == "desc") == desc_is_sql_desc
-    where = conditions(query, overdue)
     position = _position(query)
-    paged = list(where)
-    if position is not None:
-        key, cursor = position
-        after = row(column, Ticket.id) < row(key, cursor.id)
-        before = row(column, Ticket.id) > row(key, cursor.id)
-        paged.append(after if descending else before)
     ordering = (column.desc(), Ticket.id.desc()) if descending else (column.asc(), Ticket.id.asc())
     with Session(engine) as session:
+        where = conditions(query, overdue, commented_ids(session, query.q))
+        paged = list(where)
+        if position is not None:
+            key, cursor = position
+            after = row(column, Ticket.id) < row(key, cursor.id)
+            before = row(column, Ticket.id) > row(key, cursor.id)
+            paged.append(after if descending else before)
         rows = session.scalars(
             select(Ticket).where(*paged).order_by(*ordering).limit(query.limit + 1)
         ).all()

@@ -189,3 +189,17 @@ class TicketComment(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     author: Mapped[str] = mapped_column(String(128))
     text: Mapped[str] = mapped_column(Text)
+
+
+class TicketRecheck(Base):
+    """What telemetry last showed about a rectified ticket's fault (复核 by telemetry): the
+    verifier writes it when the detector's judgement changes, so that a person verifying or
+    closing by hand is told, in any process, that the fault still shows."""
+
+    __tablename__ = "ticket_rechecks"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    fault_present: Mapped[bool] = mapped_column(Boolean)
+    observed_ms: Mapped[int] = mapped_column(BigInteger)
+    detector: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

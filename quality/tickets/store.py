@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy import Engine, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,9 +33,22 @@ from quality.tickets.lifecycle import (
     is_dismissal,
 )
 from quality.tickets.listing import Page, TicketQuery, fetch_page
-from quality.tickets.models import Ticket, TicketComment, TicketHistory, TicketOccurrence, aware
+from quality.tickets.models import (
+    Ticket,
+    TicketComment,
+    TicketHistory,
+    TicketOccurrence,
+    TicketRecheck,
+    aware,
+)
 from quality.tickets.outbox import SINKS, enqueue
 from quality.tickets.policy import ESCALATE_TO, SEVERITIES, STAGES, Deadlines, TicketPolicy
+from quality.tickets.recheck import (
+    GUARDED_TARGETS,
+    FaultStillPresent,
+    RecheckStatus,
+    confirmed_note,
+)
 
 _ACTIVE = [s.value for s in ACTIVE_STATES]
 _RANK = {severity: rank for rank, severity in enumerate(reversed(SEVERITIES))}
@@ -563,6 +576,8 @@ class TicketStore:
         ).first()
         if changed is None:
             return False
+        if target in (State.RECTIFIED, State.REOPENED):  # a new re-check starts afresh
+            session.execute(delete(TicketRecheck).where(TicketRecheck.ticket_id == ticket_id))
         self._history(session, ticket_id, now, actor, role, current, target.value, note)
         session.refresh(ticket)
         event = "reopened" if target is State.REOPENED else "transitioned"
@@ -586,8 +601,13 @@ class TicketStore:
         verification: dict[str, Any] | None = None,
         contractor: str | None = None,
         team: str | None = None,
+        confirm_despite_fault: bool = False,
     ) -> Ticket:
         """Move a ticket along the lifecycle, or raise IllegalTransition / NotPermitted.
+
+        A person verifying or closing a ticket whose fault telemetry still shows
+        (`quality.tickets.recheck`) gets FaultStillPresent unless `confirm_despite_fault`;
+        confirmed, the history entry and the verification record say so.
 
         Rectifying a dispatched ticket that nobody acknowledged records the acknowledgement
         (接单) implicitly at that moment, by the same person, so clients that predate the
@@ -599,6 +619,11 @@ class TicketStore:
                 raise TicketNotFound(ticket_id)
             current, seen_assignee = ticket.state, ticket.assignee
             check_transition(current, target, role, note)
+            status = self._fault_showing(session, ticket_id, target, role)
+            if status is not None:
+                if not confirm_despite_fault:
+                    raise FaultStillPresent(ticket_id, status)
+                note = confirmed_note(note, status)
             now = self.clock.now()
             values: dict[str, Any] = {}
             if assignee is not None:
@@ -623,6 +648,8 @@ class TicketStore:
                 values["verification"] = _json_safe(verification)
             elif target == State.VERIFIED:
                 values["verification"] = {"method": "manual", "by": actor, "note": note}
+                if status is not None:
+                    values["verification"]["confirmed_despite_fault"] = status.public()
             if not self._move(
                 session, ticket_id, current, State(target), actor, role, note, now, **values
             ):
@@ -761,6 +788,47 @@ class TicketStore:
             )
             session.commit()
         return self.require(ticket_id)
+
+    # -- re-check by telemetry ------------------------------------------------
+
+    def record_recheck(
+        self, ticket_id: int, fault_present: bool, observed_ms: int, detector: str
+    ) -> None:
+        """What telemetry shows of a rectified ticket's fault now (the verifier calls this
+        when its detector's judgement changes)."""
+        with Session(self.engine) as session:
+            session.execute(delete(TicketRecheck).where(TicketRecheck.ticket_id == ticket_id))
+            session.add(
+                TicketRecheck(
+                    ticket_id=ticket_id,
+                    fault_present=fault_present,
+                    observed_ms=observed_ms,
+                    detector=detector[:64],
+                    recorded_at=self.clock.now(),
+                )
+            )
+            session.commit()
+
+    def recheck(self, ticket_id: int) -> RecheckStatus | None:
+        """The latest telemetry judgement of the ticket's fault since its rectification."""
+        with Session(self.engine) as session:
+            return self._recheck_in(session, ticket_id)
+
+    @staticmethod
+    def _recheck_in(session: Session, ticket_id: int) -> RecheckStatus | None:
+        found = session.get(TicketRecheck, ticket_id)
+        if found is None:
+            return None
+        return RecheckStatus(found.fault_present, found.observed_ms, found.detector)
+
+    def _fault_showing(
+        self, session: Session, ticket_id: int, target: str, role: Role
+    ) -> RecheckStatus | None:
+        """The telemetry status that makes a person's move need confirming, if any."""
+        if role is Role.SYSTEM or target not in GUARDED_TARGETS:
+            return None
+        status = self._recheck_in(session, ticket_id)
+        return status if status is not None and status.fault_present else None
 
     def comment(self, ticket_id: int, author: str, text: str) -> TicketComment:
         with Session(self.engine, expire_on_commit=False) as session:
