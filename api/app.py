@@ -28,7 +28,9 @@ from api.routes import (
     ledger,
     maintenance,
     manual_tickets,
+    pdca,
     photos,
+    reports,
     tickets,
 )
 from api.stores import Stores
@@ -87,6 +89,8 @@ def create_app(stores: Stores) -> FastAPI:
         photos.router,
         inspections.router,
         maintenance.router,
+        reports.router,
+        pdca.router,
     ):
         app.include_router(router)
 

@@ -26,6 +26,7 @@ import quality.inspections.models
 import quality.ledger.models
 import quality.maintenance.models
 import quality.photos.models
+import quality.reports.models
 import quality.tickets.models
 import quality.tickets.outbox
 import storage.dead_letters
@@ -44,6 +45,7 @@ TABLE_MODULES = (
     quality.maintenance.models,
     quality.photos.models,
     quality.inspections.models,
+    quality.reports.models,
 )
 
 # pg_advisory_xact_lock key that every facmon process migrating a PostgreSQL database takes
