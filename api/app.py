@@ -21,7 +21,9 @@ from api.routes import (
     detector_config,
     devices,
     equipment,
+    evidence,
     health,
+    heatmap,
     i18n,
     inspections,
     kpis,
@@ -31,7 +33,9 @@ from api.routes import (
     pdca,
     photos,
     reports,
+    session,
     tickets,
+    users,
 )
 from api.stores import Stores
 
@@ -81,6 +85,8 @@ def create_app(stores: Stores) -> FastAPI:
         ledger.router,
         cards.router,
         kpis.router,
+        heatmap.router,
+        evidence.router,
         dead_letters.router,
         admin.router,
         health.router,
@@ -91,6 +97,8 @@ def create_app(stores: Stores) -> FastAPI:
         maintenance.router,
         reports.router,
         pdca.router,
+        session.router,
+        users.router,
     ):
         app.include_router(router)
 
@@ -100,5 +108,10 @@ def create_app(stores: Stores) -> FastAPI:
     @app.get("/", include_in_schema=False)
     def board() -> FileResponse:
         return FileResponse(STATIC / "board.html", media_type="text/html")
+
+    @app.get("/kpis", include_in_schema=False)
+    def kpi_page() -> FileResponse:
+        """The KPI page: integrity against target, the loop's KPIs, the heat map, cards."""
+        return FileResponse(STATIC / "kpis.html", media_type="text/html")
 
     return app
