@@ -1,8 +1,10 @@
-"""Dependency aliases shared by the routers: the stores and the caller's identity."""
+"""Dependency aliases shared by the routers: the stores and the caller's identity, from a
+bearer token or a signed-in session (with its CSRF check on writes)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, Request
@@ -11,7 +13,10 @@ from fastapi.security.utils import get_authorization_scheme_param
 
 from api.stores import Stores
 from quality.accounts import Principal
+from quality.i18n import negotiate, text, texts
 from quality.tickets.lifecycle import Role, role_allows
+from quality.users.sessions import SessionPolicy, csrf_matches
+from quality.users.store import UserStore
 
 # A number the database cannot hold names no row, but reaching the driver it was a 500:
 # SQLite raises OverflowError past 64 bits, PostgreSQL "integer out of range" past the 32
@@ -30,6 +35,12 @@ Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip, fo
 PRINCIPAL_STATE = "principal"
 _bearer = HTTPBearer(auto_error=False, description="API token from `facmon token create`")
 
+# The sign-in contract every page relies on (api/static/app.js sends the header).
+SESSION_COOKIE = "facmon_session"  # HttpOnly: the session's secret
+CSRF_COOKIE = "facmon_csrf"  # readable by the page, echoed in CSRF_HEADER on writes
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 def get_stores(request: Request) -> Stores:
     stores: Stores = request.app.state.stores
@@ -39,20 +50,56 @@ def get_stores(request: Request) -> Stores:
 StoresDep = Annotated[Stores, Depends(get_stores)]
 
 
-def authenticate(stores: Stores, authorization: str | None) -> Principal:
-    """The caller named by an `Authorization: Bearer <token>` header, or a 401 saying what
-    to send instead."""
-    scheme, token = get_authorization_scheme_param(authorization)
-    if scheme.lower() != "bearer" or not token:
-        raise HTTPException(
-            401,
-            "missing bearer token: send 'Authorization: Bearer <token>' "
-            "(create one with `facmon token create --role viewer`)",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    principal = stores.tokens.authenticate(token)
+def users_for(stores: Stores) -> UserStore:
+    """The users and their sessions, on the tickets' clock (tests move it)."""
+    settings = stores.settings
+    defaults = SessionPolicy()
+    hours = getattr(settings, "session_hours", None)
+    idle = getattr(settings, "session_idle_minutes", None)
+    policy = SessionPolicy(
+        lifetime=timedelta(hours=hours) if hours else defaults.lifetime,
+        idle=timedelta(minutes=idle) if idle else defaults.idle,
+    )
+    return UserStore(stores.engine, stores.tickets.clock, policy)
+
+
+def said(request: Request | None, key: str, **params: object) -> str:
+    """A catalog text in the language the request asks for (Accept-Language), or in both
+    when it names none (a script's caller reads either)."""
+    header = request.headers.get("Accept-Language") if request is not None else None
+    if header:
+        return text(key, negotiate(header), **params)
+    both = texts(key, **params)
+    return f"{both['en']} ({both['zh-CN']})"
+
+
+def _unauthenticated(request: Request, key: str) -> HTTPException:
+    return HTTPException(401, said(request, key), headers={"WWW-Authenticate": "Bearer"})
+
+
+def authenticate(stores: Stores, request: Request) -> Principal:
+    """The caller: a bearer token (`Authorization: Bearer fm_...`), else the session cookie.
+    A write with the cookie must echo the session's CSRF token in `X-CSRF-Token`; tokens
+    need none (a browser never adds an Authorization header on its own)."""
+    authorization = request.headers.get("Authorization")
+    if authorization:
+        scheme, token = get_authorization_scheme_param(authorization)
+        if scheme.lower() != "bearer" or not token:
+            raise _unauthenticated(request, "accounts.error.not_signed_in")
+        principal = stores.tokens.authenticate(token)
+        if principal is None:
+            raise _unauthenticated(request, "accounts.error.token_refused")
+        return principal
+    secret = request.cookies.get(SESSION_COOKIE)
+    if not secret:
+        raise _unauthenticated(request, "accounts.error.not_signed_in")
+    principal = users_for(stores).principal(secret)
     if principal is None:
-        raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+        raise _unauthenticated(request, "accounts.error.not_signed_in")
+    if request.method.upper() not in SAFE_METHODS and not csrf_matches(
+        secret, request.cookies.get(CSRF_COOKIE), request.headers.get(CSRF_HEADER)
+    ):
+        raise HTTPException(403, said(request, "accounts.error.csrf"))
     return principal
 
 
@@ -66,14 +113,24 @@ def current_principal(
     known = getattr(request.state, PRINCIPAL_STATE, None)
     if isinstance(known, Principal):
         return known
-    return authenticate(stores, request.headers.get("Authorization"))
+    return authenticate(stores, request)
 
 
-def require(role: Role) -> Callable[[Principal], Principal]:
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+def require(role: Role) -> Callable[[Request, Principal], Principal]:
+    def check(
+        request: Request, principal: Annotated[Principal, Depends(current_principal)]
+    ) -> Principal:
+        if principal.user is not None and principal.user.must_change_password:
+            raise HTTPException(403, said(request, "accounts.error.must_change_password"))
         if not role_allows(principal.role, role):
             raise HTTPException(
-                403, f"role {principal.role.value} may not do this; needs {role.value}"
+                403,
+                said(
+                    request,
+                    "accounts.error.role_needed",
+                    role=principal.role.value,
+                    needs=role.value,
+                ),
             )
         return principal
 
@@ -91,8 +148,9 @@ def contractor_scope(
     stores: StoresDep,
     who: Annotated[Principal, Depends(current_principal)],
 ) -> None:
-    """A contractor's token reaches only the tickets dispatched to that contractor: any
-    other ticket answers 404, as one that does not exist (nothing to enumerate)."""
+    """A contractor's token or user reaches only the tickets dispatched to that
+    contractor: any other ticket answers 404, as one that does not exist (nothing to
+    enumerate)."""
     if who.contractor is None:
         return
     raw = request.path_params.get("ticket_id")
@@ -108,11 +166,16 @@ def contractor_scope(
 
 
 def scoped_contractor(who: Principal, asked: str | None) -> str | None:
-    """The contractor a list is limited to: the token's own, when it has one (asking for
-    another contractor's tickets is a 403), else what the caller asked for."""
+    """The contractor a list is limited to: the caller's own (a token's or a user's), when
+    it has one (asking for another contractor's tickets is a 403), else what the caller
+    asked for."""
     if who.contractor is None:
         return asked
     if asked is not None and asked != who.contractor:
+        if who.user is not None:
+            raise HTTPException(
+                403, said(None, "accounts.error.scope_other_contractor", contractor=who.contractor)
+            )
         raise HTTPException(
             403,
             f"this token sees the tickets of contractor {who.contractor!r} only "

@@ -1,10 +1,11 @@
-"""Routes that check the caller's token before a byte of the request body is read.
+"""Routes that check the caller before a byte of the request body is read.
 
-FastAPI reads and parses the body before it solves any dependency, so a token checked by
+FastAPI reads and parses the body before it solves any dependency, so a caller checked by
 a dependency alone comes too late: an unknown caller's body was received first. Every
 route of a router built with `route_class=AuthenticatedRoute` whose dependencies need a
-caller (`api.deps.current_principal`) authenticates from the headers first and answers
-401 before reading on.
+caller (`api.deps.current_principal`) authenticates from the headers first (a bearer
+token, or the session cookie with its CSRF header on writes) and answers 401 or 403
+before reading on.
 """
 
 from __future__ import annotations
@@ -36,9 +37,7 @@ class AuthenticatedRoute(APIRoute):
             return handler
 
         async def authenticate_first(request: Request) -> Response:
-            principal = await run_in_threadpool(
-                authenticate, get_stores(request), request.headers.get("Authorization")
-            )
+            principal = await run_in_threadpool(authenticate, get_stores(request), request)
             setattr(request.state, PRINCIPAL_STATE, principal)
             return await handler(request)
 

@@ -29,6 +29,7 @@ import quality.photos.models
 import quality.reports.models
 import quality.tickets.models
 import quality.tickets.outbox
+import quality.users.models
 import storage.dead_letters
 import storage.detector_state
 from facmon.migrations import RELEASE_TABLES, alembic_config
@@ -45,6 +46,7 @@ TABLE_MODULES = (
     quality.maintenance.models,
     quality.photos.models,
     quality.inspections.models,
+    quality.users.models,
     quality.reports.models,
 )
 

@@ -252,6 +252,16 @@ class Settings(BaseSettings):
         10.0, description="how often the service writes its own metrics to InfluxDB"
     )
 
+    session_cookie_secure: bool = Field(
+        False,
+        description="mark the sign-in cookies Secure even when a request arrives over plain "
+        "HTTP (behind a TLS proxy that does not forward the scheme); https requests always are",
+    )
+    session_hours: float = Field(12.0, gt=0, description="a sign-in lasts at most this long")
+    session_idle_minutes: float = Field(
+        120.0, gt=0, description="a sign-in unused this long ends"
+    )
+
     api_host: str = Field("127.0.0.1", description="API bind address")
     api_port: int = Field(8000, ge=1, le=65535, description="API port")
     metrics_port: int = Field(

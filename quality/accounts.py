@@ -1,4 +1,6 @@
 """API tokens: random bearer secrets stored only as SHA-256 hashes, each with one role.
+People sign in with a name and password instead (`quality.users`); both end up as a
+`Principal`.
 
 A token is shown once, when created. Roles rank viewer < inspector (巡检员) < engineer <
 quality < admin; each may do what the roles below it may.
@@ -11,6 +13,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Boolean, DateTime, Engine, Integer, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -18,6 +21,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from contract.clock import utcnow
 from quality.tickets.lifecycle import Role
 from storage.sql import Base
+
+if TYPE_CHECKING:
+    from quality.users.identity import SessionUser
 
 TOKEN_PREFIX = "fm_"
 HUMAN_ROLES = (Role.VIEWER, Role.INSPECTOR, Role.ENGINEER, Role.QUALITY, Role.ADMIN)
@@ -38,10 +44,14 @@ class ApiToken(Base):
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    token_id: int
+    """Who is calling: a token (`token_id`) or a person signed in (`user`, by session).
+    `name` is what the ticket history records: the token's name or the user name."""
+
+    token_id: int | None
     name: str
     role: Role
     contractor: str | None = None  # set: only the tickets dispatched to this contractor
+    user: SessionUser | None = None  # set: signed in with a session cookie
 
 
 def hash_token(token: str) -> str:

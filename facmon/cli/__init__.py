@@ -20,6 +20,7 @@ from facmon.cli.report import add_report_commands
 from facmon.cli.serve import add_serve_commands
 from facmon.cli.simulate import add_simulate_command
 from facmon.cli.tokens import add_token_commands
+from facmon.cli.users import add_user_commands
 from facmon.ports import StartupError
 from facmon.settings_errors import explain as explain_settings_error
 
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_device_commands(sub)
     add_ledger_commands(sub)
     add_token_commands(sub)
+    add_user_commands(sub)
     add_db_commands(sub)
     add_backtest_command(sub)
     add_plugin_commands(sub)
