@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, inspect, text
 
 import ingest.device_registry
 import quality.accounts
+import quality.delivery.notify.models
 import quality.inspections.models
 import quality.ledger.models
 import quality.maintenance.models
@@ -46,6 +47,7 @@ TABLE_MODULES = (
     quality.maintenance.models,
     quality.photos.models,
     quality.inspections.models,
+    quality.delivery.notify.models,
     quality.users.models,
     quality.reports.models,
 )

@@ -33,6 +33,7 @@ from ingest.worker import IngestWorker
 from observability.metrics import IngestMetrics, MetricsRegistry
 from quality.accounts import TokenStore
 from quality.delivery import MqttEventSender, OutboxDispatcher, Sender, WebhookSender
+from quality.delivery.notify import ChannelSenders, NotificationRouter, NotificationStore
 from quality.ledger.directory import LedgerDirectory
 from quality.maintenance.desk import MaintenanceDesk
 from quality.reports.config import ReportSettings
@@ -300,7 +301,8 @@ class Service:
         self.reports.start()
 
     def _start_delivery(self, address: BrokerAddress) -> None:
-        """Ticket events leave through the outbox: signed webhooks and MQTT, at least once."""
+        """Ticket events leave through the outbox, at least once: signed webhooks, MQTT, and the
+        notifications the rules route to WeCom, DingTalk, Feishu, e-mail and webhooks."""
         settings = self.settings
         if settings.webhook_url:
             self.senders["webhook"] = WebhookSender(
@@ -315,11 +317,24 @@ class Service:
             )
             events.start()
             self.senders["mqtt"] = events
+        channels = None
+        if settings.notify_enabled:
+            clock = self.stores.tickets.clock
+            self.senders["notify"] = NotificationRouter(
+                NotificationStore(self.stores.engine, clock),
+                settings.notify_board_url,
+                settings.notify_timezone,
+                clock,
+            )
+            channels = ChannelSenders(
+                self.stores.engine, settings.smtp_settings(), clock, settings.notify_timeout_s
+            )
         self.dispatcher = OutboxDispatcher(
             self.stores.engine,
             self.senders,
             self.stores.tickets.clock,
             self.stores.metrics.registry,
+            directory=channels,
         )
         self.dispatcher.start()
 

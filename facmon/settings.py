@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.connection import TlsFiles
 from ingest.ledger_gate import UnknownDevices
+from quality.delivery.email_smtp import SmtpSettings
 from quality.tickets.policy import Deadlines, TicketPolicy
 
 POSTGRES_EXTRA = "install the PostgreSQL extra: .venv/bin/pip install -e '.[postgres]'"
@@ -239,6 +240,26 @@ class Settings(BaseSettings):
         True, description="publish ticket events on facility/v1/tickets/{site}/... at QoS 1"
     )
 
+    notify_enabled: bool = Field(
+        True,
+        description="route ticket events to the notification rules' channels (WeCom, DingTalk, "
+        "Feishu, e-mail, webhooks), managed at /api/notifications",
+    )
+    notify_board_url: str | None = Field(
+        None, description="the board's address as people open it, for the link in each message"
+    )
+    notify_timezone: str = Field(
+        "Asia/Shanghai", description="time zone of the times in messages (24-hour, zone shown)"
+    )
+    notify_timeout_s: float = Field(10.0, gt=0, description="per attempt, for every channel")
+    smtp_host: str | None = Field(None, description="mail relay for e-mail notifications")
+    smtp_port: int = Field(587, ge=1, le=65535, description="465 for ssl, 587 for starttls")
+    smtp_security: str = Field("starttls", description="'starttls', 'ssl' or 'none'")
+    smtp_username: str | None = Field(None, description="SMTP AUTH login (none: no login)")
+    smtp_password: str | None = Field(None, description="SMTP AUTH password")
+    smtp_sender: str = Field("facmon@localhost", description="From: address of notifications")
+    smtp_ca_file: Path | None = Field(None, description="CA certificate of a private relay")
+
     kpi_bucket_s: int = Field(
         3600, description="KPI period in seconds; the dashboards' KPI panels group by 1 h"
     )
@@ -304,6 +325,20 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _check_notify(self) -> Settings:
+        if self.smtp_security not in ("starttls", "ssl", "none"):
+            raise ValueError("FACMON_SMTP_SECURITY must be starttls, ssl or none")
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(self.notify_timezone)
+        except (ValueError, KeyError):
+            raise ValueError(
+                "FACMON_NOTIFY_TIMEZONE must be an IANA time zone such as Asia/Shanghai"
+            ) from None
+        return self
+
+    @model_validator(mode="after")
     def _check_database_driver(self) -> Settings:
         if self.database_url:
             check_database_driver(self.database_url)
@@ -346,7 +381,23 @@ class Settings(BaseSettings):
             sinks.append("webhook")
         if self.ticket_events_mqtt:
             sinks.append("mqtt")
+        if self.notify_enabled:
+            sinks.append("notify")
         return tuple(sinks)
+
+    def smtp_settings(self) -> SmtpSettings | None:
+        if not self.smtp_host:
+            return None
+        return SmtpSettings(
+            self.smtp_host,
+            self.smtp_port,
+            self.smtp_security,
+            self.smtp_username,
+            self.smtp_password,
+            self.smtp_sender,
+            self.notify_timeout_s,
+            str(self.smtp_ca_file) if self.smtp_ca_file else None,
+        )
 
     @property
     def ticket_database_url(self) -> str:

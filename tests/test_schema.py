@@ -42,6 +42,8 @@ def test_create_schema_makes_every_rooms_tables(tmp_path: Path) -> None:
         "inspection_routes",
         "inspection_rounds",
         "inspection_answers",
+        "notification_channels",
+        "notification_rules",
         "alembic_version",
     } == tables
 

@@ -8,6 +8,7 @@ at-least-once bookkeeping lives in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 
@@ -48,5 +49,21 @@ class Sender(Protocol):
     (the dispatcher still treats an exception as a failure, to be safe)."""
 
     def send(self, event: PendingEvent) -> SendResult: ...
+
+    def close(self) -> None: ...
+
+
+class SinkDirectory(Protocol):
+    """Sinks that come and go while the service runs (the notification channels)."""
+
+    def sinks(self) -> list[str]: ...
+
+    def sender_for(self, sink: str) -> Sender | None:
+        """The sink's sender, or None while its rows must wait (a disabled channel)."""
+        ...
+
+    def wait_s(self, sink: str, now: datetime) -> float:
+        """0 when the sink may send one event now (and counts it), else seconds to wait."""
+        ...
 
     def close(self) -> None: ...

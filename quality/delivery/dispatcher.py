@@ -19,13 +19,19 @@ Rules, and why:
 - Each sink has its own background thread, so a receiver that times out does
   not delay MQTT events, and a run of failures ends a pass early, so a dead
   receiver costs a few timeouts per poll rather than one per pending event.
+- Sinks may also come from a `SinkDirectory` (the notification channels, added
+  and removed at run time): each gets its thread when it appears, and its gate
+  (a rate limit) is asked before each send. A closed gate ends the pass and
+  leaves the rows due, untouched: held, not failed, and never dropped.
+- A sender that `fans_out` (the notification router) writes new rows for other
+  sinks; after it delivers, every sink is woken to send them at once.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, and_, delete, exists, func, select, update
@@ -33,7 +39,7 @@ from sqlalchemy.orm import aliased
 
 from contract.clock import Clock
 from observability.metrics import MetricsRegistry
-from quality.delivery.base import PendingEvent, Sender, SendResult
+from quality.delivery.base import PendingEvent, Sender, SendResult, SinkDirectory
 from quality.tickets.outbox import OutboxEvent
 
 log = logging.getLogger(__name__)
@@ -80,11 +86,13 @@ class OutboxDispatcher:
         poll_s: float = 0.5,
         lease_s: float = 120,
         max_consecutive_failures: int = 5,
+        directory: SinkDirectory | None = None,
     ) -> None:
         if batch < 1 or max_consecutive_failures < 1:
             raise ValueError("batch and max_consecutive_failures must be at least 1")
         self.engine = engine
         self.senders = dict(senders)
+        self.directory = directory
         self.clock = clock
         self.batch = batch
         self.max_backoff_s = max_backoff_s
@@ -102,24 +110,45 @@ class OutboxDispatcher:
         self.pending = registry.gauge(
             "facmon_outbox_pending", "Ticket events not yet delivered, by sink."
         )
-        self._locks = {sink: threading.Lock() for sink in self.senders}
-        self._failing = dict.fromkeys(self.senders, False)
+        self._locks: dict[str, threading.Lock] = {}
+        self._failing: dict[str, bool] = {}
         self._stop = threading.Event()
         self._never = threading.Event()
-        self._wakes = {sink: threading.Event() for sink in self.senders}
-        self._threads: list[threading.Thread] = []
+        self._wakes: dict[str, threading.Event] = {}
+        self._registry_lock = threading.Lock()
+        self._threads: dict[str, threading.Thread] = {}
+        for sink in self.senders:
+            self._register(sink)
+
+    def _register(self, sink: str) -> threading.Event:
+        with self._registry_lock:
+            self._locks.setdefault(sink, threading.Lock())
+            self._failing.setdefault(sink, False)
+            return self._wakes.setdefault(sink, threading.Event())
+
+    def sinks(self) -> list[str]:
+        """The fixed sinks, then the directory's (in that order, so a round routes
+        notifications before it sends them)."""
+        dynamic = self.directory.sinks() if self.directory is not None else []
+        return [*self.senders, *(sink for sink in dynamic if sink not in self.senders)]
+
+    def _sender(self, sink: str) -> Sender | None:
+        if sink in self.senders:
+            return self.senders[sink]
+        return self.directory.sender_for(sink) if self.directory is not None else None
 
     # -- one round ----------------------------------------------------------
 
     def run_once(self) -> int:
         """Deliver every due row of every sink (following per-ticket chains); return how
         many were delivered."""
-        return sum(self.run_sink(sink) for sink in self.senders)
+        return sum(self.run_sink(sink) for sink in self.sinks())
 
     def run_sink(self, sink: str) -> int:
         return self._run_sink(sink, self._never)
 
     def _run_sink(self, sink: str, stop: threading.Event) -> int:
+        self._register(sink)
         with self._locks[sink]:
             delivered = 0
             while not stop.is_set():
@@ -200,15 +229,23 @@ class OutboxDispatcher:
             log.exception("sender %s raised on event %s", event.sink, event.event_id)
             return SendResult.failed(f"sender raised {type(exc).__name__}: {exc}")
 
+    def _gate_closed(self, sink: str) -> bool:
+        return self.directory is not None and self.directory.wait_s(sink, self.clock.now()) > 0
+
     def _pass(self, sink: str, stop: threading.Event) -> tuple[int, bool]:
         """Attempt one batch of due rows: (delivered, whether the batch was worth repeating)."""
-        sender = self.senders[sink]
+        sender = self._sender(sink)
+        if sender is None:  # a disabled or removed channel: its rows wait
+            return 0, False
+        gated = sink not in self.senders and self.directory is not None
         due = self._due(sink, self.clock.now())
         delivered = 0
         consecutive_failures = 0
         for event in due:
             if stop.is_set():
                 break
+            if gated and self._gate_closed(sink):
+                return delivered, False  # rate limited: the rest wait, still due
             if not self._claim(event, self.clock.now()):
                 continue
             result = self._send(sender, event)
@@ -217,14 +254,14 @@ class OutboxDispatcher:
                 delivered += 1
                 consecutive_failures = 0
                 self.delivered.inc(sink=sink)
-                if self._failing[sink]:
+                if self._failing.get(sink):
                     log.info("%s delivery recovered", sink)
                     self._failing[sink] = False
             else:
                 consecutive_failures += 1
                 self.failures.inc(sink=sink)
                 log.debug("event %s to %s failed: %s", event.event_id, sink, result.reason)
-                if not self._failing[sink]:
+                if not self._failing.get(sink):
                     log.warning("%s delivery failing (will retry): %s", sink, result.reason)
                     self._failing[sink] = True
                 if consecutive_failures >= self.max_consecutive_failures:
@@ -262,36 +299,61 @@ class OutboxDispatcher:
         if self._threads:
             return
         self._stop.clear()
-        self._threads = [
-            threading.Thread(target=self._loop, args=(sink,), name=f"outbox-{sink}", daemon=True)
-            for sink in self.senders
-        ]
-        for thread in self._threads:
-            thread.start()
+        for sink in self.senders:
+            self._start_thread(sink)
+        if self.directory is not None:
+            self._start_thread_named("outbox-directory", self._watch_directory)
+
+    def _start_thread(self, sink: str) -> None:
+        self._register(sink)
+        self._start_thread_named(sink, lambda: self._loop(sink))
+
+    def _start_thread_named(self, key: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=f"outbox-{key}", daemon=True)
+        self._threads[key] = thread
+        thread.start()
+
+    def _watch_directory(self) -> None:
+        """Start a thread for each sink the directory gains (a channel added at run time)."""
+        assert self.directory is not None
+        while not self._stop.is_set():
+            try:
+                for sink in self.directory.sinks():
+                    if sink not in self._threads and not self._stop.is_set():
+                        self._start_thread(sink)
+            except Exception:
+                log.exception("listing notification channels failed; retrying")
+            self._stop.wait(max(self.poll_s, 1.0))
 
     def wake(self) -> None:
         """Deliver now rather than at the next poll (e.g. right after a ticket change)."""
-        for event in self._wakes.values():
+        with self._registry_lock:
+            wakes = list(self._wakes.values())
+        for event in wakes:
             event.set()
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop after the send in progress; rows not yet sent stay pending for next time."""
         self._stop.set()
         self.wake()
-        for thread in self._threads:
+        for thread in list(self._threads.values()):
             thread.join(timeout_s)
-        self._threads = []
+        self._threads = {}
+        if self.directory is not None:
+            self.directory.close()
 
     @property
     def running(self) -> bool:
-        return any(thread.is_alive() for thread in self._threads)
+        return any(thread.is_alive() for thread in self._threads.values())
 
     def _loop(self, sink: str) -> None:
-        wake = self._wakes[sink]
+        wake = self._register(sink)
+        fans_out = bool(getattr(self.senders.get(sink), "fans_out", False))
         while not self._stop.is_set():
             wake.clear()  # before the pass: a wake during it triggers another pass
             try:
-                self._run_sink(sink, self._stop)
+                if self._run_sink(sink, self._stop) and fans_out:
+                    self.wake()  # the messages just written go out now
             except Exception:  # the database may be briefly away; keep the thread alive
                 log.exception("outbox dispatch for %s failed; retrying", sink)
             wake.wait(self.poll_s)
