@@ -17,6 +17,7 @@ from facmon.cli.kpi import add_kpi_commands
 from facmon.cli.ledger import add_ledger_commands
 from facmon.cli.plugins import add_plugin_commands
 from facmon.cli.report import add_report_commands
+from facmon.cli.report import add_report_commands
 from facmon.cli.serve import add_serve_commands
 from facmon.cli.simulate import add_simulate_command
 from facmon.cli.tokens import add_token_commands
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_simulate_command(sub)
     add_dashboards_commands(sub)
     add_kpi_commands(sub)
+    add_report_commands(sub)
     add_report_commands(sub)
     add_dead_letter_commands(sub)
     add_device_commands(sub)

@@ -1,0 +1,118 @@
+"""A real report printed by headless Chromium: its pages rendered to PNG by pdftoppm, its
+text read by pdftotext in both languages, and each chart's series colours counted in the
+pixels of the page it is on (a chart that did not draw leaves none)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import Engine
+
+from contract.clock import ManualClock
+from quality.reports.config import ReportSettings
+from quality.reports.generator import Reporter
+from quality.reports.render.html import CHART_COLOURS
+from tests.quality.reports.conftest import AS_OF, ECHARTS, signals
+
+ROOT = Path(__file__).resolve().parents[3]
+SHOTS = ROOT / "test-output" / "reports"
+MIN_PIXELS = 400
+"""At 60 dpi a drawn chart's series cover thousands of pixels; a legend swatch ~100."""
+
+
+def _hex(colour: str) -> np.ndarray:
+    return np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=np.int16)
+
+
+def colour_pixels(png: Path, colour: str, tolerance: int = 12) -> int:
+    pixels = np.asarray(Image.open(png).convert("RGB"), dtype=np.int16)
+    return int((np.abs(pixels - _hex(colour)).max(axis=2) <= tolerance).sum())
+
+
+@pytest.mark.parametrize(
+    ("lang", "phrases"),
+    [
+        ("zh-CN", ["品质周报", "设备完好率", "维保单位考评", "超期工单", "PDCA", "电梯门动作变慢"]),
+        (
+            "en",
+            [
+                "Weekly quality report",
+                "equipment integrity rate",
+                "contractor scorecards",
+                "Overdue tickets",
+                "PDCA actions",
+            ],
+        ),
+    ],
+)
+def test_pdf_prints_text_and_every_chart(
+    filled: tuple[Engine, Path], tmp_path: Path, lang: str, phrases: list[str]
+) -> None:
+    engine, series = filled
+    reporter = Reporter(
+        engine,
+        lambda: signals(series),
+        tmp_path / "data",
+        ECHARTS,
+        ReportSettings(time_zone="UTC"),
+        clock=ManualClock(AS_OF),
+    )
+    made = reporter.generate("weekly", "hq", "2024-W18", lang, trigger="cli", by="test")
+    report = made.report
+    assert report is not None and report.status == "ready" and report.pdf_path
+    pdf = Path(report.pdf_path)
+    assert pdf.read_bytes().startswith(b"%PDF") and report.pdf_bytes == pdf.stat().st_size
+
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    for phrase in phrases:
+        assert phrase in text, f"{phrase!r} not printed in the {lang} report"
+
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    subprocess.run(["pdftoppm", "-r", "60", "-png", str(pdf), str(pages / "p")], check=True)
+    pngs = sorted(pages.glob("p-*.png"))
+    assert pngs
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for png in pngs:
+        shutil.copyfile(png, SHOTS / f"pdf-{lang}-{png.name}")
+    # the integrity chart's area fill, the stacked bars' major tickets, the fault bars
+    for chart, colour in (
+        ("integrity", CHART_COLOURS["integrity"][1]),
+        ("opened", CHART_COLOURS["opened"][1]),
+        ("faults", CHART_COLOURS["faults"][0]),
+    ):
+        drawn = max(colour_pixels(png, colour) for png in pngs)
+        assert drawn >= MIN_PIXELS, f"chart {chart} drew {drawn} pixels of {colour}"
+
+
+def test_an_undrawn_chart_leaves_no_series_pixels(tmp_path: Path) -> None:
+    """The pixel check can fail: a page without the charts has none of their colours."""
+    from quality.reports.render.chromium import print_pdf
+
+    page = tmp_path / "blank.html"
+    page.write_text(
+        "<html><body><h1>x</h1><script>window.reportReady = true</script></body></html>"
+    )
+    pdf = tmp_path / "blank.pdf"
+    pdf.write_bytes(print_pdf(page))
+    subprocess.run(["pdftoppm", "-r", "60", "-png", str(pdf), str(tmp_path / "b")], check=True)
+    (png,) = sorted(tmp_path.glob("b-*.png"))
+    for colours in CHART_COLOURS.values():
+        assert all(colour_pixels(png, c) == 0 for c in colours)
+
+
+def test_printing_waits_for_the_charts(tmp_path: Path) -> None:
+    """A page that never says its charts finished is not printed half-drawn."""
+    from quality.reports.render.chromium import PrintError, print_pdf
+
+    page = tmp_path / "never.html"
+    page.write_text("<html><body>never ready</body></html>")
+    with pytest.raises(PrintError, match="in time"):
+        print_pdf(page, timeout_s=3)

@@ -1,0 +1,70 @@
+"""Reports on schedule: each period's report is made once, even by two schedulers (two
+service processes) due at the same moment; a period with nothing to report is skipped."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from contract.clock import ManualClock
+from quality.reports.config import ReportSettings
+from quality.reports.generator import Reporter
+from quality.reports.scheduler import ReportScheduler
+from quality.reports.store import ReportStore
+from tests.quality.reports.conftest import ECHARTS, signals
+
+# Monday 2024-05-06 08:00 UTC: week 2024-W18 (the scenario's) falls due. Before that, W17's
+# (due 04-29 08:00) and April's (due 05-01 08:00) are the latest due: the ledger's devices
+# were answerable then (and silent), so they are made too.
+DUE = datetime(2024, 5, 6, 8, 0, tzinfo=UTC)
+
+
+def test_two_schedulers_make_each_report_once(filled: tuple[Engine, Path], tmp_path: Path) -> None:
+    engine, series = filled
+    settings = ReportSettings(time_zone="UTC")
+    clock = ManualClock(datetime(2024, 5, 6, 7, 59, tzinfo=UTC))
+
+    def scheduler() -> ReportScheduler:
+        reporter = Reporter(
+            engine, lambda: signals(series), tmp_path / "data", ECHARTS, settings, clock=clock
+        )
+        return ReportScheduler(reporter, sites=lambda: [])
+
+    first, second = scheduler(), scheduler()
+    early = [first.run_once(), second.run_once()]  # 07:59
+    assert len(early[0].made) == 2 and early[1].made == []
+    clock.set(DUE)
+    runs = [first.run_once(), second.run_once(), first.run_once()]
+    made = [report_id for run in runs for report_id in run.made]
+    rows = ReportStore(engine).list()
+    assert sorted((r.kind, r.period, r.status, r.trigger) for r in rows) == [
+        ("monthly", "2024-04", "ready", "schedule"),
+        ("weekly", "2024-W17", "ready", "schedule"),
+        ("weekly", "2024-W18", "ready", "schedule"),
+    ]
+    assert all(r.site == "" for r in rows)  # the portfolio
+    (w18,) = [r for r in rows if r.period == "2024-W18"]
+    assert made == [w18.id]  # made by the first scheduler only, once
+    assert Path(w18.pdf_path or "").is_file()
+
+
+def test_a_period_with_nothing_to_report_is_skipped(tmp_path: Path) -> None:
+    from storage.timeseries.sqlite import SQLiteSeriesStore
+    from tests.databases import fresh_engine
+
+    SQLiteSeriesStore(tmp_path / "none.sqlite").close()  # an empty series store
+    with fresh_engine("sqlite", tmp_path, "empty") as engine:
+        reporter = Reporter(
+            engine,
+            lambda: signals(tmp_path / "none.sqlite"),
+            tmp_path / "data",
+            ECHARTS,
+            ReportSettings(time_zone="UTC"),
+            clock=ManualClock(DUE),
+        )
+        run = ReportScheduler(reporter, sites=lambda: []).run_once()
+        assert run.made == [] and run.skipped == 2
+        assert ReportStore(engine).list() == []  # skipped periods are not listed
+        assert ReportScheduler(reporter, sites=lambda: []).run_once().skipped == 0
