@@ -29,6 +29,7 @@ import quality.maintenance.models
 import quality.photos.models
 import quality.reports.models
 import quality.reports.models
+import quality.reports.models
 import quality.tickets.models
 import quality.tickets.outbox
 import quality.users.models
