@@ -30,6 +30,7 @@ import quality.photos.models
 import quality.reports.models
 import quality.reports.models
 import quality.reports.models
+import quality.reports.models
 import quality.tickets.models
 import quality.tickets.outbox
 import quality.users.models

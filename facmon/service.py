@@ -45,6 +45,9 @@ from quality.reports.scheduler import ReportScheduler
 from quality.reports.config import ReportSettings
 from quality.reports.generator import Reporter
 from quality.reports.scheduler import ReportScheduler
+from quality.reports.config import ReportSettings
+from quality.reports.generator import Reporter
+from quality.reports.scheduler import ReportScheduler
 from quality.tickets import TicketStore
 from quality.verification import TelemetryVerifier
 from storage.dead_letters import DeadLetterStore
@@ -200,6 +203,7 @@ class Service:
         self.reports: ReportScheduler | None = None
         self.reports: ReportScheduler | None = None
         self.reports: ReportScheduler | None = None
+        self.reports: ReportScheduler | None = None
 
     @property
     def mqtt_protocol(self) -> str:
@@ -226,6 +230,7 @@ class Service:
         if self.delivery:
             self._start_delivery(self.address)
             self._start_kpis()
+            self._start_reports()
             self._start_reports()
             self._start_reports()
             self._start_reports()
@@ -354,6 +359,28 @@ class Service:
         self.reports = ReportScheduler(reporter)
         self.reports.start()
 
+    def _start_reports(self) -> None:
+        """Weekly and monthly quality reports on schedule (`quality.reports.scheduler`);
+        `FACMON_REPORT_SCHEDULE=false` leaves them to `facmon report` and the API."""
+        from api.routes.reports import ECHARTS, REPEAT_WINDOW
+        from quality.kpi.sources import signals_for
+
+        chosen = ReportSettings()
+        if not chosen.schedule:
+            return
+        series = self.stores.series
+        reporter = Reporter(
+            self.stores.engine,
+            lambda: signals_for(series),
+            self.settings.data_dir,
+            ECHARTS,
+            chosen,
+            clock=self.stores.tickets.clock,
+            repeat_window=REPEAT_WINDOW,
+        )
+        self.reports = ReportScheduler(reporter)
+        self.reports.start()
+
     def _start_delivery(self, address: BrokerAddress) -> None:
         """Ticket events leave through the outbox, at least once: signed webhooks, MQTT, and the
         notifications the rules route to WeCom, DingTalk, Feishu, e-mail and webhooks."""
@@ -402,6 +429,8 @@ class Service:
             self.subscriber.stop()
         if self.kpis:
             self.kpis.stop()
+        if self.reports:
+            self.reports.stop()
         if self.reports:
             self.reports.stop()
         if self.reports:
