@@ -15,6 +15,7 @@ from facmon.cli.dead_letters import add_dead_letter_commands
 from facmon.cli.devices import add_device_commands
 from facmon.cli.kpi import add_kpi_commands
 from facmon.cli.ledger import add_ledger_commands
+from facmon.cli.notify import add_notify_commands
 from facmon.cli.plugins import add_plugin_commands
 from facmon.cli.report import add_report_commands
 from facmon.cli.report import add_report_commands
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_dead_letter_commands(sub)
     add_device_commands(sub)
     add_ledger_commands(sub)
+    add_notify_commands(sub)
     add_token_commands(sub)
     add_user_commands(sub)
     add_db_commands(sub)

@@ -4,7 +4,7 @@ transaction each; the router and the senders read them from here."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +24,7 @@ def redact_url(url: str) -> str:
     """The URL with its credentials hidden: robot keys in the query, Feishu's hook token.
 
     >>> redact_url("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abcdef123")
-    'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abcd%E2%80%A6'
+    'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abcd…'
     >>> redact_url("https://open.feishu.cn/open-apis/bot/v2/hook/0123456789abcdef")
     'https://open.feishu.cn/open-apis/bot/v2/hook/0123…'
     """
@@ -37,7 +37,9 @@ def redact_url(url: str) -> str:
     if "/hook/" in path:
         head, _, token = path.rpartition("/hook/")
         path = f"{head}/hook/{token[:4]}…"
-    return urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), ""))
+    # Shown, never requested: the query is left readable rather than URL-encoded.
+    shown_query = "&".join(f"{name}={value}" for name, value in query)
+    return urlunsplit((parts.scheme, parts.netloc, path, shown_query, ""))
 
 
 def channel_public(channel: NotificationChannel) -> dict[str, Any]:
