@@ -44,6 +44,8 @@ def test_create_schema_makes_every_rooms_tables(tmp_path: Path) -> None:
         "inspection_answers",
         "notification_channels",
         "notification_rules",
+        "quality_reports",
+        "pdca_actions",
         "alembic_version",
     } == tables
 
