@@ -21,9 +21,11 @@ from contract.topics import DeviceRef
 from facmon.embedded_broker import free_port
 from quality.delivery.email_smtp import SmtpSettings
 from quality.delivery.notify import NOTIFY_SINK, sink_of, validate_channel, validate_rule
+from quality.tickets import Role
 from quality.tickets.outbox import OutboxEvent
 from tests.quality.delivery.conftest import outbox_rows
 from tests.quality.delivery.notify_setup import Notify
+from tests.quality.delivery.receiver import Receiver
 from tests.quality.delivery.test_notify_email import Inbox, parts
 
 HQ_LIFT = DeviceRef("hq", "b1", "elevator", "elevator-01")
@@ -273,3 +275,46 @@ def test_disabled_rules_and_channels_send_nothing(notify: Notify) -> None:
     notify.open(PARK_LIFT)
     notify.run()
     assert len(wecom.accepted()) == 1
+
+
+def test_a_repeat_fault_card_is_announced(notify: Notify) -> None:
+    wecom, _ = notify.wecom()
+    notify.rule({"name": "cards", "channels": ["wecom"], "match": {"events": ["card_issued"]}})
+    first = notify.open(HQ_LIFT)
+    notify.dispatch(first)
+    for step in ("acknowledged", "rectified", "verified", "closed"):
+        notify.tickets.transition(first, step, "ann", Role.ADMIN, note="checked on site")
+    notify.clock.advance(days=2)  # past the reopen grace: the fault again is a repeat
+    second = notify.open(HQ_LIFT)
+    notify.run()
+    assert second != first
+    (seen,) = wecom.accepted()
+    content = seen.body["markdown"]["content"]
+    assert content.startswith(f"### 黄牌 #{second}：elevator-01 重复故障 电梯困人")
+    assert "**重复次数**: 2" in content
+
+
+def test_a_webhook_channel_is_signed_and_a_retry_keeps_its_id(notify: Notify) -> None:
+    secret = "webhook-channel-secret-0123"
+    receiver = Receiver(
+        policy=lambda _id, n: 500 if n == 0 else 200, secret=secret, clock=notify.platform_clock
+    )
+    receiver.start()
+    try:
+        notify.channel({"name": "hook", "type": "webhook", "url": receiver.url, "secret": secret})
+        notify.rule({"name": "all", "channels": ["hook"], "language": "en"})
+        ticket = notify.open(HQ_LIFT)
+        notify.run()
+        notify.run(timedelta(seconds=2))
+        first, second = receiver.snapshot()
+        assert (first.status, second.status) == (500, 200)
+        assert first.problem is None and second.problem is None  # signatures verified
+        assert first.event_id == second.event_id  # the receiver sees a duplicate as one
+        assert first.event_type == "opened"
+        body = second.payload
+        assert body["message_id"] == second.event_id and body["ticket"]["id"] == ticket
+        assert body["title"] == f"New ticket #{ticket}: elevator entrapment on elevator-01"
+        assert body["language"] == "en" and body["link"].endswith(f"?ticket={ticket}")
+    finally:
+        receiver.release.set()
+        receiver.stop()
