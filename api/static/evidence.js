@@ -73,6 +73,7 @@ export function humanDuration(seconds) {
     return t("evidence.value.open_ended");
   }
   let rest = Math.abs(Number(seconds));
+  if (rest === 0) return t("evidence.duration.s", { n: 0 });
   if (rest < 1) return t("evidence.duration.ms", { n: Math.round(rest * 1000) });
   const parts = [];
   for (const [unit, size] of [["d", 86400], ["h", 3600], ["min", 60], ["s", 1]]) {
@@ -130,7 +131,7 @@ export function fieldText(field, fmt) {
         high: humanDuration(v[1] === null ? null : v[1] * 3600),
       });
     case "flag": return plainValue(Boolean(v), fmt);
-    case "fault_type": return tOptional(`faults.${v}`) ?? String(v);
+    case "fault_type": return tOptional(`notifications.fault.${v}`) ?? String(v);
     case "window": return t("evidence.value.samples", { n: v });
     case "list":
       if (!Array.isArray(v)) return plainValue(v, fmt);
@@ -366,7 +367,7 @@ export async function renderEvidence(element, ticket, lang = document.documentEl
   element.replaceChildren(section);
   if (data.series.length) {
     const echarts = await loadECharts();
-    const instance = echarts.init(chart, null, { renderer: "canvas" });
+    const instance = echarts.init(chart, null, { renderer: "canvas", locale: lang === "en" ? "EN" : "ZH" });
     instance.setOption(evidenceOption(data, fmt));
     new ResizeObserver(() => instance.resize()).observe(chart);
   }

@@ -141,7 +141,7 @@ function targetOf(targets, kind) {
 function chart(container, option) {
   let instance = charts.get(container);
   if (!instance) {
-    instance = window.echarts.init(container, null, { renderer: "canvas" });
+    instance = window.echarts.init(container, null, { renderer: "canvas", locale: language() === "en" ? "EN" : "ZH" });
     charts.set(container, instance);
   }
   instance.setOption(option, true);
@@ -306,7 +306,7 @@ function renderHeatmap() {
           `<br>${t("kpis.heatmap.active")}: ${c.active} · ${t("kpis.heatmap.critical")}: ${c.critical} · ${t("kpis.heatmap.repeats")}: ${c.repeats}`;
       },
     },
-    xAxis: { type: "category", data: kinds.map(kindLabel), splitArea: { show: true }, axisLabel: { interval: 0, hideOverlap: true } },
+    xAxis: { type: "category", data: kinds.map(kindLabel), splitArea: { show: true }, axisLabel: { interval: 0, rotate: box.clientWidth < 500 ? 35 : 0 } },
     yAxis: { type: "category", data: rows, inverse: true, splitArea: { show: true }, axisLabel: { width: 150, overflow: "truncate" } },
     visualMap: {
       min: 0, max, calculable: false, orient: "horizontal", left: "center", bottom: 0,
@@ -349,7 +349,7 @@ function renderChronic() {
   const body = el("tbody");
   for (const row of rows) {
     const known = chronic.get(`${row.site}\u0000${row.device_id}`);
-    const fault = known ? tOptional(`faults.${known.fault_type}`) ?? known.fault_type : "";
+    const fault = known ? tOptional(`notifications.fault.${known.fault_type}`) ?? known.fault_type : "";
     body.append(el("tr", { "data-testid": "chronic-row", "data-device": row.device_id, "data-site": row.site },
       el("td", { "data-label": headers[0] }, `${row.site} / ${row.device_id}`,
         known ? el("span", { class: "card-red", text: ` · ${t("kpis.chronic.chronic")}` }) : null),

@@ -191,10 +191,14 @@ def _projection(
     low = high = slope
     if isinstance(bounds, list | tuple) and len(bounds) == 2:
         low, high = _number(bounds[0]) or 0.0, _number(bounds[1]) or slope
-    # The level is the median of the last three buckets: it describes the middle one.
-    recent = sorted(at for at, _ in pairs[-3:])
-    from_ms = recent[len(recent) // 2] if recent else onset_ms
-    rise = limit - level
+    # From the detector's latest stored bucket, which sits on the charted data; a latest
+    # bucket already past the limit leaves the level (the median of the last three
+    # buckets), at the middle one's time.
+    from_ms, from_value = pairs[-1] if pairs else (onset_ms, level)
+    if from_value >= limit:
+        recent = sorted(at for at, _ in pairs[-3:])
+        from_ms, from_value = recent[len(recent) // 2], level
+    rise = limit - from_value
 
     def after(rate: float) -> int:
         return from_ms + round(rise / rate * 3_600_000)
@@ -202,7 +206,7 @@ def _projection(
     return Projection(
         metric=metric,
         from_ms=from_ms,
-        from_value=level,
+        from_value=from_value,
         threshold=limit,
         crossing_ms=after(slope),
         earliest_ms=after(max(high, slope)),

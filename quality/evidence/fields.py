@@ -181,7 +181,7 @@ FIXED_UNITS: Final[dict[str, str]] = {
 
 # Where a detector judges a statistic other than the metric's reading, the unit of its
 # `value`, `baseline`, `threshold`, `ratio` or `score` (the rest are in the metric's unit).
-_JUDGED_UNITS: Final[dict[str, dict[str, str]]] = {
+JUDGED_UNITS: Final[dict[str, dict[str, str]]] = {
     "elevator_door_reversals": {
         "value": "per_trip",
         "baseline": "per_trip",
@@ -213,7 +213,7 @@ class EvidenceField:
 
 def judged_unit(detector: str, key: str, metric_unit: str | None) -> str | None:
     """The unit of a `measured` field of `detector`'s evidence."""
-    special = _JUDGED_UNITS.get(detector, {})
+    special = JUDGED_UNITS.get(detector, {})
     if key in special:
         return special[key]
     if metric_unit == "bool":

@@ -99,9 +99,11 @@ def test_a_predictive_finding_projects_its_crossing_with_a_band(stores: Stores) 
     projection = body["projection"]
     assert projection["metric"] == "accelerometer1_rms_g"
     assert projection["threshold"] == evidence["threshold"]
-    assert projection["from_value"] == evidence["value"]
+    # drawn from the detector's latest stored bucket, along its slope and 95 % bounds
+    assert [projection["from_ms"], projection["from_value"]] == evidence["window"][-1]
     low, high = evidence["slope_95"]
-    rise = evidence["threshold"] - evidence["value"]
+    rise = evidence["threshold"] - evidence["window"][-1][1]
+    assert rise > 0
     assert projection["crossing_ms"] - projection["from_ms"] == round(
         rise / evidence["slope_per_h"] * HOUR_MS
     )
