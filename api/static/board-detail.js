@@ -209,7 +209,7 @@ export class Detail {
       box.append(el("h4", { class: "muted" }, t("board.detail.assign")), form);
     }
     if (moves.length) {
-      box.append(el("label", { class: "muted" }, t("board.detail.note"),
+      box.append(el("label", { class: "field" }, t("board.detail.note"),
         el("textarea", { id: "action-note", "data-testid": "note", rows: "2", maxlength: "4000" })));
       box.append(el("div", { class: "moves" }, ...moves.map((tr) => el("button", {
         type: "button", "data-testid": `to-${tr.to}`, onclick: () => this.move(tr),

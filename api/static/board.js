@@ -149,7 +149,9 @@ class Board {
       select.replaceChildren(any, ...all.map((value) => new Option(value, value)));
     }
     const state = form.elements.state;
-    state.replaceChildren(state.options[0], ...STATES.map((s) => new Option(stateLabel(s), s)));
+    const several = this.filters.state && this.filters.state.includes(",") ? [this.filters.state] : [];
+    state.replaceChildren(state.options[0], ...STATES.map((s) => new Option(stateLabel(s), s)),
+      ...several.map((value) => new Option(value.split(",").map(stateLabel).join(" + "), value)));
     for (const name of FILTERS) {
       const field = form.elements[name];
       if (!field) continue;
@@ -181,7 +183,7 @@ class Board {
   /** The filters or the view changed: the address says so (a new history entry), and the
    *  lists load afresh from their first page. */
   changed() {
-    history.pushState(null, "", writeView(this));
+    history.pushState(null, "", writeView({ filters: this.filters, view: this.view, ticket: this.openId }));
     this.columns.clear();
     this.list = null;
     this.refresh();
@@ -249,7 +251,7 @@ class Board {
 
   async openTicket(id, push = true) {
     this.openId = id;
-    if (push) history.pushState(null, "", writeView(this));
+    if (push) history.pushState(null, "", writeView({ filters: this.filters, view: this.view, ticket: this.openId }));
     await this.detail.show(id);
     document.body.classList.toggle("detail-open", this.detail.id !== null);
     this.render();
@@ -261,7 +263,7 @@ class Board {
     this.openId = null;
     this.detail.close();
     document.body.classList.remove("detail-open");
-    if (push) history.pushState(null, "", writeView(this));
+    if (push) history.pushState(null, "", writeView({ filters: this.filters, view: this.view, ticket: this.openId }));
     this.render();
   }
 }
