@@ -28,9 +28,6 @@ import quality.ledger.models
 import quality.maintenance.models
 import quality.photos.models
 import quality.reports.models
-import quality.reports.models
-import quality.reports.models
-import quality.reports.models
 import quality.tickets.models
 import quality.tickets.outbox
 import quality.users.models

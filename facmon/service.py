@@ -39,15 +39,6 @@ from quality.maintenance.desk import MaintenanceDesk
 from quality.reports.config import ReportSettings
 from quality.reports.generator import Reporter
 from quality.reports.scheduler import ReportScheduler
-from quality.reports.config import ReportSettings
-from quality.reports.generator import Reporter
-from quality.reports.scheduler import ReportScheduler
-from quality.reports.config import ReportSettings
-from quality.reports.generator import Reporter
-from quality.reports.scheduler import ReportScheduler
-from quality.reports.config import ReportSettings
-from quality.reports.generator import Reporter
-from quality.reports.scheduler import ReportScheduler
 from quality.tickets import TicketStore
 from quality.verification import TelemetryVerifier
 from storage.dead_letters import DeadLetterStore
@@ -201,9 +192,6 @@ class Service:
         self.dispatcher: OutboxDispatcher | None = None
         self.kpis: KpiRuntime | None = None
         self.reports: ReportScheduler | None = None
-        self.reports: ReportScheduler | None = None
-        self.reports: ReportScheduler | None = None
-        self.reports: ReportScheduler | None = None
 
     @property
     def mqtt_protocol(self) -> str:
@@ -230,9 +218,6 @@ class Service:
         if self.delivery:
             self._start_delivery(self.address)
             self._start_kpis()
-            self._start_reports()
-            self._start_reports()
-            self._start_reports()
             self._start_reports()
         self.stores.detector_config.start()  # re-read on change and on SIGHUP
 
@@ -315,72 +300,6 @@ class Service:
         self.reports = ReportScheduler(reporter)
         self.reports.start()
 
-    def _start_reports(self) -> None:
-        """Weekly and monthly quality reports on schedule (`quality.reports.scheduler`);
-        `FACMON_REPORT_SCHEDULE=false` leaves them to `facmon report` and the API."""
-        from api.routes.reports import ECHARTS, REPEAT_WINDOW
-        from quality.kpi.sources import signals_for
-
-        chosen = ReportSettings()
-        if not chosen.schedule:
-            return
-        series = self.stores.series
-        reporter = Reporter(
-            self.stores.engine,
-            lambda: signals_for(series),
-            self.settings.data_dir,
-            ECHARTS,
-            chosen,
-            clock=self.stores.tickets.clock,
-            repeat_window=REPEAT_WINDOW,
-        )
-        self.reports = ReportScheduler(reporter)
-        self.reports.start()
-
-    def _start_reports(self) -> None:
-        """Weekly and monthly quality reports on schedule (`quality.reports.scheduler`);
-        `FACMON_REPORT_SCHEDULE=false` leaves them to `facmon report` and the API."""
-        from api.routes.reports import ECHARTS, REPEAT_WINDOW
-        from quality.kpi.sources import signals_for
-
-        chosen = ReportSettings()
-        if not chosen.schedule:
-            return
-        series = self.stores.series
-        reporter = Reporter(
-            self.stores.engine,
-            lambda: signals_for(series),
-            self.settings.data_dir,
-            ECHARTS,
-            chosen,
-            clock=self.stores.tickets.clock,
-            repeat_window=REPEAT_WINDOW,
-        )
-        self.reports = ReportScheduler(reporter)
-        self.reports.start()
-
-    def _start_reports(self) -> None:
-        """Weekly and monthly quality reports on schedule (`quality.reports.scheduler`);
-        `FACMON_REPORT_SCHEDULE=false` leaves them to `facmon report` and the API."""
-        from api.routes.reports import ECHARTS, REPEAT_WINDOW
-        from quality.kpi.sources import signals_for
-
-        chosen = ReportSettings()
-        if not chosen.schedule:
-            return
-        series = self.stores.series
-        reporter = Reporter(
-            self.stores.engine,
-            lambda: signals_for(series),
-            self.settings.data_dir,
-            ECHARTS,
-            chosen,
-            clock=self.stores.tickets.clock,
-            repeat_window=REPEAT_WINDOW,
-        )
-        self.reports = ReportScheduler(reporter)
-        self.reports.start()
-
     def _start_delivery(self, address: BrokerAddress) -> None:
         """Ticket events leave through the outbox, at least once: signed webhooks, MQTT, and the
         notifications the rules route to WeCom, DingTalk, Feishu, e-mail and webhooks."""
@@ -429,12 +348,6 @@ class Service:
             self.subscriber.stop()
         if self.kpis:
             self.kpis.stop()
-        if self.reports:
-            self.reports.stop()
-        if self.reports:
-            self.reports.stop()
-        if self.reports:
-            self.reports.stop()
         if self.reports:
             self.reports.stop()
         if self.dispatcher:

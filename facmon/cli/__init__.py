@@ -18,9 +18,6 @@ from facmon.cli.ledger import add_ledger_commands
 from facmon.cli.notify import add_notify_commands
 from facmon.cli.plugins import add_plugin_commands
 from facmon.cli.report import add_report_commands
-from facmon.cli.report import add_report_commands
-from facmon.cli.report import add_report_commands
-from facmon.cli.report import add_report_commands
 from facmon.cli.serve import add_serve_commands
 from facmon.cli.simulate import add_simulate_command
 from facmon.cli.tokens import add_token_commands
@@ -67,9 +64,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_simulate_command(sub)
     add_dashboards_commands(sub)
     add_kpi_commands(sub)
-    add_report_commands(sub)
-    add_report_commands(sub)
-    add_report_commands(sub)
     add_report_commands(sub)
     add_dead_letter_commands(sub)
     add_device_commands(sub)
