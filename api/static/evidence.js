@@ -203,8 +203,11 @@ export function evidenceOption(data, fmt = numberFormat("zh-CN")) {
       axisLabel: { formatter: (v) => fmt.format(v) },
     };
   });
+  // The axis runs on past now to what is still to come: a verification window waiting
+  // for telemetry, a projected crossing and its band.
   let xMax = data.to_ms;
   const p = data.projection;
+  if (data.verification) xMax = Math.max(xMax, data.verification.end_ms);
   if (p) xMax = Math.max(xMax, p.latest_ms ?? p.crossing_ms, p.crossing_ms) + 0.05 * (data.to_ms - data.from_ms);
   const series = data.series.map((s, index) => {
     const lines = data.lines.filter((line) => line.metric === s.metric).map((line) => ({
@@ -235,7 +238,7 @@ export function evidenceOption(data, fmt = numberFormat("zh-CN")) {
           name: t("evidence.chart.rectified"),
           xAxis: data.rectified_ms,
           lineStyle: { color: COLORS.baseline, type: "dashed" },
-          label: { formatter: t("evidence.chart.rectified"), position: "insideEndBottom" },
+          label: { formatter: t("evidence.chart.rectified"), position: "insideStartTop" },
         });
       }
       const areas = [];
@@ -253,7 +256,7 @@ export function evidenceOption(data, fmt = numberFormat("zh-CN")) {
           { xAxis: p.latest_ms ?? xMax },
         ]);
       }
-      item.markArea = { silent: true, label: { position: "insideTop", fontSize: 11 }, data: areas };
+      item.markArea = { silent: true, label: { position: "insideTop", fontSize: 11, color: "#344054" }, data: areas };
     }
     return item;
   });
@@ -283,7 +286,7 @@ export function evidenceOption(data, fmt = numberFormat("zh-CN")) {
   return {
     aria: { enabled: true },
     animation: false,
-    grid: { left: 8, right: 8, top: 56, bottom: 48, containLabel: true },
+    grid: { left: 8, right: 24, top: 56, bottom: 48, containLabel: true },
     legend: { top: 0, type: "scroll" },
     tooltip: {
       trigger: "axis",

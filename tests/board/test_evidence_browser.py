@@ -172,6 +172,7 @@ def test_evidence_chart_and_fields(
         assert any(m.get("xAxis") == waiting.onset_ms for m in main["markLine"])
         [area] = main["markArea"]
         assert area[1]["xAxis"] - area[0]["xAxis"] > 0
+        assert option["xAxis"][0][1] >= area[1]["xAxis"]  # the axis runs on to its end
         assert words["axis"] in option["yAxis"][0] and f"({words['unit']})" in option["yAxis"][0]
         assert field_text(driver, "threshold") == f"60 {words['unit']}"
         labels = driver.find_element(By.CSS_SELECTOR, "[data-testid=evidence-fields]").text
