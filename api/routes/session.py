@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -132,7 +133,7 @@ def _secure(request: Request, stores: Stores) -> bool:
 
 
 def _set_cookies(response: Response, request: Request, stores: Stores, made: SignedIn) -> None:
-    max_age = max(1, int((made.expires_at - stores.tickets.clock.now()).total_seconds()))
+    max_age = max(1, math.ceil((made.expires_at - stores.tickets.clock.now()).total_seconds()))
     secure = _secure(request, stores)
     for name, value, http_only in (
         (SESSION_COOKIE, made.secret, True),

@@ -8,6 +8,7 @@ any password is checked. A password reset or a deactivation revokes the user's s
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -99,6 +100,16 @@ class NewPassword:
     user: UserView
     one_time: str | None
     sessions_revoked: int
+
+
+def _throttle_key(username: str) -> str:
+    """The name as the throttle counts it: a user name as stored, or a digest of anything
+    that cannot be one (it may hold what no database column takes)."""
+    key = username.strip().lower()
+    if fields.USERNAME.fullmatch(key):
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"#{digest[:40]}"
 
 
 class UserStore:
@@ -204,12 +215,16 @@ class UserStore:
     def sign_in(self, username: str, password: str, client: str | None) -> SignedIn:
         """A session for the user, or `Throttled` / `SignInRefused` (the same for every
         kind of failure)."""
-        key = username.strip().lower()
+        key = _throttle_key(username)
         wait = self.throttle.retry_after(key, client)
         if wait is not None:
             raise Throttled(wait)
         with Session(self.engine, expire_on_commit=False) as db:
-            row = db.scalar(select(User).where(User.username == key))
+            row = (
+                db.scalar(select(User).where(User.username == key))
+                if fields.USERNAME.fullmatch(key)
+                else None
+            )
             if row is None:
                 verify_dummy(password)
                 good = False
@@ -283,6 +298,8 @@ class UserStore:
 
     def _row(self, db: Session, username: str) -> User:
         key = username.strip().lower()
+        if not fields.USERNAME.fullmatch(key):
+            raise UnknownUser(key)  # not a name at all: no query for the driver to choke on
         row = db.scalar(select(User).where(User.username == key))
         if row is None:
             raise UnknownUser(key)
