@@ -348,6 +348,7 @@ def assemble(
         as_of=end,
         denominator=now_kpis.denominator,
         devices=now_kpis.devices,
+        reporting_devices=now_kpis.devices - now_kpis.never_reported,
         kpis=rows,
         kinds=kind_rows,
         trend=trend,

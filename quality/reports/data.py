@@ -175,6 +175,8 @@ class ReportData:
     """The end of what was counted: the period's end, or now for a running period."""
     denominator: str
     devices: int
+    reporting_devices: int
+    """Of the counted devices, those heard from by the period's end."""
     kpis: list[KpiRow] = field(default_factory=list)
     kinds: list[KindRow] = field(default_factory=list)
     trend: list[TrendPoint] = field(default_factory=list)
@@ -195,5 +197,6 @@ class ReportData:
 
     @property
     def is_empty(self) -> bool:
-        """Nothing to report: no counted equipment and no ticket in the period."""
-        return self.devices == 0 and self.tickets_opened == 0 and not self.overdue
+        """Nothing to report: no device heard from by the period's end, no ticket opened in
+        it and none overdue (a ledger imported today says nothing of last week)."""
+        return self.reporting_devices == 0 and self.tickets_opened == 0 and not self.overdue

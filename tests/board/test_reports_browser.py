@@ -20,7 +20,23 @@ from tests.board.live import LiveServer
 from tests.databases import fresh_stores
 from tests.quality.kpi import scenario
 
-SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "reports"
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "test-output" / "reports"
+AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def serious_axe_violations(driver: WebDriver) -> list[str]:
+    """axe-core, run in the page: the rules broken at serious or critical impact."""
+    driver.execute_script(AXE.read_text(encoding="utf-8"))
+    found = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document).then(r => done(r.violations.map(v => [v.id, v.impact, v.help])));"
+    )
+    return [
+        f"{rule} ({impact}): {help_}"
+        for rule, impact, help_ in found
+        if impact in ("serious", "critical")
+    ]
 
 
 @pytest.fixture
@@ -51,6 +67,10 @@ def test_reports_page_makes_and_lists_a_report(
         _id, token = stores.tokens.create("quality", "qa-lead")
         with LiveServer(create_app(stores)) as live:
             browser.set_window_size(width, height)
+            browser.execute_cdp_cmd(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+            )
             browser.execute_cdp_cmd("Network.enable", {})
             browser.execute_cdp_cmd(
                 "Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Bearer {token}"}}
@@ -84,10 +104,11 @@ def test_reports_page_makes_and_lists_a_report(
             item = browser.find_element(By.CSS_SELECTOR, "[data-testid=report]")
             assert "hq" in item.text and "2024-W18" in item.text
             link = item.find_element(By.CSS_SELECTOR, "[data-testid=download-pdf]")
-            assert link.get_attribute("href").endswith(".pdf")
+            assert (link.get_attribute("href") or "").endswith(".pdf")
             overflow = browser.execute_script(
                 "return document.documentElement.scrollWidth - window.innerWidth"
             )
             assert overflow <= 0, f"the page scrolls sideways by {overflow} px at {width} px"
+            assert serious_axe_violations(browser) == []
             SHOTS.mkdir(parents=True, exist_ok=True)
             browser.save_screenshot(str(SHOTS / f"reports-page-{lang}-{width}.png"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +17,15 @@ from sqlalchemy import Engine
 from contract.clock import ManualClock
 from quality.reports.config import ReportSettings
 from quality.reports.generator import Reporter
+from quality.reports.pdca import PdcaChange, PdcaStore
 from quality.reports.render.html import CHART_COLOURS
 from tests.quality.reports.conftest import AS_OF, ECHARTS, signals
 
 ROOT = Path(__file__).resolve().parents[3]
 SHOTS = ROOT / "test-output" / "reports"
+TITLES = {"zh-CN": "电梯门机专项整改", "en": "Door operator tune-up"}
+IMPROVED = {"zh-CN": "改善", "en": "improved"}
+DISPATCH_LATE = {"zh-CN": "30 分钟", "en": "30 min"}  # T3's lateness in the overdue list
 MIN_PIXELS = 400
 """At 60 dpi a drawn chart's series cover thousands of pixels; a legend swatch ~100."""
 
@@ -54,13 +59,25 @@ def test_pdf_prints_text_and_every_chart(
     filled: tuple[Engine, Path], tmp_path: Path, lang: str, phrases: list[str]
 ) -> None:
     engine, series = filled
+    PdcaStore(engine).create(
+        PdcaChange(
+            title=TITLES[lang],
+            site="hq",
+            target_kpi="integrity_pct",
+            plan="door operators checked weekly",
+            owner="qa-lead",
+            started_at=datetime(2024, 5, 1, 10, tzinfo=UTC),
+            finished_at=datetime(2024, 5, 1, 11, tzinfo=UTC),
+        ),
+        "qa-lead",
+    )
     reporter = Reporter(
         engine,
         lambda: signals(series),
         tmp_path / "data",
         ECHARTS,
         ReportSettings(time_zone="UTC"),
-        clock=ManualClock(AS_OF),
+        clock=ManualClock(AS_OF + timedelta(hours=1)),  # T3 is 30 min past its dispatch
     )
     made = reporter.generate("weekly", "hq", "2024-W18", lang, trigger="cli", by="test")
     report = made.report
@@ -71,7 +88,7 @@ def test_pdf_prints_text_and_every_chart(
     text = subprocess.run(
         ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
     ).stdout
-    for phrase in phrases:
+    for phrase in [*phrases, TITLES[lang], IMPROVED[lang], DISPATCH_LATE[lang]]:
         assert phrase in text, f"{phrase!r} not printed in the {lang} report"
 
     pages = tmp_path / "pages"
