@@ -2,9 +2,9 @@
 link to the ticket on the board and the message's number, rendered once as plain text,
 Markdown and HTML, so each channel sends the form its platform shows best.
 
-Words come from the catalog (`notifications.*`) and the loop's labels
-(`quality.tickets.labels`); times are 24-hour with the zone, e.g. `2027-01-01 08:00
-(Asia/Shanghai, UTC+08:00)`.
+Words come from the catalog (`notifications.*`), the loop's labels
+(`quality.tickets.labels`) and the fault types' names (`quality.inspections.categories`);
+times are 24-hour with the zone, e.g. `2027-01-01 08:00 (Asia/Shanghai, UTC+08:00)`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from quality.delivery.notify.events import Notice
 from quality.i18n import parse_language, text
+from quality.inspections.categories import CATEGORIES
 from quality.tickets.labels import CARD_LABELS, STAGE_LABELS, STATE_LABELS
 
 # The deadline a notice is about, by event: what the reader must do next, and by when.
@@ -43,6 +44,17 @@ def format_time(value: datetime | str | None, zone: ZoneInfo) -> str | None:
     local = moment.astimezone(zone)
     offset = local.strftime("%z")
     return f"{local:%Y-%m-%d %H:%M} ({zone.key}, UTC{offset[:3]}:{offset[3:]})"
+
+
+def fault_name(fault_type: object, lang: str) -> str:
+    """A fault type's name as the rest of the product says it (the inspection categories,
+    which name every detector's fault type), planned maintenance from this catalog.
+
+    >>> fault_name("entrapment", "zh-CN"), fault_name("maintenance", "en")
+    ('电梯困人', 'planned maintenance')
+    """
+    label = CATEGORIES.get(str(fault_type))
+    return label[parse_language(lang)] if label else _label("fault", fault_type, lang)
 
 
 def _label(group: str, code: object, lang: str) -> str:
@@ -137,7 +149,7 @@ def render(
 ) -> Rendered:
     lang = parse_language(language)
     ticket = notice.ticket
-    fault = _label("fault", ticket.get("fault_type"), lang)
+    fault = fault_name(ticket.get("fault_type"), lang)
     stage = notice.stage or ""
     stage_word = STAGE_LABELS.get(stage, {}).get(lang, stage)
     card = CARD_LABELS.get(str(ticket.get("card")), CARD_LABELS["none"])[lang]

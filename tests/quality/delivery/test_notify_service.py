@@ -56,7 +56,7 @@ def test_the_service_routes_a_ticket_event_to_a_channel_added_while_it_runs(
         service.dispatcher.wake()
         (seen,) = wait_until(robot.accepted, what="the WeCom message")
         content = seen.body["markdown"]["content"]
-        assert content.startswith(f"### New ticket #{ticket}: dry running on pump-07")
+        assert content.startswith(f"### New ticket #{ticket}: pump dry running on pump-07")
         assert "(Europe/London, UTC+00:00)" in content
         assert f"https://board.example.com/?ticket={ticket}" in content
     finally:
