@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from contract.finding import Finding, Severity
 from contract.topics import DeviceRef
 from facmon.service import Stores
 from quality.evidence.chart import MIN_HALF_SPAN_MS
+from quality.evidence.telemetry import MAX_POINTS
 from quality.tickets.lifecycle import Role
 from tests.api.kpi_page_data import HOUR_MS, bearing_ticket, held_open_ticket
 from tests.conftest import unique
@@ -193,3 +195,25 @@ def test_unknown_ticket_and_another_contractors_ticket_answer_404(stores: Stores
         TestClient(create_app(stores)).get(f"/api/tickets/{made.ticket_id}/evidence").status_code
         == 401
     )
+
+
+def test_a_long_span_is_averaged_by_the_store(stores: Stores) -> None:
+    made, _finding = bearing_ticket(stores, unique("site"), now_ms())
+    samples = (made.last_ms - made.first_ms) // 2_000 + 1  # one every 2 s
+    assert samples > MAX_POINTS
+    body = (
+        client(stores)
+        .get(
+            f"/api/tickets/{made.ticket_id}/evidence",
+            params={"before_s": 4 * 3600, "after_s": 4 * 3600},
+        )
+        .json()
+    )
+    [series] = body["series"]
+    width = series["averaged_ms"]
+    assert width == -(-(body["to_ms"] - body["from_ms"]) // MAX_POINTS)
+    points = series["points"]
+    assert 0 < len(points) <= MAX_POINTS
+    # buckets of equal width, each the mean of its samples: the ramp keeps rising
+    assert all((b[0] - a[0]) % width == 0 for a, b in pairwise(points))
+    assert points[-1][1] > points[0][1] * 1.5
