@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from facmon.demo.accounts import seed_demo_users, sign_in_lines
 from facmon.demo.client import DemoClient
 from facmon.demo.ledger import import_demo_ledger, ledger_device
 from facmon.demo.maintenance import open_window, report_suppressed
@@ -183,7 +184,9 @@ def run_demo(
     )
     simulation = _Simulation(plan, service, seed, now_ms)
     clients = (DemoClient(base, token, stop), DemoClient(base, tech_token, stop))
+    people = seed_demo_users(service.stores.engine, settings.data_dir.parent, contractor)
     print(_banner(plan, base, token, service, settings, [data_note, ledger_note]), flush=True)
+    print(sign_in_lines(base, people), flush=True)
     threading.Thread(
         target=_department,
         args=(plan, service, simulation, clients, contractor, stop),
