@@ -22,6 +22,24 @@ const COLORS = {
   band: "rgba(192, 38, 45, 0.12)",
 };
 let echartsLoading = null;
+let faultLabels = {};
+let faultLabelsLoading = null;
+
+/** The fault types' names in both languages (GET /api/inspections/categories), once. */
+export function loadFaultLabels() {
+  if (!faultLabelsLoading) {
+    faultLabelsLoading = api("/api/inspections/categories")
+      .then((table) => { faultLabels = table; })
+      .catch(() => { faultLabelsLoading = null; });
+  }
+  return faultLabelsLoading;
+}
+
+/** A fault type's name in `lang` ("door_held_open" -> "门长时间未关"), else the code. */
+export function faultLabel(code, lang = document.documentElement.lang) {
+  const names = faultLabels[code];
+  return (names && (names[lang] || names.en)) || String(code);
+}
 
 /** ECharts is a classic script (a UMD build): loaded once, on first use. */
 export function loadECharts() {
@@ -131,7 +149,7 @@ export function fieldText(field, fmt) {
         high: humanDuration(v[1] === null ? null : v[1] * 3600),
       });
     case "flag": return plainValue(Boolean(v), fmt);
-    case "fault_type": return tOptional(`notifications.fault.${v}`) ?? String(v);
+    case "fault_type": return faultLabel(v);
     case "window": return t("evidence.value.samples", { n: v });
     case "list":
       if (!Array.isArray(v)) return plainValue(v, fmt);
@@ -332,7 +350,11 @@ export async function renderEvidence(element, ticket, lang = document.documentEl
   element.replaceChildren(note(t("evidence.chart.loading")));
   let data;
   try {
-    [data] = await Promise.all([api(`/api/tickets/${encodeURIComponent(ticket.id)}/evidence`), loadECharts()]);
+    [data] = await Promise.all([
+      api(`/api/tickets/${encodeURIComponent(ticket.id)}/evidence`),
+      loadECharts(),
+      loadFaultLabels(),
+    ]);
   } catch (error) {
     element.replaceChildren(note(t("evidence.chart.error", { message: error.message }), "evidence-error"));
     throw error;

@@ -7,7 +7,7 @@
 // Filters (site, period) live in the URL, so a view can be shared.
 
 import { api, ApiError, formatTime, language, loadLanguage, mountLanguageSwitch, t, tOptional } from "/static/app.js";
-import { humanDuration } from "/static/evidence.js";
+import { faultLabel, humanDuration, loadFaultLabels } from "/static/evidence.js";
 
 const PERIOD_DAYS = { "7d": 7, "30d": 30, "90d": 90, "365d": 365 };
 const LOOP_KPIS = [
@@ -116,7 +116,7 @@ async function fetchAll(filters) {
   const period = { from: filters.from, to: filters.to };
   const scoped = { site: filters.site, ...period };
   const [all, report, targets, heat, cards, chronic, scores, trend] = await Promise.all([
-    api(`/api/kpis?${query(period)}`),
+    loadFaultLabels().then(() => api(`/api/kpis?${query(period)}`)),
     filters.site ? api(`/api/kpis?${query(scoped)}`) : null,
     api("/api/kpis/targets"),
     api(`/api/kpis/heatmap?${query(scoped)}`),
@@ -349,7 +349,7 @@ function renderChronic() {
   const body = el("tbody");
   for (const row of rows) {
     const known = chronic.get(`${row.site}\u0000${row.device_id}`);
-    const fault = known ? tOptional(`notifications.fault.${known.fault_type}`) ?? known.fault_type : "";
+    const fault = known ? faultLabel(known.fault_type, language()) : "";
     body.append(el("tr", { "data-testid": "chronic-row", "data-device": row.device_id, "data-site": row.site },
       el("td", { "data-label": headers[0] }, `${row.site} / ${row.device_id}`,
         known ? el("span", { class: "card-red", text: ` · ${t("kpis.chronic.chronic")}` }) : null),

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from contract.clock import ManualClock, SystemClock
+from contract.clock import ManualClock, SystemClock, to_ms
 from contract.finding import Finding, Severity
 from contract.topics import DeviceRef
 from detectors.access_held_open import DoorHeldOpenDetector
@@ -21,6 +21,7 @@ from ingest.pipeline.points import sample_point
 from quality.inspections.manual import PLACE_KIND, ManualReport, Where, open_manual
 from quality.ledger.models import Equipment
 from quality.tickets.lifecycle import Role
+from storage.timeseries.base import Point
 from tests.detectors.series import door, feed, samples
 from tests.detectors.test_contract_all_detectors import SPECS
 
@@ -117,7 +118,8 @@ def seed_site(stores: Stores, site: str) -> SeededSite:
     """Over the last eight days: door-1 (A, floor 3) fails three times (a yellow, then a
     red card; Otis), lift-1 (A, floor 1) traps someone and is dispatched to Kone, pump-1's
     ticket is dismissed as a false alarm, a device the ledger does not know fails in
-    building B, and an inspector reports a place on floor 2 of building B."""
+    building B, and an inspector reports a place on floor 2 of building B. The ledger's
+    devices have been online throughout."""
     with Session(stores.engine) as session:
         for device_id, building, floor, kind in LEDGER:
             session.add(
@@ -131,6 +133,20 @@ def seed_site(stores: Stores, site: str) -> SeededSite:
                 )
             )
         session.commit()
+    # Every ledger device came online long ago (before any period a test asks for), so
+    # that its integrity depends on its tickets.
+    online_since = to_ms(datetime.now(UTC) - timedelta(days=400))
+    stores.series.write(
+        [
+            Point(
+                "device_status",
+                {"site": site, "building": building, "device_id": device_id, "kind": kind},
+                {"online": True},
+                online_since,
+            )
+            for device_id, building, _floor, kind in LEDGER
+        ]
+    )
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=8)
     clock = ManualClock(start)
     stores.tickets.clock = clock

@@ -25,6 +25,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from api.app import create_app
 from facmon.service import Stores
+from quality.inspections.categories import CATEGORIES
 from tests.api.kpi_page_data import seed_site
 from tests.board.live import LiveServer
 from tests.databases import fresh_stores
@@ -213,6 +214,8 @@ def test_kpi_page_matches_the_api(
             td.get_attribute("data-value")
             for td in door.find_elements(By.CSS_SELECTOR, "td[data-value]")
         ] == ["1", "1"]
+        fault = door.find_elements(By.TAG_NAME, "td")[1].get_attribute("textContent")
+        assert fault == CATEGORIES["door_held_open"][lang]
 
         # -- the contractors' ranking: Kone (no card) before Otis (a yellow card)
         scores = api.get("/api/kpis/contractors", params={"site": "plaza", **period}).json()
