@@ -107,10 +107,18 @@ export class Detail {
     this.panel = document.getElementById("detail");
     this.ticket = null;
     this.stamp = null;
+    this.force = false;
   }
 
   get id() {
     return this.ticket ? this.ticket.id : null;
+  }
+
+  /** Is the user typing or choosing in the panel? A refresh then leaves it alone. */
+  editing() {
+    const active = document.activeElement;
+    if (active && this.panel.contains(active) && ["INPUT", "TEXTAREA", "SELECT"].includes(active.tagName)) return true;
+    return [...this.panel.querySelectorAll("input, textarea")].some((field) => field.value !== field.defaultValue);
   }
 
   close() {
@@ -134,7 +142,8 @@ export class Detail {
     }
     const stamp = [ticket.id, ticket.state, ticket.updated_at, ticket.history.length, ticket.comments.length,
       ticket.device_online, JSON.stringify(ticket.recheck), language()].join("|");
-    if (quiet && stamp === this.stamp) return;
+    if (quiet && !this.force && (stamp === this.stamp || this.editing())) return;
+    this.force = false;
     this.stamp = stamp;
     this.ticket = ticket;
     this.render();
@@ -256,7 +265,7 @@ export class Detail {
   async act(request) {
     try {
       await request();
-      this.stamp = null;
+      this.force = true; // the user's own change: show it, typed values and all
       await this.board.refresh();
       return true;
     } catch (error) {
@@ -284,7 +293,7 @@ export class Detail {
       await this.act(() => call(path, { method: "POST", body: { to: transition.to, note, confirm_despite_fault: true } }));
       return;
     }
-    this.stamp = null;
+    this.force = true;
     await this.board.refresh();
   }
 

@@ -13,7 +13,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import (
+    ElementNotInteractableException,
+    NoSuchElementException,
+    StaleElementReferenceException,
+)
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -95,11 +99,32 @@ def click(driver: WebDriver, selector: str) -> None:
     def clicked(d: WebDriver) -> bool:
         try:
             d.find_element(By.CSS_SELECTOR, selector).click()
-        except (StaleElementReferenceException, NoSuchElementException):
+        except (
+            StaleElementReferenceException,
+            NoSuchElementException,
+            ElementNotInteractableException,
+        ):
             return False
         return True
 
     wait(driver, clicked)
+
+
+def type_into(driver: WebDriver, selector: str, keys: str) -> None:
+    """Types into `selector`, finding it afresh if a re-render replaced it meanwhile."""
+
+    def typed(d: WebDriver) -> bool:
+        try:
+            d.find_element(By.CSS_SELECTOR, selector).send_keys(keys)
+        except (
+            StaleElementReferenceException,
+            NoSuchElementException,
+            ElementNotInteractableException,
+        ):
+            return False
+        return True
+
+    wait(driver, typed)
 
 
 def text(driver: WebDriver, selector: str) -> str:
@@ -162,14 +187,6 @@ def screenshot(driver: WebDriver, name: str) -> Path:
     path = SHOTS / f"{name}.png"
     driver.save_screenshot(str(path))
     return path
-
-
-def console_errors(driver: WebDriver) -> list[str]:
-    try:
-        logs = driver.get_log("browser")
-    except Exception:  # not every driver keeps the console
-        return []
-    return [entry["message"] for entry in logs if entry.get("level") == "SEVERE"]
 
 
 def poll(check: Callable[[], T], timeout: float = 20) -> T:

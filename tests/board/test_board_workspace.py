@@ -32,13 +32,13 @@ from tests.board.browser import (
     chromium,
     click,
     css,
+    ids_of,
     no_sideways_scroll,
     open_board,
     poll,
     rendered,
     screenshot,
     sign_in_with_token,
-    ids_of,
     text,
     wait,
     wait_rerender,
@@ -184,7 +184,7 @@ def test_filters_live_in_the_address_and_paging_reaches_every_ticket(
         wait(driver, lambda d: len(rows(d)) == 25)
         for expected in (50, 70):
             click(driver, "[data-testid=more-list]")
-            wait(driver, lambda d, n=expected: len(rows(d)) == n)
+            wait(driver, lambda d, n=expected: len(rows(d)) == n)  # type: ignore[misc]
         assert not driver.find_elements(By.CSS_SELECTOR, "[data-testid=more-list]")
         assert set(rows(driver)) == {f"row-{i}" for i in ids["hq"] + ids["riverside"]}
         assert query(driver)["view"] == ["list"]
