@@ -106,20 +106,43 @@ class RuleSpec:
     quiet_hours: dict[str, Any] | None
 
 
+def _check_text(value: Any, field: str) -> None:
+    """Every string is text a database can store (JSON allows lone UTF-16 surrogates)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _invalid(field, "text") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, field)
+            _check_text(item, f"{field}.{key}")
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            _check_text(item, f"{field}[{n}]")
+
+
 def _object(body: Any, fields: tuple[str, ...], example: str) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise NotifyError(422, None, "not_object", example=example)
     for key in body:
         if key not in fields:
-            raise _invalid(str(key), "unknown_field", allowed=", ".join(fields))
+            raise _invalid(_shown(key), "unknown_field", allowed=", ".join(fields))
+    for key, value in body.items():
+        _check_text(value, key)
     return body
+
+
+def _shown(value: str) -> str:
+    """A field name as echoed back: printable, and cut short."""
+    return value.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")[:64]
 
 
 def _name(body: dict[str, Any], field: str = "name") -> str:
     value = body.get(field)
     if value is None:
         raise _invalid(field, "name")
-    if not isinstance(value, str) or not _NAME.match(value):
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise _invalid(field, "name")
     return value
 
@@ -135,6 +158,8 @@ def quiet_hours_of(value: Any, field: str = "quiet_hours") -> dict[str, Any] | N
     if value is None:
         return None
     if not isinstance(value, dict) or set(value) - {"start", "end", "timezone"}:
+        raise _invalid(field, "quiet")
+    if not all(isinstance(v, str) for v in value.values()):
         raise _invalid(field, "quiet")
     try:
         start = parse_clock(str(value["start"]))
@@ -152,7 +177,11 @@ def _url(value: Any, channel_type: str) -> str:
     example = _URL_EXAMPLES[channel_type]
     if not isinstance(value, str) or not value:
         raise _invalid("url", "url", example=example)
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parse_qs(parts.query)
+    except ValueError:
+        raise _invalid("url", "url", example=example) from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise _invalid("url", "url", example=example)
     param = _URL_PARAM.get(channel_type)
@@ -248,12 +277,12 @@ def _recipient(value: Any, field: str) -> dict[str, str]:
     person["language"] = language
     email = value.get("email")
     if email is not None:
-        if not isinstance(email, str) or not _EMAIL.match(email) or len(email) > 254:
+        if not isinstance(email, str) or not _EMAIL.fullmatch(email) or len(email) > 254:
             raise _invalid(f"{field}.email", "email")
         person["email"] = email
     mobile = value.get("mobile")
     if mobile is not None:
-        if not isinstance(mobile, str) or not _MOBILE.match(mobile):
+        if not isinstance(mobile, str) or not _MOBILE.fullmatch(mobile):
             raise _invalid(f"{field}.mobile", "mobile")
         person["mobile"] = mobile
     return person
@@ -272,7 +301,7 @@ def validate_rule(body: Any, channel_types: dict[str, str]) -> RuleSpec:
     match: dict[str, list[str]] = {}
     for key, value in raw_match.items():
         if key not in MATCH_VALUES:
-            raise _invalid(f"match.{key}", "unknown_field", allowed=", ".join(MATCH_VALUES))
+            raise _invalid(f"match.{_shown(key)}", "unknown_field", allowed=", ".join(MATCH_VALUES))
         values = _strings(value, f"match.{key}", MATCH_VALUES[key])
         if values:
             match[key] = values
