@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from api.deps import MAX_ID, QualityDep, StoresDep, ViewerDep
 from api.routing import AuthenticatedRoute
 from api.stores import Stores
+from quality.accounts import Principal
 from quality.i18n import Language, texts
 from quality.kpi.sources import signals_for
 from quality.reports.config import ReportSettings
@@ -101,10 +102,13 @@ class ReportPublic(BaseModel):
 
 
 class ReportRefusal(BaseModel):
-    detail: str
-    field: str | None
-    en: str
-    zh: str
+    """An error in both languages: `detail` holds both and `field` names what to fix; for
+    a malformed body or parameter, `detail` lists each problem (FastAPI's own answer)."""
+
+    detail: str | list[dict[str, Any]]
+    field: str | None = None
+    en: str | None = None
+    zh: str | None = None
 
 
 def public(row: QualityReport) -> ReportPublic:
@@ -133,9 +137,19 @@ def public(row: QualityReport) -> ReportPublic:
 def _site(value: str | None) -> str | None:
     if value is None or value == "":
         return None
-    if len(value) > 64 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if len(value) > 64 or any(
+        ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) < 0xE000 for c in value
+    ):
         raise ValueError
     return value
+
+
+def contractor_refusal(who: Principal) -> Response | None:
+    """A contractor's token sees its own tickets and scorecard, not the quality team's
+    reports (they name every contractor)."""
+    if who.contractor is None:
+        return None
+    return refusal(403, None, texts("reports.error.contractor"))
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -172,23 +186,29 @@ def make_report(
     return public(made.report)
 
 
-@router.get("", response_model=list[ReportPublic])
+@router.get("", response_model=list[ReportPublic], responses={403: {"model": ReportRefusal}})
 def list_reports(
     stores: StoresDep,
-    _who: ViewerDep,
+    who: ViewerDep,
     site: Annotated[
         str | None, Query(max_length=64, description="a site; empty: portfolio")
     ] = None,
     kind: Annotated[Literal["weekly", "monthly"] | None, Query()] = None,
-) -> list[ReportPublic]:
+) -> list[ReportPublic] | Response:
     """Reports made, newest first (the 200 newest)."""
+    refused = contractor_refusal(who)
+    if refused is not None:
+        return refused
     return [public(row) for row in ReportStore(stores.engine).list(site=site, kind=kind)]
 
 
 ReportId = Annotated[int, PathParam(ge=1, le=MAX_ID, description="report id")]
 
 
-def _file(stores: Stores, report_id: int, fmt: str, media_type: str) -> Response:
+def _file(stores: Stores, who: Principal, report_id: int, fmt: str, media_type: str) -> Response:
+    refused = contractor_refusal(who)
+    if refused is not None:
+        return refused
     row = ReportStore(stores.engine).get(report_id)
     if row is None:
         return refusal(404, "id", texts("reports.error.not_found", id=report_id))
@@ -203,14 +223,18 @@ def _file(stores: Stores, report_id: int, fmt: str, media_type: str) -> Response
 
 
 @router.get(
-    "/{report_id}.pdf", response_class=FileResponse, responses={404: {"model": ReportRefusal}}
+    "/{report_id}.pdf",
+    response_class=FileResponse,
+    responses={403: {"model": ReportRefusal}, 404: {"model": ReportRefusal}},
 )
-def report_pdf(report_id: ReportId, stores: StoresDep, _who: ViewerDep) -> Response:
-    return _file(stores, report_id, "pdf", "application/pdf")
+def report_pdf(report_id: ReportId, stores: StoresDep, who: ViewerDep) -> Response:
+    return _file(stores, who, report_id, "pdf", "application/pdf")
 
 
 @router.get(
-    "/{report_id}.html", response_class=FileResponse, responses={404: {"model": ReportRefusal}}
+    "/{report_id}.html",
+    response_class=FileResponse,
+    responses={403: {"model": ReportRefusal}, 404: {"model": ReportRefusal}},
 )
-def report_html(report_id: ReportId, stores: StoresDep, _who: ViewerDep) -> Response:
-    return _file(stores, report_id, "html", "text/html; charset=utf-8")
+def report_html(report_id: ReportId, stores: StoresDep, who: ViewerDep) -> Response:
+    return _file(stores, who, report_id, "html", "text/html; charset=utf-8")

@@ -56,7 +56,19 @@ class PdcaChange:
     clear_finished: bool = False
 
 
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # an unpaired surrogate, which JSON can carry
+        return False
+    return "\x00" not in value
+
+
 def _check(change: PdcaChange, creating: bool) -> None:
+    for name in ("title", "owner", "site", "target_kpi", "status", *TEXT_FIELDS):
+        value = getattr(change, name)
+        if isinstance(value, str) and not _encodable(value):
+            raise PdcaRefused(name, texts("reports.pdca.error.characters", field=name))
     title = change.title
     if (title is not None or creating) and (not title or not title.strip() or len(title) > 200):
         raise PdcaRefused("title", texts("reports.pdca.error.title"))

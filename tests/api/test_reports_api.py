@@ -177,3 +177,27 @@ def test_cli_makes_and_lists_a_report(tmp_path: Path) -> None:
         cwd=ROOT,
     )
     assert bad.returncode == 2 and "--period" in bad.stderr
+
+
+def test_a_contractors_token_sees_no_report(
+    served: tuple[TestClient, Stores, dict[str, str]],
+) -> None:
+    client, stores, _auth = served
+    _id, token = stores.tokens.create("engineer", "lift-tech", contractor="Lift Co")
+    answer = client.get("/api/reports", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 403 and "维保单位" in answer.json()["zh"]
+
+
+def test_pdca_text_that_cannot_be_stored_is_refused(
+    served: tuple[TestClient, Stores, dict[str, str]],
+) -> None:
+    client, _stores, auth = served
+    body = (
+        '{"title": "\\ud800", "target_kpi": "integrity_pct", "owner": "qa",'
+        ' "started_at": "2024-05-01T10:00:00Z"}'
+    )
+    answer = client.post(
+        "/api/pdca", content=body, headers={**auth, "Content-Type": "application/json"}
+    )
+    assert answer.status_code == 422 and answer.json()["field"] == "title"
+    assert client.get("/api/pdca", headers=auth).json() == []

@@ -12,7 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from quality.i18n import catalog, text
+from quality.i18n import catalog, parse_language, text
+from quality.inspections.categories import CATEGORIES
 
 DASH = "—"
 
@@ -63,8 +64,16 @@ def day(value: datetime | None, zone: str) -> str:
 
 
 def fault_name(code: str, lang: str) -> str:
-    """A fault type's name where the catalog has one (`faults.<code>`, or an area's
-    `<area>.fault.<code>`), else its code in words."""
+    """A fault type's name as the rest of the product says it (the inspection categories
+    name every detector's fault type), else a catalog's (`faults.<code>`, or an area's
+    `<area>.fault.<code>`), else its code in words.
+
+    >>> fault_name("door_slowing", "zh-CN"), fault_name("maintenance", "en")
+    ('电梯门开关变慢', 'planned maintenance')
+    """
+    label = CATEGORIES.get(code)
+    if label:
+        return label[parse_language(lang)]
     names = catalog(lang)
     for key in (f"faults.{code}", *sorted(k for k in names if k.endswith(f".fault.{code}"))):
         if key in names:

@@ -42,7 +42,7 @@ def colour_pixels(png: Path, colour: str, tolerance: int = 12) -> int:
 @pytest.mark.parametrize(
     ("lang", "phrases"),
     [
-        ("zh-CN", ["品质周报", "设备完好率", "维保单位考评", "超期工单", "PDCA", "电梯门动作变慢"]),
+        ("zh-CN", ["品质周报", "设备完好率", "维保单位考评", "超期工单", "PDCA", "电梯门开关变慢"]),
         (
             "en",
             [
@@ -51,6 +51,7 @@ def colour_pixels(png: Path, colour: str, tolerance: int = 12) -> int:
                 "contractor scorecards",
                 "Overdue tickets",
                 "PDCA actions",
+                "elevator door slowing",
             ],
         ),
     ],
