@@ -251,7 +251,9 @@ function renderIntegrity() {
       el("h3", { text: t("kpis.integrity.by_building") }),
       groupTable(report.groups.filter((g) => g.scope === "building" && g.site === site.site), "building", targets),
       el("h3", { text: t("kpis.integrity.by_kind") }),
-      groupTable(report.groups.filter((g) => g.scope === "kind" && g.site === site.site), "kind", targets),
+      // a kind with no equipment in the ledger (a place an inspector reported) has no rate
+      groupTable(report.groups.filter((g) => g.scope === "kind" && g.site === site.site &&
+        (g.devices > 0 || g.integrity_pct !== null)), "kind", targets),
     );
     requestAnimationFrame(() => chart(trendBox, trendOption(site.site, trend, target)));
     return block;

@@ -209,3 +209,37 @@ def test_evidence_chart_and_fields(
         assert "UTC" in crossing
         assert serious_axe_violations(driver) == []
         full_page_screenshot(driver, shots / f"evidence-predictive-{lang}-{size}.png")
+
+
+def test_the_board_detail_panel_draws_the_evidence(
+    served: tuple[str, str, dict[str, MadeTicket], dict[str, Any]], output_dir: Path
+) -> None:
+    """The board's detail panel mounts the same module: opening a rectified ticket there
+    shows its threshold, its onset and the verification window it waits for."""
+    base, token, made, _evidence = served
+    waiting = made["waiting"]
+    with chromium(SIZES["desktop"], token) as driver:
+        choose_language(driver, base, "zh-CN")
+        driver.get(base + "/")
+        opener = wait(
+            driver,
+            lambda d: d.find_element(
+                By.CSS_SELECTOR,
+                f"[data-testid=ticket-{waiting.ticket_id}] [data-testid=open-ticket]",
+            ),
+        )
+        opener.click()
+        chart = "document.querySelector('#detail [data-testid=evidence-chart]')"
+        wait(
+            driver,
+            lambda d: d.execute_script(f"return !!({chart} && echarts.getInstanceByDom({chart}))"),
+        )
+        main = driver.execute_script(
+            f"const s = echarts.getInstanceByDom({chart}).getOption().series[0];"
+            "return {lines: s.markLine.data.map(m => [m.xAxis ?? null, m.yAxis ?? null]),"
+            " areas: s.markArea.data.length};"
+        )
+        assert [None, 60] in main["lines"]
+        assert [waiting.onset_ms, None] in main["lines"]
+        assert main["areas"] == 1
+        full_page_screenshot(driver, output_dir / "evidence" / "evidence-in-board-zh-CN.png")
