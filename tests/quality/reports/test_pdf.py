@@ -4,6 +4,8 @@ pixels of the page it is on (a chart that did not draw leaves none)."""
 
 from __future__ import annotations
 
+import html
+import re
 import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -15,6 +17,7 @@ from PIL import Image
 from sqlalchemy import Engine
 
 from contract.clock import ManualClock
+from quality.i18n import text
 from quality.reports.config import ReportSettings
 from quality.reports.generator import Reporter
 from quality.reports.pdca import PdcaChange, PdcaStore
@@ -30,12 +33,41 @@ MIN_PIXELS = 400
 """At 60 dpi a drawn chart's series cover thousands of pixels; a legend swatch ~100."""
 
 
+DPI = 60
+CHART_HEIGHT_PT = 200.0
+"""A chart is 250 CSS px tall (187.5 pt) below its title; a little margin."""
+WORD = re.compile(
+    r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>'
+)
+
+
+def chart_rows(pdf: Path, title: str) -> tuple[int, int, int]:
+    """(page index, first and last pixel row at `DPI`) of the chart under `title`, found by
+    the title's words in the PDF's text layer (`pdftotext -bbox`)."""
+    layout = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    tokens = [html.escape(t, quote=False) for t in title.split()]
+    for index, page in enumerate(layout.split("<page ")[1:]):
+        words = WORD.findall(page)
+        for at in range(len(words) - len(tokens) + 1):
+            if [w[4] for w in words[at : at + len(tokens)]] == tokens:
+                top = float(words[at][3])
+                scale = DPI / 72
+                return index, int(top * scale), int((top + CHART_HEIGHT_PT) * scale)
+    raise AssertionError(f"chart title {title!r} not printed")
+
+
 def _hex(colour: str) -> np.ndarray:
     return np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=np.int16)
 
 
-def colour_pixels(png: Path, colour: str, tolerance: int = 12) -> int:
+def colour_pixels(
+    png: Path, colour: str, tolerance: int = 12, rows: tuple[int, int] | None = None
+) -> int:
     pixels = np.asarray(Image.open(png).convert("RGB"), dtype=np.int16)
+    if rows is not None:
+        pixels = pixels[rows[0] : rows[1]]
     return int((np.abs(pixels - _hex(colour)).max(axis=2) <= tolerance).sum())
 
 
@@ -86,27 +118,29 @@ def test_pdf_prints_text_and_every_chart(
     pdf = Path(report.pdf_path)
     assert pdf.read_bytes().startswith(b"%PDF") and report.pdf_bytes == pdf.stat().st_size
 
-    text = subprocess.run(
+    printed = subprocess.run(
         ["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True, text=True
     ).stdout
     for phrase in [*phrases, TITLES[lang], IMPROVED[lang], DISPATCH_LATE[lang]]:
-        assert phrase in text, f"{phrase!r} not printed in the {lang} report"
+        assert phrase in printed, f"{phrase!r} not printed in the {lang} report"
 
     pages = tmp_path / "pages"
     pages.mkdir()
-    subprocess.run(["pdftoppm", "-r", "60", "-png", str(pdf), str(pages / "p")], check=True)
+    subprocess.run(["pdftoppm", "-r", str(DPI), "-png", str(pdf), str(pages / "p")], check=True)
     pngs = sorted(pages.glob("p-*.png"))
     assert pngs
     SHOTS.mkdir(parents=True, exist_ok=True)
     for png in pngs:
         shutil.copyfile(png, SHOTS / f"pdf-{lang}-{png.name}")
-    # the integrity chart's area fill, the stacked bars' major tickets, the fault bars
+    # in each chart's area: the integrity chart's area fill, the stacked bars' major
+    # tickets, the fault bars
     for chart, colour in (
         ("integrity", CHART_COLOURS["integrity"][1]),
         ("opened", CHART_COLOURS["opened"][1]),
         ("faults", CHART_COLOURS["faults"][0]),
     ):
-        drawn = max(colour_pixels(png, colour) for png in pngs)
+        page, top, bottom = chart_rows(pdf, text(f"reports.chart.{chart}", lang))
+        drawn = colour_pixels(pngs[page], colour, rows=(top, bottom))
         assert drawn >= MIN_PIXELS, f"chart {chart} drew {drawn} pixels of {colour}"
 
 
