@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from tools.bench_backtest import add_bench_backtest_command
+from tools.bench_board import add_bench_board_command
 from tools.bench_latency import add_latency_command
 from tools.bench_ledger import add_bench_ledger_command
 from tools.bench_soak import add_soak_arguments
@@ -81,6 +82,7 @@ def add_bench_commands(sub: Any) -> None:
     add_bench_backtest_command(bench_sub)
     add_bench_tickets_command(bench_sub)
     add_bench_ledger_command(bench_sub)
+    add_bench_board_command(bench_sub)
 
 
 def add_evaluate_commands(sub: Any) -> None:
