@@ -36,7 +36,7 @@ DEFAULT_TARGETS: Final[dict[str, float]] = {
     "timeliness_pct": 95.0,  # 维修及时率
     "completion_pct": 95.0,  # 整改完成率
     "response_time_s": 1800.0,  # 响应时间 ≤ 30 min
-    "first_time_fix_pct": 90.0,  # 首次修复率
+    "first_time_fix_pct": 90.0,  # 一次性修复成功率
     "mttr_s": 72 * 3600.0,  # MTTR ≤ 72 h, the usual rectification deadline
     "repeat_pct": 5.0,  # 重复故障率 ≤ 5 %
     "maintenance_execution_pct": 95.0,  # 保养计划执行率

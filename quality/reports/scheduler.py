@@ -92,7 +92,7 @@ class ReportScheduler:
     def run_once(self) -> ScheduleRun:
         run = ScheduleRun()
         now = self.reporter.clock.now()
-        done = self.reporter.store.all_keys()
+        done = self.reporter.store.all_keys(now)
         for site in [None, *self.sites()]:
             for period in due_periods(self.settings, site, now):
                 for language in self.settings.languages:

@@ -6,18 +6,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from contract.clock import aware
 from quality.reports.models import PORTFOLIO, QualityReport
 from quality.reports.periods import ReportPeriod
 
 LISTED_STATUSES = ("pending", "ready", "failed")
 """`skipped` (a scheduled period with nothing to report) is kept, not listed."""
+STALE = timedelta(minutes=30)
+"""A report pending longer was abandoned (its process stopped): another may take it over."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +73,7 @@ class ReportStore:
             pass
         with Session(self.engine) as session, session.begin():
             existing = session.scalars(select(QualityReport).filter_by(**values)).one()
-            if not again and existing.status != "failed":
+            if not again and not _retryable(existing, now):
                 return None
             taken = session.execute(
                 update(QualityReport)
@@ -122,8 +125,8 @@ class ReportStore:
         with Session(self.engine) as session:
             return session.scalars(query.limit(limit)).all()
 
-    def all_keys(self) -> set[tuple[str, str, str, str]]:
-        """(kind, site, period, language) of every report row, whatever its status."""
+    def all_keys(self, now: datetime) -> set[tuple[str, str, str, str]]:
+        """(kind, site, period, language) of every report made, being made or skipped."""
         with Session(self.engine) as session:
             rows = session.execute(
                 select(
@@ -132,6 +135,22 @@ class ReportStore:
                     QualityReport.period,
                     QualityReport.language,
                     QualityReport.status,
+                    QualityReport.created_at,
                 )
             ).all()
-        return {(k, s, p, lang) for k, s, p, lang, status in rows if status != "failed"}
+        return {
+            (k, s, p, lang)
+            for k, s, p, lang, status, created in rows
+            if not _retryable_status(status, created, now)
+        }
+
+
+def _retryable_status(status: str, created: datetime, now: datetime) -> bool:
+    """Failed, or pending for longer than `STALE`."""
+    made_at = aware(created)
+    stale = status == "pending" and made_at is not None and made_at < now - STALE
+    return status == "failed" or stale
+
+
+def _retryable(row: QualityReport, now: datetime) -> bool:
+    return _retryable_status(row.status, row.created_at, now)

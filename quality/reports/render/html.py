@@ -78,7 +78,10 @@ def _charts(data: ReportData, lang: str) -> list[dict[str, Any]]:
                     "symbol": "none",
                     "silent": True,
                     "lineStyle": {"color": "#555555", "type": "dashed"},
-                    "label": {"formatter": f"{text('reports.chart.target', lang)} {{c}} %"},
+                    "label": {
+                        "position": "insideEndTop",
+                        "formatter": f"{text('reports.chart.target', lang)} {{c}} %",
+                    },
                     "data": [] if target is None else [{"yAxis": target}],
                 },
             }

@@ -3,14 +3,16 @@ service processes) due at the same moment; a period with nothing to report is sk
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
 from contract.clock import ManualClock
 from quality.reports.config import ReportSettings
 from quality.reports.generator import Reporter
+from quality.reports.periods import parse_period
 from quality.reports.scheduler import ReportScheduler
 from quality.reports.store import ReportStore
 from tests.quality.reports.conftest import ECHARTS, signals
@@ -66,3 +68,28 @@ def test_a_period_with_nothing_to_report_is_skipped(tmp_path: Path) -> None:
         assert run.made == [] and run.skipped == 2
         assert ReportStore(engine).list() == []  # skipped periods are not listed
         assert ReportScheduler(reporter, sites=lambda: []).run_once().skipped == 0
+
+
+def test_a_report_abandoned_half_made_is_taken_over(
+    filled: tuple[Engine, Path], tmp_path: Path
+) -> None:
+    """A process that stopped while making a report leaves it pending; 30 minutes on, the
+    schedule makes it (in the same row) instead of waiting for ever."""
+    engine, series = filled
+    settings = ReportSettings(time_zone="UTC")
+    store = ReportStore(engine)
+    period = parse_period("weekly", "2024-W18", ZoneInfo("UTC"))
+    claim = store.claim(
+        period, None, "zh-CN", trigger="schedule", by="schedule", now=DUE, again=False
+    )
+    assert claim is not None
+    clock = ManualClock(DUE + timedelta(minutes=10))
+    reporter = Reporter(
+        engine, lambda: signals(series), tmp_path / "data", ECHARTS, settings, clock=clock
+    )
+    scheduler = ReportScheduler(reporter, sites=lambda: [])
+    assert scheduler.run_once().made == []  # still being made, as far as anyone knows
+    clock.set(DUE + timedelta(minutes=31))
+    assert scheduler.run_once().made == [claim.id]
+    (row,) = store.list()
+    assert (row.id, row.status) == (claim.id, "ready")
