@@ -338,7 +338,7 @@ class KpiGroup(BaseModel):
     timeliness_pct: float | None = Field(None, description="维修及时率, %")
     completion_pct: float | None = Field(None, description="整改完成率, %")
     response_time_s: float | None = Field(None, description="响应时间 (派单 to 接单), seconds")
-    first_time_fix_pct: float | None = Field(None, description="首次修复率, %")
+    first_time_fix_pct: float | None = Field(None, description="一次性修复成功率, %")
     mttr_s: float | None = Field(None, description="平均修复时间 MTTR, seconds")
     mtbf_s: float | None = Field(None, description="平均故障间隔 MTBF, seconds")
     repeat_pct: float | None = Field(None, description="重复故障率, %")

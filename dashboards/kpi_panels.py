@@ -16,15 +16,10 @@ from typing import Final
 
 from dashboards.common import LOCATION
 from dashboards.model import InfluxQLTarget, StatPanel, Threshold, TimeSeriesPanel
+from quality.kpi.targets import integrity_target
 
 KPI_INTERVAL: Final = "1h"
 """The KPI job's bucket: finer grouping would only show gaps between hourly points."""
-
-INTEGRITY_TARGET_PCT: Final = 98.0
-"""The industry's target for equipment integrity."""
-
-ELEVATOR_INTEGRITY_TARGET_PCT: Final = 100.0
-"""Elevators are safety equipment: the target is every elevator in good condition."""
 
 INTEGRITY_DEFINITION: Final = (
     "Equipment integrity: the share of device-time in good condition, i.e. online (latest "
@@ -71,7 +66,7 @@ def integrity_stat(
     *, title: str, by: tuple[str, ...] = ("site",), kind: str | None = None, width: int = 6
 ) -> StatPanel:
     """Integrity over the whole time range, one number per group, red below target."""
-    target = ELEVATOR_INTEGRITY_TARGET_PCT if kind == "elevator" else INTEGRITY_TARGET_PCT
+    target = integrity_target(kind)
     return StatPanel(
         title=title,
         description=f"{INTEGRITY_DEFINITION} Target {target:g} %; red below it.",
@@ -93,7 +88,7 @@ def integrity_trend(
     *, title: str, by: tuple[str, ...] = ("site", "building"), kind: str | None = None
 ) -> TimeSeriesPanel:
     """Integrity per hour and group, with the target drawn as a line."""
-    target = ELEVATOR_INTEGRITY_TARGET_PCT if kind == "elevator" else INTEGRITY_TARGET_PCT
+    target = integrity_target(kind)
     return TimeSeriesPanel(
         title=title,
         description=f"{INTEGRITY_DEFINITION} The line is the target, {target:g} %.",

@@ -206,7 +206,7 @@ def test_bad_parameters_are_422_naming_them(
 def test_labels_and_roles(stores: Stores, viewer: TestClient) -> None:
     labels = viewer.get("/api/kpis/labels").json()
     assert labels["kpis"]["first_time_fix_pct"] == {
-        "zh-CN": "首次修复率",
+        "zh-CN": "一次性修复成功率",
         "en": "first-time fix rate",
     }
     assert labels["kpis"]["mtbf_s"]["zh-CN"] == "平均故障间隔 MTBF"
