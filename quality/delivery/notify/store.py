@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -249,8 +249,6 @@ class NotificationStore:
     def pending(self) -> dict[str, int]:
         """Undelivered messages per channel name (held by quiet hours or a rate limit, or
         failing): what the API shows next to each channel."""
-        from sqlalchemy import func
-
         by_sink = {sink_of(channel.id): channel.name for channel in self.channels()}
         with self.engine.connect() as conn:
             rows = conn.execute(
