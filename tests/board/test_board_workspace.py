@@ -20,6 +20,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
 from api.app import create_app
+from api.deps import users_for
 from contract.finding import Finding, Severity
 from contract.topics import DeviceRef
 from facmon.service import Stores
@@ -40,6 +41,7 @@ from tests.board.browser import (
     screenshot,
     sign_in_with_token,
     text,
+    type_into,
     wait,
     wait_rerender,
 )
@@ -53,11 +55,17 @@ CASES = [
 ]
 # What the page says in each language, from the catalog (quality/i18n/catalog/board.yaml).
 WORDS = {
-    "zh-CN": {"critical": "紧急", "waiting": "等待遥测复核", "dispatched": "已派单"},
+    "zh-CN": {
+        "critical": "紧急",
+        "waiting": "等待遥测复核",
+        "dispatched": "已派单",
+        "title": "工单看板",
+    },
     "en": {
         "critical": "critical",
         "waiting": "waiting for the telemetry re-check",
         "dispatched": "dispatched",
+        "title": "Ticket board",
     },
 }
 
@@ -349,3 +357,53 @@ def test_a_ticket_opened_by_hand_with_a_photo(
         open_board(driver, live.url + "/?floor=B2")
         wait(driver, lambda d: cards(d, "open") == [f"ticket-{ticket.id}"])
         checked(driver, f"manual-opened-{tag}")
+
+
+@pytest.mark.parametrize(("size", "lang"), [CASES[0], CASES[1]])
+def test_the_board_on_a_session_sign_in_redirect_csrf_writes_and_the_language_switch(
+    stores: Stores, live: LiveServer, size: tuple[int, int], lang: str
+) -> None:
+    """Without a session the board sends the browser to /login and back; with the session
+    cookie alone its writes carry the CSRF token (a comment is stored); the language switch
+    re-translates the board and is remembered."""
+    ticket = seed(stores, hq=1, riverside=0)["hq"][0]
+    users_for(stores).create("li.na", "quality", "李娜", password="correct horse battery")
+    with chromium(size) as driver:
+        driver.get(live.url + "/api/i18n")
+        driver.execute_script("localStorage.setItem('facmon.lang', arguments[0])", lang)
+        driver.get(live.url + f"/?site=hq&ticket={ticket}")
+        wait(driver, lambda d: urlparse(d.current_url).path == "/login")
+        assert parse_qs(urlparse(driver.current_url).query)["next"] == [
+            f"/?site=hq&ticket={ticket}"
+        ]
+        type_into(driver, "[data-testid=login-username]", "li.na")
+        type_into(driver, "[data-testid=login-password]", "correct horse battery")
+        click(driver, "[data-testid=login-submit]")
+        wait(driver, lambda d: urlparse(d.current_url).path == "/")
+        open_board(driver, driver.current_url)
+        assert query(driver) == {"site": ["hq"], "ticket": [str(ticket)]}
+        assert "李娜" in text(driver, "[data-testid=who]")
+        wait(driver, lambda d: text(d, "[data-testid=detail-title]").startswith(f"#{ticket} "))
+        assert driver.execute_script("return sessionStorage.getItem('facmon-token')") is None
+
+        type_into(driver, "[data-testid=comment-text]", "现场已确认 seen on site")
+        click(driver, "[data-testid=comment-add]")
+        wait(driver, lambda d: "seen on site" in text(d, "[data-testid=comments]"))
+        assert [(c.author, c.text) for c in stores.tickets.comments(ticket)] == [
+            ("li.na", "现场已确认 seen on site")
+        ]
+
+        # The sign-in page may have applied the account's own language: switch to the other.
+        shown = driver.execute_script("return document.documentElement.lang")
+        other = "en" if shown == "zh-CN" else "zh-CN"
+        before = text(driver, "[data-testid=column-open] h2")
+        if size == PHONE:
+            click(driver, "[data-testid=detail-close]")
+        Select(css(driver, "[data-testid=language]")).select_by_value(other)
+        wait(driver, lambda d: d.execute_script("return document.documentElement.lang") == other)
+        wait(driver, lambda d: text(d, "h1") == WORDS[other]["title"])
+        assert text(driver, "[data-testid=column-open] h2") != before
+        driver.refresh()
+        wait(driver, lambda d: d.execute_script("return document.body.dataset.ready === 'true'"))
+        assert driver.execute_script("return document.documentElement.lang") == other
+        checked(driver, f"session-{size[0]}-{other}")
