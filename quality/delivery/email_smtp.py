@@ -52,6 +52,7 @@ def build_email(message: dict[str, Any], sender: str, message_id: str) -> EmailM
     domain = sender.rpartition("@")[2] or "facmon"
     mail["Message-ID"] = f"<{message_id}@{domain}>"
     mail["X-Facmon-Event-Id"] = message_id
+    mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies back
     mail.set_content(message["text"])
     mail.add_alternative(message["html"], subtype="html")
     mail["Content-Language"] = message["language"]  # after the parts: set_content drops it

@@ -117,6 +117,7 @@ def test_each_person_gets_text_and_html_in_their_language(plain_server: int, inb
     assert zh["Content-Language"] == "zh-CN" and en["Content-Language"] == "en"
     assert zh["Message-ID"] == "<11111111-2222-3333-4444-000000000001@facmon.test>"
     assert zh["X-Facmon-Event-Id"] == "11111111-2222-3333-4444-000000000001"
+    assert zh["Auto-Submitted"] == "auto-generated"
     text, html = parts(zh)
     assert (
         "维保单位: Otis" in text
