@@ -177,6 +177,20 @@ def test_filters_live_in_the_address_and_paging_reaches_every_ticket(
         assert css(driver, "[data-testid=filter-site]").get_attribute("value") == "riverside"
         assert css(driver, "[data-testid=filter-q]").get_attribute("value") == "pump-3"
 
+        # The date range is in the browser's calendar days; overdue means a deadline passed.
+        today = driver.execute_script(
+            "const d = new Date(); const p = (n) => String(n).padStart(2, '0');"
+            "return [d.getFullYear(), p(d.getMonth() + 1), p(d.getDate())].join('-')"
+        )
+        open_board(driver, live.url + f"/?from={today}&to={today}")
+        wait(driver, lambda d: "25/70" in text(d, "[data-testid=column-open] h2"))
+        assert css(driver, "[data-testid=filter-from]").get_attribute("value") == today
+        open_board(driver, live.url + "/?to=2020-01-01")
+        wait(driver, lambda d: "0/0" in text(d, "[data-testid=column-open] h2"))
+        open_board(driver, live.url + "/?overdue=true")
+        wait(driver, lambda d: "0/0" in text(d, "[data-testid=column-open] h2"))
+        assert css(driver, "[data-testid=filter-overdue]").is_selected()
+
         # Filters a link carries: hq's building b2 and major severity, in the list view.
         open_board(driver, live.url + "/?site=hq&building=b2&severity=major&view=list")
         wanted = [i for n, i in enumerate(ids["hq"]) if n % 2]
