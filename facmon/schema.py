@@ -47,7 +47,6 @@ TABLE_MODULES = (
     quality.maintenance.models,
     quality.photos.models,
     quality.inspections.models,
-    quality.users.models,
     quality.delivery.notify.models,
     quality.users.models,
     quality.reports.models,
