@@ -192,3 +192,25 @@ def test_a_pdca_action_with_a_bad_field_is_refused_and_not_stored(
     assert "integrity_pct" in refused.value.messages["en"]
     assert "须为以下指标之一" in refused.value.messages["zh-CN"]
     assert store.list() == []
+
+
+def test_monthly_report_trends_by_week(filled: tuple[Engine, Path]) -> None:
+    """May 2024 in UTC, counted up to 05-01 12:00: weeks from the 1st (the last one 3 days);
+    only the first has begun, and it holds the same half day as the weekly report's 05-01:
+    32,580 / 165,600. April (previous): every device answerable, none heard: 0 %."""
+    engine, series = filled
+    settings = ReportSettings(time_zone="UTC")
+    period = parse_period("monthly", "2024-05", UTC_ZONE)
+    source = signals(series)
+    try:
+        inputs = load_report_inputs(engine, source, source, period, "hq", settings, as_of=AS_OF)
+    finally:
+        source.close()
+    data = assemble(period, "hq", inputs, settings)
+    assert (data.period, data.previous_period) == ("2024-05", "2024-04")
+    assert [p.label for p in data.trend] == ["05-01", "05-08", "05-15", "05-22", "05-29"]
+    assert data.trend[0].integrity_pct == pytest.approx(100 * 32_580 / 165_600)
+    assert data.kpi("integrity_pct").value == pytest.approx(100 * 32_580 / 165_600)
+    assert [p.integrity_pct for p in data.trend[1:]] == [None] * 4
+    assert data.trend[0].opened == {"critical": 0, "major": 3, "minor": 1}
+    assert data.kpi("integrity_pct").previous == 0.0
