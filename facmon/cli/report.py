@@ -22,7 +22,9 @@ def add_report_commands(subparsers: Any) -> None:
     for kind, what in (("weekly", "周报"), ("monthly", "月报")):
         make = sub.add_parser(kind, help=f"make a {kind} report ({what}) now")
         make.add_argument("--site", default=None, help="a site (default: the whole portfolio)")
-        make.add_argument("--lang", default="zh-CN", choices=("zh-CN", "en"))
+        make.add_argument(
+            "--lang", default="zh-CN", choices=("zh-CN", "en"), help="the report's language"
+        )
         make.add_argument("--out", required=True, type=Path, help="where to write the PDF")
         make.add_argument("--html", type=Path, default=None, help="also write the HTML here")
         make.add_argument(

@@ -208,8 +208,8 @@ def add_user_commands(sub: Any) -> None:
     listing.set_defaults(func=cmd_list)
 
     role = users_sub.add_parser("set-role", help="change a user's role and contractor scope")
-    role.add_argument("username")
-    role.add_argument("role", choices=ROLES)
+    role.add_argument("username", help="the user's sign-in name")
+    role.add_argument("role", choices=ROLES, help="the new role")
     scope = role.add_mutually_exclusive_group()
     scope.add_argument("--contractor", help="limit the user to this contractor's tickets")
     scope.add_argument("--no-contractor", action="store_true", help="remove the limit")
@@ -219,16 +219,16 @@ def add_user_commands(sub: Any) -> None:
         "reset-password",
         help="set a new password and end the user's sessions (one-time unless given)",
     )
-    reset.add_argument("username")
+    reset.add_argument("username", help="the user's sign-in name")
     _password_options(reset)
     reset.set_defaults(func=cmd_reset_password)
 
     deactivate = users_sub.add_parser(
         "deactivate", help="stop a user signing in and end their sessions"
     )
-    deactivate.add_argument("username")
+    deactivate.add_argument("username", help="the user's sign-in name")
     deactivate.set_defaults(func=cmd_set_active, active=False)
 
     activate = users_sub.add_parser("activate", help="let a deactivated user sign in again")
-    activate.add_argument("username")
+    activate.add_argument("username", help="the user's sign-in name")
     activate.set_defaults(func=cmd_set_active, active=True)
