@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -13,6 +13,7 @@ from sqlalchemy import tuple_ as row
 from sqlalchemy.orm import Session
 
 from api.deps import (
+    MAX_ID,
     EngineerDep,
     Offset,
     QualityDep,
@@ -283,6 +284,82 @@ def ticket_page(
     )
 
 
+class TicketColumn(TicketPage):
+    state: str
+
+
+class TicketColumns(BaseModel):
+    """The kanban's first page of each state, in one answer; each column's `next_cursor` goes
+    to `GET /api/tickets/page` with the same filters and `state` set to the column's."""
+
+    columns: list[TicketColumn]
+
+
+_SINGLE = (
+    "site",
+    "building",
+    "floor",
+    "kind",
+    "assignee",
+    "contractor",
+    "fault_type",
+    "device_id",
+    "overdue",
+    "opened_from",
+    "opened_to",
+    "q",
+    "sort",
+    "order",
+    "limit",
+)
+
+
+@router.get(
+    "/columns",
+    response_model=TicketColumns,
+    responses={422: {"model": ListingProblem, "description": "a parameter is not valid"}},
+)
+def ticket_columns(
+    request: Request,
+    stores: StoresDep,
+    _who: ViewerDep,
+    state: Annotated[
+        list[str] | None,
+        Query(description=f"the columns, any of {', '.join(STATES)} (default all); {_MULTI}"),
+    ] = None,
+) -> TicketColumns | Response:
+    """The board's kanban in one request: a page of each state under the filters that
+    `GET /api/tickets/page` takes (site, building, floor, kind, severity, assignee,
+    contractor, fault_type, device_id, overdue, opened_from, opened_to, q, sort, order,
+    limit)."""
+    params = request.query_params
+    single = {name: params.get(name) for name in _SINGLE}
+    try:
+        states = parse_query(state=state).state or list(STATES)
+        columns = []
+        for column in states:
+            query = parse_query(
+                **{**single, "contractor": scoped_contractor(_who, single["contractor"])},
+                severity=params.getlist("severity") or None,
+                state=[column],
+            )
+            page = stores.tickets.page(query)
+            columns.append(
+                TicketColumn(
+                    state=column,
+                    items=[_public(t) for t in page.items],
+                    next_cursor=page.next_cursor,
+                    total=page.total,
+                    total_is_lower_bound=page.total_is_lower_bound,
+                )
+            )
+        _online(stores, [ticket for c in columns for ticket in c.items])  # one query for all
+    except ListingError as error:
+        body = json.dumps({"detail": [error.public()]}, separators=(",", ":"))
+        return Response(body.encode("ascii"), 422, media_type="application/json")
+    return TicketColumns(columns=columns)
+
+
 class TicketFacets(BaseModel):
     """The values the board's filters offer, each list sorted."""
 
@@ -328,7 +405,7 @@ def ticket_facets(stores: StoresDep, who: ViewerDep) -> TicketFacets:
 
 
 class BulkDispatchRequest(BaseModel):
-    ticket_ids: list[int] = Field(
+    ticket_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
         min_length=1, max_length=MAX_BULK, description=f"1 to {MAX_BULK} ticket ids"
     )
     assignee: Text = Field(min_length=1, max_length=128, description="team or person")

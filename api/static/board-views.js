@@ -44,6 +44,25 @@ export class Paged {
   }
 }
 
+/** The kanban's columns in one request (GET /api/tickets/columns): each column shows at
+ *  least a page, or as many as it showed before a refresh (at most the API's 500). */
+export async function loadColumns(filters, states, columns) {
+  const shown = Math.max(PAGE, ...[...columns.values()].map((paged) => paged.items.length));
+  const params = pageParams({ ...filters, state: states.join(",") }, { limit: Math.min(500, shown) });
+  const answer = await call(`/api/tickets/columns?${params}`);
+  const fresh = new Map();
+  for (const column of answer.columns) {
+    const paged = new Paged(filters, column.state);
+    paged.items = column.items;
+    paged.cursor = column.next_cursor;
+    paged.total = column.total;
+    paged.lowerBound = column.total_is_lower_bound;
+    paged.loaded = true;
+    fresh.set(column.state, paged);
+  }
+  return fresh;
+}
+
 function online(ticket) {
   if (ticket.device_online === true) return el("span", { class: "online up", "data-testid": "online" }, t("board.card.online"));
   if (ticket.device_online === false) return el("span", { class: "online down", "data-testid": "online" }, t("board.card.offline"));

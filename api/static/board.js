@@ -7,7 +7,7 @@ import { Detail } from "/static/board-detail.js";
 import { ManualForm } from "/static/board-manual.js";
 import { FILTERS, readView, writeView } from "/static/board-query.js";
 import { call, messageOf, setLabels, showError, showStatus, stateLabel, TOKEN_KEY } from "/static/board-util.js";
-import { Paged, renderKanban, renderList, STATES } from "/static/board-views.js";
+import { loadColumns, Paged, renderKanban, renderList, STATES } from "/static/board-views.js";
 
 const REFRESH_MS = 10000;
 const $ = (id) => document.getElementById(id);
@@ -198,10 +198,7 @@ class Board {
     try {
       if (this.view === "kanban") {
         const wanted = this.filters.state ? this.filters.state.split(",") : STATES;
-        const fresh = new Map();
-        for (const state of wanted) fresh.set(state, this.columns.get(state) || new Paged(this.filters, state));
-        await Promise.all([...fresh.values()].map((paged) => (paged.loaded ? paged.reload() : paged.first())));
-        this.columns = fresh;
+        this.columns = await loadColumns(this.filters, wanted, this.columns);
       } else {
         this.list = this.list || new Paged(this.filters);
         await (this.list.loaded ? this.list.reload() : this.list.first());

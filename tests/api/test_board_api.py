@@ -121,6 +121,8 @@ def test_bulk_dispatch_refuses_bad_input_and_viewers(stores: Stores) -> None:
     assert refused.json()["detail"][0]["loc"] == ["body", "ticket_ids"]
     refused = engineer.post("/api/tickets/dispatch", json={"ticket_ids": [ticket], "assignee": ""})
     assert refused.status_code == 422 and refused.json()["detail"][0]["loc"] == ["body", "assignee"]
+    huge = engineer.post("/api/tickets/dispatch", json={"ticket_ids": [2**40], "assignee": "t"})
+    assert huge.status_code == 422 and huge.json()["detail"][0]["loc"] == ["body", "ticket_ids", 0]
     viewer = client_for(stores, "viewer")
     assert (
         viewer.post(
@@ -279,3 +281,48 @@ def test_each_ticket_carries_its_devices_online_status(stores: Stores) -> None:
     assert (items[up]["device_online"], items[down]["device_online"]) == (True, False)
     assert items[unknown]["device_online"] is None
     assert client.get(f"/api/tickets/{down}").json()["device_online"] is False
+
+
+def test_columns_answer_each_states_first_page_and_a_cursor_the_list_takes(
+    stores: Stores,
+) -> None:
+    client = client_for(stores, "quality")
+    opened = [open_ticket(stores, f"lift-{n}", building=f"b{n % 2}") for n in range(7)]
+    for ticket in opened[:3]:
+        client.post(f"/api/tickets/{ticket}/assign", json={"assignee": "t"})
+    answer = client.get(
+        "/api/tickets/columns", params={"state": "open,dispatched,closed", "limit": "2"}
+    )
+    assert answer.status_code == 200, answer.text
+    columns = {c["state"]: c for c in answer.json()["columns"]}
+    assert list(columns) == ["open", "dispatched", "closed"]
+    assert (
+        columns["open"]["total"],
+        columns["dispatched"]["total"],
+        columns["closed"]["total"],
+    ) == (
+        4,
+        3,
+        0,
+    )
+    assert [t["id"] for t in columns["open"]["items"]] == [opened[6], opened[5]]
+    rest = client.get(
+        "/api/tickets/page",
+        params={"state": "open", "limit": "2", "cursor": columns["open"]["next_cursor"]},
+    ).json()
+    assert [t["id"] for t in rest["items"]] == [opened[4], opened[3]]
+    filtered = client.get("/api/tickets/columns", params={"building": "b0", "severity": "major"})
+    assert [c["state"] for c in filtered.json()["columns"]] == [
+        "open",
+        "dispatched",
+        "acknowledged",
+        "rectified",
+        "verified",
+        "closed",
+        "reopened",
+    ]
+    assert {t["building"] for c in filtered.json()["columns"] for t in c["items"]} == {"b0"}
+    refused = client.get("/api/tickets/columns", params={"state": "lost"})
+    assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "state"
+    refused = client.get("/api/tickets/columns", params={"sort": "price"})
+    assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "sort"
