@@ -116,4 +116,9 @@ def create_app(stores: Stores) -> FastAPI:
         """The KPI page: integrity against target, the loop's KPIs, the heat map, cards."""
         return FileResponse(STATIC / "kpis.html", media_type="text/html")
 
+    @app.get("/reports", include_in_schema=False)
+    def reports_page() -> FileResponse:
+        """The quality reports (周报, 月报): listed, downloaded and made on demand."""
+        return FileResponse(STATIC / "reports.html", media_type="text/html")
+
     return app

@@ -130,10 +130,32 @@ export async function api(path, options = {}) {
   const type = response.headers.get("Content-Type") || "";
   const payload = type.includes("json") ? await response.json() : await response.text();
   if (!response.ok) {
+    // Refusals carry `detail`, or (manual tickets) the two languages at the top level.
     const detail = payload && typeof payload === "object" && "detail" in payload ? payload.detail : payload;
     throw new ApiError(response.status, detail);
   }
   return payload;
+}
+
+/** The text of an error in the user's language: an ApiError's `detail` may be a string,
+ *  a list of field errors, or an object with `message` and `en`/`zh` (both languages). */
+export function errorMessage(error) {
+  if (!(error instanceof ApiError)) return String(error && error.message ? error.message : error);
+  const detail = error.detail;
+  const zh = current === "zh-CN";
+  const pick = (item) => (zh ? item.zh || item["zh-CN"] : item.en) || item.message || item.msg || "";
+  const withField = (field, message) => (field ? t("common.errors.field", { field, message }) : message);
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) {
+    return detail.map((item) => {
+      const field = item.field || (Array.isArray(item.loc) ? item.loc[item.loc.length - 1] : "");
+      return withField(field, pick(item));
+    }).join("; ");
+  }
+  if (detail && typeof detail === "object") {
+    return withField(detail.field, pick(detail) || detail.detail || JSON.stringify(detail));
+  }
+  return String(error.message);
 }
 
 /** The language switch every page shows: <select data-language-switch>. */

@@ -1,7 +1,7 @@
 // What every part of the board shares: element building, the API call (the session
 // cookie, or a machine's bearer token kept for this tab), errors that stay until
 // dismissed, and the loop's labels in the chosen language.
-import { api, ApiError, formatTime, language, relativeAge, t } from "/static/app.js";
+import { api, ApiError, errorMessage, formatTime, language, relativeAge, t } from "/static/app.js";
 
 export const TOKEN_KEY = "facmon-token";
 
@@ -37,26 +37,8 @@ export async function call(path, options = {}) {
   }
 }
 
-/** The text of an API error in the user's language: `detail` may be a string, a list of
- *  field errors, or an object with `message`, `en`/`zh` (both languages). */
-export function messageOf(error) {
-  if (!(error instanceof ApiError)) return String(error && error.message ? error.message : error);
-  const detail = error.detail;
-  const zh = language() === "zh-CN";
-  if (typeof detail === "string") return detail;
-  if (Array.isArray(detail)) {
-    return detail.map((item) => {
-      const field = item.field || (Array.isArray(item.loc) ? item.loc[item.loc.length - 1] : "");
-      const message = (zh ? item.zh : item.en) || item.msg || "";
-      return field ? t("board.errors.field", { field, message }) : message;
-    }).join("; ");
-  }
-  if (detail && typeof detail === "object") {
-    const message = (zh ? detail.zh : detail.en) || detail.message || detail.detail || JSON.stringify(detail);
-    return detail.field ? t("board.errors.field", { field: detail.field, message }) : message;
-  }
-  return String(error.message);
-}
+/** The text of an API error in the user's language (see app.js). */
+export const messageOf = errorMessage;
 
 /** Errors stay until their button dismisses them: no refresh clears them. */
 export function showError(text) {

@@ -6,7 +6,7 @@
 // /api/equipment/chronic) over the period the page names in data-from / data-to.
 // Filters (site, period) live in the URL, so a view can be shared.
 
-import { api, ApiError, formatTime, language, loadLanguage, mountLanguageSwitch, t, tOptional } from "/static/app.js";
+import { api, ApiError, errorMessage, formatTime, language, loadLanguage, mountLanguageSwitch, t, tOptional } from "/static/app.js";
 import { faultLabel, humanDuration, loadFaultLabels } from "/static/evidence.js";
 
 const PERIOD_DAYS = { "7d": 7, "30d": 30, "90d": 90, "365d": 365 };
@@ -64,10 +64,7 @@ function showError(error) {
     window.location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
     return;
   }
-  const detail = error instanceof ApiError && Array.isArray(error.detail)
-    ? error.detail.map((d) => (language() === "en" ? d.en : d.zh) || d.msg).join("; ")
-    : error.message;
-  $("error-text").textContent = t("kpis.error", { message: detail });
+  $("error-text").textContent = t("kpis.error", { message: errorMessage(error) });
   $("error").hidden = false;
 }
 

@@ -1,6 +1,6 @@
 // The reports page: the reports made (周报, 月报) with their downloads, and a form to make
 // one now. Errors stay until dismissed.
-import { api, formatTime, loadLanguage, mountLanguageSwitch, t } from "/static/app.js";
+import { api, errorMessage, formatTime, loadLanguage, mountLanguageSwitch, t } from "/static/app.js";
 
 const list = document.getElementById("reports");
 const empty = document.getElementById("empty");
@@ -14,13 +14,8 @@ function show(kind, message) {
 }
 
 function errorText(error) {
-  const detail = error && error.detail;
-  if (detail && typeof detail === "object" && !Array.isArray(detail)) {
-    const lang = document.documentElement.lang;
-    return (lang === "en" ? detail.en : detail.zh) || JSON.stringify(detail);
-  }
-  if (error && error.status === 401) { window.location.href = "/login"; }
-  return typeof detail === "string" ? detail : String(error && error.message);
+  if (error && error.status === 401) { window.location.href = `/login?next=${encodeURIComponent(location.pathname + location.search)}`; }
+  return errorMessage(error);
 }
 
 function bytes(n) {

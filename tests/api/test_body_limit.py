@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
 from api.app import MAX_BODY_BYTES, create_app
-from api.deps import users_for
+from api.deps import MAX_ID, users_for
 from contract.finding import Finding, Severity
 from contract.topics import DeviceRef
 from facmon.service import Stores
@@ -69,6 +69,39 @@ BODIES: dict[str, dict[str, object]] = {
     "/api/users": {"username": "ops.lead", "role": "engineer", "password": "lead-password-1"},
     "/api/users/{username}": {"display_name": "运维组长"},
     "/api/users/{username}/password": {"password": "lead-password-2"},
+    # Bulk dispatch answers per ticket: an unknown one leaves the walked ticket alone.
+    "/api/tickets/dispatch": {"ticket_ids": [MAX_ID], "assignee": "pump team"},
+    # In this order the channel exists before the rule names it.
+    "/api/notifications/channels": {
+        "name": "qa-wecom",
+        "type": "wecom",
+        "url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7xxx-4bc4-97a0",
+    },
+    "/api/notifications/channels/{channel_id}": {
+        "name": "qa-wecom",
+        "type": "wecom",
+        "url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7xxx-4bc4-97a1",
+    },
+    "/api/notifications/rules": {
+        "name": "all",
+        "match": {},
+        "channels": ["qa-wecom"],
+        "recipients": [{"name": "王经理", "language": "zh-CN"}],
+    },
+    "/api/notifications/rules/{rule_id}": {
+        "name": "everything",
+        "match": {},
+        "channels": ["qa-wecom"],
+        "recipients": [{"name": "Lee", "language": "en"}],
+    },
+    "/api/reports": {"kind": "weekly", "site": "hq", "period": "2026-W49", "language": "en"},
+    "/api/pdca": {
+        "title": "pump bearings greased monthly",
+        "target_kpi": "integrity_pct",
+        "owner": "quality",
+        "started_at": "2026-11-01T00:00:00+08:00",
+    },
+    "/api/pdca/{action_id}": {"status": "done"},
     "/api/maintenance/windows": {
         "site": "hq",
         "device_id": "p1",
@@ -172,6 +205,9 @@ def test_every_route_with_a_body_authenticates_before_reading_it(stores: Stores)
             route_id=1,
             round_id=1,
             plan_id=1,
+            channel_id=1,
+            rule_id=1,
+            action_id=1,
             username="ops.lead",
         )
         for headers in ({}, {"Authorization": "Bearer fm_not-a-token"}):

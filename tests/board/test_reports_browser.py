@@ -75,7 +75,7 @@ def test_reports_page_makes_and_lists_a_report(
             browser.execute_cdp_cmd(
                 "Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Bearer {token}"}}
             )
-            browser.get(live.url + "/static/reports.html")
+            browser.get(live.url + "/reports")
             browser.execute_script(f"localStorage.setItem('facmon.lang', '{lang}')")
             browser.refresh()
             wait = WebDriverWait(browser, 60, poll_frequency=0.1)
