@@ -62,13 +62,18 @@ PLAUSIBLE: Final[dict[str, tuple[Band, ...]]] = {
 }
 
 
+# (kind, metric) -> its band: the first one listed, as a scan of `PLAUSIBLE` finds it
+_BANDS: Final[dict[tuple[str, str], Band]] = {}
+for _kind, _bands in PLAUSIBLE.items():
+    for _band in _bands:
+        _BANDS.setdefault((_kind, _band.metric), _band)
+
+
 def plausible(kind: str, metric: str, value: float) -> bool:
     """Inside the kind's plausible band (True for a metric without one). Other detectors
     leave implausible readings to this one: one broken sensor, one ticket."""
-    for band in PLAUSIBLE.get(kind, ()):
-        if band.metric == metric:
-            return band.low <= value <= band.high
-    return True
+    band = _BANDS.get((kind, metric))
+    return band is None or band.low <= value <= band.high
 
 
 class OutOfRangeConfig(DetectorConfig):

@@ -24,6 +24,7 @@ levels.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from typing import ClassVar
 
 from pydantic import Field
@@ -135,7 +136,7 @@ class CavitationDetector(Detector):
             return 0.0  # no liquid through the pump: dry running, not cavitation
         return min(vib / self.vib_ratio, self._pressure_score(drop, erratic))
 
-    def _pressure_terms(self, pressures: tuple[float, ...]) -> tuple[float, float]:
+    def _pressure_terms(self, pressures: Sequence[float]) -> tuple[float, float]:
         """The pressure median's drop in learnt spreads, and the window's spread over
         the learnt one."""
         assert self.base is not None
@@ -177,7 +178,7 @@ class CavitationDetector(Detector):
         self._recent.append(values)
         if len(self._recent) < (self._recent.maxlen or 0):
             return []
-        pressure_terms = self._pressure_terms(tuple(v[2] for v in self._recent))
+        pressure_terms = self._pressure_terms([v[2] for v in self._recent])
         if self._pressure_score(*pressure_terms) < c.clear_score:
             # The score is at most the pressure evidence, so it is in the clear band
             # whatever the vibration does: the decision needs no more medians. Nearly

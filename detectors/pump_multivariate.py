@@ -91,6 +91,39 @@ def median_of_three(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     return np.maximum(np.minimum(a, b), np.minimum(np.maximum(a, b), c))
 
 
+def median_of_three_rows(a: list[float], b: list[float], c: list[float]) -> list[float]:
+    """`median_of_three` on Python floats, element by element, with numpy's pick on ties
+    (`np.minimum` and `np.maximum` give their second argument when the two are equal)."""
+    out = []
+    for x, y, w in zip(a, b, c, strict=True):
+        if x < y:
+            low, high = x, y
+        else:
+            low, high = y, (x if x > y else y)
+        inner = high if high < w else w
+        out.append(low if low > inner else inner)
+    return out
+
+
+def _deviations(smooth: list[float], level: list[float], spread: list[float]) -> list[float]:
+    """(smooth - level) / spread per signal; a zero spread (possible only when configured
+    with no floor) gives numpy's infinities and NaN, as the arrays did."""
+    try:
+        return [(s - v) / d for s, v, d in zip(smooth, level, spread, strict=True)]
+    except ZeroDivisionError:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return ((np.array(smooth) - level) / np.array(spread)).tolist()
+
+
+def _largest_magnitude(values: list[float]) -> float:
+    """`np.max(np.abs(values))`: the largest magnitude, NaN when any value is NaN."""
+    worst = max(map(abs, values))
+    total = sum(values)  # NaN when any value is (or with infinities of both signs)
+    if total == total or worst != worst:
+        return worst
+    return math.nan if any(v != v for v in values) else worst
+
+
 class PumpMultivariateConfig(DetectorConfig):
     warmup_samples: int = Field(400, ge=2)
     warmup_s: float = Field(7200.0, gt=0)  # or this long, for a device that reports sparsely
@@ -153,10 +186,12 @@ class PumpMultivariateDetector(Detector):
         self._warm_values: np.ndarray | None = None
         self._warm_ts: np.ndarray | None = None
         self._warm_count = 0
-        self.level: np.ndarray | None = None  # learnt normal level per signal
-        self.spread: np.ndarray | None = None  # learnt normal spread per signal
-        self.smooth: np.ndarray | None = None  # smoothed current values
-        self.z: np.ndarray | None = None  # last deviations, in spreads
+        # Per signal, as Python floats (see `update`): the learnt normal level and spread,
+        # the smoothed current values and the last deviations, in spreads.
+        self.level: list[float] | None = None
+        self.spread: list[float] | None = None
+        self.smooth: list[float] | None = None
+        self.z: list[float] | None = None
         self.last_ts: int | None = None
         # The device's rhythm, heard on every sample (stopped ones too: a stop is not a
         # new cadence); the time constants follow it.
@@ -165,7 +200,7 @@ class PumpMultivariateDetector(Detector):
         self.interval_s = 1.0
         self.gap_s = math.inf  # a silence between judged samples longer than this is a gap
         # A running median of three drops a single glitched reading before smoothing.
-        self._recent: deque[np.ndarray] = deque(maxlen=3)
+        self._recent: deque[list[float]] = deque(maxlen=3)
         self.shift: ShiftProbation | None = None  # an excursion of shift signals on trial
         self.refused_since_ms: int | None = None  # a refused shift: judged whole until clear
         self.shifts: list[dict[str, object]] = []  # shifts adopted, for the evidence
@@ -192,9 +227,9 @@ class PumpMultivariateDetector(Detector):
 
     def _deviation(self) -> float:
         assert self.z is not None
-        return float(np.max(np.abs(self.z)))
+        return _largest_magnitude(self.z)
 
-    def _values(self, metrics: dict[str, MetricValue]) -> np.ndarray | None:
+    def _values(self, metrics: dict[str, MetricValue]) -> list[float] | None:
         if metrics.get("running") is False:
             return None
         if self.signals is None:
@@ -212,15 +247,14 @@ class PumpMultivariateDetector(Detector):
             if not -math.inf < value < math.inf:
                 return None
             values.append(value)
-        return np.array(values)
+        return values
 
-    def _warm_long_enough(self) -> bool:
+    def _warm_long_enough(self, last_ts_ms: int) -> bool:
         """A sparse device: `warmup_s` of samples (and `min_warmup_samples`) will do."""
         assert self._warm_ts is not None
-        count = self._warm_count
-        if count < self.config.min_warmup_samples:
+        if self._warm_count < self.config.min_warmup_samples:
             return False
-        return (self._warm_ts[count - 1] - self._warm_ts[0]) / 1000 >= self.config.warmup_s
+        return (last_ts_ms - int(self._warm_ts[0])) / 1000 >= self.config.warmup_s
 
     def _fit(self) -> None:
         assert self._warm_values is not None and self._warm_ts is not None
@@ -238,15 +272,19 @@ class PumpMultivariateDetector(Detector):
             self._timing(self.cadence.expected_ms)
         # The smoother's state at the end of the warm-up, on the same running median of
         # three as judged samples get (a glitch in the last warm-up reading must not pass).
-        smooth = data[0].copy()
-        for i in range(1, len(data)):
-            filtered = median_of_three(*data[i - 2 : i + 1]) if i >= 2 else data[i]
-            smooth += self._alpha(times_s[i] - times_s[i - 1], self.smooth_s) * (filtered - smooth)
+        # In Python floats, as `update` does: row by row, numpy's per-call cost was most of
+        # a 400-sample fit.
+        rows, times = data.tolist(), times_s.tolist()
+        smooth = rows[0]
+        for i in range(1, len(rows)):
+            filtered = median_of_three_rows(*rows[i - 2 : i + 1]) if i >= 2 else rows[i]
+            alpha = self._alpha(times[i] - times[i - 1], self.smooth_s)
+            smooth = [s + alpha * (f - s) for s, f in zip(smooth, filtered, strict=True)]
         self._recent.clear()
-        self._recent.extend(row.copy() for row in data[-2:])
-        self.level = level
-        self.spread = np.maximum(spread, floor)
-        self.smooth = smooth
+        self._recent.extend(rows[-2:])
+        self.level = level.tolist()
+        self.spread = np.maximum(spread, floor).tolist()
+        self.smooth = list(smooth)
         self.last_ts = int(self._warm_ts[self._warm_count - 1])
         self._warm_values = self._warm_ts = None
 
@@ -273,7 +311,7 @@ class PumpMultivariateDetector(Detector):
         self.refused_since_ms = None
         self.persistence = Persistence(self.config.persist, self.config.clear_persist)
 
-    def _spread_floor(self, level: np.ndarray) -> np.ndarray:
+    def _spread_floor(self, level: np.ndarray | list[float]) -> np.ndarray:
         """Per signal: the allowance's share of the level over the threshold, or the minimal
         relative spread where no allowance is given."""
         assert self.signals is not None
@@ -293,6 +331,12 @@ class PumpMultivariateDetector(Detector):
         return 1.0 - math.exp(-max(dt_s, 0.0) / tau_s)
 
     def update(self, sample: Sample) -> list[Finding]:
+        """Judge one sample. The per-signal arithmetic is on Python floats, not numpy
+        vectors: with six signals, numpy's cost per call (about 15 calls a sample) was
+        most of the work; each operation is the same IEEE operation in the same order, so
+        the decisions are those of the arrays, bit for bit (tests/detectors/
+        test_fast_paths.py). Measured on one pump after its warm-up (thread CPU time,
+        best of 7, load average 11): 21 µs a judged sample before, 13.5 µs now."""
         if self.cadence.observe(sample.ts_ms):
             self.shift = None  # the device fell silent: a probation never spans a gap
         values = self._values(sample.metrics)
@@ -305,7 +349,7 @@ class PumpMultivariateDetector(Detector):
             self._warm_values[self._warm_count] = values
             self._warm_ts[self._warm_count] = sample.ts_ms
             self._warm_count += 1
-            if self._warm_count == self.warmup_samples or self._warm_long_enough():
+            if self._warm_count == self.warmup_samples or self._warm_long_enough(sample.ts_ms):
                 self._fit()
             return []
         assert self.smooth is not None and self.spread is not None and self.last_ts is not None
@@ -316,10 +360,15 @@ class PumpMultivariateDetector(Detector):
         dt_s = (ts - self.last_ts) / 1000
         self.last_ts = max(self.last_ts, ts)
         gap = dt_s > self.gap_s
-        self._recent.append(values)
-        filtered = median_of_three(*self._recent) if len(self._recent) == 3 else values
-        self.smooth += self._alpha(dt_s, self.smooth_s) * (filtered - self.smooth)
-        z = self.z = (self.smooth - self.level) / self.spread
+        recent = self._recent
+        recent.append(values)
+        filtered = median_of_three_rows(*recent) if len(recent) == 3 else values
+        alpha = self._alpha(dt_s, self.smooth_s)
+        smooth = self.smooth = [
+            s + alpha * (f - s) for s, f in zip(self.smooth, filtered, strict=True)
+        ]
+        level = self.level
+        z = self.z = _deviations(smooth, level, self.spread)
         score = self._deviation()
         judged = self._judged_score(z, score, ts, filtered)
         clear = score < self.clear_level
@@ -330,14 +379,18 @@ class PumpMultivariateDetector(Detector):
             # each signal within its clear band follows slow drift (daily supply swings);
             # a signal off its level, or on probation, keeps the level it had
             drift_s = self.interval_s if gap else dt_s
-            step = self._alpha(drift_s, self.baseline_s) * (self.smooth - self.level)
+            beta = self._alpha(drift_s, self.baseline_s)
             if score < self.clear_level and self.shift is None:
-                self.level += step  # the common case: every signal follows
+                # the common case: every signal follows
+                self.level = [v + beta * (s - v) for s, v in zip(smooth, level, strict=True)]
             else:
-                follow = np.abs(z) < self.clear_level
+                follow = [abs(d) < self.clear_level for d in z]
                 if self.shift is not None:
-                    follow &= ~self._mask()
-                self.level += np.where(follow, step, 0.0)
+                    follow = [f and not m for f, m in zip(follow, self._mask(), strict=True)]
+                self.level = [
+                    v + (beta * (s - v) if f else 0.0)
+                    for s, v, f in zip(smooth, level, follow, strict=True)
+                ]
         if not fired:
             return []
         return [self._finding(ts, score)]
@@ -352,7 +405,7 @@ class PumpMultivariateDetector(Detector):
             self._shift_mask = np.array([name in shift for name in self.signals])
         return self._shift_mask
 
-    def _judged_score(self, z: np.ndarray, score: float, ts: int, filtered: np.ndarray) -> float:
+    def _judged_score(self, z: list[float], score: float, ts: int, filtered: list[float]) -> float:
         """The score the decision judges. An excursion of the shift signals alone (the
         others within the clear band) is put on probation, and the decision sees the other
         signals only until the probation's verdict: adopted (the shift signals' levels
@@ -364,7 +417,7 @@ class PumpMultivariateDetector(Detector):
         mask = self._mask()
         if not mask.any():
             return score
-        others = float(np.max(np.abs(z[~mask]), initial=0.0))
+        others = float(np.max(np.abs(np.array(z)[~mask]), initial=0.0))
         probation = self.shift
         if probation is None:
             if score < self.threshold or others >= self.clear_level:
@@ -372,10 +425,11 @@ class PumpMultivariateDetector(Detector):
             probation = self.shift = ShiftProbation(ts, self._shift_span_ms(), int(mask.sum()))
         # the readings (median of three), not the smoothed values: the smoother's own
         # settling after a step must not read as a rise
-        probation.add(ts, filtered[mask])
+        probation.add(ts, np.array(filtered)[mask])
         assert self.level is not None and self.smooth is not None
-        off = np.abs(self.smooth[mask] - self.level[mask])
-        if bool((off > self.config.max_shift * np.abs(self.level[mask])).any()):
+        level = np.array(self.level)[mask]
+        off = np.abs(np.array(self.smooth)[mask] - level)
+        if bool((off > self.config.max_shift * np.abs(level)).any()):
             self.shift, self.refused_since_ms = None, probation.first_ms  # too large a step
         elif probation.due(ts, self.config.min_shift_samples):
             self._verdict(probation)
@@ -392,7 +446,8 @@ class PumpMultivariateDetector(Detector):
         c = self.config
         self.shift = None
         mask = self._mask()
-        level, spread = self.level[mask], self.spread[mask]
+        all_levels, all_spreads = np.array(self.level), np.array(self.spread)
+        level, spread = all_levels[mask], all_spreads[mask]
         early, late = probation.halves()
         early_dev, late_dev = np.abs(early - level), np.abs(late - level)
         out = late_dev >= self.clear_level * spread
@@ -422,8 +477,9 @@ class PumpMultivariateDetector(Detector):
             )
         self.shifts = self.shifts[-5:]
         new_level = np.where(out, late, level)
-        self.level[mask] = new_level
-        self.spread[mask] = np.maximum(spread, self._spread_floor(self.level)[mask])
+        all_levels[mask] = new_level
+        all_spreads[mask] = np.maximum(spread, self._spread_floor(all_levels)[mask])
+        self.level, self.spread = all_levels.tolist(), all_spreads.tolist()
 
     def alarms(self, samples: Iterable[Sample]) -> list[bool]:
         """Feed a batch in order; the alarm state after each sample."""

@@ -226,7 +226,13 @@ class DetectorBank:
     def on_sample(self, sample: Sample) -> list[Finding]:
         if self._staged is not None:
             self._apply_staged()
-        found = [f for d in self.detectors_for(sample.device) for f in d.update(sample)]
+        # A plain loop: the nested comprehension made an iterator of every detector's
+        # (nearly always empty) answer, nine times a sample.
+        found: list[Finding] = []
+        for detector in self.detectors_for(sample.device):
+            raised = detector.update(sample)
+            if raised:
+                found += raised
         return self._stamped(found) if found else found
 
     def on_event(self, event: Event) -> list[Finding]:

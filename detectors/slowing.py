@@ -21,7 +21,8 @@ one reporting every ten minutes (`detectors.windows`, `detectors.cadence`):
 
 from __future__ import annotations
 
-from typing import ClassVar
+import math
+from typing import ClassVar, Final
 
 from contract.finding import Finding
 from contract.payload import Sample
@@ -53,6 +54,7 @@ class SlowingConfig(DetectorConfig):
     rel_margin: float
 
 
+_INF: Final = math.inf
 MAX_WARMUP_SAMPLES = 200  # a warm-up keeps at most this many readings, evenly spread
 
 
@@ -104,9 +106,11 @@ class SlowingDetector(Detector):
         return self.recent.median() - self.baseline
 
     def update(self, sample: Sample) -> list[Finding]:
-        value = number(sample.metrics, self.metric)
-        if value is None:
-            return []
+        value = sample.metrics.get(self.metric)
+        if type(value) is not float or not -_INF < value < _INF:  # the common case inline
+            value = number(sample.metrics, self.metric)
+            if value is None:
+                return []
         if self.skip_implausible and not plausible(self.device.kind, self.metric, value):
             return []
         ts = sample.ts_ms

@@ -85,8 +85,11 @@ SAVE_CHUNK_ROWS: Final = 500
 # history is a gap to the detectors, which they handle as one.
 REPLAY_MAX_SAMPLES: Final = 2_000
 REPLAY_FETCH_THREADS: Final = 8
-# The broker redelivers what was unacknowledged at a crash: the last batches, seconds
-# old. A sample further behind the replayed time is a device clock set back, and judged.
+# The broker redelivers what was unacknowledged at a crash: the batches written but not yet
+# acknowledged. Under load one batch can hold many minutes of a device's data (a restart's
+# backlog arrives in seconds), so every sample the replay fed or the saved state covers is
+# a redelivery when it comes again, and so is one up to this much older. A sample further
+# back is a device clock set back, and judged.
 REDELIVERY_WINDOW_MS: Final = 600_000
 _NOT_STATE: Final = frozenset({"device", "config", "_made_with"})
 
@@ -249,6 +252,9 @@ class KeptBank(DetectorBank):
         self.changed: set[DeviceKey] = set()
         self.last_ts: dict[DeviceKey, int] = {}
         self.replayed_to: dict[DeviceKey, int] = {}
+        # Where that judged span begins: the saved state's last sample, or the oldest
+        # sample replayed (absent: the span is the mark alone).
+        self.replayed_from: dict[DeviceKey, int] = {}
         self.tick_hook: Callable[[], None] | None = None
 
     def on_sample(self, sample: Sample) -> list[Finding]:
@@ -258,9 +264,11 @@ class KeptBank(DetectorBank):
         if self.replayed_to:
             mark = self.replayed_to.get(key)
             if mark is not None:
-                if mark - REDELIVERY_WINDOW_MS < ts_ms <= mark:
+                since = self.replayed_from.get(key, mark)
+                if min(since, mark) - REDELIVERY_WINDOW_MS < ts_ms <= mark:
                     return []  # fed already (replay, or before the crash): a redelivery
                 del self.replayed_to[key]  # newer, or a device clock set back
+                self.replayed_from.pop(key, None)
         self.changed.add(key)
         if self.last_ts.get(key, -1) < ts_ms:
             self.last_ts[key] = ts_ms
@@ -624,6 +632,7 @@ class StateKeeper:
             if resume is not None:
                 self.bank.last_ts[device_key(ref)] = resume
                 self.bank.replayed_to[device_key(ref)] = resume
+                self.bank.replayed_from[device_key(ref)] = resume
         if series is None:
             return
         todo = [(ref, feeds) for ref, feeds, _ in plans if feeds]
@@ -661,3 +670,6 @@ class StateKeeper:
                     mark = max(self.bank.replayed_to.get(key, newest), newest)
                     self.bank.last_ts[key] = mark
                     self.bank.replayed_to[key] = mark
+                    oldest = samples[0].ts_ms
+                    since = min(self.bank.replayed_from.get(key, oldest), oldest)
+                    self.bank.replayed_from[key] = since

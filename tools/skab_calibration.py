@@ -58,7 +58,8 @@ def wander(
             detector.update(Sample(device, ts_ms[seq], seq, dict(rows[seq])))
             if detector.smooth is not None and seq >= start + fit_rows:
                 assert detector.level is not None
-                found.append(np.abs(detector.smooth - detector.level) / np.abs(detector.level))
+                smooth, level = np.asarray(detector.smooth), np.asarray(detector.level)
+                found.append(np.abs(smooth - level) / np.abs(level))
         signals = detector.signals or signals
     if not found:
         return signals, np.empty((0, len(signals)))

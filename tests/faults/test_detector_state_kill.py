@@ -11,6 +11,12 @@ hours are published in seconds):
 3. fed the rest: its tickets must be those of an uninterrupted detector bank; stopped
    cleanly, it saves what it judged.
 
+The third run is also sent the second part again before the rest, as the broker redelivers
+a batch that was written but not yet acknowledged at the kill: under load one batch holds
+the whole part (25 minutes of data), and judging its older samples a second time, out of
+order, moved pump_multivariate's onset by 680 s. `test_a_redelivered_backlog_is_not_judged
+_twice` shows the same in process, without servers.
+
 Tolerance: one minute of data time on the onset, the bearing detector's bucket: a restart
 that split a bucket would move the decision by one bucket at most. The state is restored
 exactly, so the onsets are expected equal; a bank that starts afresh at the kill is late by
@@ -32,11 +38,16 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from contract.payload import decode_message
 from facmon.embedded_broker import free_port
+from facmon.schema import create_schema
+from ingest.detector_state import REDELIVERY_WINDOW_MS, KeptBank, StateKeeper
+from ingest.pipeline.points import sample_point
 from quality.tickets.models import Ticket, TicketOccurrence
 from storage.detector_state import DetectorStateStore
 from storage.sql import make_engine
 from storage.timeseries.influx import InfluxStore
+from storage.timeseries.sqlite import SQLiteSeriesStore
 from tests.conftest import publish_qos1, unique, wait_until
 from tests.faults.slow_wear import (
     WEAR_AT_S,
@@ -201,8 +212,10 @@ def test_a_kill_mid_degradation_keeps_the_tickets_on_time(
     assert tickets(engine) == [], "a ticket opened before the wear was judged"
     assert saved_up_to(engine, worn, "pump_bearing_wear") <= first_kill
 
-    # 3. Caught up from InfluxDB, fed the rest: the findings of an uninterrupted bank.
+    # 3. Caught up from InfluxDB, sent the second part again (the unacknowledged batch the
+    # broker redelivers), then the rest: the findings of an uninterrupted bank.
     service.start(save_s=3600)
+    publish(first_kill, second_kill)
     publish(second_kill, stream[-1].ts_ms)
     wanted = {finding.detector: finding.onset_ms for _, finding in expected.values()}
     wait_until(
@@ -221,3 +234,37 @@ def test_a_kill_mid_degradation_keeps_the_tickets_on_time(
     assert saved_up_to(engine, worn, "pump_bearing_wear") <= first_kill
     service.stop()
     assert saved_up_to(engine, worn, "pump_bearing_wear") == telemetry(stream, worn)[-1].ts_ms
+
+
+def test_a_redelivered_backlog_is_not_judged_twice(tmp_path: Path) -> None:
+    """In process: state saved at the first kill, the second part replayed from the series
+    store, then the broker redelivers the whole second part (one unacknowledged batch,
+    longer than `REDELIVERY_WINDOW_MS`) before the rest: the uninterrupted bank's findings,
+    to the millisecond."""
+    site = "redelivery"
+    start = start_ms(int(time.time() * 1000))
+    stream = messages(site, start)
+    first_kill, second_kill = start + FIRST_KILL_S * 1000, start + SECOND_KILL_S * 1000
+    expected = {key: f.onset_ms for key, (_, f) in first_findings(stream).items()}
+    assert expected and all(ts > second_kill for ts, _ in first_findings(stream).values())
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'facmon.sqlite'}")
+    create_schema(engine)
+    store = DetectorStateStore(engine)
+    first = KeptBank(offline_after_ms=10**12)
+    first_ticket_ms([m for m in stream if m.ts_ms <= first_kill], first)
+    StateKeeper(first, store, None).stop()  # saved at the first kill
+    series = SQLiteSeriesStore(tmp_path / "series.sqlite")
+    stored = [decode_message(m.topic, m.payload, m.ts_ms + 1).sample for m in stream]
+    series.write([sample_point(s) for s in stored if s is not None and s.ts_ms <= second_kill])
+
+    restarted = KeptBank(offline_after_ms=10**12)
+    StateKeeper(restarted, store, series, replay_hours=48).restore()
+    backlog = [m for m in stream if first_kill < m.ts_ms <= second_kill]
+    assert backlog[-1].ts_ms - backlog[0].ts_ms > REDELIVERY_WINDOW_MS
+    rest = [m for m in stream if m.ts_ms > second_kill]
+    found = {key: f.onset_ms for key, (_, f) in first_findings(backlog + rest, restarted).items()}
+    assert found == expected
+    # and the state was needed: a bank started afresh at the second kill differs
+    assert {k: f.onset_ms for k, (_, f) in first_findings(rest).items()} != expected
+    engine.dispose()
