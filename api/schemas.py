@@ -76,6 +76,10 @@ class TicketPublic(BaseModel):
     detector_severity: str
     state: str
     summary: str
+    summary_labels: Labels = Field(
+        default_factory=dict,
+        description="the summary in zh-CN and en (a ticket reported by hand: its own text in both)",
+    )
     detector: str
     detector_version: str
     onset_ms: int

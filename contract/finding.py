@@ -9,6 +9,7 @@ loop records, kept here so that neither needs the other.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -36,3 +37,8 @@ class Finding:
     evidence: dict[str, Any] = field(default_factory=dict)
     # the detector configuration file's version in force (None: built-in defaults)
     config_version: str | None = None
+    # The summary as a message: a key of the translation catalog (`summaries.<key>`) and
+    # the values of its placeholders, so that people read it in their own language;
+    # `summary` stays the English text for logs and older clients. None: text only.
+    summary_key: str | None = None
+    summary_params: Mapping[str, float | int | str] = field(default_factory=dict)

@@ -87,6 +87,12 @@ class BruteForceDetector(Detector):
                     "window_s": self.window_ms / 1000,
                     "first_refusal_ms": first,
                 },
+                key="brute_force",
+                params={
+                    "count": self._count,
+                    "window_min": self.window_ms / 60_000,
+                    "limit": self.threshold,
+                },
             )
         ]
 

@@ -111,6 +111,8 @@ class DoorForcedDetector(Detector):
                     "last_valid_credential_ms": self.last_valid_ms,
                     "grace_s": self.grace_ms / 1000,
                 },
+                key="forced_open",
+                params={"open_s": open_s},
             )
         ]
 
@@ -127,6 +129,7 @@ class DoorForcedDetector(Detector):
                 event.ts_ms,
                 "access controller reports the door forced open",
                 {"source": "event", "event": event.event, "data": dict(event.data)},
+                key="forced_open_event",
             )
         ]
 

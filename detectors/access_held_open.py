@@ -65,6 +65,8 @@ class DoorHeldOpenDetector(Detector):
                 onset,
                 f"door held open for {held_s:.0f} s (limit {self.limit_s:.0f} s)",
                 {"metric": "held_open_s", "value": held_s, "threshold": self.limit_s},
+                key="held_open",
+                params={"held_s": held_s, "limit_s": self.limit_s},
             )
         ]
 

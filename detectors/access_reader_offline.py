@@ -65,6 +65,8 @@ class ReaderOfflineDetector(Detector):
                     "value": (sample.ts_ms - onset) / 1000,
                     "threshold": self.state.hold_ms / 1000,
                 },
+                key="reader_offline",
+                params={"silent_s": (sample.ts_ms - onset) / 1000},
             )
         ]
 

@@ -142,7 +142,12 @@ class Detector:
         summary: str,
         evidence: dict[str, Any],
         severity: Severity | None = None,
+        *,
+        key: str | None = None,
+        params: dict[str, float | int | str] | None = None,
     ) -> Finding:
+        """A finding of this detector. `key` and `params` describe `summary` as a catalog
+        message (`summaries.<key>` with those placeholders) for readers of other languages."""
         return Finding(
             device=self.device,
             fault_type=self.fault_type,
@@ -152,6 +157,8 @@ class Detector:
             onset_ms=onset_ms,
             summary=summary,
             evidence=evidence,
+            summary_key=key,
+            summary_params=params or {},
         )
 
 

@@ -88,6 +88,11 @@ class EntrapmentDetector(Detector):
                     "stopped_s": (sample.ts_ms - onset) / 1000,
                     "threshold_s": self.state.hold_ms / 1000,
                 },
+                key="entrapment",
+                params={
+                    "position": self.last_position or 0.0,
+                    "stopped_s": (sample.ts_ms - onset) / 1000,
+                },
             )
         ]
 
@@ -104,6 +109,7 @@ class EntrapmentDetector(Detector):
                 event.ts_ms,
                 "controller reports an entrapment",
                 {"source": "event", "event": event.event, "data": dict(event.data)},
+                key="entrapment_event",
             )
         ]
 

@@ -77,6 +77,8 @@ class FaultCodeDetector(Detector):
                     "codes": list(self.codes),
                     "threshold_s": self.state.hold_ms / 1000,
                 },
+                key="fault_code",
+                params={"code": self.code, "held_s": (sample.ts_ms - onset) / 1000},
             )
         ]
 
@@ -97,6 +99,8 @@ class FaultCodeDetector(Detector):
                 "controller reports fault code"
                 + (f" {int(code)}" if code is not None else " (no code given)"),
                 {"source": "event", "event": event.event, "data": dict(event.data)},
+                key="fault_code_event" if code is not None else "fault_code_event_no_code",
+                params={"code": int(code)} if code is not None else {},
             )
         ]
 

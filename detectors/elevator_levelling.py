@@ -102,6 +102,8 @@ class LevellingErrorDetector(Detector):
                     "threshold": limit,
                     "window": [round(v, 2) for v in recent.values],
                 },
+                key="levelling",
+                params={"value_mm": median, "limit_mm": limit},
             )
         ]
 

@@ -121,6 +121,13 @@ class DoorReversalDetector(Detector):
                     "trips": self._trips,
                     "reversals": self._reversals,
                 },
+                key="door_reversals",
+                params={
+                    "rate": rate,
+                    "trips": self._trips,
+                    "baseline": self.baseline,
+                    "limit": limit,
+                },
             )
         ]
 

@@ -106,7 +106,17 @@ class RunningCarTrendDetector(Detector):
         )
         evidence = verdict.evidence(self.metric, self.evidence_digits)
         severity = Severity.CRITICAL if verdict.escalated and verdict.crossed else None
-        return [self.finding(verdict.onset_ms, summary, evidence, severity)]
+        params: dict[str, float | int | str] = {
+            "metric": self.metric,
+            "value": round(verdict.level, d),
+            "limit": round(verdict.limit, d),
+            "unit": u,
+        }
+        if not verdict.crossed:
+            params["slope"] = round(verdict.slope_per_h * 24, self.slope_digits)
+            params["hours"] = verdict.hours_to_limit or 0.0
+        key = "trend.crossed" if verdict.crossed else "trend.rising"
+        return [self.finding(verdict.onset_ms, summary, evidence, severity, key=key, params=params)]
 
     def fault_active(self) -> bool | None:
         return self.trend.fault_active()

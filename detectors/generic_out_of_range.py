@@ -174,6 +174,14 @@ class OutOfRangeDetector(Detector):
                     "high": high,
                     "window": list(self.recent[metric]),
                 },
+                key="out_of_range",
+                params={
+                    "metric": metric,
+                    "value": median,
+                    "low": low,
+                    "high": high,
+                    "kind": self.device.kind,
+                },
             )
         ]
 

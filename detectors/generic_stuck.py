@@ -182,6 +182,13 @@ class StuckSensorDetector(Detector):
                     "threshold": self.min_run,
                     "threshold_s": self.min_span_ms / 1000,
                 },
+                key="stuck",
+                params={
+                    "metric": metric,
+                    "value": value,
+                    "samples": run,
+                    "minutes": (sample.ts_ms - start) / 60_000,
+                },
             )
         ]
 

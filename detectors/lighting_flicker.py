@@ -162,6 +162,8 @@ class FlickerDetector(Detector):
                     "threshold": round(limit, 4),
                     "window": [round(v, 4) for _, v in self.recent][-60:],
                 },
+                key="flicker",
+                params={"jump": cv, "baseline": self.baseline_cv, "limit": limit},
             )
         ]
 

@@ -110,6 +110,8 @@ class IlluminanceLowDetector(Detector):
                     "threshold": self.standard_lux,
                     "window": [round(v, 1) for v in recent.values],
                 },
+                key="illuminance_low",
+                params={"lux": median, "standard_lux": self.standard_lux},
             )
         ]
 

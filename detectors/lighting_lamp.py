@@ -149,6 +149,8 @@ class LampFailureDetector(Detector):
                     "threshold": self.min_ratio,
                     "window": list(self.recent.values),
                 },
+                key="lamp_failure",
+                params={"share": ratio, "expected_a": self.expected_a},
             )
         ]
 

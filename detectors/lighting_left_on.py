@@ -156,6 +156,10 @@ class LightsLeftOnDetector(Detector):
                     "hour_utc": hour,
                     "learnt_lit_share": [round(self.share(h), 3) for h in range(24)],
                 },
+                key="lights_left_on.dark"
+                if self.reason == "learnt dark hours"
+                else "lights_left_on.daylight",
+                params={"hours": lit_h, "current_a": current},
             )
         ]
 

@@ -145,6 +145,12 @@ class OfflineDetector(Detector):
                     "silence_limit_ms": self.silence_limit_ms(),
                     "will_grace_ms": self.will_grace_ms,
                 },
+                key="offline.will" if will else "offline.silence",
+                params={
+                    "kind": self.device.kind,
+                    "device_id": self.device.device_id,
+                    "gone_s": gone_ms / 1000,
+                },
             )
         ]
 

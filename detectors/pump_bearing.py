@@ -364,7 +364,14 @@ class BearingWearDetector(Detector):
         if self.shifts:
             evidence["baseline_shifts"] = list(self.shifts)
         severity = Severity.CRITICAL if crossed and not fired else None
-        return [self.finding(self.decider.first_ms or ts_ms, summary, evidence, severity)]
+        params: dict[str, float | int | str] = (
+            {"value": level, "limit": limit, "ratio": level / baseline, "baseline": baseline}
+            if crossed
+            else {"value": level, "slope": slope * 24, "limit": limit, "hours": max(hours, 0)}
+        )
+        key = "bearing.crossed" if crossed else "bearing.rising"
+        onset = self.decider.first_ms or ts_ms
+        return [self.finding(onset, summary, evidence, severity, key=key, params=params)]
 
     def fault_active(self) -> bool | None:
         if self.baseline is None or len(self.history) < self.config.min_fit_buckets:

@@ -204,6 +204,12 @@ class CavitationDetector(Detector):
                     "baseline_pressure_bar": round(pressure, 5),
                     "baseline_pressure_spread": round(spread, 5),
                 },
+                key="cavitation",
+                params={
+                    "vibration_ratio": self.parts["vibration_ratio"],
+                    "pressure_drop": self.parts["pressure_drop_sigmas"],
+                    "spread_ratio": self.parts["pressure_spread_ratio"],
+                },
             )
         ]
 

@@ -99,6 +99,7 @@ class DryRunningDetector(Detector):
                 event.ts_ms,
                 "pump controller reports dry running",
                 {"source": "event", "event": event.event, "data": dict(event.data)},
+                key="dry_running_event",
             )
         ]
 
@@ -146,6 +147,14 @@ class DryRunningDetector(Detector):
                     "current_a": current,
                     "baseline_current_a": round(self.base[1], 4),
                     "current_threshold_a": round(self.base[1] * self.current_ratio, 4),
+                },
+                key="dry_running",
+                params={
+                    "flow": flow,
+                    "flow_share": flow_share,
+                    "current_a": current,
+                    "current_share": current_share,
+                    "held_s": (sample.ts_ms - onset) / 1000,
                 },
             )
         ]

@@ -155,6 +155,14 @@ class LeakageDetector(Detector):
                     "baseline_pressure_bar": round(base_p, 4),
                     "baseline_k": base_k,
                 },
+                key="leakage",
+                params={
+                    "share": ratio,
+                    "flow": flow_median,
+                    "baseline_flow": base_q,
+                    "pressure": pressure_median,
+                    "baseline_pressure": base_p,
+                },
             )
         ]
 

@@ -515,6 +515,13 @@ class PumpMultivariateDetector(Detector):
                 },
                 **evidence_shifts,
             },
+            key=f"operating_point.{direction}",
+            params={
+                "metric": metric,
+                "value": float(self.smooth[worst]),
+                "spreads": float(abs(self.z[worst])),
+                "baseline": float(self.level[worst]),
+            },
         )
 
 

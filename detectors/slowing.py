@@ -150,6 +150,14 @@ class SlowingDetector(Detector):
                 if self.window_digits is None
                 else [round(v, self.window_digits) for v in window],
             },
+            key="slowing",
+            params={
+                "metric": self.metric,
+                "value": round(median, d),
+                "baseline": round(self.baseline, d),
+                "limit": round(limit, d),
+                "unit": u,
+            },
         )
 
     def fault_active(self) -> bool | None:

@@ -45,6 +45,7 @@ from api.schemas import (
 )
 from api.stores import Stores
 from ingest.device_registry import Device
+from quality.i18n.summaries import summary_labels
 from quality.ledger.models import Equipment
 from quality.tickets.bulk import MAX_BULK, Dispatch, dispatch_many
 from quality.tickets.labels import CARD_LABELS, STATE_LABELS
@@ -93,6 +94,9 @@ def _public(ticket: Ticket) -> TicketPublic:
     public.allowed_next = allowed_next(ticket.state)
     public.state_label = STATE_LABELS.get(ticket.state, {})
     public.card_label = CARD_LABELS.get(ticket.card, {})
+    public.summary_labels = summary_labels(
+        ticket.summary_key, ticket.summary_params, ticket.summary
+    )
     return public
 
 

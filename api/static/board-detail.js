@@ -164,7 +164,7 @@ export class Detail {
           `#${ticket.id} ${faultLabel(ticket.fault_type)} · ${stateLabel(ticket.state)}`),
         el("button", { type: "button", "data-testid": "detail-close", onclick: () => this.board.closeTicket() },
           this.board.phone() ? t("board.detail.back") : t("board.detail.close"))),
-      el("p", { "data-testid": "summary" }, ticket.summary),
+      el("p", { "data-testid": "summary" }, (ticket.summary_labels || {})[language()] || ticket.summary),
       el("div", { class: "badges" },
         el("span", { class: `badge ${ticket.severity}`, "data-testid": "detail-severity" }, severityLabel(ticket.severity))),
       sla ? el("p", { class: `sla${sla.late ? " late" : ""}` }, sla.text) : null,

@@ -1,7 +1,7 @@
 // The two views of the ticket list: kanban (a column per state, each paged on its own) and
 // a list (one table, paged). Both read GET /api/tickets/page with the board's filters and
 // reach every ticket with "load more" (keyset paging, no cap).
-import { formatTime, relativeAge, t } from "/static/app.js";
+import { formatTime, language, relativeAge, t } from "/static/app.js";
 import { pageParams } from "/static/board-query.js";
 import {
   call, el, faultLabel, isOverdue, kindLabel, severityLabel, slaText, stateLabel,
@@ -169,7 +169,7 @@ export function renderList(paged, board) {
         type: "button", class: "link", "data-testid": "open-ticket",
         "aria-label": t("board.card.open", { id: ticket.id }), onclick: () => board.openTicket(ticket.id),
       }, `#${ticket.id}`)),
-      el("td", {}, faultLabel(ticket.fault_type), el("div", { class: "row-meta" }, ticket.summary)),
+      el("td", {}, faultLabel(ticket.fault_type), el("div", { class: "row-meta" }, (ticket.summary_labels || {})[language()] || ticket.summary)),
       el("td", {}, where(ticket), el("div", {}, online(ticket))),
       el("td", {}, el("span", { class: `badge ${ticket.severity}` }, severityLabel(ticket.severity))),
       el("td", {}, stateLabel(ticket.state),

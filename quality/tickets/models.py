@@ -58,6 +58,10 @@ class Ticket(Base):
     detector_severity: Mapped[str] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(16), default="open", index=True)
     summary: Mapped[str] = mapped_column(Text)
+    # The summary as a catalog message (`quality.i18n.summaries`), shown in the reader's
+    # language; None for tickets reported by hand and older tickets (their text is shown).
+    summary_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    summary_params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     detector: Mapped[str] = mapped_column(String(64))
     detector_version: Mapped[str] = mapped_column(String(16))
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from contract.clock import Clock, SystemClock
 from contract.finding import Finding
+from quality.i18n.summaries import summary_labels
 from quality.tickets import incidents
 from quality.tickets.lifecycle import (
     ACTIVE_STATES,
@@ -111,6 +113,16 @@ def _json_safe(evidence: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _finite(params: Mapping[str, Any]) -> dict[str, Any]:
+    """A summary's values as JSON holds them everywhere: a value JSON cannot hold (NaN, an
+    infinity) is left out, and the summary falls back to its stored text."""
+    return {
+        name: value
+        for name, value in params.items()
+        if not isinstance(value, float) or math.isfinite(value)
+    }
+
+
 def ticket_public(ticket: Ticket) -> dict[str, Any]:
     """The ticket as events and the API show it."""
     return {
@@ -123,6 +135,7 @@ def ticket_public(ticket: Ticket) -> dict[str, Any]:
         "severity": ticket.severity,
         "state": ticket.state,
         "summary": ticket.summary,
+        "summary_labels": summary_labels(ticket.summary_key, ticket.summary_params, ticket.summary),
         "detector": ticket.detector,
         "detector_version": ticket.detector_version,
         "onset_ms": ticket.onset_ms,
@@ -482,6 +495,8 @@ class TicketStore:
             detector_severity=severity,
             state=State.OPEN.value,
             summary=finding.summary,
+            summary_key=finding.summary_key,
+            summary_params=_finite(finding.summary_params) if finding.summary_key else None,
             detector=finding.detector,
             detector_version=finding.detector_version,
             evidence=evidence,

@@ -196,8 +196,10 @@ def render(
     if due and due_stage:
         stage_name = STAGE_LABELS[due_stage][lang]
         lines.append((text("notifications.field.due", lang, stage=stage_name), due))
-    if ticket.get("summary"):
-        lines.append((text("notifications.field.summary", lang), str(ticket["summary"])))
+    # the detector's message in the reader's language (the stored text for older events)
+    summary = (ticket.get("summary_labels") or {}).get(lang) or ticket.get("summary")
+    if summary:
+        lines.append((text("notifications.field.summary", lang), str(summary)))
     if notice.actor:
         lines.append((text("notifications.field.by", lang), notice.actor))
     if notice.note:
