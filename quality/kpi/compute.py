@@ -138,7 +138,7 @@ class GroupKpis:
 
     @property
     def first_time_fix_pct(self) -> float | None:
-        """First-time fix rate (一次性修复成功率): share of the period's close-outs never reopened."""
+        """First-time fix rate (一次性修复成功率): the period's close-outs never reopened."""
         return 100.0 * self.first_time_fixes / self.closed_out if self.closed_out else None
 
     @property
