@@ -279,9 +279,7 @@ class Settings(BaseSettings):
         "HTTP (behind a TLS proxy that does not forward the scheme); https requests always are",
     )
     session_hours: float = Field(12.0, gt=0, description="a sign-in lasts at most this long")
-    session_idle_minutes: float = Field(
-        120.0, gt=0, description="a sign-in unused this long ends"
-    )
+    session_idle_minutes: float = Field(120.0, gt=0, description="a sign-in unused this long ends")
 
     api_host: str = Field("127.0.0.1", description="API bind address")
     api_port: int = Field(8000, ge=1, le=65535, description="API port")
