@@ -98,6 +98,8 @@ class TicketRecord:
     occurrences: tuple[datetime, ...] = ()
     contractor: str | None = None
     """The contractor (维保单位) the ticket was dispatched to, if any."""
+    summary_labels: tuple[tuple[str, str], ...] = ()
+    """The summary by language tag ((zh-CN, ...), (en, ...)), as reports show it."""
     """When later findings of the same fault were added to this ticket."""
 
     def moves(self) -> list[tuple[int, str]]:

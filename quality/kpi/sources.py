@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from quality.i18n.summaries import summary_labels
 from quality.kpi.records import UNRESOLVED_STATES, LivenessChange, TicketRecord, Transition
 from quality.kpi.silence import NEVER_HEARD, DeviceKey, Heard
 from quality.tickets.models import Ticket, TicketHistory, TicketOccurrence, aware
@@ -331,6 +332,9 @@ def load_tickets(
                 false_alarm=t.false_alarm,
                 occurrences=tuple(occurrences[t.id]),
                 contractor=t.contractor,
+                summary_labels=tuple(
+                    summary_labels(t.summary_key, t.summary_params, t.summary).items()
+                ),
             )
             for t in tickets
         ]

@@ -175,7 +175,16 @@ def top_faults(tickets: Iterable[TicketRecord], period: Period, top: int) -> lis
 def repeats(tickets: Iterable[TicketRecord], period: Period) -> list[RepeatRow]:
     """The period's tickets that repeat a fault (黄牌 on the second, 红牌 from the third)."""
     rows = [
-        RepeatRow(t.id, t.site, t.device_id, t.fault_type, t.repeat_count, t.card, t.opened_at)
+        RepeatRow(
+            t.id,
+            t.site,
+            t.device_id,
+            t.fault_type,
+            t.repeat_count,
+            t.card,
+            t.opened_at,
+            t.summary_labels,
+        )
         for t in tickets
         if _counted(t, period) and t.repeat_count > 1
     ]
@@ -213,6 +222,7 @@ def overdue(tickets: Iterable[TicketRecord], moment: datetime) -> list[OverdueRo
                     due,
                     (at - to_ms(due)) / 1000,
                     ticket.contractor,
+                    ticket.summary_labels,
                 )
             )
     rows.sort(key=lambda r: (_SEVERITY_RANK.get(r.severity, 9), -r.overdue_s, r.ticket_id))

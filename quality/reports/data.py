@@ -95,6 +95,8 @@ class RepeatRow:
     repeat_count: int
     card: str
     opened_at: datetime
+    summary: tuple[tuple[str, str], ...] = ()
+    """The ticket's summary by language tag."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +124,8 @@ class OverdueRow:
     overdue_s: float
     """How late at the report's end."""
     contractor: str | None
+    summary: tuple[tuple[str, str], ...] = ()
+    """The ticket's summary by language tag."""
 
 
 @dataclass(frozen=True, slots=True)

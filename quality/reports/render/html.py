@@ -177,6 +177,7 @@ def render_html(
             duration=lambda value: formatting.duration(value, language),
             fault=lambda code: formatting.fault_name(code, language),
             kind=lambda code: formatting.kind_name(code, language),
+            summary=lambda labels: dict(labels).get(language, ""),
             generated=formatting.moment(generated_at, zone),
             charts=charts,
             charts_json=_script_json(charts),
