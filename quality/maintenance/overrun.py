@@ -122,6 +122,11 @@ class OverrunWatch:
                     "and the device is still marked under maintenance "
                     "(保养时段已结束，设备仍为维修保养中)",
                     {"window_id": window.id, "reason": window.reason},
+                    summary_key="maintenance_overrun",
+                    summary_params={
+                        "window_id": window.id,
+                        "ended": f"{window.ends_at:%Y-%m-%d %H:%M}",
+                    },
                 )
             )
             with Session(self.engine) as session:

@@ -169,6 +169,8 @@ class WorkOrderOpener:
             detector_severity=SEVERITY,
             state=State.OPEN.value,
             summary=summary_of(plan, due),
+            summary_key="planned_maintenance",
+            summary_params={"due": due.isoformat(), "plan": plan.name},
             detector=DETECTOR,
             detector_version="1",
             evidence={
