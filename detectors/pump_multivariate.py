@@ -336,7 +336,7 @@ class PumpMultivariateDetector(Detector):
         most of the work; each operation is the same IEEE operation in the same order, so
         the decisions are those of the arrays, bit for bit (tests/detectors/
         test_fast_paths.py). Measured on one pump after its warm-up (thread CPU time,
-        best of 7, load average 11): 21 µs a judged sample before, 13.5 µs now."""
+        best of 7, load average 3): 21 µs a judged sample before, 12 µs now."""
         if self.cadence.observe(sample.ts_ms):
             self.shift = None  # the device fell silent: a probation never spans a gap
         values = self._values(sample.metrics)
