@@ -14,6 +14,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     FACMON_DATA_DIR=/data \
     FACMON_API_HOST=0.0.0.0
 
+# Chromium prints the quality reports to PDF, with a font for their Chinese text.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends chromium fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 COPY . .
 COPY --from=web /web/node_modules/echarts/dist/echarts.min.js api/static/vendor/echarts.min.js
