@@ -19,6 +19,7 @@ from alembic import command
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy.exc import DBAPIError
 
 import ingest.device_registry
 import quality.accounts
@@ -85,6 +86,7 @@ def upgrade_schema(engine: Engine) -> str:
     with _migration_lock(engine) as connection:
         tables = set(inspect(connection).get_table_names())
         if VERSION_TABLE not in tables and not tables & RELEASE_TABLES:
+            _enable_trigrams(connection)
             Base.metadata.create_all(connection)
             MigrationContext.configure(connection).stamp(_scripts(), "head")
         elif not _at_head(connection):
@@ -92,6 +94,24 @@ def upgrade_schema(engine: Engine) -> str:
             command.upgrade(alembic_config(connection), "head")
             log.info("database schema upgraded from %s to %s", before, head_revision())
         return current_revision(connection) or ""
+
+
+def _enable_trigrams(connection: Connection) -> None:
+    """On PostgreSQL, pg_trgm for the ticket search's index, as revision 0005 creates it.
+
+    A server without the extension, or a role that may not create it, still gets every
+    table: the index is left out (quality.tickets.models) and search scans."""
+    if connection.dialect.name != "postgresql":
+        return
+    try:
+        with connection.begin_nested():
+            connection.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public"))
+    except DBAPIError as error:
+        log.warning(
+            "pg_trgm unavailable (%s): ticket search scans instead of using an index / "
+            "无法启用 pg_trgm：工单搜索将不使用索引",
+            str(error.orig).strip(),
+        )
 
 
 def current_revision(connection: Connection) -> str | None:

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Connection,
     DateTime,
     ForeignKey,
     Index,
@@ -18,7 +19,11 @@ from sqlalchemy import (
     false,
     text,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.schema import SchemaItem, Table
+from sqlalchemy.sql.compiler import DDLCompiler
+from sqlalchemy.sql.ddl import BaseDDLElement
 
 from contract.clock import aware as aware  # re-exported: the API's schemas use it
 from quality.tickets.lifecycle import ACTIVE_STATES
@@ -28,6 +33,27 @@ _ACTIVE_SQL = "state IN (" + ", ".join(f"'{s.value}'" for s in ACTIVE_STATES) + 
 # The text the ticket list's free-text search reads (quality.tickets.listing), in one
 # expression so that one trigram index serves it on PostgreSQL.
 SEARCH_SQL = "(summary || ' ' || device_id || ' ' || site || ' ' || building)"
+TRIGRAMS_IN_PUBLIC = text(
+    "SELECT 1 FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+    " WHERE e.extname = 'pg_trgm' AND n.nspname = 'public'"
+)
+
+
+def _trigrams_in_public(
+    ddl: BaseDDLElement,
+    target: SchemaItem | str,
+    bind: Connection | None,
+    tables: list[Table] | None = None,
+    state: Any | None = None,
+    *,
+    dialect: Dialect,
+    compiler: DDLCompiler | None = None,
+    checkfirst: bool = False,
+) -> bool:
+    """Whether the trigram index can be made: without pg_trgm, search scans instead."""
+    return bind is not None and bind.execute(TRIGRAMS_IN_PUBLIC).scalar() is not None
+
+
 # What the active tickets' list index carries besides its keys (PostgreSQL INCLUDE).
 ACTIVE_LIST_COLUMNS = (
     "state",
@@ -145,12 +171,13 @@ class Ticket(Base):
         ),
         # Free-text search, PostgreSQL only: trigrams of SEARCH_SQL
         # serve `ILIKE '%word%'`. Alembic cannot compare an expression index; it is created
-        # by revision 0005.
+        # by revision 0005, or here on a new database where pg_trgm is in `public`
+        # (facmon.schema creates it there first, where the server allows).
         Index(
             "ix_ticket_text_trgm",
             text(f"{SEARCH_SQL} public.gin_trgm_ops"),
             postgresql_using="gin",
-        ).ddl_if(dialect="postgresql"),
+        ).ddl_if(dialect="postgresql", callable_=_trigrams_in_public),
     )
 
     @property
