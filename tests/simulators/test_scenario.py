@@ -53,19 +53,22 @@ def test_demo_scenario_loads_and_is_consistent() -> None:
     assert len(sc.devices) == 13
     assert {d.kind for d in sc.devices} == set(MODELS)
     by_id = {d.device_id: d for d in sc.devices}
-    assert len(sc.faults) == 5 and len(sc.expect) == 5
+    assert len(sc.faults) == 5 and len(sc.expect) == 6
     faults = {(f.device_id, f.type) for f in sc.faults}
     faulty_devices = {f.device_id for f in sc.faults}
+    # a consequence of a fault: the failed lamps leave the garage too dark
+    consequences = {("lighting-01", "illuminance_low")}
     for expected in sc.expect:
         # every expected ticket answers a fault the scenario injects on that device
         assert expected.device_id in faulty_devices
-        assert (expected.device_id, expected.fault_type) in faults
+        key = (expected.device_id, expected.fault_type)
+        assert key in faults or key in consequences
         assert expected.severity in {"critical", "major", "minor"}
         assert expected.within_s > 0
     for fault in sc.faults:
         assert fault.type in MODELS[by_id[fault.device_id].kind].fault_types | GENERIC_FAULTS
     lighting = by_id["lighting-01"]
-    assert lighting.params == {"on_hour": 0, "off_hour": 24}
+    assert lighting.params == {"on_hour": 0, "off_hour": 24, "daylight_lux": 0}
     offline = next(f for f in sc.faults if f.type == "offline")
     assert (offline.at_s, offline.duration_s) == (600.0, 2400.0)
 
