@@ -110,12 +110,18 @@ export class ApiError extends Error {
   }
 }
 
+/** Where a machine's (or a test's) bearer token is kept for this tab, in sessionStorage. */
+export const TOKEN_KEY = "facmon-token";
+
 /** fetch() for the API: the session cookie goes along, writes carry the CSRF token
- *  (double submit: the readable `facmon_csrf` cookie echoed in X-CSRF-Token), JSON in
- *  and out, and a non-2xx answer becomes an ApiError. */
+ *  (double submit: the readable `facmon_csrf` cookie echoed in X-CSRF-Token), the tab's
+ *  bearer token when one is kept (every page and module alike: the evidence charts too),
+ *  JSON in and out, and a non-2xx answer becomes an ApiError. */
 export async function api(path, options = {}) {
   const headers = new Headers(options.headers || {});
   headers.set("Accept-Language", current);
+  const bearer = sessionStorage.getItem(TOKEN_KEY);
+  if (bearer && !headers.has("Authorization")) headers.set("Authorization", `Bearer ${bearer}`);
   const method = (options.method || "GET").toUpperCase();
   if (!["GET", "HEAD", "OPTIONS"].includes(method)) {
     const token = cookie("facmon_csrf");

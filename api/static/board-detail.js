@@ -2,7 +2,7 @@
 // what a person does with it: moves along the loop, dispatch and reassignment, severity
 // override, comments. Verifying or closing while telemetry still shows the fault asks for
 // confirmation, and the API records it.
-import { ApiError, formatTime, language, relativeAge, t } from "/static/app.js";
+import { ApiError, formatTime, language, relativeAge, t, tOptional } from "/static/app.js";
 import {
   call, el, faultLabel, kindLabel, messageOf, severityLabel, showError, slaText, stateLabel, when,
 } from "/static/board-util.js";
@@ -23,12 +23,14 @@ async function evidenceRenderer() {
   return evidenceModule && typeof evidenceModule.renderEvidence === "function" ? evidenceModule.renderEvidence : null;
 }
 
+/** The evidence fields as a labelled table, when the charts cannot be drawn (the
+ *  time-series answer failed): the same labels as the charts' field list. */
 function plainEvidence(ticket) {
   const rows = Object.entries(ticket.evidence || {})
-    .filter(([key]) => !["window", "joined", "photos"].includes(key))
+    .filter(([key, value]) => !["window", "joined", "photos"].includes(key) && value !== null)
     .map(([key, value]) => el("tr", {},
-      el("th", { scope: "row" }, key.replaceAll("_", " ")),
-      el("td", {}, typeof value === "object" && value !== null ? JSON.stringify(value) : String(value))));
+      el("th", { scope: "row" }, tOptional(`evidence.field.${key}`) ?? key.replaceAll("_", " ")),
+      el("td", {}, typeof value === "object" ? JSON.stringify(value) : String(value))));
   return el("table", { "data-testid": "evidence-table" },
     el("thead", {}, el("tr", {}, el("th", { scope: "col" }, t("board.detail.evidence_key")),
       el("th", { scope: "col" }, t("board.detail.evidence_value")))),

@@ -1,9 +1,9 @@
 // What every part of the board shares: element building, the API call (the session
 // cookie, or a machine's bearer token kept for this tab), errors that stay until
 // dismissed, and the loop's labels in the chosen language.
-import { api, ApiError, errorMessage, formatTime, language, relativeAge, t } from "/static/app.js";
+import { api, ApiError, errorMessage, formatTime, language, relativeAge, t, TOKEN_KEY } from "/static/app.js";
 
-export const TOKEN_KEY = "facmon-token";
+export { TOKEN_KEY };
 
 /** document.createElement with attributes, listeners (`on…`) and children. */
 export function el(tag, attrs = {}, ...children) {
@@ -23,11 +23,8 @@ export function el(tag, attrs = {}, ...children) {
  *  bearer token when a machine or a test put one in this tab's sessionStorage. A 401 sends
  *  the browser to the sign-in page, to come back here. */
 export async function call(path, options = {}) {
-  const token = sessionStorage.getItem(TOKEN_KEY);
-  const headers = { ...(options.headers || {}) };
-  if (token) headers.Authorization = `Bearer ${token}`;
   try {
-    return await api(path, { ...options, headers });
+    return await api(path, options);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
       const next = location.pathname + location.search;

@@ -70,6 +70,10 @@ WORDS = {
 }
 
 
+# The label of the evidence field `value` (quality/i18n/catalog/evidence.yaml).
+EVIDENCE_LABEL = {"zh-CN": "实测值", "en": "Measured value"}
+
+
 def finding(
     site: str, building: str, kind: str, device: str, fault: str, severity: Severity
 ) -> Finding:
@@ -246,6 +250,11 @@ def test_comments_severity_dispatch_reassign_and_bulk_dispatch(
             # On a phone the detail is a page of its own; "back" returns to the board.
             assert not css(driver, "[data-testid=views]").is_displayed()
             assert detail["width"] <= size[0]
+        # The evidence module calls the API with this tab's bearer token too: its labelled
+        # fields, not the fallback table of raw keys (it once answered 401 here).
+        wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid=evidence-fields]"))
+        assert EVIDENCE_LABEL[lang] in text(driver, "[data-testid=evidence-fields]")
+        assert not driver.find_elements(By.CSS_SELECTOR, "[data-testid=evidence-table]")
 
         css(driver, "[data-testid=comment-text]").send_keys("备件已订 spare part ordered")
         click(driver, "[data-testid=comment-add]")
