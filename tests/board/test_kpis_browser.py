@@ -228,6 +228,9 @@ def test_kpi_page_matches_the_api(
         text = driver.execute_script("return document.body.textContent")
         for word in WORDS[lang]:
             assert word in text, word
+        # the page leads on to the board and to the reports
+        links = driver.find_elements(By.CSS_SELECTOR, "header nav a")
+        assert [a.get_attribute("pathname") for a in links] == ["/", "/reports"]
         width, inner = driver.execute_script(
             "return [document.scrollingElement.scrollWidth, window.innerWidth]"
         )

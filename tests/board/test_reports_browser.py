@@ -109,6 +109,8 @@ def test_reports_page_makes_and_lists_a_report(
                 "return document.documentElement.scrollWidth - window.innerWidth"
             )
             assert overflow <= 0, f"the page scrolls sideways by {overflow} px at {width} px"
+            links = browser.find_elements(By.CSS_SELECTOR, "header a")
+            assert [a.get_attribute("pathname") for a in links] == ["/", "/kpis"]
             assert serious_axe_violations(browser) == []
             SHOTS.mkdir(parents=True, exist_ok=True)
             browser.save_screenshot(str(SHOTS / f"reports-page-{lang}-{width}.png"))
