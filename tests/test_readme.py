@@ -17,6 +17,20 @@ DOCS = [README] + [path.read_text() for path in sorted((ROOT / "docs").glob("*.m
 SETTING_ROW = re.compile(r"^\| `(FACMON_[A-Z0-9_]+)` \| ([^|]+) \|", re.MULTILINE)
 
 
+def test_every_picture_the_docs_show_is_in_the_repository() -> None:
+    """Markdown images and HTML <img> in the README and docs/ point at committed files."""
+    pictures = re.compile(r"!\[[^\]]*\]\(([^)\s]+)\)|<img [^>]*src=\"([^\"]+)\"")
+    named = {a or b for text in DOCS for a, b in pictures.findall(text)}
+    local = {name for name in named if not name.startswith(("http://", "https://"))}
+    assert "docs/images/board-zh-CN.png" in local
+    missing = [
+        name
+        for name in local
+        if not (ROOT / name).is_file() and not (ROOT / "docs" / name).is_file()
+    ]
+    assert missing == []
+
+
 def test_every_setting_is_in_the_configuration_table() -> None:
     documented = {name for name, _ in SETTING_ROW.findall(CONFIGURATION)}
     expected = {f"FACMON_{name.upper()}" for name in Settings.model_fields}
