@@ -40,6 +40,7 @@ START_MS = 1_800_000_000_000  # 2027-01-15T08:00:00Z
 STEP_MS = 10_000  # the bank ticks every 10 simulated seconds
 HOUR_MS = 3_600_000
 DEMO = load_scenario(builtin_scenario("demo"))
+RIVERSIDE = load_scenario(builtin_scenario("demo-riverside"))
 
 
 @dataclass(frozen=True)
@@ -126,11 +127,11 @@ def test_demo_expected_ticket_found_within_its_time(seed: int, expected: Expecte
     assert fault_ms - 60_000 <= first.finding.onset_ms <= first.at_ms
 
 
-def incidents(detections: tuple[Detection, ...]) -> set[tuple[str, str]]:
+def incidents(detections: tuple[Detection, ...], scenario: Scenario = DEMO) -> set[tuple[str, str]]:
     """The tickets the findings open, as (device, fault type): a finding joins an expected
     ticket of its incident (quality.tickets.incidents), else it is a ticket of its own."""
-    expected = {(e.device_id, e.fault_type) for e in DEMO.expect}
-    kinds = {d.device_id: d.kind for d in DEMO.devices}
+    expected = {(e.device_id, e.fault_type) for e in scenario.expect}
+    kinds = {d.device_id: d.kind for d in scenario.devices}
     found = set()
     for d in detections:
         device, fault = d.finding.device.device_id, d.finding.fault_type
@@ -144,15 +145,18 @@ def test_demo_has_no_false_tickets(seed: int) -> None:
     assert incidents(demo_run(seed)) == {(e.device_id, e.fault_type) for e in DEMO.expect}
 
 
-@pytest.mark.parametrize("hour_utc", [0, 6, 12, 18])
-def test_the_demo_opens_the_same_tickets_at_any_hour(hour_utc: int) -> None:
+# midnight; dawn with the 07:00 switch-off; noon; dusk with the 18:00 switch-on
+@pytest.mark.parametrize("hour_utc", [0.0, 6.5, 12.0, 17.5])
+@pytest.mark.parametrize("scenario", [DEMO, RIVERSIDE], ids=lambda s: s.name)
+def test_the_demo_opens_the_same_tickets_at_any_hour(scenario: Scenario, hour_utc: float) -> None:
     """`make demo` starts an hour before the wall clock, whenever it is run: daylight,
     lighting timers and pump duty cycles follow the hour, and the demo's first hour opens
     the same tickets at midnight, dawn, noon and dusk (it once lost the garage's
     illuminance ticket in the morning, when simulated daylight lit the garage)."""
-    start_ms = START_MS - 8 * HOUR_MS + hour_utc * HOUR_MS  # START_MS is 08:00 UTC
-    found, _ = simulate(DEMO, 1, HOUR_MS, start_ms)
-    assert incidents(tuple(found)) == {(e.device_id, e.fault_type) for e in DEMO.expect}
+    start_ms = START_MS - 8 * HOUR_MS + round(hour_utc * HOUR_MS)  # START_MS is 08:00 UTC
+    found, _ = simulate(scenario, 1, HOUR_MS, start_ms)
+    expected = {(e.device_id, e.fault_type) for e in scenario.expect}
+    assert incidents(tuple(found), scenario) == expected
 
 
 @pytest.mark.parametrize("seed", DEMO_SEEDS)
