@@ -2,7 +2,8 @@
 
 The integrity rate (设备完好率) is a share of the ledger's equipment, not of the devices
 that happen to report: a device that never reported is in the ledger and not intact.
-Each ledger device contributes the part of a period it was answerable for:
+Each ledger device contributes the part of a period it was answerable for, and nothing
+before the ledger registered it (a ledger imported today says nothing of last month):
 
 - `in_service`: the whole period;
 - `decommissioned`: up to its decommissioning time (before it, it was in service);
@@ -53,6 +54,8 @@ class LedgerDevice:
     decommissioned_at: datetime | None
     status_since: datetime
     """When the record last changed: the start of a maintenance, for one under maintenance."""
+    registered_at: datetime | None = None
+    """When the ledger first held the device: it answers for nothing before."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -78,6 +81,8 @@ class LedgerDevice:
             until = min(end_ms, to_ms(self.status_since))
         elif self.status != Status.IN_SERVICE:
             return []
+        if self.registered_at is not None:
+            start_ms = max(start_ms, to_ms(self.registered_at))
         return [(start_ms, until)] if start_ms < until else []
 
 
@@ -108,18 +113,20 @@ def load_ledger(engine: Engine) -> list[LedgerDevice]:
                 Equipment.reporting_interval_s,
                 Equipment.decommissioned_at,
                 Equipment.updated_at,
+                Equipment.created_at,
             ).order_by(Equipment.site, Equipment.device_id)
         ).all()
     return [
         LedgerDevice(
-            site,
-            device_id,
-            building,
-            kind,
-            status,
-            interval,
-            aware(decommissioned),
-            aware(updated) or updated,
+            row.site,
+            row.device_id,
+            row.building,
+            row.kind,
+            row.status,
+            row.reporting_interval_s,
+            aware(row.decommissioned_at),
+            aware(row.updated_at) or row.updated_at,
+            aware(row.created_at),
         )
-        for site, device_id, building, kind, status, interval, decommissioned, updated in rows
+        for row in rows
     ]

@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from contract.clock import ManualClock
 from quality.kpi import InfluxSignals, KpiJob
 from quality.kpi.equipment import load_ledger
 from quality.kpi.records import Period
 from quality.kpi.report import ledger_silences
+from quality.ledger import EquipmentCreate, LedgerStore
 from storage.timeseries.influx import InfluxStore
 from tests.conftest import unique
 from tests.quality.kpi import scenario
@@ -86,6 +88,31 @@ def test_job_writes_the_ledger_integrity_and_loop_kpis(
     assert set(kinds) == {"elevator", "pump", "lighting"}  # no access door counts
     assert kinds["lighting"]["integrity_pct"] == 0
     assert kinds["elevator"]["integrity_pct"] == pytest.approx(100 * 7380 / 14400)
+
+
+def test_a_device_answers_from_when_the_ledger_registered_it(
+    sql_engine: Engine, influx_store: InfluxStore
+) -> None:
+    """Equipment entered in the ledger at 10:00 counts from 10:00: a ledger imported today
+    does not make the weeks before it a month of failed equipment."""
+    scenario.make_ledger(sql_engine)
+    LedgerStore(sql_engine, clock=ManualClock(at("10:00"))).create(
+        EquipmentCreate(
+            site="hq",
+            building="tower",
+            kind="elevator",
+            device_id="elevator-9",
+            name="elevator-9",
+            reporting_interval_s=60,
+        )
+    )
+    scenario.make_tickets(sql_engine)
+    run_job(sql_engine, influx_store)
+    (site,) = rows(influx_store, "\"scope\" = 'site'")
+    assert (site["devices"], site["never_reported"]) == (5, 2)
+    # the four of test_job_writes_the_ledger_integrity_and_loop_kpis (50,400 s), and
+    # elevator-9 from 10:00 to 12:00, silent and so not intact
+    assert (site["good_s"], site["observed_s"]) == (21780, 50400 + 7200)
 
 
 def test_with_an_empty_ledger_the_reporting_devices_are_the_denominator(
