@@ -1,9 +1,7 @@
 // What every part of the board shares: element building, the API call (the session
 // cookie, or a machine's bearer token kept for this tab), errors that stay until
 // dismissed, and the loop's labels in the chosen language.
-import { api, ApiError, errorMessage, formatTime, language, relativeAge, t, TOKEN_KEY } from "/static/app.js";
-
-export { TOKEN_KEY };
+import { api, ApiError, errorMessage, formatTime, language, relativeAge, t } from "/static/app.js";
 
 /** document.createElement with attributes, listeners (`on…`) and children. */
 export function el(tag, attrs = {}, ...children) {

@@ -2,11 +2,11 @@
 // search and sort kept in the address, paging with no cap, bulk dispatch, a detail panel
 // beside the board, and tickets opened by hand with photos. Every text comes from the
 // catalog (quality/i18n/catalog/board.yaml) in the chosen language.
-import { formatTime, loadLanguage, mountLanguageSwitch, preferredLanguage, t } from "/static/app.js";
+import { formatTime, loadLanguage, mountLanguageSwitch, preferredLanguage, t, TOKEN_KEY } from "/static/app.js";
 import { Detail } from "/static/board-detail.js";
 import { ManualForm } from "/static/board-manual.js";
 import { FILTERS, readView, writeView } from "/static/board-query.js";
-import { call, messageOf, setLabels, showError, showStatus, stateLabel, TOKEN_KEY } from "/static/board-util.js";
+import { call, messageOf, setLabels, showError, showStatus, stateLabel } from "/static/board-util.js";
 import { loadColumns, Paged, renderKanban, renderList, STATES } from "/static/board-views.js";
 
 const REFRESH_MS = 10000;
