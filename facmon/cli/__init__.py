@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
+import signal
 import sys
 
 from pydantic import ValidationError
@@ -36,6 +38,14 @@ def _setup_logging(verbose: bool) -> None:
     )
     for noisy in ("httpx", "amqtt", "transitions", "uvicorn.access", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _dump_stacks_on_sigusr1() -> None:
+    """`kill -USR1 <pid>` writes every thread's stack to standard error: what a process
+    that seems stuck (a start that never says `running`) is waiting for, without
+    stopping it."""
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
 class _OneLinePerCommand(argparse.HelpFormatter):
@@ -81,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
+    _dump_stacks_on_sigusr1()
     try:
         result: int = args.func(args)
     except KeyboardInterrupt:

@@ -72,7 +72,28 @@ class IngestProcess:
                 pytest.fail(f"facmon ingest exited: {self.log.read_text()[-2000:]}")
             return self.log.read_text().count(" running\n") >= self.starts
 
-        wait_until(running, timeout_s=120, interval_s=0.1, what="facmon ingest to start")
+        # A start has taken 5 s idle and 15 s under load; once (in a full suite) it
+        # had not said `running` after 120 s. After a minute the process is asked for
+        # its threads' stacks (SIGUSR1, see facmon.cli), kept in the failure message
+        # and printed if the start still succeeds.
+        deadline = time.monotonic() + 60
+        while not running() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not running():
+            assert self.process is not None
+            self.process.send_signal(signal.SIGUSR1)
+            wait_until(
+                lambda: "most recent call first" in self.log.read_text(),
+                timeout_s=30,
+                what="the stack dump of a slow facmon ingest start",
+            )
+            stacks = self.log.read_text()[-8000:]
+            print(f"facmon ingest start number {self.starts}, slow after 60 s:\n{stacks}")
+            deadline = time.monotonic() + 180
+            while not running():
+                if time.monotonic() > deadline:
+                    pytest.fail(f"facmon ingest did not start in 240 s; its log:\n{stacks}")
+                time.sleep(0.1)
 
     def spooled(self) -> float:
         """Points in this process's spool, from its /metrics (0 while it does not answer)."""
