@@ -29,7 +29,7 @@ def test_sigusr1_dumps_the_threads_of_a_running_ingest_worker(tmp_path: Path) ->
             [sys.executable, "-m", "facmon.cli", "ingest"], env=env, stdout=log, stderr=log
         )
         try:
-            wait_until(lambda: " running\n" in log_path.read_text(), 60, "the worker to run")
+            wait_until(lambda: "running" in log_path.read_text(), 60, "the worker to run")
             worker.send_signal(signal.SIGUSR1)
             wait_until(lambda: "most recent call first" in log_path.read_text(), 30, "the dump")
             text = log_path.read_text()

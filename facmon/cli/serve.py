@@ -11,6 +11,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from facmon.console import announce
 from facmon.gc_tuning import tune_for_long_lived_state
 from facmon.ports import bind_api_socket
 from facmon.settings import Settings
@@ -70,22 +71,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     tune_for_long_lived_state()
     workers: IngestWorkers | None = None
     if settings.ingest_workers == 0:
-        print("no ingest here: FACMON_INGEST_WORKERS=0 (run facmon ingest workers)", flush=True)
+        announce("no ingest here: FACMON_INGEST_WORKERS=0 (run facmon ingest workers)")
     if settings.ingest_workers > 1:
         assert service.address is not None
         embedded = {"FACMON_MQTT_PROTOCOL": service.mqtt_protocol} if service.broker else {}
         url = settings.mqtt_url or (service.broker.url if service.broker else "")
         workers = IngestWorkers(plan_workers(settings, url, embedded))
         workers.start()
-        print(f"{settings.ingest_workers} ingest workers started", flush=True)
-    print(f"API on http://{settings.api_host}:{settings.api_port} (OpenAPI at /docs)", flush=True)
+        announce(f"{settings.ingest_workers} ingest workers started")
+    announce(f"API on http://{settings.api_host}:{settings.api_port} (OpenAPI at /docs)")
     try:
         _serve_api(service, settings, sock)
     finally:
         if workers:
             workers.stop()
         service.stop()
-        print("stopped.", flush=True)
+        announce("stopped.")
     return 0
 
 
@@ -113,7 +114,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     metrics = serve_metrics(registry, settings.api_host, port) if port else None
     service.start()
     tune_for_long_lived_state()
-    print(f"ingest worker {settings.mqtt_client_id} running", flush=True)
+    announce(f"ingest worker {settings.mqtt_client_id} running")
     try:
         while not stop.wait(1.0):
             pass
@@ -121,7 +122,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if metrics:
             metrics.shutdown()
         service.stop()
-        print(f"ingest worker {settings.mqtt_client_id} stopped.", flush=True)
+        announce(f"ingest worker {settings.mqtt_client_id} stopped.")
     return 0
 
 

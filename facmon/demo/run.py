@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from facmon.console import announce
 from facmon.demo.accounts import seed_demo_users, sign_in_lines
 from facmon.demo.client import DemoClient
 from facmon.demo.ledger import import_demo_ledger, ledger_device
@@ -38,7 +39,7 @@ DEFAULT_CONTRACTOR = "door-team"
 
 
 def _say(text: str) -> None:
-    print(f"  {text}", flush=True)
+    announce(f"  {text}")
 
 
 class _Simulation:
@@ -185,8 +186,8 @@ def run_demo(
     simulation = _Simulation(plan, service, seed, now_ms)
     clients = (DemoClient(base, token, stop), DemoClient(base, tech_token, stop))
     people = seed_demo_users(service.stores.engine, settings.data_dir.parent, contractor)
-    print(_banner(plan, base, token, service, settings, [data_note, ledger_note]), flush=True)
-    print(sign_in_lines(base, people), flush=True)
+    announce(_banner(plan, base, token, service, settings, [data_note, ledger_note]))
+    announce(sign_in_lines(base, people))
     threading.Thread(
         target=_department,
         args=(plan, service, simulation, clients, contractor, stop),
@@ -196,9 +197,9 @@ def run_demo(
     try:
         serve(service, settings, sock)
     finally:
-        print("stopping...", flush=True)
+        announce("stopping...")
         stop.set()
         simulation.stop()
         service.stop()
-        print("stopped.", flush=True)
+        announce("stopped.")
     return 0

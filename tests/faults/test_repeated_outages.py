@@ -70,12 +70,12 @@ class IngestProcess:
             assert self.process is not None
             if self.process.poll() is not None:
                 pytest.fail(f"facmon ingest exited: {self.log.read_text()[-2000:]}")
-            return self.log.read_text().count(" running\n") >= self.starts
+            announced = f"ingest worker {self.env['FACMON_MQTT_CLIENT_ID']} running"
+            return self.log.read_text().count(announced) >= self.starts
 
-        # A start has taken 5 s idle and 15 s under load; once (in a full suite) it
-        # had not said `running` after 120 s. After a minute the process is asked for
-        # its threads' stacks (SIGUSR1, see facmon.cli), kept in the failure message
-        # and printed if the start still succeeds.
+        # A start takes 5 s idle, 15 s under load. Should one take a minute, the
+        # process is asked for its threads' stacks (SIGUSR1, see facmon.cli), kept in
+        # the failure message and printed if the start still succeeds.
         deadline = time.monotonic() + 60
         while not running() and time.monotonic() < deadline:
             time.sleep(0.1)
