@@ -14,11 +14,12 @@ router = APIRouter(prefix="/api/cards", tags=["tickets"], route_class=Authentica
 @router.get("", response_model=list[CardTally])
 def cards(
     stores: StoresDep,
-    _who: ViewerDep,
+    who: ViewerDep,
     by: CardGrouping = "equipment",
     since: UtcDatetime | None = None,
 ) -> list[CardTally]:
     """Cards earned by repeat faults, grouped by the party responsible: the equipment, or
     the contractor or team the dispatch named. False alarms earn none. `since` counts only
-    tickets opened from then on."""
-    return [CardTally(**row) for row in stores.tickets.cards(by, since)]
+    tickets opened from then on. A contractor's caller counts the tickets dispatched to
+    it only."""
+    return [CardTally(**row) for row in stores.tickets.cards(by, since, who.contractor)]

@@ -12,5 +12,7 @@ router = APIRouter(prefix="/api/equipment", tags=["equipment"], route_class=Auth
 
 
 @router.get("/chronic", response_model=list[ChronicEquipment])
-def chronic_equipment(stores: StoresDep, _who: ViewerDep) -> list[ChronicEquipment]:
-    return [ChronicEquipment(**row) for row in stores.tickets.chronic()]
+def chronic_equipment(stores: StoresDep, who: ViewerDep) -> list[ChronicEquipment]:
+    """Red-carded equipment; a contractor's caller sees the red cards of the tickets
+    dispatched to it, each with its own tickets only."""
+    return [ChronicEquipment(**row) for row in stores.tickets.chronic(who.contractor)]

@@ -1000,12 +1000,18 @@ class TicketStore:
         with Session(self.engine) as session:
             return session.scalars(select(Ticket).where(Ticket.state == state.value)).all()
 
-    def chronic(self) -> builtins.list[dict[str, Any]]:
-        """Red-carded equipment: the same fault three times or more within the repeat window."""
+    def chronic(self, contractor: str | None = None) -> builtins.list[dict[str, Any]]:
+        """Red-carded equipment: the same fault three times or more within the repeat window.
+
+        `contractor`: only red cards of tickets dispatched to it, each listing only its
+        tickets (what a contractor's caller may see)."""
+        query = select(Ticket).where(Ticket.card == "red")
+        own: set[int] | None = None
         with Session(self.engine) as session:
-            rows = session.scalars(
-                select(Ticket).where(Ticket.card == "red").order_by(Ticket.opened_at.desc())
-            ).all()
+            if contractor is not None:
+                query = query.where(Ticket.contractor == contractor)
+                own = set(session.scalars(select(Ticket.id).where(Ticket.contractor == contractor)))
+            rows = session.scalars(query.order_by(Ticket.opened_at.desc())).all()
         seen: dict[tuple[str, str, str], dict[str, Any]] = {}
         for ticket in rows:
             key = (ticket.site, ticket.device_id, ticket.fault_type)
@@ -1019,14 +1025,19 @@ class TicketStore:
                 "fault_type": ticket.fault_type,
                 "repeat_count": ticket.repeat_count,
                 "latest_ticket_id": ticket.id,
-                "ticket_ids": [*ticket.previous_ticket_ids, ticket.id],
+                "ticket_ids": [
+                    i for i in (*ticket.previous_ticket_ids, ticket.id) if own is None or i in own
+                ],
             }
         return list(seen.values())
 
-    def cards(self, by: str, since: datetime | None = None) -> builtins.list[dict[str, Any]]:
+    def cards(
+        self, by: str, since: datetime | None = None, contractor: str | None = None
+    ) -> builtins.list[dict[str, Any]]:
         """Yellow and red cards (黄牌 / 红牌) per responsible party: `by` is `equipment`
         (site and device), `contractor` or `team` (as the dispatch named them; None when it
-        named none). False alarms earn none. Most red cards first."""
+        named none). False alarms earn none. Most red cards first. `contractor`: only the
+        cards of tickets dispatched to it."""
         if by not in CARD_GROUPS:
             raise ValueError(
                 f"by must be one of {', '.join(CARD_GROUPS)} / "
@@ -1037,6 +1048,8 @@ class TicketStore:
         )
         if since is not None:
             query = query.where(Ticket.opened_at >= since)
+        if contractor is not None:
+            query = query.where(Ticket.contractor == contractor)
         with Session(self.engine) as session:
             rows = session.scalars(query.order_by(Ticket.opened_at, Ticket.id)).all()
         groups: dict[tuple[str | None, ...], dict[str, Any]] = {}

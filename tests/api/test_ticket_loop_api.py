@@ -182,6 +182,43 @@ def test_cards_by_equipment_contractor_and_team(
     assert [(c["device_id"], c["repeat_count"]) for c in chronic] == [("lift-1", 3)]
 
 
+def test_a_contractor_sees_the_cards_and_chronic_equipment_of_its_own_tickets_only(
+    stores: Stores, client: TestClient, clock: ManualClock
+) -> None:
+    ids: list[int] = []
+    for contractor in ("Otis", "Otis", "Kone"):  # none, yellow (Otis), red (Kone)
+        ticket_id = open_ticket(stores)
+        ids.append(ticket_id)
+        client.post(
+            f"/api/tickets/{ticket_id}/assign",
+            json={"assignee": "lift-team", "contractor": contractor, "team": "A"},
+        )
+        for to in ("acknowledged", "rectified", "verified", "closed"):
+            client.post(f"/api/tickets/{ticket_id}/transitions", json={"to": to, "note": "ok"})
+        clock.advance(days=2)
+
+    def seen_by(contractor: str) -> TestClient:
+        token = stores.tokens.create("engineer", f"{contractor}-tech", contractor)[1]
+        return TestClient(create_app(stores), headers={"Authorization": f"Bearer {token}"})
+
+    otis, kone = seen_by("Otis"), seen_by("Kone")
+    equipment = otis.get("/api/cards").json()
+    assert [(c["device_id"], c["yellow"], c["red"], c["ticket_ids"]) for c in equipment] == [
+        ("lift-1", 1, 0, [ids[1]])
+    ]
+    assert [c["contractor"] for c in otis.get("/api/cards?by=contractor").json()] == ["Otis"]
+    assert [c["contractor"] for c in kone.get("/api/cards?by=contractor").json()] == ["Kone"]
+    assert otis.get("/api/equipment/chronic").json() == []  # the red card is Kone's
+    chronic = kone.get("/api/equipment/chronic").json()
+    assert [(c["device_id"], c["repeat_count"], c["ticket_ids"]) for c in chronic] == [
+        ("lift-1", 3, [ids[2]])  # not Otis's earlier tickets
+    ]
+    # people without a contractor still see every card and ticket
+    everything = client.get("/api/equipment/chronic").json()
+    assert [c["ticket_ids"] for c in everything] == [ids]
+    assert len(client.get("/api/cards?by=contractor").json()) == 2
+
+
 def test_lifecycle_lists_acknowledge_and_every_label_in_both_languages(
     client: TestClient,
 ) -> None:
