@@ -21,12 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from contract.payload import MetricValue
+from contract.finding import Finding
+from contract.payload import MetricValue, Sample
+from detectors.registry import DetectorBank
 from facmon.cli.backtest import replay_database, replay_options
 from facmon.settings import Settings
 from ingest.backtest.csv_source import IDENTITY_COLUMNS, read_csv
 from ingest.backtest.report import rfc3339_ms
-from ingest.backtest.runner import Replay
+from ingest.backtest.runner import DataClock, Replay
 from simulators.models import AccessModel, DeviceModel, ElevatorModel, LightingModel, PumpModel
 
 MODELS: dict[str, type[DeviceModel]] = {
@@ -101,8 +103,34 @@ def _read_only(path: Path) -> tuple[float, int]:
     return time.perf_counter() - started, count
 
 
-def _one_run(path: Path) -> dict[str, Any]:
+class _DetectorFreeBank(DetectorBank):
+    """The bank with every device's detectors looked up and none run: what the reader,
+    the runner and the bank's loop cost alone (`--floor`)."""
+
+    def on_sample(self, sample: Sample) -> list[Finding]:
+        self.detectors_for(sample.device)
+        return []
+
+    def tick(self) -> list[Finding]:
+        return []
+
+
+def _floor_bank(clock: DataClock) -> DetectorBank:
+    return _DetectorFreeBank(clock_ms=clock.now_ms)
+
+
+def _floor_run(path: Path) -> float:
+    """Samples per second of the replay without detectors."""
+    replay = Replay(replay_database(), replay_options(Settings()), _floor_bank)
+    started = time.perf_counter()
+    with path.open(newline="", encoding="utf-8") as stream:
+        replay.feed(read_csv(stream))
+    return replay.stats.samples / (time.perf_counter() - started)
+
+
+def _one_run(path: Path, floor: bool = False) -> dict[str, Any]:
     read_s, _ = _read_only(path)
+    floor_per_s = _floor_run(path) if floor else None
     replay = Replay(replay_database(), replay_options(Settings()))
     started = time.perf_counter()
     cpu_started = time.process_time()
@@ -121,6 +149,7 @@ def _one_run(path: Path) -> dict[str, Any]:
         "cpu_seconds": cpu_s,
         "samples_per_s": stats.samples / total_s,
         "samples_per_cpu_s": stats.samples / cpu_s,
+        "floor_samples_per_s": floor_per_s,
         "phases_s": {
             "read_and_decode": read_s,
             "detectors": max(total_s - read_s - ticks_s - stats.ticket_s, 0.0),
@@ -141,7 +170,7 @@ def bench_backtest(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"generating {path} ({args.rows:,} rows, {args.devices} devices)", file=sys.stderr)
         write_csv(path, args.rows, args.devices, args.cadence_s, args.seed)
-    runs = [_one_run(path) for _ in range(max(args.runs, 1))]
+    runs = [_one_run(path, args.floor) for _ in range(max(args.runs, 1))]
     median = statistics.median(r["samples_per_s"] for r in runs)
     median_cpu = statistics.median(r["samples_per_cpu_s"] for r in runs)
     phases = {
@@ -160,6 +189,10 @@ def bench_backtest(args: argparse.Namespace) -> int:
         "load_average": round(os.getloadavg()[0], 2),
         "median_phases_s": {k: round(v, 3) for k, v in phases.items()},
     }
+    if args.floor:
+        floors = [r["floor_samples_per_s"] for r in runs]
+        result["median_floor_samples_per_s"] = round(statistics.median(floors))
+        result["per_run_floor_samples_per_s"] = [round(v) for v in floors]
     if args.json:
         print(json.dumps(result))
         return 0
@@ -174,6 +207,12 @@ def bench_backtest(args: argparse.Namespace) -> int:
         "  phases (median s): "
         + ", ".join(f"{k} {v:.2f}" for k, v in result["median_phases_s"].items())
     )
+    if args.floor:
+        floor_runs = ", ".join(f"{v:,}" for v in result["per_run_floor_samples_per_s"])
+        print(
+            f"  without detectors (the floor): median {result['median_floor_samples_per_s']:,} "
+            f"samples/s (runs: {floor_runs})"
+        )
     print(
         f"  {result['findings']} finding(s), {result['tickets']} ticket(s), "
         f"{result['bad_rows']} bad row(s)"
@@ -194,5 +233,11 @@ def add_bench_backtest_command(bench_sub: Any) -> None:
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated data")
     parser.add_argument("--runs", type=int, default=3, help="repetitions; the median is printed")
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also replay each run without running detectors: the reader's, runner's and "
+        "bank's cost alone",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=lambda args: bench_backtest(args))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import faulthandler
+import io
 import logging
 import signal
 import sys
@@ -44,7 +46,10 @@ def _dump_stacks_on_sigusr1() -> None:
     """`kill -USR1 <pid>` writes every thread's stack to standard error: what a process
     that seems stuck (a start that never says `running`) is waiting for, without
     stopping it."""
-    if hasattr(signal, "SIGUSR1"):
+    if not hasattr(signal, "SIGUSR1"):
+        return
+    # Standard error may be no file: the command called in-process, its output captured.
+    with contextlib.suppress(AttributeError, ValueError, io.UnsupportedOperation):
         faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 
