@@ -15,7 +15,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,25 +119,25 @@ def _floor_bank(clock: DataClock) -> DetectorBank:
     return _DetectorFreeBank(clock_ms=clock.now_ms)
 
 
-def _floor_run(path: Path) -> float:
-    """Samples per second of the replay without detectors."""
-    replay = Replay(replay_database(), replay_options(Settings()), _floor_bank)
-    started = time.perf_counter()
-    with path.open(newline="", encoding="utf-8") as stream:
-        replay.feed(read_csv(stream))
-    return replay.stats.samples / (time.perf_counter() - started)
-
-
-def _one_run(path: Path, floor: bool = False) -> dict[str, Any]:
-    read_s, _ = _read_only(path)
-    floor_per_s = _floor_run(path) if floor else None
-    replay = Replay(replay_database(), replay_options(Settings()))
+def _timed_replay(
+    path: Path, bank_factory: Callable[[DataClock], DetectorBank] | None = None
+) -> tuple[Replay, float, float]:
+    """The CSV replayed from a fresh database: the replay, its wall and CPU seconds."""
+    replay = Replay(replay_database(), replay_options(Settings()), bank_factory)
     started = time.perf_counter()
     cpu_started = time.process_time()
     with path.open(newline="", encoding="utf-8") as stream:
         replay.feed(read_csv(stream))
-    total_s = time.perf_counter() - started
-    cpu_s = time.process_time() - cpu_started
+    return replay, time.perf_counter() - started, time.process_time() - cpu_started
+
+
+def _one_run(path: Path, floor: bool = False) -> dict[str, Any]:
+    read_s, _ = _read_only(path)
+    floor_per_s = None
+    if floor:
+        bare, bare_s, _ = _timed_replay(path, _floor_bank)
+        floor_per_s = bare.stats.samples / bare_s
+    replay, total_s, cpu_s = _timed_replay(path)
     stats = replay.stats
     ticks_s = max(stats.tick_s - stats.tick_ticket_s, 0.0)
     return {
