@@ -184,7 +184,7 @@ Site = Annotated[str | None, Query(description="site, exactly")]
 )
 def kpis(
     stores: StoresDep,
-    _who: ViewerDep,
+    who: ViewerDep,
     site: Site = None,
     building: Annotated[str | None, Query(description="building, exactly")] = None,
     kind: Annotated[str | None, Query(description=f"one of {', '.join(KINDS)}")] = None,
@@ -192,7 +192,9 @@ def kpis(
     end: PeriodEnd = None,
 ) -> KpiReportPublic | Response:
     """The KPIs of [from, to) per site, building, kind and building × kind, as the KPI job
-    groups them; `site`, `building` and `kind` narrow every group to what they name."""
+    groups them; `site`, `building` and `kind` narrow every group to what they name. A
+    contractor's caller gets figures that count the tickets dispatched to its contractor
+    only: other contractors' tickets and response times are not its to read."""
     try:
         query = _parse(site, building, kind, start, end, datetime.now(UTC))
     except BadParameter as error:
@@ -204,7 +206,9 @@ def kpis(
         )
     finally:
         signals.close()
-    narrowed = inputs.only(site=query.site, building=query.building, kind=query.kind)
+    narrowed = inputs.only(
+        site=query.site, building=query.building, kind=query.kind, contractor=who.contractor
+    )
     report = kpi_report(
         query.period,
         narrowed,

@@ -36,11 +36,17 @@ class Inputs:
     """Explicit maintenance windows (保养时段) per device, epoch ms."""
 
     def only(
-        self, *, site: str | None = None, building: str | None = None, kind: str | None = None
+        self,
+        *,
+        site: str | None = None,
+        building: str | None = None,
+        kind: str | None = None,
+        contractor: str | None = None,
     ) -> Inputs:
         """The inputs of one site, building or kind (any combination): every group computed
         from them, a site's included, then covers only what the filter names. The ledger
-        stays the denominator even when no ledger device matches."""
+        stays the denominator even when no ledger device matches. `contractor` keeps the
+        tickets dispatched to that contractor (维保单位) only: what its own people see."""
 
         def keep(item: TicketRecord | LivenessChange | LedgerDevice) -> bool:
             return (
@@ -51,7 +57,11 @@ class Inputs:
 
         ledger = [d for d in self.ledger if keep(d)]
         return Inputs(
-            [t for t in self.tickets if keep(t)],
+            [
+                t
+                for t in self.tickets
+                if keep(t) and (contractor is None or t.contractor == contractor)
+            ],
             [c for c in self.liveness if keep(c)],
             ledger,
             {d.key: self.silences[d.key] for d in ledger if d.key in self.silences},

@@ -165,6 +165,33 @@ def test_filters_narrow_every_group(viewer: TestClient) -> None:
     assert elsewhere["groups"] == [] and elsewhere["denominator"] == "ledger"
 
 
+def test_a_contractor_sees_figures_of_the_tickets_dispatched_to_it_only(
+    stores: Stores, viewer: TestClient
+) -> None:
+    # T2 (pump-1, minor) goes to a contractor; T1, T3 and T4 were dispatched to nobody.
+    with stores.engine.begin() as connection:
+        connection.execute(text("UPDATE tickets SET contractor = 'pump-co' WHERE id = 2"))
+    token = stores.tokens.create("viewer", unique("pump-co"), "pump-co")[1]
+    pump_co = TestClient(create_app(stores), headers={"Authorization": f"Bearer {token}"})
+    site = next(
+        g for g in pump_co.get("/api/kpis", params=PERIOD).json()["groups"] if g["scope"] == "site"
+    )
+    # T2 alone: acknowledged 10 min after dispatch, rectified 45 min after opening and on
+    # time, reopened after its close-out (completion and first-time fix 0 of 1), no repeat.
+    assert (site["response_time_s"], site["mttr_s"]) == (600, 2700)
+    assert (site["timeliness_pct"], site["completion_pct"]) == (100, 0)
+    assert (site["first_time_fix_pct"], site["repeat_pct"]) == (0, 0)
+    # Integrity counts only its tickets' faults (T2 is minor: none) beside the silences:
+    # elevator-1 14,400 - 1,620, pump-1 12,600, light-1 0, pump-2 7,200 of 50,400 s.
+    assert site["integrity_pct"] == pytest.approx(100 * 32_580 / 50_400)
+    # Everyone else's figures are unchanged (T1-T4 all count).
+    everyone = next(
+        g for g in viewer.get("/api/kpis", params=PERIOD).json()["groups"] if g["scope"] == "site"
+    )
+    assert everyone["response_time_s"] == 750
+    assert everyone["integrity_pct"] == pytest.approx(scenario.SITE_FIGURES["integrity_pct"])
+
+
 def test_default_period_is_the_last_30_days(viewer: TestClient) -> None:
     body = viewer.get("/api/kpis").json()
     start, end = (datetime.fromisoformat(body[name]) for name in ("from", "to"))
