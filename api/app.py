@@ -107,6 +107,11 @@ def create_app(stores: Stores) -> FastAPI:
     # The pages' scripts, styles and vendored libraries (ECharts): nothing from a CDN.
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        """Browsers ask for it whatever a page links: the pages' own icon, not a 404."""
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
     @app.get("/", include_in_schema=False)
     def board() -> FileResponse:
         return FileResponse(STATIC / "board.html", media_type="text/html")

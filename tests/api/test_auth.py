@@ -114,6 +114,16 @@ def test_open_endpoints_need_no_token(stores: Stores) -> None:
     assert "<html" in client.get("/").text.lower() or "<!doctype" in client.get("/").text.lower()
 
 
+def test_every_page_has_an_icon_and_favicon_ico_is_not_a_404(stores: Stores) -> None:
+    client = TestClient(create_app(stores))
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.content == client.get("/static/favicon.svg").content
+    for page in ("/", "/kpis", "/reports", "/login"):
+        assert '<link rel="icon" href="/static/favicon.svg"' in client.get(page).text, page
+
+
 def test_tokens_are_stored_hashed_and_can_be_revoked(
     stores: Stores, tokens: dict[str, str]
 ) -> None:
