@@ -13,10 +13,13 @@ import json
 import sys
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from detectors.config_file import DetectorConfigError, load_detector_config
@@ -28,6 +31,48 @@ from ingest.backtest.influx_source import read_influx
 from ingest.backtest.records import Record
 from ingest.backtest.report import format_table, report
 from ingest.backtest.runner import Replay, ReplayOptions
+from quality.maintenance.gate import Cover
+from quality.maintenance.history import past_covers
+from storage.sql import make_engine
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+class MaintenanceSourceError(Exception):
+    """The database named for planned maintenance cannot be read; says what to do."""
+
+
+def maintenance_covers(
+    url: str, start: datetime | None = None, end: datetime | None = None
+) -> dict[tuple[str, str], list[Cover]]:
+    """The planned-maintenance covers a service database (`url`) kept over [start, end):
+    read only, nothing created (raises `MaintenanceSourceError`)."""
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise MaintenanceSourceError(
+            f"--maintenance: no database at {url.removeprefix('sqlite:///')}: give the "
+            "service's database URL (FACMON_DATABASE_URL) "
+            f"(维保计划: 找不到数据库 {url.removeprefix('sqlite:///')})"
+        )
+    try:
+        engine = make_engine(url)
+    except (SQLAlchemyError, ValueError) as exc:
+        raise MaintenanceSourceError(
+            f"--maintenance: {url!r} is not a database URL such as "
+            "postgresql+psycopg://user@host/facmon or sqlite:///path/facmon.db "
+            f"(维保计划: 数据库地址无效): {exc}"
+        ) from None
+    try:
+        return past_covers(engine, start or EARLIEST, end or LATEST)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise MaintenanceSourceError(
+            f"--maintenance: cannot read planned maintenance from {engine.url!r}: {reason}; "
+            "is it the service's database, brought up to date with `facmon db upgrade`? "
+            f"(维保计划: 无法读取保养计划)"
+        ) from None
+    finally:
+        engine.dispose()
 
 
 def replay_database() -> Engine:
@@ -119,6 +164,14 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     except DetectorConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.maintenance is not None:
+        url = args.maintenance or settings.ticket_database_url
+        try:
+            covers = maintenance_covers(url, args.start, args.end)
+        except MaintenanceSourceError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        options = replace(options, maintenance=covers)
     if args.input:
         path = Path(args.input)
         if not path.is_file():
@@ -185,6 +238,15 @@ def add_backtest_command(subparsers: Any) -> None:
         metavar="FILE.yaml",
         help="detector parameters per kind, site, building and device (the format of "
         "FACMON_DETECTORS_CONFIG, which is used when this is not given)",
+    )
+    backtest.add_argument(
+        "--maintenance",
+        nargs="?",
+        const="",
+        metavar="DATABASE_URL",
+        help="suppress findings on devices under planned maintenance, as the service did: "
+        "the maintenance windows and work orders of this database (alone: the service's, "
+        "FACMON_DATABASE_URL); such findings are reported as suppressed and open no ticket",
     )
     backtest.add_argument("--json", action="store_true", help="print one JSON object")
     backtest.set_defaults(func=cmd_backtest)

@@ -1,7 +1,8 @@
 """The replay's outcome for people (a table and a summary) and machines (one JSON object).
 
 JSON fields: `samples`, `devices`, `bad_rows` (`line`, `reason`), `findings` (`site`,
-`device_id`, `detector`, `fault_type`, `severity`, `time`, `onset`, `ticket_id`), and
+`device_id`, `detector`, `fault_type`, `severity`, `time`, `onset`, `ticket_id`,
+`suppressed`: under planned maintenance, no ticket opened), `suppressed` (their count), and
 `tickets` (`id`, `site`, `building`, `kind`, `device_id`, `fault_type`, `detectors`,
 `severity`, `state`, `opened_at`, `onset`, `findings`, `repeat_count`, `card`,
 `summary`, `evidence`), plus `start`, `end` and `timing`. Times are RFC 3339 UTC.
@@ -42,6 +43,7 @@ def report(replay: Replay) -> dict[str, Any]:
             "time": rfc3339_ms(r.time_ms),
             "onset": rfc3339_ms(r.finding.onset_ms),
             "ticket_id": r.ticket_id,
+            "suppressed": r.suppressed,
             "summary": r.finding.summary,
         }
         for r in replay.findings
@@ -77,6 +79,7 @@ def report(replay: Replay) -> dict[str, Any]:
         "end": rfc3339_ms(stats.last_ms),
         "bad_rows": [{"line": b.line, "reason": b.reason} for b in replay.bad_rows],
         "findings": findings,
+        "suppressed": sum(1 for f in findings if f["suppressed"]),
         "tickets": tickets,
         "timing": {
             "seconds": round(stats.total_s, 3),
@@ -118,7 +121,9 @@ def format_table(result: dict[str, Any]) -> str:
         f"{result['start'] or '-'} .. {result['end'] or '-'}; "
         f"{len(result['bad_rows'])} bad row(s)"
     )
-    lines.append(f"{len(result['findings'])} finding(s), {len(tickets)} ticket(s): {kinds}")
+    suppressed = result.get("suppressed") or 0
+    held = f" ({suppressed} suppressed by planned maintenance)" if suppressed else ""
+    lines.append(f"{len(result['findings'])} finding(s){held}, {len(tickets)} ticket(s): {kinds}")
     if timing["samples_per_s"]:
         lines.append(
             f"replayed in {timing['seconds']:.2f} s ({timing['samples_per_s']:,} samples/s)"

@@ -20,7 +20,7 @@ True
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,8 @@ from contract.payload import Sample
 from detectors.config_file import DetectorConfigFile
 from detectors.registry import DetectorBank
 from ingest.backtest.records import BadRow, Record
+from quality.maintenance.gate import Cover
+from quality.maintenance.history import cover_at
 from quality.tickets import TicketStore
 from quality.tickets.policy import TicketPolicy
 
@@ -69,6 +71,10 @@ class ReplayOptions:
     # Detector parameters per kind, site, building and device (`--config`,
     # `FACMON_DETECTORS_CONFIG`); None: the built-in defaults.
     detector_config: DetectorConfigFile | None = None
+    # Planned maintenance of the replayed period, per (site, device_id)
+    # (`quality.maintenance.history.past_covers`): a finding under a cover is kept as
+    # suppressed and opens no ticket, as the service did. None: no maintenance known.
+    maintenance: Mapping[tuple[str, str], Sequence[Cover]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +83,9 @@ class FindingRecord:
 
     finding: Finding
     time_ms: int
-    ticket_id: int
+    ticket_id: int | None  # None: suppressed with no work order's ticket to note it on
     opened: bool
+    suppressed: bool = False  # the device was under planned maintenance (保养)
 
 
 @dataclass(slots=True)
@@ -126,7 +133,16 @@ class Replay:
     def _record(self, findings: list[Finding]) -> None:
         started = time.perf_counter()
         now = self.clock.ms
+        covers = self.options.maintenance
         for finding in findings:
+            if covers:
+                device = finding.device
+                cover = cover_at(covers, (device.site, device.device_id), from_ms(now))
+                if cover is not None:
+                    self.findings.append(
+                        FindingRecord(finding, now, cover.ticket_id, False, suppressed=True)
+                    )
+                    continue
             result = self.tickets.record(finding)
             self.findings.append(FindingRecord(finding, now, result.ticket_id, result.opened))
         self.stats.ticket_s += time.perf_counter() - started

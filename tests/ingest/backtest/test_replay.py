@@ -133,3 +133,81 @@ def test_a_ten_day_gap_costs_a_bounded_number_of_ticks(tmp_path: Path) -> None:
     assert replay.stats.ticks <= 3_600 + 100 + 2 * 10 * 10
     (offline,) = [r for r in replay.findings if r.finding.fault_type == "offline"]
     assert offline.time_ms == last_ms + 120_000
+
+
+def _service_database(tmp_path: Path, window: tuple[int, int] | None) -> str:
+    """A service database (SQLite file, the product's schema) with door `held` in its
+    ledger and, if given, a maintenance window over [from, to) epoch ms."""
+    from datetime import UTC, datetime
+
+    from facmon.schema import create_schema
+    from quality.ledger.store import LedgerStore
+    from quality.ledger.validation import EquipmentCreate
+    from quality.maintenance.windows import WindowStore
+    from storage.sql import make_engine
+
+    url = f"sqlite:///{tmp_path / 'facmon.sqlite'}"
+    engine = make_engine(url)
+    create_schema(engine)
+    LedgerStore(engine).create(
+        EquipmentCreate.model_validate(
+            {"site": "hq", "building": "b1", "kind": "access", "device_id": "held", "name": "d"}
+        )
+    )
+    if window is not None:
+        WindowStore(engine).create(
+            {
+                "site": "hq",
+                "device_id": "held",
+                "from": datetime.fromtimestamp(window[0] / 1000, UTC).isoformat(),
+                "to": datetime.fromtimestamp(window[1] / 1000, UTC).isoformat(),
+                "reason": "closer replaced",
+            },
+            "lead",
+        )
+    engine.dispose()
+    return url
+
+
+def test_findings_under_planned_maintenance_are_suppressed_as_the_service_did(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = door_rows("hq", "held", START_MS, 50, held_from=20)
+    rows += door_rows("hq", "other", START_MS, 50, held_from=20)
+    path = write_csv(tmp_path / "doors.csv", ACCESS_HEADER, rows)
+    url = _service_database(tmp_path, (START_MS, START_MS + 3_600_000))
+
+    assert main(["backtest", "--input", str(path), "--maintenance", url, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    # The door being serviced opens nothing; the same fault on the other door does.
+    assert [t["device_id"] for t in result["tickets"]] == ["other"]
+    held = [f for f in result["findings"] if f["device_id"] == "held"]
+    assert held and all(f["suppressed"] and f["ticket_id"] is None for f in held)
+    assert result["suppressed"] == len(held)
+    assert not any(f["suppressed"] for f in result["findings"] if f["device_id"] == "other")
+
+    # Without --maintenance, or with a window that had ended, both doors get a ticket.
+    assert main(["backtest", "--input", str(path), "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["tickets"]) == 2
+    (tmp_path / "facmon.sqlite").unlink()
+    ended = _service_database(tmp_path, (START_MS - 7_200_000, START_MS - 3_600_000))
+    assert main(["backtest", "--input", str(path), "--maintenance", ended]) == 0
+    out = capsys.readouterr().out
+    assert "2 finding(s), 2 ticket(s)" in out and "suppressed" not in out
+
+
+def test_a_maintenance_database_that_cannot_be_read_exits_2_saying_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_csv(tmp_path / "doors.csv", ACCESS_HEADER, door_rows("hq", "d", START_MS, 5))
+    missing = tmp_path / "nowhere" / "facmon.sqlite"
+    assert main(["backtest", "--input", str(path), "--maintenance", f"sqlite:///{missing}"]) == 2
+    err = capsys.readouterr().err
+    assert f"no database at {missing}" in err and "FACMON_DATABASE_URL" in err
+    assert not missing.parent.exists()  # nothing created
+    empty = tmp_path / "empty.sqlite"
+    empty.write_bytes(b"")
+    assert main(["backtest", "--input", str(path), "--maintenance", f"sqlite:///{empty}"]) == 2
+    assert "facmon db upgrade" in capsys.readouterr().err
+    assert main(["backtest", "--input", str(path), "--maintenance", "nonsense://"]) == 2
+    assert "is not a database URL" in capsys.readouterr().err
