@@ -12,15 +12,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from contract.clock import aware, to_ms
+from contract.clock import to_ms
 from quality.kpi.compute import LEDGER, REPORTING_DEVICES, GroupKey, GroupKpis, compute_kpis
 from quality.kpi.equipment import LedgerDevice, is_denominator, load_ledger
 from quality.kpi.records import LivenessChange, Period, TicketRecord
 from quality.kpi.silence import DeviceKey, Interval, SilenceSource, silent_intervals
 from quality.kpi.sources import LivenessSource, load_tickets
+from quality.maintenance.gate import window_covers
 from quality.maintenance.models import MaintenanceWindow
 
 
@@ -110,21 +111,14 @@ def maintenance_windows(engine: Engine, window: Period) -> dict[DeviceKey, list[
     window, per device."""
     found: dict[DeviceKey, list[Interval]] = {}
     with Session(engine) as session:
-        rows = session.execute(
-            select(
-                MaintenanceWindow.site,
-                MaintenanceWindow.device_id,
-                MaintenanceWindow.starts_at,
-                MaintenanceWindow.ends_at,
-            ).where(
-                MaintenanceWindow.starts_at < window.end,
-                MaintenanceWindow.ends_at > window.start,
-            )
-        ).all()
-    for site, device_id, starts_at, ends_at in rows:
-        starts, ends = aware(starts_at), aware(ends_at)
-        if starts is not None and ends is not None:
-            found.setdefault((site, device_id), []).append((to_ms(starts), to_ms(ends)))
+        covers = window_covers(
+            session,
+            MaintenanceWindow.starts_at < window.end,
+            MaintenanceWindow.ends_at > window.start,
+        )
+    for key, cover in covers:
+        if cover.ends_at is not None:
+            found.setdefault(key, []).append((to_ms(cover.starts_at), to_ms(cover.ends_at)))
     return found
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Engine, select
 from sqlalchemy.orm import Session
 
 from contract.clock import Clock, SystemClock, aware
@@ -36,6 +36,27 @@ class Cover:
 
     def covers(self, at: datetime) -> bool:
         return self.starts_at <= at and (self.ends_at is None or at < self.ends_at)
+
+
+def window_covers(
+    session: Session, *conditions: ColumnElement[bool]
+) -> list[tuple[tuple[str, str], Cover]]:
+    """The maintenance windows meeting `conditions`, each as its device and its cover."""
+    rows = session.execute(
+        select(
+            MaintenanceWindow.site,
+            MaintenanceWindow.device_id,
+            MaintenanceWindow.starts_at,
+            MaintenanceWindow.ends_at,
+            MaintenanceWindow.id,
+        ).where(*conditions)
+    ).all()
+    found = []
+    for site, device_id, starts_at, ends_at, window_id in rows:
+        start, end = aware(starts_at), aware(ends_at)
+        assert start is not None
+        found.append(((site, device_id), Cover(start, end, window_id=window_id)))
+    return found
 
 
 class MaintenanceGate:
@@ -78,22 +99,12 @@ class MaintenanceGate:
                     Ticket.dispatched_at.is_not(None),
                 )
             ).all()
-            windows = session.execute(
-                select(
-                    MaintenanceWindow.site,
-                    MaintenanceWindow.device_id,
-                    MaintenanceWindow.starts_at,
-                    MaintenanceWindow.ends_at,
-                    MaintenanceWindow.id,
-                ).where(MaintenanceWindow.ends_at > now)
-            ).all()
+            windows = window_covers(session, MaintenanceWindow.ends_at > now)
         for site, device_id, dispatched_at, ticket_id in orders:
             start = aware(dispatched_at)
             assert start is not None
             covers.setdefault((site, device_id), []).append(Cover(start, None, ticket_id=ticket_id))
-        for site, device_id, starts_at, ends_at, window_id in windows:
-            start, end = aware(starts_at), aware(ends_at)
-            assert start is not None
-            covers.setdefault((site, device_id), []).append(Cover(start, end, window_id=window_id))
+        for key, cover in windows:
+            covers.setdefault(key, []).append(cover)
         self.covers = covers  # one assignment: a reader on another thread sees old or new
         self._loaded_s = self.monotonic_s()

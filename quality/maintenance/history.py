@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from contract.clock import aware
-from quality.maintenance.gate import UNDER_WAY, Cover
+from quality.maintenance.gate import UNDER_WAY, Cover, window_covers
 from quality.maintenance.models import MAINTENANCE_FAULT, MaintenanceWindow
 from quality.tickets.models import Ticket, TicketHistory
 
@@ -38,15 +38,9 @@ def past_covers(engine: Engine, start: datetime, end: datetime) -> dict[DeviceKe
     """The covers that overlap [start, end), per device, oldest first."""
     covers: dict[DeviceKey, list[Cover]] = defaultdict(list)
     with Session(engine) as session:
-        windows = session.execute(
-            select(
-                MaintenanceWindow.site,
-                MaintenanceWindow.device_id,
-                MaintenanceWindow.starts_at,
-                MaintenanceWindow.ends_at,
-                MaintenanceWindow.id,
-            ).where(MaintenanceWindow.starts_at < end, MaintenanceWindow.ends_at > start)
-        ).all()
+        windows = window_covers(
+            session, MaintenanceWindow.starts_at < end, MaintenanceWindow.ends_at > start
+        )
         moves = session.execute(
             select(
                 Ticket.site, Ticket.device_id, Ticket.id, TicketHistory.at, TicketHistory.to_state
@@ -55,10 +49,8 @@ def past_covers(engine: Engine, start: datetime, end: datetime) -> dict[DeviceKe
             .where(Ticket.fault_type == MAINTENANCE_FAULT, TicketHistory.at < end)
             .order_by(Ticket.id, TicketHistory.at, TicketHistory.id)
         ).all()
-    for site, device_id, starts_at, ends_at, window_id in windows:
-        starts, ends = aware(starts_at), aware(ends_at)
-        assert starts is not None
-        covers[(site, device_id)].append(Cover(starts, ends, window_id=window_id))
+    for key, cover in windows:
+        covers[key].append(cover)
     under_way: dict[int, tuple[DeviceKey, datetime]] = {}
     for site, device_id, ticket_id, at, to_state in moves:
         moment = aware(at)
