@@ -94,10 +94,13 @@ class Receiver:
                             problem=problem,
                         )
                     )
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok" if status < 300 else b"no")
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok" if status < 300 else b"no")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # a held answer the sender stopped waiting for (its timeout)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
