@@ -23,6 +23,7 @@ import numpy as np
 
 from contract.finding import Finding
 from contract.payload import MetricValue, Sample
+from detectors.base import Detector
 from detectors.registry import DetectorBank
 from facmon.cli.backtest import replay_database, replay_options
 from facmon.settings import Settings
@@ -119,6 +120,30 @@ def _floor_bank(clock: DataClock) -> DetectorBank:
     return _DetectorFreeBank(clock_ms=clock.now_ms)
 
 
+def _nothing(detector: Detector, sample: Sample) -> list[Finding]:
+    return []
+
+
+class _CallsOnlyBank(DetectorBank):
+    """The bank's loop with each detector called and doing nothing: the floor plus the
+    cost of dispatching a sample to every detector of its device (`--floor`)."""
+
+    def on_sample(self, sample: Sample) -> list[Finding]:
+        found: list[Finding] = []
+        for detector in self.detectors_for(sample.device):
+            raised = _nothing(detector, sample)
+            if raised:
+                found += raised
+        return found
+
+    def tick(self) -> list[Finding]:
+        return []
+
+
+def _calls_only_bank(clock: DataClock) -> DetectorBank:
+    return _CallsOnlyBank(clock_ms=clock.now_ms)
+
+
 def _timed_replay(
     path: Path, bank_factory: Callable[[DataClock], DetectorBank] | None = None
 ) -> tuple[Replay, float, float]:
@@ -133,10 +158,12 @@ def _timed_replay(
 
 def _one_run(path: Path, floor: bool = False) -> dict[str, Any]:
     read_s, _ = _read_only(path)
-    floor_per_s = None
+    floor_per_s = calls_per_s = None
     if floor:
         bare, bare_s, _ = _timed_replay(path, _floor_bank)
         floor_per_s = bare.stats.samples / bare_s
+        called, called_s, _ = _timed_replay(path, _calls_only_bank)
+        calls_per_s = called.stats.samples / called_s
     replay, total_s, cpu_s = _timed_replay(path)
     stats = replay.stats
     ticks_s = max(stats.tick_s - stats.tick_ticket_s, 0.0)
@@ -150,6 +177,7 @@ def _one_run(path: Path, floor: bool = False) -> dict[str, Any]:
         "samples_per_s": stats.samples / total_s,
         "samples_per_cpu_s": stats.samples / cpu_s,
         "floor_samples_per_s": floor_per_s,
+        "calls_only_samples_per_s": calls_per_s,
         "phases_s": {
             "read_and_decode": read_s,
             "detectors": max(total_s - read_s - ticks_s - stats.ticket_s, 0.0),
@@ -193,6 +221,9 @@ def bench_backtest(args: argparse.Namespace) -> int:
         floors = [r["floor_samples_per_s"] for r in runs]
         result["median_floor_samples_per_s"] = round(statistics.median(floors))
         result["per_run_floor_samples_per_s"] = [round(v) for v in floors]
+        calls = [r["calls_only_samples_per_s"] for r in runs]
+        result["median_calls_only_samples_per_s"] = round(statistics.median(calls))
+        result["per_run_calls_only_samples_per_s"] = [round(v) for v in calls]
     if args.json:
         print(json.dumps(result))
         return 0
@@ -212,6 +243,11 @@ def bench_backtest(args: argparse.Namespace) -> int:
         print(
             f"  without detectors (the floor): median {result['median_floor_samples_per_s']:,} "
             f"samples/s (runs: {floor_runs})"
+        )
+        calls_runs = ", ".join(f"{v:,}" for v in result["per_run_calls_only_samples_per_s"])
+        print(
+            "  every detector called, doing nothing: median "
+            f"{result['median_calls_only_samples_per_s']:,} samples/s (runs: {calls_runs})"
         )
     print(
         f"  {result['findings']} finding(s), {result['tickets']} ticket(s), "
@@ -236,8 +272,9 @@ def add_bench_backtest_command(bench_sub: Any) -> None:
     parser.add_argument(
         "--floor",
         action="store_true",
-        help="also replay each run without running detectors: the reader's, runner's and "
-        "bank's cost alone",
+        help="also replay each run without running detectors (the reader's, runner's and "
+        "bank's cost alone), and with every detector called and doing nothing (the "
+        "dispatch's cost besides)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=lambda args: bench_backtest(args))

@@ -15,7 +15,7 @@ from facmon.cli.backtest import replay_database, replay_options
 from facmon.settings import Settings
 from ingest.backtest.csv_source import read_csv
 from ingest.backtest.runner import Replay
-from tools.bench_backtest import _floor_bank, write_csv
+from tools.bench_backtest import _calls_only_bank, _floor_bank, write_csv
 
 
 def test_the_generated_csv_has_every_kind_in_time_order(tmp_path: Path) -> None:
@@ -52,7 +52,9 @@ def test_the_floor_replays_without_running_a_detector(
     path = tmp_path / "bench.csv"
     write_csv(path, rows=1_000, devices=10, cadence_s=10.0, seed=2)
     assert main(["bench", "backtest", "--csv", str(path), "--runs", "1", "--floor"]) == 0
-    assert "without detectors (the floor): median" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "without detectors (the floor): median" in out
+    assert "every detector called, doing nothing: median" in out
 
     def must_not_run(self: OfflineDetector, sample: object) -> list[object]:
         raise AssertionError("the floor ran a detector")
@@ -63,3 +65,7 @@ def test_the_floor_replays_without_running_a_detector(
         floor.feed(read_csv(stream))
     assert floor.stats.samples == 1_000 and floor.findings == []
     assert len(floor.bank) == 10  # every device's detectors were still looked up
+    calls = Replay(replay_database(), replay_options(Settings()), _calls_only_bank)
+    with path.open(newline="", encoding="utf-8") as stream:
+        calls.feed(read_csv(stream))
+    assert calls.stats.samples == 1_000 and calls.findings == [] and len(calls.bank) == 10
