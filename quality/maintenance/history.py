@@ -8,7 +8,7 @@ as suppressed (保养期间抑制). They are read back from what the database ke
 - every maintenance window (保养时段) that overlaps the period;
 - every maintenance work order's spans under way, from each move into dispatched,
   acknowledged or rectified (派单 onwards) to the next move out of them (verified 复核,
-  closed, cancelled), as the ticket history records them; a span still open covers to
+  closed, reopened), as the ticket history records them; a span still open covers to
   the end.
 """
 
