@@ -124,7 +124,7 @@ def _nothing(detector: Detector, sample: Sample) -> list[Finding]:
     return []
 
 
-class _CallsOnlyBank(DetectorBank):
+class _CallsOnlyBank(_DetectorFreeBank):
     """The bank's loop with each detector called and doing nothing: the floor plus the
     cost of dispatching a sample to every detector of its device (`--floor`)."""
 
@@ -135,9 +135,6 @@ class _CallsOnlyBank(DetectorBank):
             if raised:
                 found += raised
         return found
-
-    def tick(self) -> list[Finding]:
-        return []
 
 
 def _calls_only_bank(clock: DataClock) -> DetectorBank:

@@ -48,11 +48,11 @@ def maintenance_covers(
 ) -> dict[tuple[str, str], list[Cover]]:
     """The planned-maintenance covers a service database (`url`) kept over [start, end):
     read only, nothing created (raises `MaintenanceSourceError`)."""
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+    file = url.removeprefix("sqlite:///")
+    if file != url and not Path(file).is_file():
         raise MaintenanceSourceError(
-            f"--maintenance: no database at {url.removeprefix('sqlite:///')}: give the "
-            "service's database URL (FACMON_DATABASE_URL) "
-            f"(维保计划: 找不到数据库 {url.removeprefix('sqlite:///')})"
+            f"--maintenance: no database at {file}: give the service's database URL "
+            f"(FACMON_DATABASE_URL) (维保计划: 找不到数据库 {file})"
         )
     try:
         engine = make_engine(url)

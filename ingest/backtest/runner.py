@@ -134,10 +134,11 @@ class Replay:
         started = time.perf_counter()
         now = self.clock.ms
         covers = self.options.maintenance
+        at = from_ms(now) if covers else None
         for finding in findings:
-            if covers:
+            if covers and at is not None:
                 device = finding.device
-                cover = cover_at(covers, (device.site, device.device_id), from_ms(now))
+                cover = cover_at(covers, (device.site, device.device_id), at)
                 if cover is not None:
                     self.findings.append(
                         FindingRecord(finding, now, cover.ticket_id, False, suppressed=True)
