@@ -15,9 +15,9 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, KeysView, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Final, cast
 
 from contract.finding import Finding
 from contract.payload import Event, Sample, StatusChange
@@ -109,6 +109,9 @@ def bank_defaults(offline_after_ms: int, will_grace_ms: int | None) -> dict[str,
 DeviceKey = tuple[str, str]
 """A device's identity in the bank: (site, device_id). The same id in two sites is two
 devices; a tuple of the two strings is as cheap a key as the id alone."""
+
+
+_NO_TICKERS: Final[tuple[Detector, ...]] = ()
 
 
 def device_key(device: DeviceRef) -> DeviceKey:
@@ -215,6 +218,30 @@ class DetectorBank:
             if candidate.fault_type == fault_type:
                 return candidate
         return None
+
+    def tickers_of(self, key: DeviceKey) -> Sequence[Detector]:
+        """The device's detectors that `tick` calls (none for a device not in the bank)."""
+        return self._tickers.get(key, _NO_TICKERS)
+
+    def ticker_keys(self) -> KeysView[DeviceKey]:
+        """The devices that have detectors `tick` calls, in the order `tick` calls them."""
+        return self._tickers.keys()
+
+    def devices_by_use(self) -> list[DeviceKey]:
+        """The devices in the bank, the one used least recently first."""
+        return list(self._devices)
+
+    def touch(self, keys: Iterable[DeviceKey]) -> None:
+        """Mark these devices used, in this order, as judging a sample of each would: the
+        device used least recently is the first dropped beyond `max_devices`."""
+        devices = self._devices
+        for key in keys:
+            if key in devices:
+                devices.move_to_end(key)
+
+    def stamped(self, findings: list[Finding]) -> list[Finding]:
+        """Findings of this bank's detectors, named with the configuration in force."""
+        return self._stamped(findings) if findings else findings
 
     def _stamped(self, findings: list[Finding]) -> list[Finding]:
         """Each finding names the configuration version that produced it."""

@@ -15,7 +15,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ import numpy as np
 from contract.finding import Finding
 from contract.payload import MetricValue, Sample
 from detectors.base import Detector
-from detectors.registry import DetectorBank
+from detectors.registry import DetectorBank, DeviceKey
 from facmon.cli.backtest import replay_database, replay_options
 from facmon.settings import Settings
 from ingest.backtest.csv_source import IDENTITY_COLUMNS, read_csv
@@ -114,6 +114,9 @@ class _DetectorFreeBank(DetectorBank):
 
     def tick(self) -> list[Finding]:
         return []
+
+    def tickers_of(self, key: DeviceKey) -> Sequence[Detector]:
+        return ()
 
 
 def _floor_bank(clock: DataClock) -> DetectorBank:
