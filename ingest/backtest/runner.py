@@ -19,9 +19,11 @@ True
 
 from __future__ import annotations
 
+import gc
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -62,6 +64,7 @@ BankFactory = Callable[[DataClock], DetectorBank]
 # Samples judged as one block (see `Replay._judge_by_device`): enough for every device of a
 # large replay to have a run of samples in it, few enough to hold in memory.
 BLOCK_ROWS: Final = 4_096
+GC_THRESHOLD: Final = 50_000  # allocations between collections of the youngest objects
 
 
 @dataclass(slots=True)
@@ -74,6 +77,21 @@ class _Block:
     grid: list[int] = field(default_factory=list)
     grid_rows: list[int] = field(default_factory=list)
     ticks_before: list[int] = field(default_factory=list)
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Collect cyclic garbage less often while replaying. A replay makes and drops a
+    dozen objects a sample, nearly all freed at once by reference counting; at the
+    default threshold (700 allocations) the collector ran every 60 samples, scanning a
+    block's samples each time. Measured on the bench replay: 10 % more samples a CPU
+    second with the youngest generation collected every 50,000 allocations."""
+    before = gc.get_threshold()
+    gc.set_threshold(GC_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _due(tickers: Sequence[Detector]) -> int:
@@ -209,6 +227,12 @@ class Replay:
     ) -> None:
         """Replay `records`; a `BadRow` is kept and skipped. `progress(samples)` is called
         each time the count of samples passes a multiple of `every`."""
+        with _fewer_collections():
+            self._feed(records, progress, every)
+
+    def _feed(
+        self, records: Iterable[Record], progress: Callable[[int], None] | None, every: int
+    ) -> None:
         started = time.perf_counter()
         stats = self.stats
         last_ms = stats.last_ms
