@@ -133,6 +133,8 @@ class StuckSensorDetector(Detector):
     def update(self, sample: Sample) -> list[Finding]:
         judged = False
         metrics = sample.metrics
+        ts_ms = sample.ts_ms
+        tracks = self.tracks
         for metric, gate in self.metrics:
             value = metrics.get(metric)
             if type(value) is not float or not -_INF < value < _INF:  # the common case inline
@@ -143,23 +145,35 @@ class StuckSensorDetector(Detector):
                 state = metrics.get(gate)
                 if state is not True and (state is False or not gate_open(metrics, gate)):
                     continue
-            self._observe(self.tracks[metric], value, sample.ts_ms)
+            track = tracks[metric]
+            last = track.last
+            if last is not None and track.noisy is not None:
+                # `_observe` of a learnt track, inline: the path of nearly every reading
+                if value == last:
+                    track.run += 1
+                else:
+                    track.run, track.run_start_ms = 1, ts_ms
+                track.last = value
+            else:
+                self._observe(track, value, ts_ms)
             judged = True
-        if not judged or not self.learnt:
+        if not judged or not self._learnt:
             return []
         # One pass: the longest qualifying run (the first on a tie), and whether every
         # judged signal is moving.
         worst: tuple[str, _Track] | None = None
         moving = True
-        for metric, t in self.tracks.items():
+        min_run = self.min_run
+        for metric, t in tracks.items():
             if not t.noisy:
                 continue
-            if t.run >= 3:
+            run = t.run
+            if run >= 3:
                 moving = False
             if (
-                t.run >= self.min_run
-                and sample.ts_ms - t.run_start_ms >= self.min_span_ms
-                and (worst is None or t.run > worst[1].run)
+                run >= min_run
+                and ts_ms - t.run_start_ms >= self.min_span_ms
+                and (worst is None or run > worst[1].run)
             ):
                 worst = (metric, t)
         if worst is not None:
