@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import ClassVar, Final
 
 import numpy as np
@@ -122,6 +122,55 @@ def _largest_magnitude(values: list[float]) -> float:
     if total == total or worst != worst:
         return worst
     return math.nan if any(v != v for v in values) else worst
+
+
+def one_pass(
+    rows: Sequence[list[float]],
+    smooth: list[float],
+    level: list[float],
+    spread: list[float],
+    alpha: float,
+    beta: float,
+) -> tuple[list[float], list[float], float, list[float]] | None:
+    """A judged sample's arithmetic in one pass over the signals: the running median of
+    the last three rows (`median_of_three_rows`; the row itself before there are three),
+    the smoothed values, the deviations (`_deviations`), their largest magnitude
+    (`_largest_magnitude`) and the levels drifted toward the smoothed values. Each is the
+    same IEEE operation in the same order as in those functions, so the same bits
+    (tests/detectors/test_fast_paths.py); None for a zero spread, which they handle.
+    Why: six separate passes, each a comprehension or a call, were half of an update."""
+    if len(rows) == 3:
+        first, second, third = rows
+    else:
+        first = second = third = rows[-1]
+    smoothed: list[float] = []
+    deviations: list[float] = []
+    drifted: list[float] = []
+    worst = -1.0
+    nan = False
+    try:
+        for x, y, w, s, v, d in zip(first, second, third, smooth, level, spread, strict=True):
+            if x < y:
+                low, high = x, y
+            else:
+                low, high = y, (x if x > y else y)
+            inner = high if high < w else w
+            f = low if low > inner else inner
+            s = s + alpha * (f - s)
+            deviation = (s - v) / d
+            magnitude = abs(deviation)
+            if not deviations or magnitude > worst:  # `max`: the first of equals
+                worst = magnitude
+            if deviation != deviation:
+                nan = True
+            smoothed.append(s)
+            deviations.append(deviation)
+            drifted.append(v + beta * (s - v))
+    except ZeroDivisionError:
+        return None
+    if nan and worst == worst:
+        worst = math.nan
+    return smoothed, deviations, worst, drifted
 
 
 class PumpMultivariateConfig(DetectorConfig):
@@ -362,27 +411,36 @@ class PumpMultivariateDetector(Detector):
         gap = dt_s > self.gap_s
         recent = self._recent
         recent.append(values)
-        filtered = median_of_three_rows(*recent) if len(recent) == 3 else values
         alpha = self._alpha(dt_s, self.smooth_s)
-        smooth = self.smooth = [
-            s + alpha * (f - s) for s, f in zip(self.smooth, filtered, strict=True)
-        ]
+        # each signal within its clear band follows slow drift (daily supply swings)
+        beta = self._alpha(self.interval_s if gap else dt_s, self.baseline_s)
         level = self.level
-        z = self.z = _deviations(smooth, level, self.spread)
-        score = self._deviation()
-        judged = self._judged_score(z, score, ts, filtered)
+        step = one_pass(recent, self.smooth, level, self.spread, alpha, beta)
+        drifted: list[float] | None = None
+        if step is None:  # a zero spread: numpy's infinities, as the arrays gave
+            filtered = median_of_three_rows(*recent) if len(recent) == 3 else values
+            smooth = self.smooth = [
+                s + alpha * (f - s) for s, f in zip(self.smooth, filtered, strict=True)
+            ]
+            z = self.z = _deviations(smooth, level, self.spread)
+            score = self._deviation()
+        else:
+            smooth, z, score, drifted = step
+            self.smooth, self.z = smooth, z
+        judged = self._judged_score(z, score, ts, recent)
         clear = score < self.clear_level
         fired = self.persistence.observe(judged >= self.threshold, ts, judged < self.clear_level)
         if clear and self.refused_since_ms is not None and not self.persistence.active:
             self.refused_since_ms = None
         if not self.persistence.active:
-            # each signal within its clear band follows slow drift (daily supply swings);
             # a signal off its level, or on probation, keeps the level it had
-            drift_s = self.interval_s if gap else dt_s
-            beta = self._alpha(drift_s, self.baseline_s)
             if score < self.clear_level and self.shift is None:
                 # the common case: every signal follows
-                self.level = [v + beta * (s - v) for s, v in zip(smooth, level, strict=True)]
+                self.level = (
+                    drifted
+                    if drifted is not None
+                    else [v + beta * (s - v) for s, v in zip(smooth, level, strict=True)]
+                )
             else:
                 follow = [abs(d) < self.clear_level for d in z]
                 if self.shift is not None:
@@ -405,7 +463,9 @@ class PumpMultivariateDetector(Detector):
             self._shift_mask = np.array([name in shift for name in self.signals])
         return self._shift_mask
 
-    def _judged_score(self, z: list[float], score: float, ts: int, filtered: list[float]) -> float:
+    def _judged_score(
+        self, z: list[float], score: float, ts: int, recent: Sequence[list[float]]
+    ) -> float:
         """The score the decision judges. An excursion of the shift signals alone (the
         others within the clear band) is put on probation, and the decision sees the other
         signals only until the probation's verdict: adopted (the shift signals' levels
@@ -425,6 +485,7 @@ class PumpMultivariateDetector(Detector):
             probation = self.shift = ShiftProbation(ts, self._shift_span_ms(), int(mask.sum()))
         # the readings (median of three), not the smoothed values: the smoother's own
         # settling after a step must not read as a rise
+        filtered = median_of_three_rows(*recent) if len(recent) == 3 else recent[-1]
         probation.add(ts, np.array(filtered)[mask])
         assert self.level is not None and self.smooth is not None
         level = np.array(self.level)[mask]

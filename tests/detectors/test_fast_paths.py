@@ -1,5 +1,6 @@
 """The hand-written fast paths decide exactly as the code they replace: the cadence's
-steady-rhythm branch, and pump_multivariate's per-signal arithmetic in Python floats."""
+steady-rhythm branch, and pump_multivariate's per-signal arithmetic in Python floats, in
+separate passes and in one."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from detectors.pump_multivariate import (
     _largest_magnitude,
     median_of_three,
     median_of_three_rows,
+    one_pass,
 )
 
 
@@ -112,3 +114,32 @@ def test_deviations_and_largest_magnitude_are_numpys() -> None:
         assert np.array(got).tobytes() == expected.tobytes()
         found = _largest_magnitude(got)
         assert found == worst or (math.isnan(found) and math.isnan(worst))
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_one_pass_is_the_separate_passes_bit_for_bit(count: int) -> None:
+    rng = np.random.default_rng(5 + count)
+    pool = np.array([0.0, -0.0, 1.0, -1.0, 2.5, 1e-300, 3.0, 1e308, -1e308])
+    nonzero = 0
+    for _ in range(2_000):
+        rows = [rng.choice(pool, size=6).tolist() for _ in range(count)]
+        smooth, level = rng.choice(pool, size=6).tolist(), rng.normal(size=6).tolist()
+        spread = rng.choice([0.0, 0.5, 2.0, 1e-300], size=6).tolist()
+        alpha, beta = rng.random(), rng.random()
+        filtered = median_of_three_rows(*rows) if count == 3 else rows[-1]
+        expected_smooth = [s + alpha * (f - s) for s, f in zip(smooth, filtered, strict=True)]
+        step = one_pass(rows, smooth, level, spread, alpha, beta)
+        if 0.0 in spread:
+            assert step is None  # left to `_deviations`, which gives numpy's infinities
+            continue
+        nonzero += 1
+        assert step is not None
+        got_smooth, got_z, got_worst, got_level = step
+        expected_z = _deviations(expected_smooth, level, spread)
+        expected_worst = _largest_magnitude(expected_z)
+        expected_level = [v + beta * (s - v) for s, v in zip(expected_smooth, level, strict=True)]
+        assert np.array(got_smooth).tobytes() == np.array(expected_smooth).tobytes()
+        assert np.array(got_z).tobytes() == np.array(expected_z).tobytes()
+        assert np.array(got_level).tobytes() == np.array(expected_level).tobytes()
+        assert got_worst == expected_worst or (math.isnan(got_worst) and math.isnan(expected_worst))
+    assert nonzero > 100
