@@ -17,6 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, KeysView, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Final, cast
 
 from contract.finding import Finding
@@ -251,12 +252,21 @@ class DetectorBank:
         return [replace(f, config_version=version) for f in findings]
 
     def on_sample(self, sample: Sample) -> list[Finding]:
+        return self._judge(self.detectors_for(sample.device), sample)
+
+    def judge_for(self, device: DeviceRef) -> Callable[[Sample], list[Finding]]:
+        """`on_sample` for a run of one device's samples, its detectors looked up once (the
+        backtest judges a block of samples one device at a time). It does not mark the
+        device used: the caller does (`touch`)."""
+        return partial(self._judge, self.detectors_for(device))
+
+    def _judge(self, detectors: list[Detector], sample: Sample) -> list[Finding]:
         if self._staged is not None:
             self._apply_staged()
         # A plain loop: the nested comprehension made an iterator of every detector's
         # (nearly always empty) answer, nine times a sample.
         found: list[Finding] = []
-        for detector in self.detectors_for(sample.device):
+        for detector in detectors:
             raised = detector.update(sample)
             if raised:
                 found += raised

@@ -108,8 +108,7 @@ class _DetectorFreeBank(DetectorBank):
     """The bank with every device's detectors looked up and none run: what the reader,
     the runner and the bank's loop cost alone (`--floor`)."""
 
-    def on_sample(self, sample: Sample) -> list[Finding]:
-        self.detectors_for(sample.device)
+    def _judge(self, detectors: list[Detector], sample: Sample) -> list[Finding]:
         return []
 
     def tick(self) -> list[Finding]:
@@ -131,9 +130,9 @@ class _CallsOnlyBank(_DetectorFreeBank):
     """The bank's loop with each detector called and doing nothing: the floor plus the
     cost of dispatching a sample to every detector of its device (`--floor`)."""
 
-    def on_sample(self, sample: Sample) -> list[Finding]:
+    def _judge(self, detectors: list[Detector], sample: Sample) -> list[Finding]:
         found: list[Finding] = []
-        for detector in self.detectors_for(sample.device):
+        for detector in detectors:
             raised = _nothing(detector, sample)
             if raised:
                 found += raised

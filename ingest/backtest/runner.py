@@ -340,19 +340,22 @@ class Replay:
                 bank.detectors_for(rows[positions[0]].device)
                 ranks[key] = len(ranks)
         raised: list[tuple[tuple[int, int, int], int, list[Finding]]] = []
-        on_sample = bank.on_sample
         for key, positions in keys.items():
+            judge = bank.judge_for(rows[positions[0]].device)
             tickers = bank.tickers_of(key)
+            single = tickers[0] if len(tickers) == 1 else None  # the offline detector
             done = 0  # ticks of the block this device has been through
             for position in positions:
                 if tickers:
                     upto = ticks_before[position]
-                    if upto > done and grid[upto - 1] >= _due(tickers):
-                        self._tick_device(key, tickers, block, done, upto, raised)
-                    done = upto
+                    if upto > done:
+                        due = single.tick_due_ms if single is not None else _due(tickers)
+                        if grid[upto - 1] >= due:
+                            self._tick_device(key, tickers, block, done, upto, raised)
+                        done = upto
                 sample = rows[position]
                 clock.ms = sample.ts_ms
-                found = on_sample(sample)
+                found = judge(sample)
                 if found:
                     raised.append(((position + ticks_before[position], -1, 0), sample.ts_ms, found))
             if tickers and len(grid) > done and grid[-1] >= _due(tickers):
