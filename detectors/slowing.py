@@ -22,6 +22,7 @@ one reporting every ten minutes (`detectors.windows`, `detectors.cadence`):
 from __future__ import annotations
 
 import math
+import sys
 from typing import ClassVar, Final
 
 from contract.finding import Finding
@@ -55,6 +56,7 @@ class SlowingConfig(DetectorConfig):
 
 
 _INF: Final = math.inf
+_HALF: Final = sys.float_info.max / 2  # two floats below this add up without overflow
 MAX_WARMUP_SAMPLES = 200  # a warm-up keeps at most this many readings, evenly spread
 
 
@@ -106,30 +108,54 @@ class SlowingDetector(Detector):
         return self.recent.median() - self.baseline
 
     def update(self, sample: Sample) -> list[Finding]:
-        value = sample.metrics.get(self.metric)
+        """Judge one reading. A full window on a steady rhythm is nearly every call: its
+        path has `TimedWindow.add`/`full`/`median`, `median_of` and `limit` written out (the
+        same float operations in the same order), and skips the median while every reading
+        in the window is below the re-arm bound (the bench samples replayed device by device
+        in turn, CPU time: locks 2.3 to 1.75 µs an update, doors 2.15 to 1.8)."""
+        metric = self.metric
+        value = sample.metrics.get(metric)
         if type(value) is not float or not -_INF < value < _INF:  # the common case inline
-            value = number(sample.metrics, self.metric)
+            value = number(sample.metrics, metric)
             if value is None:
                 return []
-        if self.skip_implausible and not plausible(self.device.kind, self.metric, value):
+        if self.skip_implausible and not plausible(self.device.kind, metric, value):
             return []
         ts = sample.ts_ms
-        if self.cadence.observe(ts):
+        cadence = self.cadence
+        if cadence.observe(ts):
             self.recent.clear()
             timing_restarts(self.decider)
             if self.baseline is None:
                 self.warmup.restart()  # a warm-up never spans a gap
-        if self.baseline is None:
-            self.baseline = self.warmup.add(ts, value, self.cadence)
+        baseline = self.baseline
+        if baseline is None:
+            self.baseline = self.warmup.add(ts, value, cadence)
             return []
         recent = self.recent
-        recent.fit(self.cadence)
-        recent.add(value)
-        if not recent.full:
+        recent.fit(cadence)
+        values = recent.values  # after `fit`, which may have resized it
+        values.append(value)
+        size = len(values)
+        if size != values.maxlen:
             return []
-        median, limit = recent.median(), self.limit()
-        clear_below = limit - 0.5 * (limit - self.baseline)
-        if not self.decider.observe(median > limit, ts, median < clear_below):
+        margin = self.rel_margin * baseline  # `limit()`; `max` keeps the first of equals
+        if not margin > self.min_margin:
+            margin = self.min_margin
+        limit = baseline + margin
+        clear_below = limit - 0.5 * (limit - baseline)
+        decider = self.decider
+        if max(values) < clear_below <= limit and clear_below < _HALF:
+            # Every reading is below the re-arm bound, so is the median: a reading, or the
+            # mean of two readings a <= b, where fl(a + b) <= 2b without overflow (b < _HALF)
+            # and the halving is monotonic. Hence `median > limit` is False and
+            # `median < clear_below` True, whatever the median is.
+            decider.observe(False, ts, True)
+            return []
+        ordered = sorted(values)  # `median_of`
+        mid = size // 2
+        median = ordered[mid] if size % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+        if not decider.observe(median > limit, ts, median < clear_below):
             return []
         return [self._finding(ts, median, limit)]
 
