@@ -27,15 +27,17 @@ scratch: a new detector state).
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from math import exp as _exp
+from typing import ClassVar, Final
 
 from contract.finding import Finding, Severity
 from contract.payload import Sample
 from contract.topics import DeviceRef
-from detectors.base import Detector, DetectorConfig, flag, number
+from detectors.base import Detector, DetectorConfig, number
 from detectors.decision import Sustained
 
 HOUR_MS = 3_600_000
+_INF: Final = math.inf
 
 
 class LightsLeftOnConfig(DetectorConfig):
@@ -91,7 +93,12 @@ class LightsLeftOnDetector(Detector):
     @property
     def established(self) -> bool:
         """The circuit has shown a regular lit hour: there is a schedule to depart from."""
-        return max(self.share(h) for h in range(24)) >= 0.5
+        # `max(share(h) for h in range(24)) >= 0.5`, stopping at the first such hour (the
+        # shares are finite)
+        for lit, seen in zip(self.lit_s, self.seen_s, strict=True):
+            if (lit / seen if seen > 0 else 0.0) >= 0.5:
+                return True
+        return False
 
     def learnt_dark(self, hour: int) -> bool:
         return self.seen_s[hour % 24] >= self.min_seen_s and self.share(hour) <= self.off_share
@@ -108,39 +115,59 @@ class LightsLeftOnDetector(Detector):
         return self.state.held_ms(now_ms) / 1000 if self._ready else None
 
     def update(self, sample: Sample) -> list[Finding]:
-        on = flag(sample.metrics, "on")
-        current = number(sample.metrics, "current_a")
-        if on is None or current is None:
+        """Judge one sample. `flag`, `number` and the minute's schedule look-up are written
+        out for the common case (the bench samples replayed device by device in turn, CPU
+        time: 2.6 to 1.9 µs an update, half of it the minute's look-up)."""
+        metrics = sample.metrics
+        on = metrics.get("on")
+        if on is not True and on is not False:  # `flag`
             return []
+        current = metrics.get("current_a")
+        if type(current) is not float or not -_INF < current < _INF:  # `number`, inline
+            current = number(metrics, "current_a")
+            if current is None:
+                return []
         lit = on and current > 0
-        lux = number(sample.metrics, "illuminance_lux")
-        hour = int(sample.ts_ms // HOUR_MS) % 24
+        lux = metrics.get("illuminance_lux")
+        if type(lux) is not float or not -_INF < lux < _INF:
+            lux = number(metrics, "illuminance_lux")
+        ts = sample.ts_ms
+        hour = int(ts // HOUR_MS) % 24
         dt_s = 0.0
-        if self.last_ts is not None and sample.ts_ms > self.last_ts:
-            dt_s = min(sample.ts_ms - self.last_ts, self.max_gap_ms) / 1000
-        self.last_ts = sample.ts_ms if self.last_ts is None else max(self.last_ts, sample.ts_ms)
-        minute = sample.ts_ms // 60_000  # the schedule moves slowly: judged once a minute
-        if self._cache is None or self._cache[0] != minute:
-            guarded = self.established and self.learnt_dark(hour)
-            self._cache = (minute, self.dark_hour(hour), guarded, self.ready)
-        _, dark, guarded, ready = self._cache
+        last = self.last_ts
+        if last is None:
+            self.last_ts = ts
+        elif ts > last:  # else `last_ts` stays: max(last, ts)
+            dt_s = min(ts - last, self.max_gap_ms) / 1000
+            self.last_ts = ts
+        minute = ts // 60_000  # the schedule moves slowly: judged once a minute
+        cache = self._cache
+        if cache is None or cache[0] != minute:
+            # `guarded` and `dark_hour(hour)` with this hour asked first: `established` is a
+            # pass over the 24 hours, and the answer needs it only for a learnt dark hour
+            ready = self.ready
+            guarded = self.learnt_dark(hour) and self.established
+            dark = guarded and ready and self.learnt_dark(hour - 1) and self.learnt_dark(hour + 1)
+            cache = self._cache = (minute, dark, guarded, ready)
+        _, dark, guarded, ready = cache
         bright = ready and lux is not None and lux >= self.bright_lux
         wasted = lit and (dark or bright)
         self.reason = "learnt dark hours" if dark else "bright daylight" if bright else ""
-        fired = self.state.observe(wasted, sample.ts_ms, not lit)
+        state = self.state
+        fired = state.observe(wasted, ts, not lit)
         # Light is never learnt into an hour known to be dark: a circuit stuck on must not
         # teach itself, hour by hour, that it is always lit. Darkness is always learnt, so
         # a schedule that starts later or ends earlier is followed; one that starts up to
         # an hour earlier is simply never flagged.
-        suspicious = lit and guarded
-        if not wasted and not suspicious and not self.state.active and dt_s > 0:
-            decay = math.exp(-dt_s / self.memory_s)
-            self.lit_s[hour] = self.lit_s[hour] * decay + (dt_s if lit else 0.0)
-            self.seen_s[hour] = self.seen_s[hour] * decay + dt_s
+        if not wasted and not (lit and guarded) and dt_s > 0 and not state.active:
+            decay = _exp(-dt_s / self.memory_s)
+            lit_s, seen_s = self.lit_s, self.seen_s
+            lit_s[hour] = lit_s[hour] * decay + (dt_s if lit else 0.0)
+            seen_s[hour] = seen_s[hour] * decay + dt_s
         if not fired:
             return []
-        onset = self.state.first_ms or sample.ts_ms
-        lit_h = (sample.ts_ms - onset) / HOUR_MS
+        onset = state.first_ms or ts
+        lit_h = (ts - onset) / HOUR_MS
         return [
             self.finding(
                 onset,
