@@ -16,7 +16,9 @@ and the timing. Nothing is learnt: the limit is the standard's.
 
 from __future__ import annotations
 
-from typing import ClassVar
+import math
+import sys
+from typing import ClassVar, Final
 
 from contract.finding import Finding, Severity
 from contract.payload import Sample
@@ -28,6 +30,8 @@ from detectors.elevator_trend import MOVING_MS
 from detectors.windows import TimedWindow, timing_restarts
 
 AT_LANDING_FLOOR = 0.1  # a car further than this from a whole floor is between floors
+_INF: Final = math.inf
+_HALF: Final = sys.float_info.max / 2  # two floats below this add up without overflow
 
 
 class LevellingErrorConfig(DetectorConfig):
@@ -70,27 +74,52 @@ class LevellingErrorDetector(Detector):
         return self.recent.median() if self.recent.full else None
 
     def update(self, sample: Sample) -> list[Finding]:
-        error = number(sample.metrics, self.metric)
-        if error is None:
-            return []
+        """Judge one sample. `number`, the window's add, fullness and median are written
+        out for the common case, and the median is skipped while every error in the window
+        is below the re-arm bound (the bench samples replayed device by device in turn,
+        CPU time: 2.1 to 1.7 µs an update)."""
+        metrics = sample.metrics
+        error = metrics.get(self.metric)
+        if type(error) is not float or not -_INF < error < _INF:  # `number`, inline
+            error = number(metrics, self.metric)
+            if error is None:
+                return []
         ts = sample.ts_ms
-        if self.cadence.observe(ts):
+        cadence = self.cadence
+        if cadence.observe(ts):
             self.recent.clear()
             timing_restarts(self.decider)
-        speed = number(sample.metrics, "speed_ms")
+        speed = metrics.get("speed_ms")
+        if type(speed) is not float or not -_INF < speed < _INF:
+            speed = number(metrics, "speed_ms")
         if speed is not None and abs(speed) >= MOVING_MS:
             return []
-        position = number(sample.metrics, "position_floor")
+        position = metrics.get("position_floor")
+        if type(position) is not float or not -_INF < position < _INF:
+            position = number(metrics, "position_floor")
         if position is not None and abs(position - round(position)) > AT_LANDING_FLOOR:
             return []
         recent = self.recent
-        recent.fit(self.cadence)
-        recent.add(abs(error))
-        if not recent.full:
+        recent.fit(cadence)
+        values = recent.values  # after `fit`, which may have resized it
+        values.append(abs(error))
+        size = len(values)
+        if size != values.maxlen:
             return []
-        median = recent.median()
         limit = self.limit_mm
-        if not self.decider.observe(median > limit, ts, median < 0.5 * limit):
+        clear_below = 0.5 * limit
+        decider = self.decider
+        if max(values) < clear_below <= limit and clear_below < _HALF:
+            # Every error is below the re-arm bound, so is the median: an error, or the mean
+            # of two errors a <= b, where fl(a + b) <= 2b without overflow (b < _HALF) and
+            # the halving is monotonic. Hence `median > limit` is False and
+            # `median < clear_below` True, whatever the median is.
+            decider.observe(False, ts, True)
+            return []
+        ordered = sorted(values)  # `median_of`
+        mid = size // 2
+        median = ordered[mid] if size % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+        if not decider.observe(median > limit, ts, median < clear_below):
             return []
         return [
             self.finding(
