@@ -12,7 +12,8 @@ first; re-armed once the car has moved, opened its doors or reached a landing on
 
 from __future__ import annotations
 
-from typing import ClassVar
+import math
+from typing import ClassVar, Final
 
 from contract.finding import Finding, Severity
 from contract.payload import Event, Sample
@@ -21,6 +22,8 @@ from detectors.base import Detector, DetectorConfig, flag, number
 from detectors.decision import Sustained
 from detectors.elevator_levelling import AT_LANDING_FLOOR
 from detectors.elevator_trend import MOVING_MS
+
+_INF: Final = math.inf
 
 
 class EntrapmentConfig(DetectorConfig):
@@ -65,12 +68,26 @@ class EntrapmentDetector(Detector):
         return abs(position - round(position))
 
     def update(self, sample: Sample) -> list[Finding]:
-        off_landing = self._off_landing(sample)
-        if off_landing is None:
+        """Judge one sample. `_off_landing` (its `number` and `flag`) is written out, and
+        the position read once (the bench samples replayed device by device in turn, CPU
+        time: 1.4 to 1.0 µs an update)."""
+        metrics = sample.metrics
+        speed = metrics.get("speed_ms")
+        if type(speed) is not float or not -_INF < speed < _INF:  # `number`, inline
+            speed = number(metrics, "speed_ms")
+        closed = metrics.get("doors_closed")  # `flag`: a bool, else None
+        position = metrics.get("position_floor")
+        if type(position) is not float or not -_INF < position < _INF:
+            position = number(metrics, "position_floor")
+        if speed is None or (closed is not True and closed is not False) or position is None:
             return []
+        if abs(speed) >= MOVING_MS or not closed:
+            off_landing = 0.0
+        else:
+            off_landing = abs(position - round(position))
         self.heard = True
         self.off_landing = off_landing
-        self.last_position = number(sample.metrics, "position_floor")
+        self.last_position = position
         trapped = off_landing > AT_LANDING_FLOOR
         if not self.state.observe(trapped, sample.ts_ms):
             return []
