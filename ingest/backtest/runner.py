@@ -61,9 +61,12 @@ class DataClock:
 
 BankFactory = Callable[[DataClock], DetectorBank]
 
-# Samples judged as one block (see `Replay._judge_by_device`): enough for every device of a
-# large replay to have a run of samples in it, few enough to hold in memory.
+# Samples judged as one block (see `Replay._judge_by_device`): enough for each device to
+# have a run of samples in it (`ROWS_PER_DEVICE` of the devices heard so far), few enough
+# to hold in memory (a sample with its metrics takes about a kilobyte).
 BLOCK_ROWS: Final = 4_096
+MAX_BLOCK_ROWS: Final = 65_536
+ROWS_PER_DEVICE: Final = 8
 GC_THRESHOLD: Final = 50_000  # allocations between collections of the youngest objects
 
 
@@ -238,6 +241,7 @@ class Replay:
         last_ms = stats.last_ms
         block = _Block()
         rows, grid, ticks_before = block.rows, block.grid, block.ticks_before
+        limit = self._block_rows()
         for record in records:
             if type(record) is not Sample:
                 assert isinstance(record, BadRow)
@@ -260,13 +264,17 @@ class Replay:
                 last_ms = ts_ms
             ticks_before.append(len(grid))
             rows.append(record)
-            if len(rows) >= BLOCK_ROWS:
+            if len(rows) >= limit:
                 self._judge(block, progress, every)
                 block = _Block()
                 rows, grid, ticks_before = block.rows, block.grid, block.ticks_before
+                limit = self._block_rows()
         self._judge(block, progress, every)
         stats.last_ms = last_ms
         stats.total_s += time.perf_counter() - started
+
+    def _block_rows(self) -> int:
+        return min(max(BLOCK_ROWS, ROWS_PER_DEVICE * len(self.bank)), MAX_BLOCK_ROWS)
 
     def _judge(self, block: _Block, progress: Callable[[int], None] | None, every: int) -> None:
         """Run the block's samples and ticks through the bank and record the findings in

@@ -125,13 +125,15 @@ def _outcome(replay: Replay) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("block_rows", [7, 256, runner.BLOCK_ROWS])
+@pytest.mark.parametrize("block_rows", [7, 256, runner.BLOCK_ROWS, None])
 def test_judging_by_device_raises_what_the_file_order_raises(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_rows: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_rows: int | None
 ) -> None:
     path = _write_fleet_csv(tmp_path / "fleet.csv", devices=24, seed=7)
     expected = _outcome(_replay(path, in_file_order=True))
-    monkeypatch.setattr(runner, "BLOCK_ROWS", block_rows)
+    if block_rows is not None:  # None: the size the replay chooses
+        monkeypatch.setattr(runner, "BLOCK_ROWS", block_rows)
+        monkeypatch.setattr(runner, "MAX_BLOCK_ROWS", block_rows)
     assert _outcome(_replay(path, in_file_order=False)) == expected
     # The data is worth comparing on: faults of several kinds, offline on the gaps.
     kinds = {finding[2] for finding in expected["findings"]}
@@ -146,6 +148,7 @@ def test_beyond_max_devices_the_same_devices_are_forgotten(
     are to be forgotten the replay judges in the file's order: the same devices go."""
     path = _write_fleet_csv(tmp_path / "fleet.csv", devices=12, seed=3, late=3)
     monkeypatch.setattr(runner, "BLOCK_ROWS", 23)
+    monkeypatch.setattr(runner, "MAX_BLOCK_ROWS", 23)
     outcomes = []
     for in_file_order in (True, False):
         replay = Replay(replay_database(), replay_options(Settings()))
