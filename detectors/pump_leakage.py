@@ -20,6 +20,7 @@ not this fault. Any cadence: durations become sample counts through the device's
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from typing import ClassVar
 
@@ -28,10 +29,12 @@ from pydantic import Field
 from contract.finding import Finding, Severity
 from contract.payload import Event, Sample
 from contract.topics import DeviceRef
-from detectors.base import Detector, DetectorConfig, flag, number
+from detectors.base import Detector, DetectorConfig, number
 from detectors.decision import Sustained
-from detectors.pump_timing import PumpClock, sized, warmed_up
+from detectors.pump_timing import PumpClock, warmed_up
 from detectors.rolling import median_of, robust_spread
+
+_MAX = sys.float_info.max  # a float within +-_MAX is finite
 
 
 class LeakageConfig(DetectorConfig):
@@ -104,44 +107,77 @@ class LeakageDetector(Detector):
         return []
 
     def update(self, sample: Sample) -> list[Finding]:
-        running = flag(sample.metrics, "running")
-        pressure = number(sample.metrics, "pressure_bar")
-        flow = number(sample.metrics, "flow_rate_lpm")
-        if running is None or pressure is None or flow is None:
+        """The common path inline (the metric reads, the window's sizing and the median of
+        k, no helper calls but the clock's and the decider's): 2.57 -> 2.22 µs a sample
+        (bench devices replayed interleaved, CPU time, median of three runs)."""
+        metrics = sample.metrics
+        running = metrics.get("running")
+        if type(running) is not bool:  # as `flag`: only a boolean counts
             return []
-        if not self.running.observe(running, sample.ts_ms):
+        # as `number`, whose answer for a finite float is the float itself
+        pressure = metrics.get("pressure_bar")
+        if type(pressure) is not float or not -_MAX <= pressure <= _MAX:
+            pressure = number(metrics, "pressure_bar")
+            if pressure is None:
+                return []
+        flow = metrics.get("flow_rate_lpm")
+        if type(flow) is not float or not -_MAX <= flow <= _MAX:
+            flow = number(metrics, "flow_rate_lpm")
+            if flow is None:
+                return []
+        ts_ms = sample.ts_ms
+        clock = self.running
+        if not clock.observe(running, ts_ms):
             return []
         c = self.config
-        if self.base is None:
+        base = self.base
+        if base is None:
             if not self._warm:
-                self._warm_first_ms = sample.ts_ms
+                self._warm_first_ms = ts_ms
             self._warm.append((pressure, flow))
-            span = sample.ts_ms - self._warm_first_ms
-            if warmed_up(len(self._warm), span, self.running, c.warmup_s, c.min_warmup_samples):
+            span = ts_ms - self._warm_first_ms
+            if warmed_up(len(self._warm), span, clock, c.warmup_s, c.min_warmup_samples):
                 self._fit()
             return []
         if not self.measurable:
             return []
-        if self.running.gap:  # a gap: the window starts afresh, the learnt k is kept
-            self._recent.clear()
+        recent = self._recent
+        if clock.gap:  # a gap: the window starts afresh, the learnt k is kept
+            recent.clear()
             self.state.since_ms = None
-        size = self.running.samples_for(c.window_s, c.min_window_samples)
-        self._recent = sized(self._recent, size)
-        self._recent.append((pressure, flow))
-        if len(self._recent) < (self._recent.maxlen or 0):
+        size = clock.samples_for(c.window_s, c.min_window_samples)
+        if recent.maxlen != size:  # as `sized`
+            recent = self._recent = deque(recent, maxlen=size)
+        recent.append((pressure, flow))
+        if len(recent) < size:
             return []
-        ratio = self._ratio()
-        base_k, base_p, base_q = self.base
+        # `_ratio()`, inlined: the window is full and k measurable here
+        base_k = base[0]
+        ratio = 1.0
+        if base_k > 0:
+            ks = [p / (q * q) for p, q in recent if q > 0]
+            if ks:
+                ks.sort()  # as `median_of`
+                mid = len(ks) // 2
+                ratio = (ks[mid] if len(ks) % 2 else (ks[mid - 1] + ks[mid]) / 2) / base_k
+        k_ratio = self.k_ratio
         # The flow's median only matters below the ratio (nearly never): not computed else.
-        flow_median = median_of([q for _, q in self._recent]) if ratio < self.k_ratio else 0.0
-        leaking = ratio < self.k_ratio and flow_median >= c.min_flow_ratio * base_q
-        clear = ratio > (1 + self.k_ratio) / 2
-        if not self.state.observe(leaking, sample.ts_ms, clear):
+        leaking = False
+        flow_median = 0.0
+        if ratio < k_ratio:
+            flow_median = median_of([q for _, q in recent])
+            leaking = flow_median >= c.min_flow_ratio * base[2]
+        if not self.state.observe(leaking, ts_ms, ratio > (1 + k_ratio) / 2):
             return []
+        return self._report(ts_ms, ratio, flow_median)
+
+    def _report(self, ts_ms: int, ratio: float, flow_median: float) -> list[Finding]:
+        assert self.base is not None
+        base_k, base_p, base_q = self.base
         pressure_median = median_of(p for p, _ in self._recent)
         return [
             self.finding(
-                self.state.first_ms or sample.ts_ms,
+                self.state.first_ms or ts_ms,
                 f"system resistance down to {ratio:.0%} of normal: flow {flow_median:.1f} l/min "
                 f"(normally {base_q:.1f}) at {pressure_median:.3f} bar (normally {base_p:.3f}):"
                 " leakage",
