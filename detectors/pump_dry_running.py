@@ -19,6 +19,7 @@ learnt levels are kept.
 
 from __future__ import annotations
 
+import sys
 from typing import ClassVar
 
 from pydantic import Field
@@ -26,10 +27,12 @@ from pydantic import Field
 from contract.finding import Finding, Severity
 from contract.payload import Event, Sample
 from contract.topics import DeviceRef
-from detectors.base import Detector, DetectorConfig, flag, number
+from detectors.base import Detector, DetectorConfig, number
 from detectors.decision import Sustained
 from detectors.pump_timing import PumpClock, warmed_up
 from detectors.rolling import median_of
+
+_MAX = sys.float_info.max  # a float within +-_MAX is finite
 
 
 class DryRunningConfig(DetectorConfig):
@@ -104,20 +107,35 @@ class DryRunningDetector(Detector):
         ]
 
     def update(self, sample: Sample) -> list[Finding]:
-        running = flag(sample.metrics, "running")
-        flow = number(sample.metrics, "flow_rate_lpm")
-        current = number(sample.metrics, "current_a")
-        if running is None or flow is None or current is None:
+        """The metric reads and `shares()` inline on the common path: 1.42 -> 1.25 µs a
+        sample (bench devices replayed interleaved, CPU time, median of three runs)."""
+        metrics = sample.metrics
+        running = metrics.get("running")
+        if type(running) is not bool:  # as `flag`: only a boolean counts
             return []
-        if not self.running.observe(running, sample.ts_ms):
+        # as `number`, whose answer for a finite float is the float itself
+        flow = metrics.get("flow_rate_lpm")
+        if type(flow) is not float or not -_MAX <= flow <= _MAX:
+            flow = number(metrics, "flow_rate_lpm")
+            if flow is None:
+                return []
+        current = metrics.get("current_a")
+        if type(current) is not float or not -_MAX <= current <= _MAX:
+            current = number(metrics, "current_a")
+            if current is None:
+                return []
+        ts_ms = sample.ts_ms
+        clock = self.running
+        if not clock.observe(running, ts_ms):
             return []
-        c = self.config
-        if self.base is None:
+        base = self.base
+        if base is None:
+            c = self.config
             if not self._warm:
-                self._warm_first_ms = sample.ts_ms
+                self._warm_first_ms = ts_ms
             self._warm.append((flow, current))
-            span = sample.ts_ms - self._warm_first_ms
-            if warmed_up(len(self._warm), span, self.running, c.warmup_s, c.min_warmup_samples):
+            span = ts_ms - self._warm_first_ms
+            if warmed_up(len(self._warm), span, clock, c.warmup_s, c.min_warmup_samples):
                 self.base = (
                     median_of(v[0] for v in self._warm),
                     median_of(v[1] for v in self._warm),
@@ -125,28 +143,31 @@ class DryRunningDetector(Detector):
                 self._warm.clear()
             return []
         self.last = (flow, current)
-        if self.running.gap:  # a gap: the condition is timed afresh, the levels are kept
-            self.state.since_ms = None
-        flow_share, current_share = self.shares()
+        state = self.state
+        if clock.gap:  # a gap: the condition is timed afresh, the levels are kept
+            state.since_ms = None
+        base_flow, base_current = base  # `shares()`, inline
+        flow_share = flow / base_flow if base_flow > 0 else 1.0
+        current_share = current / base_current if base_current > 0 else 1.0
         dry = flow_share < self.flow_ratio and current_share < self.current_ratio
-        if not self.state.observe(dry, sample.ts_ms, flow_share >= c.clear_flow_ratio):
+        if not state.observe(dry, ts_ms, flow_share >= self.config.clear_flow_ratio):
             return []
-        onset = self.state.first_ms or sample.ts_ms
+        onset = self.state.first_ms or ts_ms
         return [
             self.finding(
                 onset,
                 f"pump running dry: flow {flow:.1f} l/min ({flow_share:.0%} of normal), "
                 f"current {current:.2f} A ({current_share:.0%}) for "
-                f"{(sample.ts_ms - onset) / 1000:.0f} s",
+                f"{(ts_ms - onset) / 1000:.0f} s",
                 {
                     "source": "telemetry",
                     "metric": "flow_rate_lpm",
                     "value": flow,
-                    "baseline": round(self.base[0], 4),
-                    "threshold": round(self.base[0] * self.flow_ratio, 4),
+                    "baseline": round(base_flow, 4),
+                    "threshold": round(base_flow * self.flow_ratio, 4),
                     "current_a": current,
-                    "baseline_current_a": round(self.base[1], 4),
-                    "current_threshold_a": round(self.base[1] * self.current_ratio, 4),
+                    "baseline_current_a": round(base_current, 4),
+                    "current_threshold_a": round(base_current * self.current_ratio, 4),
                 },
                 key="dry_running",
                 params={
@@ -154,7 +175,7 @@ class DryRunningDetector(Detector):
                     "flow_share": flow_share,
                     "current_a": current,
                     "current_share": current_share,
-                    "held_s": (sample.ts_ms - onset) / 1000,
+                    "held_s": (ts_ms - onset) / 1000,
                 },
             )
         ]
