@@ -86,27 +86,24 @@ class RunningCarTrendDetector(Detector):
         return True
 
     def update(self, sample: Sample) -> list[Finding]:
-        """The metric reads inline (the speed first: a standing car ends there): motor
-        current 1.15 -> 1.00 µs, car vibration 1.21 -> 1.15 µs a sample, the rest is the
-        trend's (bench devices replayed interleaved, CPU time, median of runs)."""
+        """The metric reads inline: motor current 1.15 -> 1.00 µs, car vibration 1.21 ->
+        1.15 µs a sample, the rest is the trend's (bench devices replayed interleaved, CPU
+        time, median of runs)."""
         ts_ms = sample.ts_ms
         if self.cadence.observe(ts_ms):
             self.trend.on_gap(ts_ms)
         metrics = sample.metrics
-        # as `number`, whose answer for a finite float is the float itself
-        speed = metrics.get("speed_ms")
-        if type(speed) is not float or not -_MAX <= speed <= _MAX:
-            speed = number(metrics, "speed_ms")
-            if speed is None:
-                return []
-        if abs(speed) < MOVING_MS:
-            return []
+        # as `number`, whose answer for a finite float is the float itself (both read
+        # before either is judged, as before: `number` may raise on a huge int)
         metric = self.metric
         value = metrics.get(metric)
         if type(value) is not float or not -_MAX <= value <= _MAX:
             value = number(metrics, metric)
-            if value is None:
-                return []
+        speed = metrics.get("speed_ms")
+        if type(speed) is not float or not -_MAX <= speed <= _MAX:
+            speed = number(metrics, "speed_ms")
+        if value is None or speed is None or abs(speed) < MOVING_MS:
+            return []
         if not self.usable(value):
             return []
         verdict = self.trend.add(ts_ms, value)

@@ -118,14 +118,13 @@ class FlickerDetector(Detector):
         interleaved, CPU time, median of three runs)."""
         metrics = sample.metrics
         on = metrics.get("on")
-        if type(on) is not bool:  # as `flag`: only a boolean counts
-            return []
-        # as `number`, whose answer for a finite float is the float itself
+        # as `number`, whose answer for a finite float is the float itself (read even
+        # when `on` is not a boolean, as before: `number` may raise on a huge int)
         current = metrics.get("current_a")
         if type(current) is not float or not -_MAX <= current <= _MAX:
             current = number(metrics, "current_a")
-            if current is None:
-                return []
+        if type(on) is not bool or current is None:  # as `flag`: only a boolean counts
+            return []
         ts = sample.ts_ms
         gap = self.cadence.observe(ts)
         if not on:

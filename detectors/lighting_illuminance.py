@@ -81,14 +81,13 @@ class IlluminanceLowDetector(Detector):
         interleaved, CPU time, median of three runs)."""
         metrics = sample.metrics
         on = metrics.get("on")
-        if type(on) is not bool:  # as `flag`: only a boolean counts
-            return []
-        # as `number`, whose answer for a finite float is the float itself
+        # as `number`, whose answer for a finite float is the float itself (read even
+        # when `on` is not a boolean, as before: `number` may raise on a huge int)
         lux = metrics.get("illuminance_lux")
         if type(lux) is not float or not -_MAX <= lux <= _MAX:
             lux = number(metrics, "illuminance_lux")
-            if lux is None:
-                return []
+        if type(on) is not bool or lux is None:  # as `flag`: only a boolean counts
+            return []
         ts = sample.ts_ms
         if self.cadence.observe(ts):
             self.recent.clear()

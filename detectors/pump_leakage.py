@@ -112,19 +112,17 @@ class LeakageDetector(Detector):
         (bench devices replayed interleaved, CPU time, median of three runs)."""
         metrics = sample.metrics
         running = metrics.get("running")
-        if type(running) is not bool:  # as `flag`: only a boolean counts
-            return []
-        # as `number`, whose answer for a finite float is the float itself
+        # as `number`, whose answer for a finite float is the float itself (every reading
+        # is read before any is judged, as before: `number` may raise on a huge int)
         pressure = metrics.get("pressure_bar")
         if type(pressure) is not float or not -_MAX <= pressure <= _MAX:
             pressure = number(metrics, "pressure_bar")
-            if pressure is None:
-                return []
         flow = metrics.get("flow_rate_lpm")
         if type(flow) is not float or not -_MAX <= flow <= _MAX:
             flow = number(metrics, "flow_rate_lpm")
-            if flow is None:
-                return []
+        # as `flag`, only a boolean counts
+        if type(running) is not bool or pressure is None or flow is None:
+            return []
         ts_ms = sample.ts_ms
         clock = self.running
         if not clock.observe(running, ts_ms):
