@@ -17,7 +17,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, KeysView, Mapping, Sequence
 from dataclasses import replace
-from functools import partial
 from typing import TYPE_CHECKING, Final, cast
 
 from contract.finding import Finding
@@ -111,6 +110,9 @@ DeviceKey = tuple[str, str]
 """A device's identity in the bank: (site, device_id). The same id in two sites is two
 devices; a tuple of the two strings is as cheap a key as the id alone."""
 
+
+SampleJudge = Callable[[Sample], list[Finding]]
+"""A detector's `update`: one sample in, its findings out."""
 
 _NO_TICKERS: Final[tuple[Detector, ...]] = ()
 
@@ -252,25 +254,25 @@ class DetectorBank:
         return [replace(f, config_version=version) for f in findings]
 
     def on_sample(self, sample: Sample) -> list[Finding]:
-        return self._judge(self.detectors_for(sample.device), sample)
-
-    def judge_for(self, device: DeviceRef) -> Callable[[Sample], list[Finding]]:
-        """`on_sample` for a run of one device's samples, its detectors looked up once (the
-        backtest judges a block of samples one device at a time). It does not mark the
-        device used: the caller does (`touch`)."""
-        return partial(self._judge, self.detectors_for(device))
-
-    def _judge(self, detectors: list[Detector], sample: Sample) -> list[Finding]:
         if self._staged is not None:
             self._apply_staged()
         # A plain loop: the nested comprehension made an iterator of every detector's
         # (nearly always empty) answer, nine times a sample.
         found: list[Finding] = []
-        for detector in detectors:
+        for detector in self.detectors_for(sample.device):
             raised = detector.update(sample)
             if raised:
                 found += raised
         return self._stamped(found) if found else found
+
+    def updates_for(self, device: DeviceRef) -> list[tuple[Detector, SampleJudge]]:
+        """Each of the device's detectors with the call that judges a sample, in the order
+        `on_sample` runs them, for a caller that hands each detector a run of the device's
+        samples (the backtest); findings are to be `stamped`. It does not mark the device
+        used: the caller does (`touch`)."""
+        if self._staged is not None:
+            self._apply_staged()
+        return [(detector, detector.update) for detector in self.detectors_for(device)]
 
     def on_event(self, event: Event) -> list[Finding]:
         if self._staged is not None:

@@ -16,6 +16,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,9 @@ import numpy as np
 
 from contract.finding import Finding
 from contract.payload import MetricValue, Sample
+from contract.topics import DeviceRef
 from detectors.base import Detector
-from detectors.registry import DetectorBank, DeviceKey
+from detectors.registry import DetectorBank, DeviceKey, SampleJudge
 from facmon.cli.backtest import replay_database, replay_options
 from facmon.settings import Settings
 from ingest.backtest.csv_source import IDENTITY_COLUMNS, read_csv
@@ -108,7 +110,12 @@ class _DetectorFreeBank(DetectorBank):
     """The bank with every device's detectors looked up and none run: what the reader,
     the runner and the bank's loop cost alone (`--floor`)."""
 
-    def _judge(self, detectors: list[Detector], sample: Sample) -> list[Finding]:
+    def on_sample(self, sample: Sample) -> list[Finding]:
+        self.detectors_for(sample.device)
+        return []
+
+    def updates_for(self, device: DeviceRef) -> list[tuple[Detector, SampleJudge]]:
+        self.detectors_for(device)
         return []
 
     def tick(self) -> list[Finding]:
@@ -130,13 +137,16 @@ class _CallsOnlyBank(_DetectorFreeBank):
     """The bank's loop with each detector called and doing nothing: the floor plus the
     cost of dispatching a sample to every detector of its device (`--floor`)."""
 
-    def _judge(self, detectors: list[Detector], sample: Sample) -> list[Finding]:
+    def on_sample(self, sample: Sample) -> list[Finding]:
         found: list[Finding] = []
-        for detector in detectors:
+        for detector in self.detectors_for(sample.device):
             raised = _nothing(detector, sample)
             if raised:
                 found += raised
         return found
+
+    def updates_for(self, device: DeviceRef) -> list[tuple[Detector, SampleJudge]]:
+        return [(d, partial(_nothing, d)) for d in self.detectors_for(device)]
 
 
 def _calls_only_bank(clock: DataClock) -> DetectorBank:
