@@ -16,6 +16,8 @@ import sys
 from collections import deque
 from typing import ClassVar
 
+from pydantic import Field
+
 from contract.finding import Finding, Severity
 from contract.payload import Sample
 from contract.topics import DeviceRef
@@ -28,7 +30,7 @@ _MAX = sys.float_info.max  # a float within +-_MAX is finite
 class BruteForceConfig(DetectorConfig):
     window_s: float = 300.0
     threshold: int = 10  # refused credentials in the window
-    max_entries: int = 1000  # bounded state: refusals remembered at most
+    max_entries: int = Field(1000, ge=1)  # bounded state: refusals remembered at most
 
 
 class BruteForceDetector(Detector):

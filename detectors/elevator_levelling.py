@@ -20,6 +20,8 @@ import math
 import sys
 from typing import ClassVar, Final
 
+from pydantic import Field
+
 from contract.finding import Finding, Severity
 from contract.payload import Sample
 from contract.topics import DeviceRef
@@ -37,8 +39,8 @@ _HALF: Final = sys.float_info.max / 2  # two floats below this add up without ov
 class LevellingErrorConfig(DetectorConfig):
     limit_mm: float = 10.0
     window_s: float = 30.0
-    min_window_samples: int = 5
-    max_window_samples: int = 60
+    min_window_samples: int = Field(5, ge=1)
+    max_window_samples: int = Field(60, ge=1)
     hold_s: float = 8.0
     persist: int = 5
     clear_s: float = 30.0

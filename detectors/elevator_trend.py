@@ -14,6 +14,8 @@ from __future__ import annotations
 import sys
 from typing import ClassVar
 
+from pydantic import Field
+
 from contract.finding import Finding, Severity
 from contract.payload import Sample
 from contract.topics import DeviceRef
@@ -30,7 +32,7 @@ class RunningCarTrendConfig(DetectorConfig):
     rise counts once the level is `rise_margin` above it (each subclass sets these)."""
 
     bucket_s: float = 600.0
-    warmup_buckets: int = 6
+    warmup_buckets: int = Field(6, ge=1)
     limit_factor: float
     rise_margin: float
     horizon_h: float = 7 * 24.0

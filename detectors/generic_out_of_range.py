@@ -26,6 +26,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import ClassVar, Final
 
+from pydantic import Field
+
 from contract.finding import Finding, Severity
 from contract.payload import Sample
 from contract.topics import DeviceRef
@@ -77,7 +79,7 @@ def plausible(kind: str, metric: str, value: float) -> bool:
 
 
 class OutOfRangeConfig(DetectorConfig):
-    window: int = 5
+    window: int = Field(5, ge=1)
     persist: int = 3
     clear_needed: int = 5
 

@@ -32,6 +32,8 @@ import sys
 from collections import deque
 from typing import ClassVar
 
+from pydantic import Field
+
 from contract.finding import Finding, Severity
 from contract.payload import Sample
 from contract.topics import DeviceRef
@@ -45,7 +47,9 @@ _MAX = sys.float_info.max  # a float within +-_MAX is finite
 
 class FlickerConfig(DetectorConfig):
     window_s: float = 600.0
-    max_samples: int = 30  # the latest this many of the window (bounded work per sample)
+    max_samples: int = Field(
+        30, ge=1
+    )  # the latest this many of the window (bounded work per sample)
     min_samples: int = 8
     settle_s: float = 900.0  # after a switch-on, a gap or the first sample: warm-up
     learn_s: float = 300.0

@@ -21,6 +21,8 @@ from __future__ import annotations
 import sys
 from typing import ClassVar
 
+from pydantic import Field
+
 from contract.finding import Finding, Severity
 from contract.payload import Sample
 from contract.topics import DeviceRef
@@ -35,8 +37,8 @@ _MAX = sys.float_info.max  # a float within +-_MAX is finite
 class IlluminanceLowConfig(DetectorConfig):
     standard_lux: float = 75.0  # the lighting standard for the space (EN 12464-1)
     window_s: float = 30.0
-    min_window_samples: int = 5
-    max_window_samples: int = 60
+    min_window_samples: int = Field(5, ge=1)
+    max_window_samples: int = Field(60, ge=1)
     hold_s: float = 8.0
     persist: int = 5
     clear_s: float = 30.0

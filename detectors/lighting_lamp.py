@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from contract.finding import Finding, Severity
 from contract.payload import Sample
 from contract.topics import DeviceRef
@@ -40,8 +42,8 @@ class LampFailureConfig(DetectorConfig):
     learn_s: float = 60.0
     min_learn_samples: int = 12
     window_s: float = 10.0
-    min_window_samples: int = 5
-    max_window_samples: int = 60
+    min_window_samples: int = Field(5, ge=1)
+    max_window_samples: int = Field(60, ge=1)
     hold_s: float = 8.0
     persist: int = 5
     clear_s: float = 40.0

@@ -39,6 +39,8 @@ import sys
 from collections import deque
 from typing import Any, ClassVar
 
+from pydantic import Field
+
 from contract.finding import Finding, Severity
 from contract.payload import Sample
 from contract.topics import DeviceRef
@@ -56,10 +58,10 @@ class BearingWearConfig(DetectorConfig):
     baseline_s: float = 1800.0  # the first running time learnt as the healthy level
     min_baseline_buckets: int = 3
     trend_h: float = 24.0  # the trend history kept ...
-    max_history_buckets: int = 1500  # ... and never more buckets than this
+    max_history_buckets: int = Field(1500, ge=1)  # ... and never more buckets than this
     fit_windows_h: tuple[float, ...] = (1.0, 4.0, 24.0)  # trend fits: steepest rise wins
-    min_fit_buckets: int = 6
-    max_fit_points: int = 120  # longer fits are thinned to this many medians
+    min_fit_buckets: int = Field(6, ge=1)
+    max_fit_points: int = Field(120, ge=2)  # longer fits are thinned to this many medians
     level_s: float = 600.0  # the judged level: median of this recent time ...
     min_level_buckets: int = 3  # ... and of at least this many buckets
     limit_factor: float = 1.5  # the alarm limit, x the learnt baseline
@@ -74,7 +76,7 @@ class BearingWearConfig(DetectorConfig):
     min_gap_s: float = 60.0
     relearn_s: float = 6 * 3600.0  # after a gap: the time judged for a stable shift
     settle_s: float = 1800.0  # after a gap: the first time not learnt
-    max_bucket_samples: int = 1200
+    max_bucket_samples: int = Field(1200, ge=1)
 
 
 class BearingWearDetector(Detector):

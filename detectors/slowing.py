@@ -25,6 +25,8 @@ import math
 import sys
 from typing import ClassVar, Final
 
+from pydantic import Field
+
 from contract.finding import Finding
 from contract.payload import Sample
 from contract.topics import DeviceRef
@@ -42,8 +44,8 @@ class SlowingConfig(DetectorConfig):
     warmup_s: float = 120.0
     min_warmup_samples: int = 12
     window_s: float = 60.0
-    min_window_samples: int = 5
-    max_window_samples: int = 60
+    min_window_samples: int = Field(5, ge=1)
+    max_window_samples: int = Field(60, ge=1)
     hold_s: float = 10.0
     persist: int = 3
     clear_s: float = 60.0
