@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from facmon.gc_tuning import GC_THRESHOLDS, tune_for_long_lived_state
+from facmon.gc_tuning import GC_THRESHOLDS, collecting_less, tune_for_long_lived_state
 
 
 @pytest.fixture
@@ -28,3 +28,14 @@ def test_tuning_freezes_start_up_and_raises_the_thresholds() -> None:
     cycle.append(cycle)
     del cycle
     assert gc.collect() >= 1
+
+
+@pytest.mark.usefixtures("restored_gc")
+def test_collecting_less_raises_the_thresholds_for_a_stretch_of_work_only() -> None:
+    gc.set_threshold(700, 10, 10)
+    with collecting_less():
+        assert gc.get_threshold() == GC_THRESHOLDS
+    assert gc.get_threshold() == (700, 10, 10)
+    with pytest.raises(RuntimeError), collecting_less():
+        raise RuntimeError("a replay that fails")
+    assert gc.get_threshold() == (700, 10, 10)

@@ -28,6 +28,7 @@ from contract.topics import DeviceRef
 from detectors.base import Detector
 from detectors.registry import DetectorBank, DeviceKey, SampleJudge
 from facmon.cli.backtest import replay_database, replay_options
+from facmon.gc_tuning import collecting_less
 from facmon.settings import Settings
 from ingest.backtest.csv_source import IDENTITY_COLUMNS, read_csv
 from ingest.backtest.report import rfc3339_ms
@@ -160,8 +161,8 @@ def _timed_replay(
     replay = Replay(replay_database(), replay_options(Settings()), bank_factory)
     started = time.perf_counter()
     cpu_started = time.process_time()
-    with path.open(newline="", encoding="utf-8") as stream:
-        replay.feed(read_csv(stream))
+    with path.open(newline="", encoding="utf-8") as stream, collecting_less():
+        replay.feed(read_csv(stream))  # with the collector set as `facmon backtest` sets it
     return replay, time.perf_counter() - started, time.process_time() - cpu_started
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.pool import StaticPool
 
 from detectors.config_file import DetectorConfigError, load_detector_config
 from facmon.cli.kpi import parse_instant
+from facmon.gc_tuning import collecting_less
 from facmon.schema import create_schema
 from facmon.settings import Settings
 from ingest.backtest.csv_source import HeaderError, read_csv
@@ -107,7 +108,7 @@ def run_csv(
     """Replay one backtest CSV and return the report (raises `HeaderError`, `OSError`,
     `DetectorConfigError`)."""
     replay = Replay(replay_database(), replay_options(settings or Settings(), config))
-    with path.open(newline="", encoding="utf-8") as stream:
+    with path.open(newline="", encoding="utf-8") as stream, collecting_less():
         replay.feed(read_csv(stream), progress)
     return report(replay)
 
@@ -151,7 +152,8 @@ def _count_lines(path: Path) -> int:
 def _replay(options: ReplayOptions, records: Iterable[Record], bar: ProgressBar) -> Replay:
     replay = Replay(replay_database(), options)
     try:
-        replay.feed(records, bar)
+        with collecting_less():
+            replay.feed(records, bar)
     finally:
         bar.close()
     return replay

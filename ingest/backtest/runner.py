@@ -19,11 +19,9 @@ True
 
 from __future__ import annotations
 
-import gc
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -67,7 +65,6 @@ BankFactory = Callable[[DataClock], DetectorBank]
 BLOCK_ROWS: Final = 4_096
 MAX_BLOCK_ROWS: Final = 65_536
 ROWS_PER_DEVICE: Final = 8
-GC_THRESHOLD: Final = 50_000  # allocations between collections of the youngest objects
 
 
 @dataclass(slots=True)
@@ -80,22 +77,6 @@ class _Block:
     grid: list[int] = field(default_factory=list)
     grid_rows: list[int] = field(default_factory=list)
     ticks_before: list[int] = field(default_factory=list)
-
-
-@contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Collect cyclic garbage less often while replaying. A replay makes and drops a
-    dozen objects a sample, nearly all freed at once by reference counting; at the
-    default threshold (700 allocations) the collector ran every 60 samples, scanning a
-    block's samples each time. Measured on the bench replay, alternated: 58,334 against
-    54,165 samples a CPU second (medians of three) with the youngest generation collected
-    every 50,000 allocations."""
-    before = gc.get_threshold()
-    gc.set_threshold(GC_THRESHOLD, *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,12 +223,6 @@ class Replay:
     ) -> None:
         """Replay `records`; a `BadRow` is kept and skipped. `progress(samples)` is called
         each time the count of samples passes a multiple of `every`."""
-        with _fewer_collections():
-            self._feed(records, progress, every)
-
-    def _feed(
-        self, records: Iterable[Record], progress: Callable[[int], None] | None, every: int
-    ) -> None:
         started = time.perf_counter()
         stats = self.stats
         last_ms = stats.last_ms
