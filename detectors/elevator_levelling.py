@@ -17,7 +17,6 @@ and the timing. Nothing is learnt: the limit is the standard's.
 from __future__ import annotations
 
 import math
-import sys
 from typing import ClassVar, Final
 
 from pydantic import Field
@@ -29,11 +28,11 @@ from detectors.base import Detector, DetectorConfig, number
 from detectors.cadence import Cadence
 from detectors.decision import Sustained
 from detectors.elevator_trend import MOVING_MS
+from detectors.rolling import median_unless_clear
 from detectors.windows import TimedWindow, timing_restarts
 
 AT_LANDING_FLOOR = 0.1  # a car further than this from a whole floor is between floors
 _INF: Final = math.inf
-_HALF: Final = sys.float_info.max / 2  # two floats below this add up without overflow
 
 
 class LevellingErrorConfig(DetectorConfig):
@@ -105,22 +104,16 @@ class LevellingErrorDetector(Detector):
         recent.fit(cadence)
         values = recent.values  # after `fit`, which may have resized it
         values.append(abs(error))
-        size = len(values)
-        if size != values.maxlen:
+
+        if len(values) != values.maxlen:
             return []
         limit = self.limit_mm
         clear_below = 0.5 * limit
         decider = self.decider
-        if max(values) < clear_below <= limit and clear_below < _HALF:
-            # Every error is below the re-arm bound, so is the median: an error, or the mean
-            # of two errors a <= b, where fl(a + b) <= 2b without overflow (b < _HALF) and
-            # the halving is monotonic. Hence `median > limit` is False and
-            # `median < clear_below` True, whatever the median is.
+        median = median_unless_clear(values, clear_below, limit)
+        if median is None:  # every error below the re-arm bound, and so the median
             decider.observe(False, ts, True)
             return []
-        ordered = sorted(values)  # `median_of`
-        mid = size // 2
-        median = ordered[mid] if size % 2 else (ordered[mid - 1] + ordered[mid]) / 2
         if not decider.observe(median > limit, ts, median < clear_below):
             return []
         return [

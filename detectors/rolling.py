@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Final
 
 import numpy as np
 
@@ -41,6 +43,23 @@ def median_of(values: Iterable[float]) -> float:
     if len(ordered) % 2:
         return ordered[mid]
     return (ordered[mid - 1] + ordered[mid]) / 2
+
+
+_HALF: Final = sys.float_info.max / 2  # two floats below this add up without overflow
+
+
+def median_unless_clear(values: Sequence[float], clear_below: float, limit: float) -> float | None:
+    """The window's median (`median_of`), or None when every value lies below `clear_below`
+    (itself at most `limit`): then so does the median, so `median > limit` is False and
+    `median < clear_below` True, and nothing needs sorting (nearly every sample of a
+    healthy device). The median is a value, or the mean of two values a <= b, where
+    fl(a + b) <= 2b without overflow (b below half the largest float) and halving is
+    monotonic."""
+    if max(values) < clear_below <= limit and clear_below < _HALF:
+        return None
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def mad_sigma_of(values: Iterable[float], centre: float | None = None) -> float:

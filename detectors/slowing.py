@@ -22,7 +22,6 @@ one reporting every ten minutes (`detectors.windows`, `detectors.cadence`):
 from __future__ import annotations
 
 import math
-import sys
 from typing import ClassVar, Final
 
 from pydantic import Field
@@ -34,6 +33,7 @@ from detectors.base import Detector, DetectorConfig, number
 from detectors.cadence import Cadence
 from detectors.decision import Sustained
 from detectors.generic_out_of_range import plausible
+from detectors.rolling import median_unless_clear
 from detectors.windows import TimedWarmup, TimedWindow, timing_restarts
 
 
@@ -58,7 +58,6 @@ class SlowingConfig(DetectorConfig):
 
 
 _INF: Final = math.inf
-_HALF: Final = sys.float_info.max / 2  # two floats below this add up without overflow
 MAX_WARMUP_SAMPLES = 200  # a warm-up keeps at most this many readings, evenly spread
 
 
@@ -138,8 +137,8 @@ class SlowingDetector(Detector):
         recent.fit(cadence)
         values = recent.values  # after `fit`, which may have resized it
         values.append(value)
-        size = len(values)
-        if size != values.maxlen:
+
+        if len(values) != values.maxlen:
             return []
         margin = self.rel_margin * baseline  # `limit()`; `max` keeps the first of equals
         if not margin > self.min_margin:
@@ -147,16 +146,10 @@ class SlowingDetector(Detector):
         limit = baseline + margin
         clear_below = limit - 0.5 * (limit - baseline)
         decider = self.decider
-        if max(values) < clear_below <= limit and clear_below < _HALF:
-            # Every reading is below the re-arm bound, so is the median: a reading, or the
-            # mean of two readings a <= b, where fl(a + b) <= 2b without overflow (b < _HALF)
-            # and the halving is monotonic. Hence `median > limit` is False and
-            # `median < clear_below` True, whatever the median is.
+        median = median_unless_clear(values, clear_below, limit)
+        if median is None:  # every reading below the re-arm bound, and so the median
             decider.observe(False, ts, True)
             return []
-        ordered = sorted(values)  # `median_of`
-        mid = size // 2
-        median = ordered[mid] if size % 2 else (ordered[mid - 1] + ordered[mid]) / 2
         if not decider.observe(median > limit, ts, median < clear_below):
             return []
         return [self._finding(ts, median, limit)]

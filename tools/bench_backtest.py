@@ -44,7 +44,7 @@ MODELS: dict[str, type[DeviceModel]] = {
 START_MS = 1_798_804_800_000  # 2027-01-01T12:00:00Z: a day's lighting switch-on is in it
 
 
-def _cell(value: MetricValue | None) -> str:
+def csv_cell(value: MetricValue | None) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -78,7 +78,7 @@ def generate_rows(rows: int, devices: int, cadence_s: float, seed: int) -> Itera
                 f"b{index % 8}",
                 kind,
                 device_id,
-                *(_cell(metrics.get(name)) for name in columns),
+                *(csv_cell(metrics.get(name)) for name in columns),
             ]
             made += 1
         t_ms += step_ms

@@ -30,20 +30,11 @@ from simulators.models import (
     PumpModel,
 )
 from tests.ingest.backtest.synthetic import START_MS
+from tools.bench_backtest import csv_cell
 
 MODELS: list[type[DeviceModel]] = [ElevatorModel, LightingModel, PumpModel, AccessModel]
 ROUNDS = 900  # at 10 s: two and a half hours of data
 STEP_MS = 10_000
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(round(value, 6))
-    return str(value)
 
 
 def _write_fleet_csv(path: Path, devices: int, seed: int, late: int = 0) -> Path:
@@ -75,7 +66,7 @@ def _write_fleet_csv(path: Path, devices: int, seed: int, late: int = 0) -> Path
                 continue
             if order >= devices - late and round_ < ROUNDS // 2:
                 continue
-            cells = [_cell(metrics.get(name)) for name in METRIC_COLUMNS]
+            cells = [csv_cell(metrics.get(name)) for name in METRIC_COLUMNS]
             row = ",".join([rfc3339_ms(t_ms) or "", "s1", "b1", model.kind, device_id, *cells])
             rows.append((t_ms, order, row))
     rows.sort(key=lambda r: (r[0], r[1]))
