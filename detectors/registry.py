@@ -243,13 +243,10 @@ class DetectorBank:
                 devices.move_to_end(key)
 
     def stamped(self, findings: list[Finding]) -> list[Finding]:
-        """Findings of this bank's detectors, named with the configuration in force."""
-        return self._stamped(findings) if findings else findings
-
-    def _stamped(self, findings: list[Finding]) -> list[Finding]:
-        """Each finding names the configuration version that produced it."""
+        """Findings of this bank's detectors, each naming the configuration version that
+        produced it."""
         version = self.config_version
-        if version is None:
+        if version is None or not findings:
             return findings
         return [replace(f, config_version=version) for f in findings]
 
@@ -263,7 +260,7 @@ class DetectorBank:
             raised = detector.update(sample)
             if raised:
                 found += raised
-        return self._stamped(found) if found else found
+        return self.stamped(found)
 
     def updates_for(self, device: DeviceRef) -> list[tuple[Detector, SampleJudge]]:
         """Each of the device's detectors with the call that judges a sample, in the order
@@ -278,14 +275,14 @@ class DetectorBank:
         if self._staged is not None:
             self._apply_staged()
         found = [f for d in self.detectors_for(event.device) for f in d.on_event(event)]
-        return self._stamped(found) if found else found
+        return self.stamped(found)
 
     def on_status(self, status: StatusChange) -> list[Finding]:
         if self._staged is not None:
             self._apply_staged()
         now = self.clock_ms()
         found = [f for d in self.detectors_for(status.device) for f in d.on_status(status, now)]
-        return self._stamped(found) if found else found
+        return self.stamped(found)
 
     def tick(self) -> list[Finding]:
         if self._staged is not None:
@@ -298,7 +295,7 @@ class DetectorBank:
             if now >= d.tick_due_ms
             for f in d.tick(now)
         ]
-        return self._stamped(found) if found else found
+        return self.stamped(found)
 
     def __len__(self) -> int:
         return len(self._devices)
